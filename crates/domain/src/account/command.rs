@@ -1,0 +1,123 @@
+//! The five RIDDL commands of a loyalty account, with the facts from outside the aggregate that
+//! each decision needs (the program's status, whether an email is taken) passed in explicitly.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::program::ProgramStatus;
+use crate::values::{
+    AccountId, CustomerId, DisplayName, Email, OrderRef, Points, ProgramId, Reason, RewardId,
+    SuspensionReason, TransactionId,
+};
+
+/// A command to the `LoyaltyAccount` aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccountCommand {
+    Enroll(EnrollCustomer),
+    Accrue(AccruePoints),
+    Redeem(RedeemPoints),
+    Suspend(SuspendAccount),
+    Reactivate,
+}
+
+/// How a customer joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EnrollmentMethod {
+    #[default]
+    Manual,
+    Auto,
+    #[serde(rename = "SELF")]
+    SelfService,
+}
+
+impl EnrollmentMethod {
+    pub const NAMES: &'static [&'static str] = &["MANUAL", "AUTO", "SELF"];
+}
+
+impl FromStr for EnrollmentMethod {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "MANUAL" => Self::Manual,
+            "AUTO" => Self::Auto,
+            "SELF" => Self::SelfService,
+            _ => return Err(()),
+        })
+    }
+}
+
+/// What an account decision needs to know about its program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramFacts {
+    pub program_id: ProgramId,
+    pub name: String,
+    pub status: ProgramStatus,
+    pub self_enroll_enabled: bool,
+    /// `Some(true)` when `maxEnrollments` is set and reached.
+    pub enrollment_full: bool,
+}
+
+/// RIDDL `EnrollCustomer`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnrollCustomer {
+    pub account_id: AccountId,
+    pub customer_id: CustomerId,
+    pub display_name: DisplayName,
+    pub email: Email,
+    pub method: EnrollmentMethod,
+    pub program: ProgramFacts,
+    /// Whether another account of this program already has this email (any letter case).
+    pub email_taken: bool,
+}
+
+/// Why points were earned (the seed's `referenceType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReferenceType {
+    /// Granted by hand through the accruals endpoint.
+    #[default]
+    Manual,
+    /// Earned by a purchase.
+    Purchase,
+    /// A program's signup bonus.
+    SignupBonus,
+}
+
+/// RIDDL `AccruePoints`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccruePoints {
+    pub transaction_id: TransactionId,
+    pub points: Points,
+    pub reason: Reason,
+    pub order_ref: Option<OrderRef>,
+    pub reference_type: ReferenceType,
+    pub program_status: ProgramStatus,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A catalogue reward a redemption is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewardRef {
+    pub reward_id: RewardId,
+    pub name: String,
+}
+
+/// RIDDL `RedeemPoints`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedeemPoints {
+    pub transaction_id: TransactionId,
+    pub points: Points,
+    pub reason: Reason,
+    pub reward: Option<RewardRef>,
+    pub program_status: ProgramStatus,
+}
+
+/// RIDDL `SuspendAccount`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuspendAccount {
+    pub reason: SuspensionReason,
+}

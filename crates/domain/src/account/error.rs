@@ -1,0 +1,53 @@
+//! Why an account command was refused.
+
+use serde::{Deserialize, Serialize};
+
+use super::AccountStatus;
+use crate::program::ProgramStatus;
+
+/// An account rule said no.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum AccountError {
+    #[error("account not found")]
+    NotFound,
+    #[error("an account with this id already exists")]
+    AlreadyExists,
+    #[error("a customer with this email is already enrolled in this program")]
+    DuplicateEnrollment,
+    #[error("the program is {status}; this needs an ACTIVE program")]
+    ProgramNotActive { status: ProgramStatus },
+    #[error("this program does not allow self-enrolment")]
+    SelfEnrollmentDisabled,
+    #[error("this program has reached its maximum number of enrolments")]
+    EnrollmentLimitReached,
+    #[error("insufficient points: {available} available, {requested} requested")]
+    InsufficientPoints { available: u64, requested: u64 },
+    #[error("the account is suspended")]
+    AccountSuspended,
+    #[error("the account is closed")]
+    AccountClosed,
+    #[error("cannot {action} an account that is {from}")]
+    InvalidTransition { from: AccountStatus, action: String },
+    #[error("the balance would exceed the largest number of points an account can hold")]
+    BalanceOverflow,
+}
+
+impl AccountError {
+    /// The stable machine-readable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "ACCOUNT_NOT_FOUND",
+            Self::AlreadyExists => "ACCOUNT_EXISTS",
+            Self::DuplicateEnrollment => "DUPLICATE_ENROLLMENT",
+            Self::ProgramNotActive { .. } => "PROGRAM_NOT_ACTIVE",
+            Self::SelfEnrollmentDisabled => "SELF_ENROLLMENT_DISABLED",
+            Self::EnrollmentLimitReached => "ENROLLMENT_LIMIT_REACHED",
+            Self::InsufficientPoints { .. } => "INSUFFICIENT_POINTS",
+            Self::AccountSuspended => "ACCOUNT_SUSPENDED",
+            Self::AccountClosed => "ACCOUNT_CLOSED",
+            Self::InvalidTransition { .. } => "INVALID_TRANSITION",
+            Self::BalanceOverflow => "BALANCE_LIMIT_EXCEEDED",
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The `LoyaltyAccount` aggregate's state and its fold.
+
+use serde::{Deserialize, Serialize};
+
+use super::{AccountCommand, AccountError, AccountEvent, AccountStatus};
+use crate::values::{CustomerId, Points, ProgramId};
+use crate::Aggregate;
+
+/// Who the account belongs to; fixed at enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Enrollment {
+    pub customer_id: CustomerId,
+    pub program_id: ProgramId,
+    pub display_name: String,
+    pub email: String,
+}
+
+/// A loyalty account as its events made it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoyaltyAccount {
+    /// `None` until the customer is enrolled.
+    pub enrollment: Option<Enrollment>,
+    pub status: AccountStatus,
+    /// Spendable points: always the sum of the ledger, never negative.
+    pub balance: Points,
+    /// Every point ever earned.
+    pub lifetime_points: Points,
+    /// Every point ever redeemed.
+    pub redeemed_points: Points,
+}
+
+impl LoyaltyAccount {
+    pub(super) fn enrollment(&self) -> Result<&Enrollment, AccountError> {
+        self.enrollment.as_ref().ok_or(AccountError::NotFound)
+    }
+
+    /// The enrolment of an account that may earn or redeem now.
+    pub(super) fn usable(&self) -> Result<&Enrollment, AccountError> {
+        let enrollment = self.enrollment()?;
+        match self.status {
+            AccountStatus::Active => Ok(enrollment),
+            AccountStatus::Suspended => Err(AccountError::AccountSuspended),
+            AccountStatus::Closed => Err(AccountError::AccountClosed),
+        }
+    }
+}
+
+impl Aggregate for LoyaltyAccount {
+    type Command = AccountCommand;
+    type Event = AccountEvent;
+    type Error = AccountError;
+
+    const AGGREGATE_TYPE: &'static str = "LoyaltyAccount";
+
+    fn handle(&self, command: AccountCommand) -> Result<Vec<AccountEvent>, AccountError> {
+        match command {
+            AccountCommand::Enroll(c) => super::enroll_customer::decide(self, c),
+            AccountCommand::Accrue(c) => super::accrue_points::decide(self, c),
+            AccountCommand::Redeem(c) => super::redeem_points::decide(self, c),
+            AccountCommand::Suspend(c) => super::suspend_account::decide(self, c),
+            AccountCommand::Reactivate => super::reactivate_account::decide(self),
+        }
+    }
+
+    fn apply(&mut self, event: &AccountEvent) {
+        match event {
+            AccountEvent::Enrolled(e) => {
+                self.enrollment = Some(Enrollment {
+                    customer_id: e.customer_id.clone(),
+                    program_id: e.program_id,
+                    display_name: e.display_name.clone(),
+                    email: e.email.clone(),
+                });
+                self.status = AccountStatus::Active;
+            }
+            AccountEvent::PointsEarned(e) => {
+                let earned = Points::new(e.points_earned);
+                self.balance = Points::new(e.total_points);
+                self.lifetime_points = self.lifetime_points.checked_add(earned).unwrap_or(self.lifetime_points);
+            }
+            AccountEvent::PointsRedeemed(e) => {
+                let redeemed = Points::new(e.points_redeemed);
+                self.balance = Points::new(e.remaining_points);
+                self.redeemed_points = self.redeemed_points.checked_add(redeemed).unwrap_or(self.redeemed_points);
+            }
+            AccountEvent::Suspended(_) => self.status = AccountStatus::Suspended,
+            AccountEvent::Reactivated(_) => self.status = AccountStatus::Active,
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! How domain events are named, versioned and turned into the envelope's `data`.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// An event enum whose variants each have a stable type name, a schema version and a JSON body.
+pub trait DomainEvent: Sized {
+    /// The seed's dotted name, such as `loyalty.points.earned`.
+    fn event_type(&self) -> &'static str;
+    /// The schema version written with new events.
+    fn version(&self) -> &'static str;
+    /// The envelope's `data`.
+    fn data(&self) -> Value;
+    /// Read an event back from its stored type, version and data, upcasting older versions.
+    fn decode(event_type: &str, version: &str, data: Value) -> Result<Self, EventDecodeError>;
+}
+
+/// A stored event could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventDecodeError {
+    #[error("unknown event type {0}")]
+    UnknownType(String),
+    #[error("event {event_type} version {version} is not a version this code reads")]
+    UnknownVersion { event_type: String, version: String },
+    #[error("event {event_type} has malformed data: {message}")]
+    Malformed { event_type: String, message: String },
+}
+
+/// Deserialize one event's data, naming the event type on failure.
+pub fn decode_data<T: DeserializeOwned>(event_type: &str, data: Value) -> Result<T, EventDecodeError> {
+    serde_json::from_value(data).map_err(|e| EventDecodeError::Malformed {
+        event_type: event_type.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Refuse a version this code does not know how to read.
+pub fn require_version(event_type: &str, version: &str, known: &[&str]) -> Result<(), EventDecodeError> {
+    if known.contains(&version) {
+        Ok(())
+    } else {
+        Err(EventDecodeError::UnknownVersion {
+            event_type: event_type.to_owned(),
+            version: version.to_owned(),
+        })
+    }
+}

@@ -1,0 +1,36 @@
+//! The `Program` aggregate: a business's loyalty program and its lifecycle
+//! `DRAFT → ACTIVE ↔ PAUSED`, any but `ENDED` → `ENDED`.
+
+mod activate_program;
+mod change_program_rule;
+mod command;
+mod create_program;
+mod definition;
+mod end_program;
+#[cfg(test)]
+mod fixtures;
+mod error;
+mod event;
+mod pause_program;
+mod resume_program;
+mod reward_type;
+mod rule;
+mod state;
+mod status;
+mod tier;
+
+pub use command::{CreateProgram, ProgramCommand};
+pub use definition::{EnrollmentSettings, ProgramDefinition};
+pub use error::ProgramError;
+pub use event::{
+    ProgramActivated, ProgramCreated, ProgramEnded, ProgramEvent, ProgramPaused, ProgramResumed,
+    ProgramRuleChanged,
+};
+pub use reward_type::RewardType;
+pub use rule::{
+    AmountSpentConfig, EvaluationPeriod, PointsBasedConfig, PunchCardConfig, RuleConfig, RuleType,
+    StampCardConfig, TierBasedConfig, VisitFrequencyConfig,
+};
+pub use state::Program;
+pub use status::ProgramStatus;
+pub use tier::{BenefitType, Tier, TierBenefit};

@@ -1,0 +1,71 @@
+//! Given / when / then for aggregates: tests speak only in events and commands.
+//!
+//! ```ignore
+//! given::<LoyaltyAccount>([enrolled(), earned(50)])
+//!     .when(redeem(80))
+//!     .then_err(AccountError::InsufficientPoints { available: 50, requested: 80 });
+//! ```
+
+use std::fmt::Debug;
+
+use crate::Aggregate;
+
+/// Past events of one aggregate.
+pub struct Given<A: Aggregate> {
+    state: A,
+}
+
+/// The outcome of a command on the given state.
+pub struct Then<A: Aggregate> {
+    result: Result<Vec<A::Event>, A::Error>,
+}
+
+/// Start a scenario from these past events.
+pub fn given<A: Aggregate>(events: impl IntoIterator<Item = A::Event>) -> Given<A> {
+    let events: Vec<A::Event> = events.into_iter().collect();
+    Given {
+        state: A::from_events(events.iter()),
+    }
+}
+
+impl<A: Aggregate> Given<A> {
+    /// Run one command.
+    pub fn when(self, command: A::Command) -> Then<A> {
+        Then {
+            result: self.state.handle(command),
+        }
+    }
+
+    /// The folded state, for assertions on derived values.
+    pub fn state(&self) -> &A {
+        &self.state
+    }
+}
+
+impl<A: Aggregate> Then<A>
+where
+    A::Event: PartialEq + Debug,
+    A::Error: PartialEq + Debug,
+{
+    /// The command was accepted and produced exactly these events.
+    pub fn then(self, expected: impl IntoIterator<Item = A::Event>) {
+        let expected: Vec<A::Event> = expected.into_iter().collect();
+        match self.result {
+            Ok(events) => assert_eq!(events, expected, "unexpected events"),
+            Err(error) => panic!("expected events {expected:?}, got error {error:?}"),
+        }
+    }
+
+    /// The command was refused with exactly this error.
+    pub fn then_err(self, expected: A::Error) {
+        match self.result {
+            Ok(events) => panic!("expected error {expected:?}, got events {events:?}"),
+            Err(error) => assert_eq!(error, expected, "unexpected error"),
+        }
+    }
+
+    /// The raw result, for checks that need more than equality.
+    pub fn result(self) -> Result<Vec<A::Event>, A::Error> {
+        self.result
+    }
+}
