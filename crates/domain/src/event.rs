@@ -45,3 +45,45 @@ pub fn require_version(event_type: &str, version: &str, known: &[&str]) -> Resul
         })
     }
 }
+
+/// Any event of the loyalty domain, as read back from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoyaltyEvent {
+    Program(crate::program::ProgramEvent),
+    Account(crate::account::AccountEvent),
+}
+
+impl LoyaltyEvent {
+    /// Read a stored event of either aggregate, upcasting older versions.
+    pub fn decode(event_type: &str, version: &str, data: Value) -> Result<Self, EventDecodeError> {
+        use crate::account::AccountEvent;
+        use crate::program::ProgramEvent;
+        if ProgramEvent::TYPES.contains(&event_type) {
+            ProgramEvent::decode(event_type, version, data).map(Self::Program)
+        } else if AccountEvent::TYPES.contains(&event_type) {
+            AccountEvent::decode(event_type, version, data).map(Self::Account)
+        } else {
+            Err(EventDecodeError::UnknownType(event_type.to_owned()))
+        }
+    }
+
+    /// Every event type this code writes.
+    pub fn all_types() -> impl Iterator<Item = &'static str> {
+        crate::program::ProgramEvent::TYPES
+            .iter()
+            .chain(crate::account::AccountEvent::TYPES)
+            .copied()
+    }
+}
+
+impl From<crate::program::ProgramEvent> for LoyaltyEvent {
+    fn from(event: crate::program::ProgramEvent) -> Self {
+        Self::Program(event)
+    }
+}
+
+impl From<crate::account::AccountEvent> for LoyaltyEvent {
+    fn from(event: crate::account::AccountEvent) -> Self {
+        Self::Account(event)
+    }
+}

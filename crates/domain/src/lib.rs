@@ -14,5 +14,5 @@ pub mod validation;
 pub mod values;
 
 pub use aggregate::Aggregate;
-pub use event::{DomainEvent, EventDecodeError};
+pub use event::{DomainEvent, EventDecodeError, LoyaltyEvent};
 pub use validation::{FieldError, ValidationErrors};

@@ -1,1 +1,11 @@
+//! The loyalty service: HTTP API, command line, and the wiring of domain, store and server.
 
+pub mod bench;
+pub mod business;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod service;
+pub mod startup;
+pub mod telemetry;

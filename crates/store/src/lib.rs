@@ -1,1 +1,36 @@
+//! Storage of the loyalty platform: the event store (the record), the read models projected
+//! from it in the same transaction, idempotency records, and the group-commit writer.
+//!
+//! One writer thread owns the write connection. Commands from concurrent requests queue up on a
+//! bounded channel; the writer takes every command waiting (up to [`WRITER_BATCH_COUNT_MAX`]),
+//! runs each inside its own savepoint of one transaction, commits once, and only then answers
+//! each caller. One fsync serves the whole batch; a refused or failed command rolls back to its
+//! savepoint and leaves the others untouched.
 
+mod business;
+mod envelope;
+mod error;
+mod idempotency;
+mod projection;
+mod rebuild;
+mod schema;
+pub mod sqlite;
+mod time;
+pub mod views;
+
+pub use business::{hash_api_key, Business};
+pub use envelope::{EventMetadata, StoredEvent};
+pub use error::StoreError;
+pub use idempotency::{request_hash, IdempotencyRecord, StoredResponse};
+pub use rebuild::RebuildReport;
+pub use sqlite::{SqliteStore, StoreSettings, WriteTx};
+
+/// The most commands one group commit carries.
+pub const WRITER_BATCH_COUNT_MAX: usize = 512;
+/// How many commands may wait for the writer before callers are slowed down.
+pub const WRITER_QUEUE_COUNT_MAX: usize = 8_192;
+/// How often one command is retried after an optimistic-concurrency conflict.
+pub const CONFLICT_RETRY_COUNT_MAX: u32 = 5;
+/// Page size limits of list queries.
+pub const PAGE_LIMIT_DEFAULT: u32 = 50;
+pub const PAGE_LIMIT_MAX: u32 = 500;

@@ -1,0 +1,40 @@
+//! The OpenAPI document, generated from the handlers' annotations and served at `/openapi.json`.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{accounts, businesses, events, health, programs, AppState};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "loyalty", description = "Event-sourced customer loyalty platform: programs, accounts, points."),
+    paths(
+        health::healthz, health::readyz, health::metrics,
+        businesses::create_business,
+        programs::create_program, programs::list_programs, programs::get_program, programs::activate_program,
+        programs::pause_program, programs::resume_program, programs::end_program, programs::change_rule,
+        accounts::enroll, accounts::find_accounts, accounts::get_account, accounts::accrue, accounts::redeem,
+        accounts::suspend, accounts::reactivate, accounts::transactions, accounts::account_events,
+        events::event_feed,
+    ),
+    modifiers(&Security),
+    tags((name = "accounts"), (name = "programs"), (name = "events"), (name = "businesses"), (name = "operations"))
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = || SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
+        components.add_security_scheme("apiKey", bearer());
+        components.add_security_scheme("adminToken", bearer());
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+}

@@ -1,0 +1,126 @@
+//! The application service: turns validated requests into commands, runs them in the writer's
+//! group commit with their idempotency record, and renders the answer from the read model of
+//! the same transaction.
+
+mod account_commands;
+mod program_commands;
+
+use axum::http::StatusCode;
+use loyalty_store::{EventMetadata, IdempotencyRecord, SqliteStore, StoreError, StoredResponse, WriteTx};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+pub use account_commands::{AccountAction, EnrollInput};
+pub use program_commands::ProgramAction;
+
+/// An `Idempotency-Key` and the fingerprint of the request it came with.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// Who asks, and how to answer a repeat.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub business_id: Uuid,
+    pub idempotency: Option<Idempotency>,
+    pub correlation_id: Uuid,
+}
+
+impl Context {
+    pub fn metadata(&self) -> EventMetadata {
+        EventMetadata {
+            correlation_id: Some(self.correlation_id),
+            causation_id: None,
+        }
+    }
+}
+
+/// The answer to a command: fresh, or the first answer to the same idempotency key.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub response: StoredResponse,
+    pub replayed: bool,
+}
+
+/// The services the HTTP layer and the CLI call.
+#[derive(Clone)]
+pub struct Service {
+    pub store: SqliteStore,
+}
+
+/// What one decision inside the writer produced: a success body, or a refusal that is an
+/// answer (and is kept for idempotent replay), not a failure.
+pub type Decision = Result<(StatusCode, serde_json::Value), ApiError>;
+
+/// Render a view as a success body.
+pub fn ok<T: Serialize>(status: StatusCode, view: &T) -> Result<Decision, StoreError> {
+    Ok(Ok((status, serde_json::to_value(view)?)))
+}
+
+enum Outcome {
+    Answered(StoredResponse),
+    Replayed(StoredResponse),
+    KeyReused,
+}
+
+impl Service {
+    pub fn new(store: SqliteStore) -> Self {
+        Self { store }
+    }
+
+    /// Run `decide` in the writer's transaction under the idempotency rules of the contract:
+    /// a key seen with the same request replays the first answer; with another request, 422.
+    pub async fn execute<F>(&self, context: Context, mut decide: F) -> Result<Reply, ApiError>
+    where
+        F: FnMut(&mut WriteTx<'_>, &Context) -> Result<Decision, StoreError> + Send + 'static,
+    {
+        let outcome = self
+            .store
+            .write(move |tx| {
+                let business_id = context.business_id;
+                if let Some(idempotency) = &context.idempotency {
+                    if let Some(record) = tx.idempotency_get(business_id, &idempotency.key)? {
+                        return Ok(if record.request_hash == idempotency.request_hash {
+                            Outcome::Replayed(record.response)
+                        } else {
+                            Outcome::KeyReused
+                        });
+                    }
+                }
+                let response = match decide(tx, &context)? {
+                    Ok((status, body)) => StoredResponse {
+                        status: status.as_u16(),
+                        body,
+                    },
+                    Err(refusal) => refusal.to_stored(),
+                };
+                if let Some(idempotency) = &context.idempotency {
+                    tx.idempotency_put(
+                        business_id,
+                        &idempotency.key,
+                        &IdempotencyRecord {
+                            request_hash: idempotency.request_hash.clone(),
+                            response: response.clone(),
+                        },
+                    )?;
+                }
+                Ok(Outcome::Answered(response))
+            })
+            .await?;
+        match outcome {
+            Outcome::Answered(response) => Ok(Reply {
+                response,
+                replayed: false,
+            }),
+            Outcome::Replayed(response) => Ok(Reply {
+                response,
+                replayed: true,
+            }),
+            Outcome::KeyReused => Err(ApiError::IdempotencyKeyReused),
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Building and running the service: bind first (port 0 picks a free port), then serve until
+//! told to stop, finishing requests in flight.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use loyalty_store::{SqliteStore, StoreSettings};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+
+use crate::config::ServeSettings;
+use crate::http::{router, AppState};
+use crate::service::Service;
+
+/// A bound, ready service.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Open (and migrate) the database and bind the listen address.
+    pub async fn build(settings: &ServeSettings) -> anyhow::Result<Self> {
+        let path = settings.database.sqlite_path();
+        let store = SqliteStore::open(&StoreSettings::new(path))
+            .with_context(|| format!("could not open the database at {}", path.display()))?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("could not listen on {}", settings.listen))?;
+        let state = AppState {
+            service: Service::new(store.clone()),
+            store,
+            keys: Arc::new(RwLock::new(HashMap::new())),
+            admin_token_hash: settings
+                .admin_token
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .map(|t| Sha256::digest(t.as_bytes()).into()),
+            metrics: crate::telemetry::metrics_handle(),
+        };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn store(&self) -> &SqliteStore {
+        &self.state.store
+    }
+
+    /// Serve until `shutdown` resolves, then finish the requests in flight.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let addr = self.local_addr()?;
+        tracing::info!(%addr, database = %self.state.store.path().display(), "loyalty is listening");
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the HTTP server failed")
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "could not listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,189 @@
+//! The projector: applies one stored event to the read models. Used by every append (in the
+//! same transaction as the event) and by `loyalty projections rebuild`, so both agree.
+
+use loyalty_domain::account::AccountEvent;
+use loyalty_domain::program::{ProgramDefinition, ProgramEvent, ProgramStatus};
+use loyalty_domain::LoyaltyEvent;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::time;
+use crate::{StoreError, StoredEvent};
+
+/// Apply `event` (stored as `stored`) to the read models.
+pub(crate) fn project(conn: &Connection, stored: &StoredEvent, event: &LoyaltyEvent) -> Result<(), StoreError> {
+    match event {
+        LoyaltyEvent::Program(e) => project_program(conn, stored, e),
+        LoyaltyEvent::Account(e) => project_account(conn, stored, e),
+    }
+}
+
+fn project_program(conn: &Connection, stored: &StoredEvent, event: &ProgramEvent) -> Result<(), StoreError> {
+    let id = stored.aggregate_id.to_string();
+    let at = time::format(stored.timestamp);
+    let set_status = |status: ProgramStatus| -> Result<(), StoreError> {
+        conn.prepare_cached("UPDATE programs SET status = ?2, version = ?3, updated_at = ?4 WHERE program_id = ?1")?
+            .execute(params![id, status.as_str(), stored.sequence, at])?;
+        Ok(())
+    };
+    match event {
+        ProgramEvent::Created(e) => {
+            conn.prepare_cached(
+                "INSERT INTO programs (program_id, business_id, name, status, definition, template_id, version, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            )?
+            .execute(params![
+                id,
+                stored.business_id.to_string(),
+                e.definition.name,
+                e.program_status.as_str(),
+                serde_json::to_string(&e.definition)?,
+                e.template_id,
+                stored.sequence,
+                at
+            ])?;
+        }
+        ProgramEvent::Activated(_) | ProgramEvent::Resumed(_) => set_status(ProgramStatus::Active)?,
+        ProgramEvent::Paused(_) => set_status(ProgramStatus::Paused)?,
+        ProgramEvent::Ended(_) => set_status(ProgramStatus::Ended)?,
+        ProgramEvent::RuleChanged(e) => {
+            let definition: Option<String> = conn
+                .prepare_cached("SELECT definition FROM programs WHERE program_id = ?1")?
+                .query_row([&id], |r| r.get(0))
+                .optional()?;
+            let mut definition: ProgramDefinition =
+                serde_json::from_str(&definition.ok_or_else(|| StoreError::Corrupt(format!("no program row for {id}")))?)?;
+            definition.set_rule(e.rule_config.clone());
+            conn.prepare_cached("UPDATE programs SET definition = ?2, version = ?3, updated_at = ?4 WHERE program_id = ?1")?
+                .execute(params![id, serde_json::to_string(&definition)?, stored.sequence, at])?;
+        }
+    }
+    Ok(())
+}
+
+fn project_account(conn: &Connection, stored: &StoredEvent, event: &AccountEvent) -> Result<(), StoreError> {
+    let id = stored.aggregate_id.to_string();
+    let at = time::format(stored.timestamp);
+    match event {
+        AccountEvent::Enrolled(e) => {
+            conn.prepare_cached(
+                "INSERT INTO accounts (account_id, business_id, program_id, customer_id, display_name, email, email_key,
+                                       status, point_balance, lifetime_points, version, enrolled_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'ACTIVE', 0, 0, ?8, ?9, ?9)",
+            )?
+            .execute(params![
+                id,
+                stored.business_id.to_string(),
+                e.program_id.to_string(),
+                e.customer_id.as_str(),
+                e.display_name,
+                e.email,
+                e.email.to_lowercase(),
+                stored.sequence,
+                at
+            ])?;
+        }
+        AccountEvent::PointsEarned(e) => {
+            let earned = to_i64(e.points_earned)?;
+            let total = to_i64(e.total_points)?;
+            update_balance(conn, &id, total, earned, stored.sequence, &at)?;
+            insert_transaction(
+                conn,
+                stored,
+                &Ledger {
+                    transaction_id: e.transaction_id.to_string(),
+                    kind: "EARN",
+                    points_changed: earned,
+                    new_balance: total,
+                    reason: &e.reason,
+                    order_ref: e.order_ref.as_deref(),
+                    reward_id: None,
+                    expires_at: e.expires_at.map(time::format),
+                },
+            )?;
+        }
+        AccountEvent::PointsRedeemed(e) => {
+            let remaining = to_i64(e.remaining_points)?;
+            update_balance(conn, &id, remaining, 0, stored.sequence, &at)?;
+            insert_transaction(
+                conn,
+                stored,
+                &Ledger {
+                    transaction_id: e.transaction_id.to_string(),
+                    kind: "REDEEM",
+                    points_changed: -to_i64(e.points_redeemed)?,
+                    new_balance: remaining,
+                    reason: &e.reason,
+                    order_ref: None,
+                    reward_id: e.reward_id.map(|r| r.to_string()),
+                    expires_at: None,
+                },
+            )?;
+        }
+        AccountEvent::Suspended(_) => set_account_status(conn, &id, "SUSPENDED", stored.sequence, &at)?,
+        AccountEvent::Reactivated(_) => set_account_status(conn, &id, "ACTIVE", stored.sequence, &at)?,
+    }
+    Ok(())
+}
+
+struct Ledger<'a> {
+    transaction_id: String,
+    kind: &'static str,
+    points_changed: i64,
+    new_balance: i64,
+    reason: &'a str,
+    order_ref: Option<&'a str>,
+    reward_id: Option<String>,
+    expires_at: Option<String>,
+}
+
+fn insert_transaction(conn: &Connection, stored: &StoredEvent, entry: &Ledger<'_>) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO transactions (transaction_id, position, account_id, business_id, type, points_changed, new_balance,
+                                   reason, order_ref, reward_id, expires_at, timestamp)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        entry.transaction_id,
+        stored.position,
+        stored.aggregate_id.to_string(),
+        stored.business_id.to_string(),
+        entry.kind,
+        entry.points_changed,
+        entry.new_balance,
+        entry.reason,
+        entry.order_ref,
+        entry.reward_id,
+        entry.expires_at,
+        time::format(stored.timestamp)
+    ])?;
+    Ok(())
+}
+
+fn update_balance(conn: &Connection, id: &str, balance: i64, earned: i64, version: i64, at: &str) -> Result<(), StoreError> {
+    let rows = conn
+        .prepare_cached(
+            "UPDATE accounts SET point_balance = ?2, lifetime_points = lifetime_points + ?3, version = ?4, updated_at = ?5
+             WHERE account_id = ?1",
+        )?
+        .execute(params![id, balance, earned, version, at])?;
+    expect_one_row(rows, id)
+}
+
+fn set_account_status(conn: &Connection, id: &str, status: &str, version: i64, at: &str) -> Result<(), StoreError> {
+    let rows = conn
+        .prepare_cached("UPDATE accounts SET status = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1")?
+        .execute(params![id, status, version, at])?;
+    expect_one_row(rows, id)
+}
+
+fn expect_one_row(rows: usize, id: &str) -> Result<(), StoreError> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!("no account row for {id}")))
+    }
+}
+
+fn to_i64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("points value {value} out of range")))
+}

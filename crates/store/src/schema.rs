@@ -1,0 +1,137 @@
+//! Schema migrations, embedded and applied in order on start. Each runs once, inside the
+//! transaction that records it, under SQLite's write lock, so two processes starting at once
+//! cannot both apply one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::StoreError;
+
+/// Every migration, in order. Never edit one that has shipped: add another.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "event store, read models, idempotency, businesses",
+    r#"
+CREATE TABLE businesses (
+    business_id  TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    api_key_hash TEXT NOT NULL UNIQUE,
+    created_at   TEXT NOT NULL
+);
+
+-- The record. position is commit order; (aggregate_id, sequence) is unique, so two writers of one
+-- aggregate cannot both append the same next event.
+CREATE TABLE events (
+    position       INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id       TEXT NOT NULL UNIQUE,
+    event_type     TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    timestamp      TEXT NOT NULL,
+    aggregate_type TEXT NOT NULL,
+    aggregate_id   TEXT NOT NULL,
+    sequence       INTEGER NOT NULL,
+    business_id    TEXT NOT NULL,
+    data           TEXT NOT NULL,
+    metadata       TEXT NOT NULL,
+    UNIQUE (aggregate_id, sequence)
+);
+CREATE INDEX events_by_business ON events (business_id, position);
+
+-- Each aggregate's state after its latest event, so commands never replay histories.
+CREATE TABLE snapshots (
+    aggregate_id   TEXT PRIMARY KEY,
+    aggregate_type TEXT NOT NULL,
+    business_id    TEXT NOT NULL,
+    version        INTEGER NOT NULL,
+    state          TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Read models: projections of the events, rebuilt by `loyalty projections rebuild`.
+CREATE TABLE programs (
+    program_id  TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    definition  TEXT NOT NULL,
+    template_id TEXT,
+    version     INTEGER NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX programs_by_business ON programs (business_id, created_at);
+
+CREATE TABLE accounts (
+    account_id      TEXT PRIMARY KEY,
+    business_id     TEXT NOT NULL,
+    program_id      TEXT NOT NULL,
+    customer_id     TEXT NOT NULL,
+    display_name    TEXT NOT NULL,
+    email           TEXT NOT NULL,
+    email_key       TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    point_balance   INTEGER NOT NULL,
+    lifetime_points INTEGER NOT NULL,
+    version         INTEGER NOT NULL,
+    enrolled_at     TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    UNIQUE (program_id, email_key)
+);
+CREATE INDEX accounts_by_email ON accounts (business_id, email_key);
+CREATE INDEX accounts_by_customer ON accounts (business_id, customer_id);
+
+CREATE TABLE transactions (
+    transaction_id TEXT PRIMARY KEY,
+    position       INTEGER NOT NULL UNIQUE,
+    account_id     TEXT NOT NULL,
+    business_id    TEXT NOT NULL,
+    type           TEXT NOT NULL,
+    points_changed INTEGER NOT NULL,
+    new_balance    INTEGER NOT NULL,
+    reason         TEXT NOT NULL,
+    order_ref      TEXT,
+    reward_id      TEXT,
+    expires_at     TEXT,
+    timestamp      TEXT NOT NULL
+);
+CREATE INDEX transactions_by_account ON transactions (account_id, position);
+
+-- The first answer to each Idempotency-Key, per business, written with the events it answers for.
+CREATE TABLE idempotency (
+    business_id  TEXT NOT NULL,
+    idem_key     TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    body         TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (business_id, idem_key)
+) WITHOUT ROWID;
+"#,
+)];
+
+/// Apply every migration not yet applied. Returns how many ran.
+pub fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version     INTEGER PRIMARY KEY,
+            description TEXT NOT NULL,
+            applied_at  TEXT NOT NULL
+        )",
+    )?;
+    let applied: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let mut count = 0;
+    for (version, description, sql) in MIGRATIONS {
+        if *version <= applied {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![version, description, crate::time::format(chrono::Utc::now())],
+        )?;
+        tracing::info!(version, description, "applied migration");
+        count += 1;
+    }
+    tx.commit()?;
+    Ok(count)
+}
+

@@ -1,0 +1,354 @@
+//! Read queries over the projections, shared by the read pool and the writer's transaction.
+
+use loyalty_domain::program::ProgramDefinition;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use uuid::Uuid;
+
+use crate::views::{AccountView, EventFeed, ProgramView, TransactionPage, TransactionView};
+use crate::{time, Business, EventMetadata, StoreError, StoredEvent};
+
+/// How many transactions an account view carries.
+pub const RECENT_TRANSACTIONS_COUNT: u32 = 10;
+
+fn uuid(raw: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(raw).map_err(|e| StoreError::Corrupt(format!("bad uuid {raw:?}: {e}")))
+}
+
+const TRANSACTION_COLUMNS: &str =
+    "transaction_id, type, points_changed, new_balance, reason, order_ref, reward_id, expires_at, timestamp, position";
+
+fn transaction_row(row: &Row<'_>) -> rusqlite::Result<(TransactionRow, i64)> {
+    Ok((
+        TransactionRow {
+            transaction_id: row.get(0)?,
+            kind: row.get(1)?,
+            points_changed: row.get(2)?,
+            new_balance: row.get(3)?,
+            reason: row.get(4)?,
+            order_ref: row.get(5)?,
+            reward_id: row.get(6)?,
+            expires_at: row.get(7)?,
+            timestamp: row.get(8)?,
+        },
+        row.get(9)?,
+    ))
+}
+
+struct TransactionRow {
+    transaction_id: String,
+    kind: String,
+    points_changed: i64,
+    new_balance: i64,
+    reason: String,
+    order_ref: Option<String>,
+    reward_id: Option<String>,
+    expires_at: Option<String>,
+    timestamp: String,
+}
+
+impl TransactionRow {
+    fn into_view(self) -> Result<TransactionView, StoreError> {
+        Ok(TransactionView {
+            transaction_id: uuid(&self.transaction_id)?,
+            transaction_type: self.kind,
+            points_changed: self.points_changed,
+            new_balance: self.new_balance,
+            reason: self.reason,
+            order_ref: self.order_ref,
+            reward_id: self.reward_id.as_deref().map(uuid).transpose()?,
+            expires_at: self.expires_at.as_deref().map(time::parse).transpose()?,
+            timestamp: time::parse(&self.timestamp)?,
+        })
+    }
+}
+
+/// Transactions of an account, newest first, strictly before `before` (a position) when given.
+fn transactions(conn: &Connection, account_id: &str, before: Option<i64>, limit: u32) -> Result<Vec<(TransactionView, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE account_id = ?1 AND position < ?2 ORDER BY position DESC LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![account_id, before.unwrap_or(i64::MAX), limit], transaction_row)?;
+    rows.map(|r| {
+        let (row, position) = r?;
+        Ok((row.into_view()?, position))
+    })
+    .collect()
+}
+
+const ACCOUNT_COLUMNS: &str = "account_id, program_id, customer_id, display_name, email, status, point_balance, lifetime_points, \
+                               enrolled_at, updated_at, version";
+
+fn account_from_row(conn: &Connection, row: AccountRow) -> Result<AccountView, StoreError> {
+    let recent = transactions(conn, &row.account_id, None, RECENT_TRANSACTIONS_COUNT)?
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    Ok(AccountView {
+        account_id: uuid(&row.account_id)?,
+        program_id: uuid(&row.program_id)?,
+        customer_id: row.customer_id,
+        display_name: row.display_name,
+        email: row.email,
+        status: row.status,
+        point_balance: row.point_balance,
+        lifetime_points: row.lifetime_points,
+        pending_points: 0,
+        expiring_soon: 0,
+        expiring_at: None,
+        tier: None,
+        recent_transactions: recent,
+        enrolled_at: time::parse(&row.enrolled_at)?,
+        updated_at: time::parse(&row.updated_at)?,
+        version: row.version,
+    })
+}
+
+struct AccountRow {
+    account_id: String,
+    program_id: String,
+    customer_id: String,
+    display_name: String,
+    email: String,
+    status: String,
+    point_balance: i64,
+    lifetime_points: i64,
+    enrolled_at: String,
+    updated_at: String,
+    version: i64,
+}
+
+fn account_row(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
+    Ok(AccountRow {
+        account_id: row.get(0)?,
+        program_id: row.get(1)?,
+        customer_id: row.get(2)?,
+        display_name: row.get(3)?,
+        email: row.get(4)?,
+        status: row.get(5)?,
+        point_balance: row.get(6)?,
+        lifetime_points: row.get(7)?,
+        enrolled_at: row.get(8)?,
+        updated_at: row.get(9)?,
+        version: row.get(10)?,
+    })
+}
+
+/// One account of a business.
+pub fn account(conn: &Connection, business_id: Uuid, account_id: Uuid) -> Result<Option<AccountView>, StoreError> {
+    let row = conn
+        .prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?1 AND business_id = ?2"))?
+        .query_row(params![account_id.to_string(), business_id.to_string()], account_row)
+        .optional()?;
+    row.map(|row| account_from_row(conn, row)).transpose()
+}
+
+/// The accounts of a business with this email (any letter case), across its programs.
+pub fn accounts_by_email(conn: &Connection, business_id: Uuid, email: &str) -> Result<Vec<AccountView>, StoreError> {
+    accounts_where(conn, "email_key", business_id, &email.trim().to_lowercase())
+}
+
+/// The accounts of a business for this customer id, across its programs.
+pub fn accounts_by_customer(conn: &Connection, business_id: Uuid, customer_id: &str) -> Result<Vec<AccountView>, StoreError> {
+    accounts_where(conn, "customer_id", business_id, customer_id.trim())
+}
+
+fn accounts_where(conn: &Connection, column: &str, business_id: Uuid, value: &str) -> Result<Vec<AccountView>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE business_id = ?1 AND {column} = ?2 ORDER BY enrolled_at LIMIT ?3"
+    ))?;
+    let rows: Vec<AccountRow> = stmt
+        .query_map(params![business_id.to_string(), value, crate::PAGE_LIMIT_MAX], account_row)?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter().map(|row| account_from_row(conn, row)).collect()
+}
+
+/// Whether the account exists for this business (cheap, for 404s).
+pub fn account_exists(conn: &Connection, business_id: Uuid, account_id: Uuid) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM accounts WHERE account_id = ?1 AND business_id = ?2")?
+        .exists(params![account_id.to_string(), business_id.to_string()])?)
+}
+
+/// A page of an account's transactions, newest first. `None` when the account is not the
+/// business's.
+pub fn transaction_page(
+    conn: &Connection,
+    business_id: Uuid,
+    account_id: Uuid,
+    cursor: Option<i64>,
+    limit: u32,
+) -> Result<Option<TransactionPage>, StoreError> {
+    if !account_exists(conn, business_id, account_id)? {
+        return Ok(None);
+    }
+    let mut rows = transactions(conn, &account_id.to_string(), cursor, limit + 1)?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|(_, position)| position.to_string())
+    } else {
+        None
+    };
+    Ok(Some(TransactionPage {
+        items: rows.into_iter().map(|(t, _)| t).collect(),
+        next_cursor,
+    }))
+}
+
+/// One transaction of a business.
+pub fn transaction(conn: &Connection, business_id: Uuid, transaction_id: Uuid) -> Result<Option<TransactionView>, StoreError> {
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE transaction_id = ?1 AND business_id = ?2"
+        ))?
+        .query_row(params![transaction_id.to_string(), business_id.to_string()], transaction_row)
+        .optional()?;
+    row.map(|(row, _)| row.into_view()).transpose()
+}
+
+const PROGRAM_COLUMNS: &str = "program_id, status, definition, template_id, created_at, updated_at, version";
+
+fn program_row(row: &Row<'_>) -> rusqlite::Result<(String, String, String, Option<String>, String, String, i64)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
+}
+
+fn program_view(row: (String, String, String, Option<String>, String, String, i64)) -> Result<ProgramView, StoreError> {
+    let (program_id, status, definition, template_id, created_at, updated_at, version) = row;
+    let definition: ProgramDefinition = serde_json::from_str(&definition)?;
+    Ok(ProgramView {
+        program_id: uuid(&program_id)?,
+        name: definition.name,
+        description: definition.description,
+        status,
+        rule_type: definition.rule_type.map(|t| t.as_str().to_owned()),
+        rule_config: definition.rule_config.map(|c| c.to_json()),
+        tiers: serde_json::to_value(&definition.tiers)?,
+        point_expiry_days: definition.point_expiry_days,
+        pending_days: definition.pending_days,
+        signup_bonus_points: definition.signup_bonus_points,
+        enrollment_settings: serde_json::to_value(&definition.enrollment_settings)?,
+        location_ids: definition.location_ids,
+        start_date: definition.start_date,
+        end_date: definition.end_date,
+        template_id,
+        created_at: time::parse(&created_at)?,
+        updated_at: time::parse(&updated_at)?,
+        version,
+    })
+}
+
+/// One program of a business.
+pub fn program(conn: &Connection, business_id: Uuid, program_id: Uuid) -> Result<Option<ProgramView>, StoreError> {
+    let row = conn
+        .prepare_cached(&format!("SELECT {PROGRAM_COLUMNS} FROM programs WHERE program_id = ?1 AND business_id = ?2"))?
+        .query_row(params![program_id.to_string(), business_id.to_string()], program_row)
+        .optional()?;
+    row.map(program_view).transpose()
+}
+
+/// Every program of a business, oldest first.
+pub fn programs(conn: &Connection, business_id: Uuid) -> Result<Vec<ProgramView>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {PROGRAM_COLUMNS} FROM programs WHERE business_id = ?1 ORDER BY created_at, program_id"
+    ))?;
+    let rows: Vec<_> = stmt.query_map([business_id.to_string()], program_row)?.collect::<Result<_, _>>()?;
+    rows.into_iter().map(program_view).collect()
+}
+
+const EVENT_COLUMNS: &str =
+    "position, event_id, event_type, version, timestamp, aggregate_type, aggregate_id, sequence, business_id, data, metadata";
+
+/// A stored event row, as read.
+pub fn event_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        position: row.get(0)?,
+        event_id: row.get(1)?,
+        event_type: row.get(2)?,
+        version: row.get(3)?,
+        timestamp: row.get(4)?,
+        aggregate_type: row.get(5)?,
+        aggregate_id: row.get(6)?,
+        sequence: row.get(7)?,
+        business_id: row.get(8)?,
+        data: row.get(9)?,
+        metadata: row.get(10)?,
+    })
+}
+
+pub struct EventRow {
+    position: i64,
+    event_id: String,
+    event_type: String,
+    version: String,
+    timestamp: String,
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: i64,
+    business_id: String,
+    data: String,
+    metadata: String,
+}
+
+impl EventRow {
+    pub fn into_event(self) -> Result<StoredEvent, StoreError> {
+        let metadata: EventMetadata = serde_json::from_str(&self.metadata)?;
+        Ok(StoredEvent {
+            event_id: uuid(&self.event_id)?,
+            event_type: self.event_type,
+            version: self.version,
+            timestamp: time::parse(&self.timestamp)?,
+            aggregate_id: uuid(&self.aggregate_id)?,
+            aggregate_type: self.aggregate_type,
+            business_id: uuid(&self.business_id)?,
+            data: serde_json::from_str(&self.data)?,
+            metadata,
+            position: self.position,
+            sequence: self.sequence,
+        })
+    }
+}
+
+/// `SELECT` of every event column, for callers that stream events.
+pub fn event_select() -> String {
+    format!("SELECT {EVENT_COLUMNS} FROM events")
+}
+
+/// An aggregate's events, oldest first. `None` when it is not the business's.
+pub fn aggregate_events(conn: &Connection, business_id: Uuid, aggregate_id: Uuid, limit: u32) -> Result<Option<Vec<StoredEvent>>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE aggregate_id = ?1 AND business_id = ?2 ORDER BY sequence LIMIT ?3"
+    ))?;
+    let events: Vec<StoredEvent> = stmt
+        .query_map(params![aggregate_id.to_string(), business_id.to_string(), limit], event_row)?
+        .map(|r| r.map_err(StoreError::from).and_then(EventRow::into_event))
+        .collect::<Result<_, _>>()?;
+    Ok(if events.is_empty() { None } else { Some(events) })
+}
+
+/// The business's feed after `after`, in commit order.
+pub fn event_feed(conn: &Connection, business_id: Uuid, after: i64, limit: u32) -> Result<EventFeed, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE business_id = ?1 AND position > ?2 ORDER BY position LIMIT ?3"
+    ))?;
+    let items: Vec<StoredEvent> = stmt
+        .query_map(params![business_id.to_string(), after, limit], event_row)?
+        .map(|r| r.map_err(StoreError::from).and_then(EventRow::into_event))
+        .collect::<Result<_, _>>()?;
+    let last_position = items.last().map_or(after, |e| e.position);
+    Ok(EventFeed { items, last_position })
+}
+
+/// The business an API key hash belongs to.
+pub fn business_by_key_hash(conn: &Connection, key_hash: &str) -> Result<Option<Business>, StoreError> {
+    let row: Option<(String, String, String)> = conn
+        .prepare_cached("SELECT business_id, name, created_at FROM businesses WHERE api_key_hash = ?1")?
+        .query_row([key_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    row.map(|(id, name, created_at)| {
+        Ok(Business {
+            business_id: uuid(&id)?,
+            name,
+            created_at: time::parse(&created_at)?,
+        })
+    })
+    .transpose()
+}

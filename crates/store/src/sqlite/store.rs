@@ -1,0 +1,171 @@
+//! `SqliteStore`: the handle the service holds. Cheap to clone.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::connection::open_writer;
+use super::queries;
+use super::read_pool::ReadPool;
+use super::write_tx::WriteTx;
+use super::writer::{self, JobBox, TypedJob};
+use crate::views::{AccountView, EventFeed, ProgramView, TransactionPage};
+use crate::{schema, Business, RebuildReport, StoreError, StoredEvent, WRITER_QUEUE_COUNT_MAX};
+
+/// Where the database lives and how many idle readers to keep.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub path: PathBuf,
+    pub read_connections_idle_max: usize,
+}
+
+impl StoreSettings {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            read_connections_idle_max: 16,
+        }
+    }
+}
+
+/// The SQLite event store with its read models.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    jobs: mpsc::Sender<JobBox>,
+    readers: ReadPool,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) and migrate the database, and start the writer thread.
+    pub fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
+        if let Some(parent) = settings.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut conn = open_writer(&settings.path)?;
+        schema::migrate(&mut conn)?;
+        let (jobs, receiver) = mpsc::channel(WRITER_QUEUE_COUNT_MAX);
+        std::thread::Builder::new()
+            .name("loyalty-writer".to_owned())
+            .spawn(move || writer::run(conn, receiver))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: settings.path.clone(),
+                jobs,
+                readers: ReadPool::new(settings.path.clone(), settings.read_connections_idle_max),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Apply the embedded migrations (also done by `open`); returns how many ran.
+    pub fn migrate(path: &Path) -> Result<usize, StoreError> {
+        let mut conn = open_writer(path)?;
+        schema::migrate(&mut conn)
+    }
+
+    /// Run `work` in the writer's next group commit; answered once that commit is durable.
+    ///
+    /// `work` may run more than once: it is retried on fresh state after a concurrency
+    /// conflict, so it must decide only from what it reads through the transaction.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnMut(&mut WriteTx<'_>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: JobBox = Box::new(TypedJob {
+            work,
+            result: None,
+            reply,
+        });
+        self.inner.jobs.send(job).await.map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Run a read on a pooled connection on a blocking thread.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || inner.readers.with(f))
+            .await
+            .map_err(|e| StoreError::WriteFailed(format!("read task failed: {e}")))?
+    }
+
+    pub async fn account(&self, business_id: Uuid, account_id: Uuid) -> Result<Option<AccountView>, StoreError> {
+        self.read(move |c| queries::account(c, business_id, account_id)).await
+    }
+
+    pub async fn accounts_by_email(&self, business_id: Uuid, email: String) -> Result<Vec<AccountView>, StoreError> {
+        self.read(move |c| queries::accounts_by_email(c, business_id, &email)).await
+    }
+
+    pub async fn accounts_by_customer(&self, business_id: Uuid, customer_id: String) -> Result<Vec<AccountView>, StoreError> {
+        self.read(move |c| queries::accounts_by_customer(c, business_id, &customer_id)).await
+    }
+
+    pub async fn transaction_page(
+        &self,
+        business_id: Uuid,
+        account_id: Uuid,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<TransactionPage>, StoreError> {
+        self.read(move |c| queries::transaction_page(c, business_id, account_id, cursor, limit)).await
+    }
+
+    pub async fn program(&self, business_id: Uuid, program_id: Uuid) -> Result<Option<ProgramView>, StoreError> {
+        self.read(move |c| queries::program(c, business_id, program_id)).await
+    }
+
+    pub async fn programs(&self, business_id: Uuid) -> Result<Vec<ProgramView>, StoreError> {
+        self.read(move |c| queries::programs(c, business_id)).await
+    }
+
+    pub async fn aggregate_events(&self, business_id: Uuid, aggregate_id: Uuid, limit: u32) -> Result<Option<Vec<StoredEvent>>, StoreError> {
+        self.read(move |c| queries::aggregate_events(c, business_id, aggregate_id, limit)).await
+    }
+
+    pub async fn event_feed(&self, business_id: Uuid, after: i64, limit: u32) -> Result<EventFeed, StoreError> {
+        self.read(move |c| queries::event_feed(c, business_id, after, limit)).await
+    }
+
+    pub async fn business_by_key_hash(&self, key_hash: String) -> Result<Option<Business>, StoreError> {
+        self.read(move |c| queries::business_by_key_hash(c, &key_hash)).await
+    }
+
+    /// Register a business; `api_key_hash` is the hash of a key shown once to its owner.
+    pub async fn create_business(&self, name: String, api_key_hash: String) -> Result<Business, StoreError> {
+        self.write(move |tx| tx.insert_business(&name, &api_key_hash)).await
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
+    /// Rebuild every read model and snapshot from the event store, in one transaction on a
+    /// connection of its own. `progress(done, total)` is called as events are replayed.
+    pub fn rebuild_projections(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<RebuildReport, StoreError> {
+        let mut conn = open_writer(&self.inner.path)?;
+        crate::rebuild::rebuild(&mut conn, progress)
+    }
+
+    /// A digest of every read model and snapshot row, to compare live projections with a rebuild.
+    pub fn read_model_fingerprint(&self) -> Result<String, StoreError> {
+        self.inner.readers.with(crate::rebuild::fingerprint)
+    }
+}

@@ -1,0 +1,253 @@
+//! What a command may do inside the writer's transaction: load aggregates from snapshots,
+//! append events (which updates the snapshot and the read models), and keep idempotency records.
+
+use chrono::{DateTime, Utc};
+use loyalty_domain::{Aggregate, DomainEvent, LoyaltyEvent};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::queries;
+use crate::projection::project;
+use crate::views::{AccountView, ProgramView, TransactionView};
+use crate::{time, Business, EventMetadata, IdempotencyRecord, StoreError, StoredEvent, StoredResponse};
+
+/// An aggregate's state as of its latest event, with the version an append must follow.
+#[derive(Debug, Clone)]
+pub struct Loaded<A> {
+    pub business_id: Uuid,
+    pub aggregate_id: Uuid,
+    /// The number of events so far; 0 for an aggregate that does not exist yet.
+    pub version: i64,
+    pub state: A,
+}
+
+/// The writer's transaction as seen by one command.
+pub struct WriteTx<'c> {
+    conn: &'c Connection,
+    now: DateTime<Utc>,
+}
+
+impl<'c> WriteTx<'c> {
+    pub(crate) fn new(conn: &'c Connection, now: DateTime<Utc>) -> Self {
+        Self { conn, now }
+    }
+
+    /// The time this batch is stamped with.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Load an aggregate of `business_id`. `None` when the id belongs to another business: the
+    /// caller answers exactly as if it did not exist. A fresh id loads as the default state.
+    pub fn load<A>(&self, business_id: Uuid, aggregate_id: Uuid) -> Result<Option<Loaded<A>>, StoreError>
+    where
+        A: Aggregate + DeserializeOwned,
+    {
+        let row: Option<(String, String, i64, String)> = self
+            .conn
+            .prepare_cached("SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1")?
+            .query_row([aggregate_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
+        let Some((owner, aggregate_type, version, state)) = row else {
+            return Ok(Some(Loaded {
+                business_id,
+                aggregate_id,
+                version: 0,
+                state: A::default(),
+            }));
+        };
+        if owner != business_id.to_string() || aggregate_type != A::AGGREGATE_TYPE {
+            return Ok(None);
+        }
+        Ok(Some(Loaded {
+            business_id,
+            aggregate_id,
+            version,
+            state: serde_json::from_str(&state)?,
+        }))
+    }
+
+    /// Append `events` after `loaded.version`, update the snapshot and project each event.
+    /// Fails with [`StoreError::Conflict`] when another writer appended first.
+    pub fn append<A>(
+        &mut self,
+        loaded: &Loaded<A>,
+        events: Vec<A::Event>,
+        metadata: &EventMetadata,
+    ) -> Result<(A, Vec<StoredEvent>), StoreError>
+    where
+        A: Aggregate + Serialize,
+        A::Event: DomainEvent + Into<LoyaltyEvent>,
+    {
+        let mut state = loaded.state.clone();
+        let mut stored = Vec::with_capacity(events.len());
+        let mut sequence = loaded.version;
+        let metadata_json = serde_json::to_string(metadata)?;
+        for event in events {
+            sequence += 1;
+            state.apply(&event);
+            let record = StoredEvent {
+                event_id: Uuid::now_v7(),
+                event_type: event.event_type().to_owned(),
+                version: event.version().to_owned(),
+                timestamp: self.now,
+                aggregate_id: loaded.aggregate_id,
+                aggregate_type: A::AGGREGATE_TYPE.to_owned(),
+                business_id: loaded.business_id,
+                data: event.data(),
+                metadata: metadata.clone(),
+                position: 0,
+                sequence,
+            };
+            let position = self.insert_event(&record, &metadata_json)?;
+            let record = StoredEvent { position, ..record };
+            project(self.conn, &record, &event.into())?;
+            stored.push(record);
+        }
+        self.save_snapshot(loaded, sequence, &state)?;
+        debug_assert_eq!(sequence, loaded.version + stored.len() as i64, "sequence must stay contiguous");
+        Ok((state, stored))
+    }
+
+    fn insert_event(&self, event: &StoredEvent, metadata_json: &str) -> Result<i64, StoreError> {
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO events (event_id, event_type, version, timestamp, aggregate_type, aggregate_id, sequence,
+                                     business_id, data, metadata)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                event.event_id.to_string(),
+                event.event_type,
+                event.version,
+                time::format(event.timestamp),
+                event.aggregate_type,
+                event.aggregate_id.to_string(),
+                event.sequence,
+                event.business_id.to_string(),
+                serde_json::to_string(&event.data)?,
+                metadata_json,
+            ]);
+        match inserted {
+            Ok(_) => Ok(self.conn.last_insert_rowid()),
+            Err(e) => {
+                let e = StoreError::from(e);
+                if e.is_unique_violation() {
+                    Err(StoreError::Conflict {
+                        aggregate_id: event.aggregate_id.to_string(),
+                        expected: (event.sequence - 1) as u64,
+                    })
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    fn save_snapshot<A: Aggregate + Serialize>(&self, loaded: &Loaded<A>, version: i64, state: &A) -> Result<(), StoreError> {
+        let state_json = serde_json::to_string(state)?;
+        let id = loaded.aggregate_id.to_string();
+        let rows = if loaded.version == 0 {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (aggregate_id) DO NOTHING",
+                )?
+                .execute(params![id, A::AGGREGATE_TYPE, loaded.business_id.to_string(), version, state_json])?
+        } else {
+            self.conn
+                .prepare_cached("UPDATE snapshots SET version = ?3, state = ?4 WHERE aggregate_id = ?1 AND version = ?2")?
+                .execute(params![id, loaded.version, version, state_json])?
+        };
+        if rows == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict {
+                aggregate_id: id,
+                expected: loaded.version as u64,
+            })
+        }
+    }
+
+    /// The first answer to `key`, if this business used it before.
+    pub fn idempotency_get(&self, business_id: Uuid, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let row: Option<(String, u16, String)> = self
+            .conn
+            .prepare_cached("SELECT request_hash, status, body FROM idempotency WHERE business_id = ?1 AND idem_key = ?2")?
+            .query_row(params![business_id.to_string(), key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        row.map(|(request_hash, status, body)| {
+            Ok(IdempotencyRecord {
+                request_hash,
+                response: StoredResponse {
+                    status,
+                    body: serde_json::from_str(&body)?,
+                },
+            })
+        })
+        .transpose()
+    }
+
+    /// Keep the answer to `key`, in this transaction.
+    pub fn idempotency_put(&self, business_id: Uuid, key: &str, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO idempotency (business_id, idem_key, request_hash, status, body, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                business_id.to_string(),
+                key,
+                record.request_hash,
+                record.response.status,
+                serde_json::to_string(&record.response.body)?,
+                time::format(self.now)
+            ])?;
+        Ok(())
+    }
+
+    /// Whether an account of `program_id` already has this email (compared in lower case).
+    pub fn email_taken(&self, program_id: Uuid, email_key: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM accounts WHERE program_id = ?1 AND email_key = ?2")?
+            .exists(params![program_id.to_string(), email_key])?)
+    }
+
+    /// How many accounts a program has.
+    pub fn account_count(&self, program_id: Uuid) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM accounts WHERE program_id = ?1")?
+            .query_row([program_id.to_string()], |r| r.get(0))?;
+        Ok(count as u64)
+    }
+
+    /// Register a business with the hash of its API key.
+    pub fn insert_business(&self, name: &str, api_key_hash: &str) -> Result<Business, StoreError> {
+        let business = Business {
+            business_id: Uuid::now_v7(),
+            name: name.to_owned(),
+            created_at: self.now,
+        };
+        self.conn
+            .prepare_cached("INSERT INTO businesses (business_id, name, api_key_hash, created_at) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![business.business_id.to_string(), name, api_key_hash, time::format(self.now)])?;
+        Ok(business)
+    }
+
+    pub fn account_view(&self, business_id: Uuid, account_id: Uuid) -> Result<Option<AccountView>, StoreError> {
+        queries::account(self.conn, business_id, account_id)
+    }
+
+    pub fn program_view(&self, business_id: Uuid, program_id: Uuid) -> Result<Option<ProgramView>, StoreError> {
+        queries::program(self.conn, business_id, program_id)
+    }
+
+    pub fn transaction_view(&self, business_id: Uuid, transaction_id: Uuid) -> Result<Option<TransactionView>, StoreError> {
+        queries::transaction(self.conn, business_id, transaction_id)
+    }
+}

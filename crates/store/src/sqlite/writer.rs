@@ -1,0 +1,125 @@
+//! The group-commit writer: one thread, one connection, many commands per transaction.
+
+use std::time::Instant;
+
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use super::write_tx::WriteTx;
+use crate::{StoreError, CONFLICT_RETRY_COUNT_MAX, WRITER_BATCH_COUNT_MAX};
+
+/// A unit of work for the writer. `run` may be called more than once (after a conflict); its
+/// effects are kept only if the batch commits, and only then is the caller told.
+pub(crate) trait WriteJob: Send {
+    fn run(&mut self, tx: &mut WriteTx<'_>) -> Result<(), StoreError>;
+    fn finish(self: Box<Self>, outcome: Result<(), StoreError>);
+}
+
+/// A job returning a value of type `T` through a oneshot channel.
+pub(crate) struct TypedJob<F, T> {
+    pub work: F,
+    pub result: Option<T>,
+    pub reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<F, T> WriteJob for TypedJob<F, T>
+where
+    F: FnMut(&mut WriteTx<'_>) -> Result<T, StoreError> + Send,
+    T: Send,
+{
+    fn run(&mut self, tx: &mut WriteTx<'_>) -> Result<(), StoreError> {
+        self.result = Some((self.work)(tx)?);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, outcome: Result<(), StoreError>) {
+        let answer = match (outcome, self.result) {
+            (Ok(()), Some(value)) => Ok(value),
+            (Ok(()), None) => Err(StoreError::Corrupt("job finished without a result".to_owned())),
+            (Err(e), _) => Err(e),
+        };
+        // The caller may have gone (a dropped request); its work is committed all the same.
+        let _ = self.reply.send(answer);
+    }
+}
+
+pub(crate) type JobBox = Box<dyn WriteJob>;
+
+/// Run the writer until every sender is dropped.
+pub(crate) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<JobBox>) {
+    let mut batch: Vec<JobBox> = Vec::with_capacity(WRITER_BATCH_COUNT_MAX);
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < WRITER_BATCH_COUNT_MAX {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, &mut batch);
+    }
+    tracing::debug!("writer stopped: every handle was dropped");
+}
+
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<JobBox>) {
+    let started = Instant::now();
+    let size = batch.len();
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            tracing::error!(error = %e, "could not begin a write transaction");
+            fail_all(batch, &e.to_string());
+            return;
+        }
+    };
+    let now = chrono::Utc::now();
+    let mut outcomes: Vec<Result<(), StoreError>> = Vec::with_capacity(size);
+    for job in batch.iter_mut() {
+        outcomes.push(run_in_savepoint(&tx, job.as_mut(), now));
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for (job, outcome) in batch.drain(..).zip(outcomes) {
+                job.finish(outcome);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed");
+            fail_all(batch, &e.to_string());
+        }
+    }
+    metrics::histogram!("store_batch_commands").record(size as f64);
+    metrics::histogram!("store_batch_seconds").record(started.elapsed().as_secs_f64());
+}
+
+/// One job in its own savepoint: on error everything it wrote is undone, nothing else is.
+fn run_in_savepoint(conn: &Connection, job: &mut dyn WriteJob, now: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        conn.execute_batch("SAVEPOINT job")?;
+        let mut tx = WriteTx::new(conn, now);
+        let result = job.run(&mut tx);
+        match result {
+            Ok(()) => {
+                conn.execute_batch("RELEASE job")?;
+                return Ok(());
+            }
+            Err(error) => {
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+                let retry = matches!(error, StoreError::Conflict { .. }) && attempt < CONFLICT_RETRY_COUNT_MAX;
+                if !retry {
+                    return Err(error);
+                }
+                attempt += 1;
+                metrics::counter!("store_conflict_retries_total").increment(1);
+                tracing::debug!(attempt, %error, "retrying after a concurrency conflict");
+            }
+        }
+    }
+}
+
+fn fail_all(batch: &mut Vec<JobBox>, message: &str) {
+    for job in batch.drain(..) {
+        job.finish(Err(StoreError::WriteFailed(message.to_owned())));
+    }
+}
