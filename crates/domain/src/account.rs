@@ -18,13 +18,10 @@ mod status;
 mod suspend_account;
 
 pub use command::{
-    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, ProgramFacts, RedeemPoints,
-    ReferenceType, RewardRef, SuspendAccount,
+    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, ProgramFacts, RedeemPoints, ReferenceType,
+    RewardRef, SuspendAccount,
 };
 pub use error::AccountError;
-pub use event::{
-    AccountEvent, AccountReactivated, AccountSuspended, CustomerEnrolled, PointsEarned,
-    PointsRedeemed,
-};
+pub use event::{AccountEvent, AccountReactivated, AccountSuspended, CustomerEnrolled, PointsEarned, PointsRedeemed};
 pub use state::{Enrollment, LoyaltyAccount};
 pub use status::AccountStatus;

@@ -157,7 +157,10 @@ impl<'a> Fields<'a> {
                 None
             }
             Some(d) if d.scale() > scale_max => {
-                errors.push(self.path_of(key), format!("must have at most {scale_max} decimal places"));
+                errors.push(
+                    self.path_of(key),
+                    format!("must have at most {scale_max} decimal places"),
+                );
                 None
             }
             Some(d) => Some(d.normalize()),
@@ -183,7 +186,12 @@ impl<'a> Fields<'a> {
     }
 
     /// An array field.
-    pub fn array(&mut self, key: &'static str, required: bool, errors: &mut ValidationErrors) -> Option<&'a Vec<Value>> {
+    pub fn array(
+        &mut self,
+        key: &'static str,
+        required: bool,
+        errors: &mut ValidationErrors,
+    ) -> Option<&'a Vec<Value>> {
         match self.raw(key) {
             None => {
                 self.missing(key, required, errors);

@@ -7,10 +7,10 @@ mod command;
 mod create_program;
 mod definition;
 mod end_program;
-#[cfg(test)]
-mod fixtures;
 mod error;
 mod event;
+#[cfg(test)]
+mod fixtures;
 mod pause_program;
 mod resume_program;
 mod reward_type;
@@ -23,13 +23,12 @@ pub use command::{CreateProgram, ProgramCommand};
 pub use definition::{EnrollmentSettings, ProgramDefinition};
 pub use error::ProgramError;
 pub use event::{
-    ProgramActivated, ProgramCreated, ProgramEnded, ProgramEvent, ProgramPaused, ProgramResumed,
-    ProgramRuleChanged,
+    ProgramActivated, ProgramCreated, ProgramEnded, ProgramEvent, ProgramPaused, ProgramResumed, ProgramRuleChanged,
 };
 pub use reward_type::RewardType;
 pub use rule::{
-    AmountSpentConfig, EvaluationPeriod, PointsBasedConfig, PunchCardConfig, RuleConfig, RuleType,
-    StampCardConfig, TierBasedConfig, VisitFrequencyConfig,
+    AmountSpentConfig, EvaluationPeriod, PointsBasedConfig, PunchCardConfig, RuleConfig, RuleType, StampCardConfig,
+    TierBasedConfig, VisitFrequencyConfig,
 };
 pub use state::Program;
 pub use status::ProgramStatus;

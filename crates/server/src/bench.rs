@@ -76,9 +76,12 @@ pub async fn run(args: BenchArgs, _database: &DatabaseUrl) -> anyhow::Result<()>
             };
             let app = Application::build(&settings).await?;
             let addr = app.local_addr()?;
-            let created = crate::business::create(app.store(), crate::business::parse_name(Some("bench")).map_err(|e| anyhow::anyhow!("{e}"))?)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let created = crate::business::create(
+                app.store(),
+                crate::business::parse_name(Some("bench")).map_err(|e| anyhow::anyhow!("{e}"))?,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             tokio::spawn(app.run_until(std::future::pending()));
             _server_dir = Some(dir);
             (format!("http://{addr}"), created.api_key)
@@ -91,7 +94,10 @@ pub async fn run(args: BenchArgs, _database: &DatabaseUrl) -> anyhow::Result<()>
     let api = Api { client, base, api_key };
     eprintln!("setting up a program and {} accounts on {}", args.accounts, api.base);
     let accounts = api.setup(args.accounts).await?;
-    eprintln!("sending accruals from {} clients for {}s", args.concurrency, args.duration_secs);
+    eprintln!(
+        "sending accruals from {} clients for {}s",
+        args.concurrency, args.duration_secs
+    );
     let report = api.drive(&args, Arc::new(accounts)).await?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -110,7 +116,11 @@ pub async fn run(args: BenchArgs, _database: &DatabaseUrl) -> anyhow::Result<()>
             report.latency_ms_p99,
             report.latency_ms_max,
             report.ledger_points,
-            if report.ledger_points == report.accruals_ok { "matches every acknowledged accrual" } else { "MISMATCH" }
+            if report.ledger_points == report.accruals_ok {
+                "matches every acknowledged accrual"
+            } else {
+                "MISMATCH"
+            }
         );
     }
     if report.ledger_points != report.accruals_ok {
@@ -144,10 +154,14 @@ impl Api {
 
     async fn setup(&self, count: usize) -> anyhow::Result<Vec<String>> {
         let program = self
-            .post("/v1/programs", &json!({"name": "bench", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}}))
+            .post(
+                "/v1/programs",
+                &json!({"name": "bench", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}}),
+            )
             .await?;
         let program_id = program["programId"].as_str().context("no programId")?.to_owned();
-        self.post(&format!("/v1/programs/{program_id}/activate"), &json!({})).await?;
+        self.post(&format!("/v1/programs/{program_id}/activate"), &json!({}))
+            .await?;
         let run = Uuid::new_v4().simple().to_string();
         let mut accounts = Vec::with_capacity(count);
         for chunk in (0..count).collect::<Vec<_>>().chunks(64) {

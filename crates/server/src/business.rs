@@ -25,7 +25,9 @@ pub fn new_api_key() -> String {
 /// Register a business and return its one-time API key.
 pub async fn create(store: &SqliteStore, name: BusinessName) -> Result<BusinessCreated, ApiError> {
     let api_key = new_api_key();
-    let business = store.create_business(name.into_string(), hash_api_key(&api_key)).await?;
+    let business = store
+        .create_business(name.into_string(), hash_api_key(&api_key))
+        .await?;
     Ok(BusinessCreated {
         business_id: business.business_id,
         name: business.name,

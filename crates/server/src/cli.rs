@@ -16,7 +16,12 @@ use crate::startup::{shutdown_signal, Application};
 #[command(name = "loyalty", version, propagate_version = true)]
 pub struct Cli {
     /// Where the data lives: `sqlite://PATH` (embedded, created on first use) or a bare file path.
-    #[arg(long, global = true, env = "LOYALTY_DATABASE_URL", default_value = "sqlite://loyalty.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "LOYALTY_DATABASE_URL",
+        default_value = "sqlite://loyalty.db"
+    )]
     pub database_url: String,
 
     /// Log format on standard error. `RUST_LOG` sets the level (default `info`).
@@ -93,13 +98,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Business(BusinessCommand::Create { name }) => {
             let store = open(&database)?;
             let name = crate::business::parse_name(Some(&name)).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let created = crate::business::create(&store, name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let created = crate::business::create(&store, name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string(&created)?);
             Ok(())
         }
         Command::Migrate => {
             let path = database.sqlite_path();
-            let applied = SqliteStore::migrate(path).with_context(|| format!("could not migrate {}", path.display()))?;
+            let applied =
+                SqliteStore::migrate(path).with_context(|| format!("could not migrate {}", path.display()))?;
             eprintln!("{}: {applied} migration(s) applied; schema is current", path.display());
             Ok(())
         }
@@ -110,15 +118,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn open(database: &DatabaseUrl) -> anyhow::Result<SqliteStore> {
     let path = database.sqlite_path();
-    SqliteStore::open(&StoreSettings::new(path)).with_context(|| format!("could not open the database at {}", path.display()))
+    SqliteStore::open(&StoreSettings::new(path))
+        .with_context(|| format!("could not open the database at {}", path.display()))
 }
 
 async fn rebuild(database: &DatabaseUrl) -> anyhow::Result<()> {
     let store = open(database)?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} rebuilding [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} rebuilding [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let before = store.read_model_fingerprint()?;
@@ -137,7 +148,11 @@ async fn rebuild(database: &DatabaseUrl) -> anyhow::Result<()> {
         report.events,
         report.elapsed.as_secs_f64(),
         rate,
-        if before == after { "unchanged (matched the live projections)" } else { "changed (the live projections had drifted)" }
+        if before == after {
+            "unchanged (matched the live projections)"
+        } else {
+            "changed (the live projections had drifted)"
+        }
     );
     Ok(())
 }

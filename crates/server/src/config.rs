@@ -61,7 +61,10 @@ mod tests {
             DatabaseUrl::parse("sqlite://data/l.db").ok(),
             Some(DatabaseUrl::Sqlite(PathBuf::from("data/l.db")))
         );
-        assert_eq!(DatabaseUrl::parse("l.db").ok(), Some(DatabaseUrl::Sqlite(PathBuf::from("l.db"))));
+        assert_eq!(
+            DatabaseUrl::parse("l.db").ok(),
+            Some(DatabaseUrl::Sqlite(PathBuf::from("l.db")))
+        );
         assert!(DatabaseUrl::parse("sqlite::memory:").is_err());
         assert!(DatabaseUrl::parse("postgres://localhost/x").is_err());
     }

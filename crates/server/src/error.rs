@@ -100,7 +100,10 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let code = self.code();
         Problem {
-            problem_type: format!("https://loyalty.example/problems/{}", code.to_lowercase().replace('_', "-")),
+            problem_type: format!(
+                "https://loyalty.example/problems/{}",
+                code.to_lowercase().replace('_', "-")
+            ),
             title: self.title().to_owned(),
             status: self.status().as_u16(),
             detail: self.to_string(),
@@ -143,9 +146,10 @@ impl From<StoreError> for ApiError {
 /// A problem+json response with this status and body.
 pub fn problem_response(status: StatusCode, body: impl Serialize) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     response
 }
 

@@ -50,11 +50,14 @@ fn project_program(conn: &Connection, stored: &StoredEvent, event: &ProgramEvent
                 .prepare_cached("SELECT definition FROM programs WHERE program_id = ?1")?
                 .query_row([&id], |r| r.get(0))
                 .optional()?;
-            let mut definition: ProgramDefinition =
-                serde_json::from_str(&definition.ok_or_else(|| StoreError::Corrupt(format!("no program row for {id}")))?)?;
+            let mut definition: ProgramDefinition = serde_json::from_str(
+                &definition.ok_or_else(|| StoreError::Corrupt(format!("no program row for {id}")))?,
+            )?;
             definition.set_rule(e.rule_config.clone());
-            conn.prepare_cached("UPDATE programs SET definition = ?2, version = ?3, updated_at = ?4 WHERE program_id = ?1")?
-                .execute(params![id, serde_json::to_string(&definition)?, stored.sequence, at])?;
+            conn.prepare_cached(
+                "UPDATE programs SET definition = ?2, version = ?3, updated_at = ?4 WHERE program_id = ?1",
+            )?
+            .execute(params![id, serde_json::to_string(&definition)?, stored.sequence, at])?;
         }
     }
     Ok(())
@@ -159,7 +162,14 @@ fn insert_transaction(conn: &Connection, stored: &StoredEvent, entry: &Ledger<'_
     Ok(())
 }
 
-fn update_balance(conn: &Connection, id: &str, balance: i64, earned: i64, version: i64, at: &str) -> Result<(), StoreError> {
+fn update_balance(
+    conn: &Connection,
+    id: &str,
+    balance: i64,
+    earned: i64,
+    version: i64,
+    at: &str,
+) -> Result<(), StoreError> {
     let rows = conn
         .prepare_cached(
             "UPDATE accounts SET point_balance = ?2, lifetime_points = lifetime_points + ?3, version = ?4, updated_at = ?5

@@ -72,7 +72,7 @@ pub(crate) fn rebuild(conn: &mut Connection, progress: &mut dyn FnMut(u64, u64))
             }
             entry.version = stored.sequence;
             done += 1;
-            if done % 10_000 == 0 {
+            if done.is_multiple_of(10_000) {
                 progress(done, total as u64);
             }
         }

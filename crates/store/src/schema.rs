@@ -117,7 +117,9 @@ pub fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
             applied_at  TEXT NOT NULL
         )",
     )?;
-    let applied: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let applied: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| {
+        r.get(0)
+    })?;
     let mut count = 0;
     for (version, description, sql) in MIGRATIONS {
         if *version <= applied {
@@ -134,4 +136,3 @@ pub fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
     tx.commit()?;
     Ok(count)
 }
-

@@ -47,13 +47,17 @@ mod tests {
 
     #[test]
     fn keeps_the_order_reference() {
-        let AccountCommand::Accrue(mut command) = accrue(1, 10) else { unreachable!() };
+        let AccountCommand::Accrue(mut command) = accrue(1, 10) else {
+            unreachable!()
+        };
         command.order_ref = OrderRef::parse("orderRef", "order-444").ok();
         let events = given::<LoyaltyAccount>([enrolled()])
             .when(AccountCommand::Accrue(command))
             .result()
             .expect("earned");
-        let AccountEvent::PointsEarned(e) = &events[0] else { panic!("not earned") };
+        let AccountEvent::PointsEarned(e) = &events[0] else {
+            panic!("not earned")
+        };
         assert_eq!(e.order_ref.as_deref(), Some("order-444"));
         assert_eq!(e.reference_id.as_deref(), Some("order-444"));
     }
@@ -67,12 +71,16 @@ mod tests {
 
     #[test]
     fn needs_an_enrolled_account() {
-        given::<LoyaltyAccount>([]).when(accrue(1, 10)).then_err(AccountError::NotFound);
+        given::<LoyaltyAccount>([])
+            .when(accrue(1, 10))
+            .then_err(AccountError::NotFound);
     }
 
     #[test]
     fn a_program_that_is_not_active_does_not_earn() {
-        let AccountCommand::Accrue(mut command) = accrue(1, 10) else { unreachable!() };
+        let AccountCommand::Accrue(mut command) = accrue(1, 10) else {
+            unreachable!()
+        };
         command.program_status = ProgramStatus::Paused;
         given::<LoyaltyAccount>([enrolled()])
             .when(AccountCommand::Accrue(command))

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::program::ProgramStatus;
 use crate::values::{
-    AccountId, CustomerId, DisplayName, Email, OrderRef, Points, ProgramId, Reason, RewardId,
-    SuspensionReason, TransactionId,
+    AccountId, CustomerId, DisplayName, Email, OrderRef, Points, ProgramId, Reason, RewardId, SuspensionReason,
+    TransactionId,
 };
 
 /// A command to the `LoyaltyAccount` aggregate.

@@ -52,7 +52,9 @@ mod tests {
 
     #[test]
     fn refuses_an_email_already_enrolled() {
-        let AccountCommand::Enroll(mut command) = enroll() else { unreachable!() };
+        let AccountCommand::Enroll(mut command) = enroll() else {
+            unreachable!()
+        };
         command.email_taken = true;
         given::<LoyaltyAccount>([])
             .when(AccountCommand::Enroll(command))
@@ -62,7 +64,9 @@ mod tests {
     #[test]
     fn refuses_a_program_that_is_not_active() {
         for status in [ProgramStatus::Draft, ProgramStatus::Paused, ProgramStatus::Ended] {
-            let AccountCommand::Enroll(mut command) = enroll() else { unreachable!() };
+            let AccountCommand::Enroll(mut command) = enroll() else {
+                unreachable!()
+            };
             command.program.status = status;
             given::<LoyaltyAccount>([])
                 .when(AccountCommand::Enroll(command))
@@ -72,14 +76,18 @@ mod tests {
 
     #[test]
     fn honours_enrollment_settings() {
-        let AccountCommand::Enroll(mut command) = enroll() else { unreachable!() };
+        let AccountCommand::Enroll(mut command) = enroll() else {
+            unreachable!()
+        };
         command.method = EnrollmentMethod::SelfService;
         command.program.self_enroll_enabled = false;
         given::<LoyaltyAccount>([])
             .when(AccountCommand::Enroll(command))
             .then_err(AccountError::SelfEnrollmentDisabled);
 
-        let AccountCommand::Enroll(mut command) = enroll() else { unreachable!() };
+        let AccountCommand::Enroll(mut command) = enroll() else {
+            unreachable!()
+        };
         command.program.enrollment_full = true;
         given::<LoyaltyAccount>([])
             .when(AccountCommand::Enroll(command))

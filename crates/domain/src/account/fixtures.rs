@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::program::ProgramStatus;
-use crate::values::{AccountId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, SuspensionReason, TransactionId};
+use crate::values::{
+    AccountId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, SuspensionReason, TransactionId,
+};
 
 pub fn account_id() -> AccountId {
     AccountId(uuid::Uuid::from_u128(10))

@@ -69,7 +69,9 @@ mod tests {
 
     #[test]
     fn a_paused_program_still_redeems_an_ended_one_does_not() {
-        let AccountCommand::Redeem(mut command) = redeem(2, 10) else { unreachable!() };
+        let AccountCommand::Redeem(mut command) = redeem(2, 10) else {
+            unreachable!()
+        };
         command.program_status = ProgramStatus::Paused;
         given::<LoyaltyAccount>([enrolled(), earned(1, 50, 50)])
             .when(AccountCommand::Redeem(command.clone()))
@@ -84,6 +86,8 @@ mod tests {
 
     #[test]
     fn needs_an_enrolled_account() {
-        given::<LoyaltyAccount>([]).when(redeem(1, 10)).then_err(AccountError::NotFound);
+        given::<LoyaltyAccount>([])
+            .when(redeem(1, 10))
+            .then_err(AccountError::NotFound);
     }
 }

@@ -83,7 +83,10 @@ impl Aggregate for LoyaltyAccount {
             AccountEvent::PointsRedeemed(e) => {
                 let redeemed = Points::new(e.points_redeemed);
                 self.balance = Points::new(e.remaining_points);
-                self.redeemed_points = self.redeemed_points.checked_add(redeemed).unwrap_or(self.redeemed_points);
+                self.redeemed_points = self
+                    .redeemed_points
+                    .checked_add(redeemed)
+                    .unwrap_or(self.redeemed_points);
             }
             AccountEvent::Suspended(_) => self.status = AccountStatus::Suspended,
             AccountEvent::Reactivated(_) => self.status = AccountStatus::Active,

@@ -25,7 +25,9 @@ mod tests {
 
     #[test]
     fn suspends_an_active_account() {
-        given::<LoyaltyAccount>([enrolled()]).when(suspend()).then([suspended()]);
+        given::<LoyaltyAccount>([enrolled()])
+            .when(suspend())
+            .then([suspended()]);
     }
 
     #[test]
@@ -40,6 +42,8 @@ mod tests {
 
     #[test]
     fn needs_an_enrolled_account() {
-        given::<LoyaltyAccount>([]).when(suspend()).then_err(AccountError::NotFound);
+        given::<LoyaltyAccount>([])
+            .when(suspend())
+            .then_err(AccountError::NotFound);
     }
 }

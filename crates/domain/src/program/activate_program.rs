@@ -24,7 +24,9 @@ mod tests {
 
     #[test]
     fn activates_a_draft_with_a_rule() {
-        given::<Program>([created()]).when(ProgramCommand::Activate).then([activated()]);
+        given::<Program>([created()])
+            .when(ProgramCommand::Activate)
+            .then([activated()]);
     }
 
     #[test]
@@ -49,6 +51,8 @@ mod tests {
 
     #[test]
     fn refuses_an_unknown_program() {
-        given::<Program>([]).when(ProgramCommand::Activate).then_err(ProgramError::NotFound);
+        given::<Program>([])
+            .when(ProgramCommand::Activate)
+            .then_err(ProgramError::NotFound);
     }
 }

@@ -4,6 +4,8 @@ use super::{ProgramDefinition, RuleConfig};
 use crate::values::{BusinessId, ProgramId, Reason};
 
 /// A command to the `Program` aggregate.
+// Commands live for one decision; boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProgramCommand {
     Create(CreateProgram),
@@ -22,4 +24,3 @@ pub struct CreateProgram {
     pub definition: ProgramDefinition,
     pub template_id: Option<String>,
 }
-

@@ -78,7 +78,10 @@ impl ProgramDefinition {
         }
         let description = f.string("description", false, &mut errors).map(str::trim);
         if description.is_some_and(|d| d.chars().count() > DESCRIPTION_CHARS_MAX) {
-            errors.push("description", format!("must be at most {DESCRIPTION_CHARS_MAX} characters"));
+            errors.push(
+                "description",
+                format!("must be at most {DESCRIPTION_CHARS_MAX} characters"),
+            );
         }
         let rule_type: Option<RuleType> = f.choice("ruleType", false, RuleType::NAMES, &mut errors);
         let rule_config = match (rule_type, f.raw("ruleConfig")) {
@@ -115,7 +118,10 @@ impl ProgramDefinition {
                 for (i, item) in items.iter().enumerate() {
                     match item.as_str().map(str::trim) {
                         Some(id) if !id.is_empty() && id.chars().count() <= 50 => ids.push(id.to_owned()),
-                        _ => errors.push(format!("locationIds[{i}]"), "must be a location id of 1 to 50 characters"),
+                        _ => errors.push(
+                            format!("locationIds[{i}]"),
+                            "must be a location id of 1 to 50 characters",
+                        ),
                     }
                 }
                 Some(ids)

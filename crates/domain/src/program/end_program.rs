@@ -23,7 +23,9 @@ mod tests {
 
     #[test]
     fn ends_from_draft_active_or_paused() {
-        given::<Program>([created()]).when(ProgramCommand::End).then([ended(ProgramStatus::Draft)]);
+        given::<Program>([created()])
+            .when(ProgramCommand::End)
+            .then([ended(ProgramStatus::Draft)]);
         given::<Program>([created(), activated()])
             .when(ProgramCommand::End)
             .then([ended(ProgramStatus::Active)]);

@@ -66,6 +66,8 @@ pub struct ProgramRuleChanged {
 }
 
 /// Every event of the `Program` aggregate.
+// Programs have few events; boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProgramEvent {
     Created(ProgramCreated),

@@ -36,7 +36,9 @@ mod tests {
             .when(ProgramCommand::Pause { reason })
             .result()
             .expect("paused");
-        let ProgramEvent::Paused(e) = &events[0] else { panic!("not paused") };
+        let ProgramEvent::Paused(e) = &events[0] else {
+            panic!("not paused")
+        };
         assert_eq!(e.reason.as_deref(), Some("Inventory count"));
     }
 

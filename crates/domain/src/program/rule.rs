@@ -207,20 +207,45 @@ impl RuleConfig {
 }
 
 fn parse_points_based(f: &mut Fields<'_>, errors: &mut ValidationErrors) -> Option<RuleConfig> {
-    let per_dollar = f.decimal("pointsPerDollar", true, Decimal::ZERO, true, Decimal::from(POINTS_PER_DOLLAR_MAX), 4, errors);
+    let per_dollar = f.decimal(
+        "pointsPerDollar",
+        true,
+        Decimal::ZERO,
+        true,
+        Decimal::from(POINTS_PER_DOLLAR_MAX),
+        4,
+        errors,
+    );
     let min_amount = f
-        .decimal("minPurchaseAmount", false, Decimal::ZERO, false, Decimal::from(1_000_000_000u64), 2, errors)
+        .decimal(
+            "minPurchaseAmount",
+            false,
+            Decimal::ZERO,
+            false,
+            Decimal::from(1_000_000_000u64),
+            2,
+            errors,
+        )
         .or_else(|| f.raw("minPurchaseAmount").is_none().then_some(Decimal::ZERO));
     let max_points = match f.raw("maxPointsPerTransaction") {
         None => Some(None),
         Some(_) => f
-            .integer("maxPointsPerTransaction", true, 1, crate::values::POINTS_PER_COMMAND_MAX, errors)
+            .integer(
+                "maxPointsPerTransaction",
+                true,
+                1,
+                crate::values::POINTS_PER_COMMAND_MAX,
+                errors,
+            )
             .map(Some),
     };
     let excluded = match f.array("excludedCategories", false, errors) {
         None => Some(Vec::new()),
         Some(items) if items.len() > EXCLUDED_CATEGORIES_MAX => {
-            errors.push(f.path_of("excludedCategories"), format!("must have at most {EXCLUDED_CATEGORIES_MAX} categories"));
+            errors.push(
+                f.path_of("excludedCategories"),
+                format!("must have at most {EXCLUDED_CATEGORIES_MAX} categories"),
+            );
             None
         }
         Some(items) => {
@@ -251,7 +276,15 @@ fn parse_reward(f: &mut Fields<'_>, errors: &mut ValidationErrors) -> Option<(Re
             .decimal("rewardValue", true, Decimal::ZERO, true, Decimal::from(100), 2, errors)
             .map(|d| d.to_string()),
         Some(RewardType::DiscountAmount) => f
-            .decimal("rewardValue", true, Decimal::ZERO, true, Decimal::from(1_000_000u64), 2, errors)
+            .decimal(
+                "rewardValue",
+                true,
+                Decimal::ZERO,
+                true,
+                Decimal::from(1_000_000u64),
+                2,
+                errors,
+            )
             .map(|d| d.to_string()),
         Some(RewardType::Points) => f
             .integer("rewardValue", true, 1, crate::values::POINTS_PER_COMMAND_MAX, errors)
@@ -277,7 +310,13 @@ fn parse_reward(f: &mut Fields<'_>, errors: &mut ValidationErrors) -> Option<(Re
 }
 
 fn parse_punch_card(f: &mut Fields<'_>, errors: &mut ValidationErrors) -> Option<RuleConfig> {
-    let required = f.integer("requiredPunches", true, PUNCHES_REQUIRED_MIN, PUNCHES_REQUIRED_MAX, errors);
+    let required = f.integer(
+        "requiredPunches",
+        true,
+        PUNCHES_REQUIRED_MIN,
+        PUNCHES_REQUIRED_MAX,
+        errors,
+    );
     let reward = parse_reward(f, errors);
     let (reward_type, reward_value) = reward?;
     Some(RuleConfig::PunchCard(PunchCardConfig {
@@ -321,7 +360,15 @@ fn parse_visit_frequency(f: &mut Fields<'_>, errors: &mut ValidationErrors) -> O
 }
 
 fn parse_amount_spent(f: &mut Fields<'_>, errors: &mut ValidationErrors) -> Option<RuleConfig> {
-    let target = f.decimal("targetAmount", true, Decimal::ZERO, true, Decimal::from(1_000_000_000u64), 2, errors);
+    let target = f.decimal(
+        "targetAmount",
+        true,
+        Decimal::ZERO,
+        true,
+        Decimal::from(1_000_000_000u64),
+        2,
+        errors,
+    );
     let period = f.integer("periodDays", true, 1, PERIOD_DAYS_MAX, errors);
     let reward = parse_reward(f, errors);
     let (reward_type, reward_value) = reward?;
@@ -355,14 +402,21 @@ mod tests {
     use super::*;
 
     fn fields_of(result: Result<RuleConfig, ValidationErrors>) -> Vec<String> {
-        result.expect_err("should be refused").0.into_iter().map(|e| e.field).collect()
+        result
+            .expect_err("should be refused")
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
     }
 
     #[test]
     fn points_based_defaults_and_round_trip() {
-        let rule = RuleConfig::parse(RuleType::PointsBased, "ruleConfig", &json!({"pointsPerDollar": 1.5}))
-            .expect("valid");
-        let RuleConfig::PointsBased(config) = &rule else { panic!("wrong variant") };
+        let rule =
+            RuleConfig::parse(RuleType::PointsBased, "ruleConfig", &json!({"pointsPerDollar": 1.5})).expect("valid");
+        let RuleConfig::PointsBased(config) = &rule else {
+            panic!("wrong variant")
+        };
         assert_eq!(config.points_per_dollar, Decimal::new(15, 1));
         assert_eq!(config.min_purchase_amount, Decimal::ZERO);
         let back: RuleConfig = serde_json::from_value(rule.to_json()).expect("round trip");
@@ -372,13 +426,28 @@ mod tests {
     #[test]
     fn every_rule_type_round_trips_through_json() {
         let configs = [
-            (RuleType::PunchCard, json!({"requiredPunches": 10, "rewardType": "FREE_ITEM", "rewardValue": "Coffee"})),
-            (RuleType::StampCard, json!({"requiredStamps": 8, "stampsPerVisit": 2, "rewardType": "DISCOUNT_AMOUNT", "rewardValue": "5.00"})),
-            (RuleType::VisitFrequency, json!({"requiredVisits": 4, "periodDays": 30, "rewardType": "POINTS", "rewardValue": 100})),
-            (RuleType::AmountSpent, json!({"targetAmount": "250.00", "periodDays": 90, "rewardType": "DISCOUNT_PERCENTAGE", "rewardValue": 10})),
-            (RuleType::TierBased, json!({"evaluationPeriod": "ROLLING_YEAR", "tiers": [
+            (
+                RuleType::PunchCard,
+                json!({"requiredPunches": 10, "rewardType": "FREE_ITEM", "rewardValue": "Coffee"}),
+            ),
+            (
+                RuleType::StampCard,
+                json!({"requiredStamps": 8, "stampsPerVisit": 2, "rewardType": "DISCOUNT_AMOUNT", "rewardValue": "5.00"}),
+            ),
+            (
+                RuleType::VisitFrequency,
+                json!({"requiredVisits": 4, "periodDays": 30, "rewardType": "POINTS", "rewardValue": 100}),
+            ),
+            (
+                RuleType::AmountSpent,
+                json!({"targetAmount": "250.00", "periodDays": 90, "rewardType": "DISCOUNT_PERCENTAGE", "rewardValue": 10}),
+            ),
+            (
+                RuleType::TierBased,
+                json!({"evaluationPeriod": "ROLLING_YEAR", "tiers": [
                 {"name": "Silver", "level": 1, "minPoints": 0, "maxPoints": 999},
-                {"name": "Gold", "level": 2, "minPoints": 1000}]})),
+                {"name": "Gold", "level": 2, "minPoints": 1000}]}),
+            ),
         ];
         for (rule_type, config) in configs {
             let rule = RuleConfig::parse(rule_type, "ruleConfig", &config).expect("valid");

@@ -132,7 +132,10 @@ impl Tier {
         let benefits = match fields.array("benefits", false, errors) {
             None => Some(Vec::new()),
             Some(items) if items.len() > Self::BENEFITS_MAX => {
-                errors.push(fields.path_of("benefits"), format!("must have at most {} benefits", Self::BENEFITS_MAX));
+                errors.push(
+                    fields.path_of("benefits"),
+                    format!("must have at most {} benefits", Self::BENEFITS_MAX),
+                );
                 None
             }
             Some(items) => {
@@ -179,7 +182,10 @@ fn parse_benefit(path: &str, value: &Value, errors: &mut ValidationErrors) -> Op
             Some(Value::String(s)) if s.chars().count() <= 200 => Some(Some(s.clone())),
             Some(Value::Number(n)) => Some(Some(n.to_string())),
             Some(_) => {
-                errors.push(fields.path_of("value"), "must be a string of at most 200 characters or a number");
+                errors.push(
+                    fields.path_of("value"),
+                    "must be a string of at most 200 characters or a number",
+                );
                 None
             }
         },
@@ -205,7 +211,10 @@ fn check_ranges(path: &str, tiers: &mut [Tier], errors: &mut ValidationErrors) -
         match low.max_points {
             None => errors.push(
                 path,
-                format!("tier '{}' has no maxPoints but tier '{}' starts above it: ranges overlap", low.tier_id, high.tier_id),
+                format!(
+                    "tier '{}' has no maxPoints but tier '{}' starts above it: ranges overlap",
+                    low.tier_id, high.tier_id
+                ),
             ),
             Some(max) if max >= high.min_points => errors.push(
                 path,
@@ -217,10 +226,22 @@ fn check_ranges(path: &str, tiers: &mut [Tier], errors: &mut ValidationErrors) -
             Some(_) => {}
         }
         if low.level >= high.level {
-            errors.push(path, format!("tier '{}' must have a higher level than '{}'", high.tier_id, low.tier_id));
+            errors.push(
+                path,
+                format!(
+                    "tier '{}' must have a higher level than '{}'",
+                    high.tier_id, low.tier_id
+                ),
+            );
         }
         if low.min_points == high.min_points {
-            errors.push(path, format!("tiers '{}' and '{}' start at the same minPoints", low.tier_id, high.tier_id));
+            errors.push(
+                path,
+                format!(
+                    "tiers '{}' and '{}' start at the same minPoints",
+                    low.tier_id, high.tier_id
+                ),
+            );
         }
     }
     let mut ids: Vec<&str> = tiers.iter().map(|t| t.tier_id.as_str()).collect();

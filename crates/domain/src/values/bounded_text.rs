@@ -21,10 +21,7 @@ impl<const MIN: usize, const MAX: usize> BoundedText<MIN, MAX> {
                 format!("must be {MIN} to {MAX} characters (got {chars})"),
             ));
         }
-        if trimmed
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-        {
+        if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
             return Err(ValidationErrors::single(field, "must not contain control characters"));
         }
         Ok(Self(trimmed.to_owned()))

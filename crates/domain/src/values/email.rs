@@ -42,7 +42,10 @@ impl Email {
             None => false,
         };
         if !valid {
-            return Err(ValidationErrors::single(field, "must be an email address like name@example.com"));
+            return Err(ValidationErrors::single(
+                field,
+                "must be an email address like name@example.com",
+            ));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -76,7 +79,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_addresses() {
-        for raw in ["", "a@b", "abcd", "a b@example.com", "@example.com", "a@@example.com", "a@example."] {
+        for raw in [
+            "",
+            "a@b",
+            "abcd",
+            "a b@example.com",
+            "@example.com",
+            "a@@example.com",
+            "a@example.",
+        ] {
             assert!(Email::parse("email", raw).is_err(), "{raw:?} should be refused");
         }
         let long = format!("{}@example.com", "a".repeat(250));

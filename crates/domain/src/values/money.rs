@@ -35,8 +35,8 @@ impl Money {
                 "must be a non-negative decimal amount such as \"12.50\"",
             ));
         }
-        let value = Decimal::from_str(trimmed)
-            .map_err(|_| ValidationErrors::single(field, "is not a valid decimal amount"))?;
+        let value =
+            Decimal::from_str(trimmed).map_err(|_| ValidationErrors::single(field, "is not a valid decimal amount"))?;
         if value.scale() > Self::SCALE_MAX {
             return Err(ValidationErrors::single(
                 field,
@@ -77,12 +77,26 @@ mod tests {
     fn parses_exact_amounts() {
         assert_eq!(Money::parse("amount", "12.50").map(Money::minor_units), Ok(1250));
         assert_eq!(Money::parse("amount", "0").map(Money::minor_units), Ok(0));
-        assert_eq!(Money::parse("amount", "7").map(|m| m.to_string()), Ok("7.00".to_owned()));
+        assert_eq!(
+            Money::parse("amount", "7").map(|m| m.to_string()),
+            Ok("7.00".to_owned())
+        );
     }
 
     #[test]
     fn refuses_what_is_not_money() {
-        for raw in ["", "-1", "1e3", "12.345", ".5", "5.", "1,00", "NaN", "1.2.3", "10000000000"] {
+        for raw in [
+            "",
+            "-1",
+            "1e3",
+            "12.345",
+            ".5",
+            "5.",
+            "1,00",
+            "NaN",
+            "1.2.3",
+            "10000000000",
+        ] {
             assert!(Money::parse("amount", raw).is_err(), "{raw:?} should be refused");
         }
     }

@@ -132,24 +132,44 @@ fn account_id(raw: &str) -> Result<AccountId, ApiError> {
     responses((status = 201, body = AccountView), (status = 400, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem, description = "DUPLICATE_ENROLLMENT, PROGRAM_NOT_ACTIVE, ..."),
               (status = 422, body = Problem)))]
-pub async fn enroll(State(state): State<AppState>, tenant: Tenant, command: Command<EnrollRequest>) -> Result<Reply, ApiError> {
+pub async fn enroll(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    command: Command<EnrollRequest>,
+) -> Result<Reply, ApiError> {
     let body = &command.body;
     let mut errors = ValidationErrors::new();
     let program_id = required(&mut errors, "programId", body.program_id.as_deref(), uuid_field);
-    let customer_id = required(&mut errors, "customerId", body.customer_id.as_deref(), CustomerId::parse);
-    let display_name = required(&mut errors, "displayName", body.display_name.as_deref(), DisplayName::parse);
+    let customer_id = required(
+        &mut errors,
+        "customerId",
+        body.customer_id.as_deref(),
+        CustomerId::parse,
+    );
+    let display_name = required(
+        &mut errors,
+        "displayName",
+        body.display_name.as_deref(),
+        DisplayName::parse,
+    );
     let email = required(&mut errors, "email", body.email.as_deref(), Email::parse);
     let method = match body.enrollment_method.as_deref() {
         None => Some(EnrollmentMethod::default()),
         Some(raw) => match raw.parse() {
             Ok(method) => Some(method),
             Err(()) => {
-                errors.push("enrollmentMethod", format!("must be one of {}", EnrollmentMethod::NAMES.join(", ")));
+                errors.push(
+                    "enrollmentMethod",
+                    format!("must be one of {}", EnrollmentMethod::NAMES.join(", ")),
+                );
                 None
             }
         },
     };
-    let chosen_id = body.account_id.as_deref().map(|raw| errors.collect(uuid_field("accountId", raw)));
+    let chosen_id = body
+        .account_id
+        .as_deref()
+        .map(|raw| errors.collect(uuid_field("accountId", raw)));
     if !errors.is_empty() {
         return Err(errors.into());
     }
@@ -181,7 +201,12 @@ pub async fn find_accounts(
     let items = match (query.get("email"), query.get("customerId")) {
         (Some(email), None) => state.store.accounts_by_email(tenant.0, email.clone()).await?,
         (None, Some(customer)) => state.store.accounts_by_customer(tenant.0, customer.clone()).await?,
-        _ => return Err(ApiError::field("email", "give exactly one of the query parameters email or customerId")),
+        _ => {
+            return Err(ApiError::field(
+                "email",
+                "give exactly one of the query parameters email or customerId",
+            ))
+        }
     };
     Ok(Json(Items { items }))
 }
@@ -190,7 +215,11 @@ pub async fn find_accounts(
 #[utoipa::path(get, path = "/v1/accounts/{accountId}", tag = "accounts", security(("apiKey" = [])),
     params(("accountId" = Uuid, Path)),
     responses((status = 200, body = AccountView), (status = 400, body = Problem), (status = 404, body = Problem)))]
-pub async fn get_account(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>) -> Result<Json<AccountView>, ApiError> {
+pub async fn get_account(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<AccountView>, ApiError> {
     let id = account_id(&id)?;
     state
         .store
@@ -207,13 +236,21 @@ pub async fn get_account(State(state): State<AppState>, tenant: Tenant, Path(id)
     responses((status = 201, body = TransactionView), (status = 400, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem, description = "ACCOUNT_SUSPENDED, PROGRAM_NOT_ACTIVE"),
               (status = 422, body = Problem)))]
-pub async fn accrue(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>, command: Command<AccrueRequest>) -> Result<Reply, ApiError> {
+pub async fn accrue(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    command: Command<AccrueRequest>,
+) -> Result<Reply, ApiError> {
     let id = account_id(&id)?;
     let body = &command.body;
     let mut errors = ValidationErrors::new();
     let points = points(&mut errors, body.points);
     let reason = required(&mut errors, "reason", body.reason.as_deref(), Reason::parse);
-    let order_ref = body.order_ref.as_deref().map(|raw| errors.collect(OrderRef::parse("orderRef", raw)));
+    let order_ref = body
+        .order_ref
+        .as_deref()
+        .map(|raw| errors.collect(OrderRef::parse("orderRef", raw)));
     let (Some(points), Some(reason)) = (points, reason) else {
         return Err(errors.into());
     };
@@ -225,7 +262,10 @@ pub async fn accrue(State(state): State<AppState>, tenant: Tenant, Path(id): Pat
         reason,
         order_ref: order_ref.flatten(),
     };
-    state.service.account_action(context(tenant, &command), id, action).await
+    state
+        .service
+        .account_action(context(tenant, &command), id, action)
+        .await
 }
 
 /// Spend points (RIDDL `RedeemPoints`); never below a zero balance.
@@ -235,7 +275,12 @@ pub async fn accrue(State(state): State<AppState>, tenant: Tenant, Path(id): Pat
     responses((status = 201, body = TransactionView), (status = 400, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem, description = "INSUFFICIENT_POINTS, ACCOUNT_SUSPENDED"),
               (status = 422, body = Problem)))]
-pub async fn redeem(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>, command: Command<RedeemRequest>) -> Result<Reply, ApiError> {
+pub async fn redeem(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    command: Command<RedeemRequest>,
+) -> Result<Reply, ApiError> {
     let id = account_id(&id)?;
     let body = &command.body;
     let mut errors = ValidationErrors::new();
@@ -256,10 +301,20 @@ pub async fn redeem(State(state): State<AppState>, tenant: Tenant, Path(id): Pat
     params(("accountId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = AccountView), (status = 400, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem)))]
-pub async fn suspend(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>, command: Command<SuspendRequest>) -> Result<Reply, ApiError> {
+pub async fn suspend(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    command: Command<SuspendRequest>,
+) -> Result<Reply, ApiError> {
     let id = account_id(&id)?;
     let mut errors = ValidationErrors::new();
-    let reason = required(&mut errors, "reason", command.body.reason.as_deref(), SuspensionReason::parse);
+    let reason = required(
+        &mut errors,
+        "reason",
+        command.body.reason.as_deref(),
+        SuspensionReason::parse,
+    );
     let reason = reason.ok_or(ApiError::Validation(errors))?;
     state
         .service
@@ -271,7 +326,12 @@ pub async fn suspend(State(state): State<AppState>, tenant: Tenant, Path(id): Pa
 #[utoipa::path(post, path = "/v1/accounts/{accountId}/reactivate", tag = "accounts", security(("apiKey" = [])),
     params(("accountId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = AccountView), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn reactivate(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>, command: Command<EmptyRequest>) -> Result<Reply, ApiError> {
+pub async fn reactivate(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    command: Command<EmptyRequest>,
+) -> Result<Reply, ApiError> {
     let id = account_id(&id)?;
     state
         .service
@@ -325,7 +385,11 @@ pub fn page_limit(raw: Option<&String>) -> Result<u32, ApiError> {
 #[utoipa::path(get, path = "/v1/accounts/{accountId}/events", tag = "accounts", security(("apiKey" = [])),
     params(("accountId" = Uuid, Path)),
     responses((status = 200, body = Items<StoredEvent>), (status = 400, body = Problem), (status = 404, body = Problem)))]
-pub async fn account_events(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>) -> Result<Json<Items<StoredEvent>>, ApiError> {
+pub async fn account_events(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<Items<StoredEvent>>, ApiError> {
     let id = account_id(&id)?;
     let events = state
         .store

@@ -46,7 +46,9 @@ pub async fn create_business(
     let expected = state.admin_token_hash.ok_or(ApiError::Unauthorized(
         "creating businesses over HTTP needs LOYALTY_ADMIN_TOKEN set on the server; or run `loyalty business create`",
     ))?;
-    let given = bearer(&headers).ok_or(ApiError::Unauthorized("the admin token is required: Authorization: Bearer <token>"))?;
+    let given = bearer(&headers).ok_or(ApiError::Unauthorized(
+        "the admin token is required: Authorization: Bearer <token>",
+    ))?;
     let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
     if given != expected {
         return Err(ApiError::Unauthorized("the admin token is not valid"));

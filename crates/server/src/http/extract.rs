@@ -96,7 +96,11 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
 /// An empty body reads as `{}`, so commands without fields need none and required fields are
 /// named as missing.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize(&mut deserializer) {
         Ok(value) => Ok(value),
@@ -104,7 +108,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let path = error.path().to_string();
             let inner = error.into_inner();
             if inner.is_syntax() || inner.is_eof() {
-                Err(ApiError::MalformedJson(format!("the request body is not valid JSON: {inner}")))
+                Err(ApiError::MalformedJson(format!(
+                    "the request body is not valid JSON: {inner}"
+                )))
             } else {
                 let field = if path == "." { "body".to_owned() } else { path };
                 Err(ApiError::field(&field, strip_position(&inner.to_string())))

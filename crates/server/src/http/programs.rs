@@ -91,15 +91,25 @@ fn context(tenant: Tenant, command: &Command<impl Sized>) -> Context {
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a repeated request")),
     responses((status = 201, body = ProgramView), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 422, body = Problem)))]
-pub async fn create_program(State(state): State<AppState>, tenant: Tenant, command: Command<Value>) -> Result<Reply, ApiError> {
+pub async fn create_program(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    command: Command<Value>,
+) -> Result<Reply, ApiError> {
     let definition = ProgramDefinition::parse(&command.body)?;
-    state.service.create_program(context(tenant, &command), definition, None).await
+    state
+        .service
+        .create_program(context(tenant, &command), definition, None)
+        .await
 }
 
 /// Every program of the business.
 #[utoipa::path(get, path = "/v1/programs", tag = "programs", security(("apiKey" = [])),
     responses((status = 200, body = Items<ProgramView>), (status = 401, body = Problem)))]
-pub async fn list_programs(State(state): State<AppState>, tenant: Tenant) -> Result<Json<Items<ProgramView>>, ApiError> {
+pub async fn list_programs(
+    State(state): State<AppState>,
+    tenant: Tenant,
+) -> Result<Json<Items<ProgramView>>, ApiError> {
     Ok(Json(Items {
         items: state.store.programs(tenant.0).await?,
     }))
@@ -109,7 +119,11 @@ pub async fn list_programs(State(state): State<AppState>, tenant: Tenant) -> Res
 #[utoipa::path(get, path = "/v1/programs/{programId}", tag = "programs", security(("apiKey" = [])),
     params(("programId" = uuid::Uuid, Path)),
     responses((status = 200, body = ProgramView), (status = 400, body = Problem), (status = 404, body = Problem)))]
-pub async fn get_program(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>) -> Result<Json<ProgramView>, ApiError> {
+pub async fn get_program(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<ProgramView>, ApiError> {
     let id = path_id("programId", &id)?;
     state
         .store
@@ -119,16 +133,30 @@ pub async fn get_program(State(state): State<AppState>, tenant: Tenant, Path(id)
         .ok_or(ApiError::NotFound("program"))
 }
 
-async fn act(state: AppState, tenant: Tenant, id: &str, command: Command<impl Sized>, action: ProgramAction) -> Result<Reply, ApiError> {
+async fn act(
+    state: AppState,
+    tenant: Tenant,
+    id: &str,
+    command: Command<impl Sized>,
+    action: ProgramAction,
+) -> Result<Reply, ApiError> {
     let id = ProgramId(path_id("programId", id)?);
-    state.service.program_action(context(tenant, &command), id, action).await
+    state
+        .service
+        .program_action(context(tenant, &command), id, action)
+        .await
 }
 
 /// `DRAFT → ACTIVE`; needs a rule.
 #[utoipa::path(post, path = "/v1/programs/{programId}/activate", tag = "programs", security(("apiKey" = [])),
     params(("programId" = uuid::Uuid, Path)),
     responses((status = 200, body = ProgramView), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn activate_program(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>, command: Command<EmptyRequest>) -> Result<Reply, ApiError> {
+pub async fn activate_program(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    command: Command<EmptyRequest>,
+) -> Result<Reply, ApiError> {
     act(state, tenant, &id, command, ProgramAction::Activate).await
 }
 
@@ -136,8 +164,18 @@ pub async fn activate_program(State(state): State<AppState>, tenant: Tenant, Pat
 #[utoipa::path(post, path = "/v1/programs/{programId}/pause", tag = "programs", security(("apiKey" = [])),
     params(("programId" = uuid::Uuid, Path)), request_body = PauseRequest,
     responses((status = 200, body = ProgramView), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn pause_program(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>, command: Command<PauseRequest>) -> Result<Reply, ApiError> {
-    let reason = command.body.reason.as_deref().map(|r| Reason::parse("reason", r)).transpose()?;
+pub async fn pause_program(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    command: Command<PauseRequest>,
+) -> Result<Reply, ApiError> {
+    let reason = command
+        .body
+        .reason
+        .as_deref()
+        .map(|r| Reason::parse("reason", r))
+        .transpose()?;
     act(state, tenant, &id, command, ProgramAction::Pause { reason }).await
 }
 
@@ -145,7 +183,12 @@ pub async fn pause_program(State(state): State<AppState>, tenant: Tenant, Path(i
 #[utoipa::path(post, path = "/v1/programs/{programId}/resume", tag = "programs", security(("apiKey" = [])),
     params(("programId" = uuid::Uuid, Path)),
     responses((status = 200, body = ProgramView), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn resume_program(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>, command: Command<EmptyRequest>) -> Result<Reply, ApiError> {
+pub async fn resume_program(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    command: Command<EmptyRequest>,
+) -> Result<Reply, ApiError> {
     act(state, tenant, &id, command, ProgramAction::Resume).await
 }
 
@@ -153,7 +196,12 @@ pub async fn resume_program(State(state): State<AppState>, tenant: Tenant, Path(
 #[utoipa::path(post, path = "/v1/programs/{programId}/end", tag = "programs", security(("apiKey" = [])),
     params(("programId" = uuid::Uuid, Path)),
     responses((status = 200, body = ProgramView), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn end_program(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>, command: Command<EmptyRequest>) -> Result<Reply, ApiError> {
+pub async fn end_program(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    command: Command<EmptyRequest>,
+) -> Result<Reply, ApiError> {
     act(state, tenant, &id, command, ProgramAction::End).await
 }
 
@@ -162,14 +210,22 @@ pub async fn end_program(State(state): State<AppState>, tenant: Tenant, Path(id)
     params(("programId" = uuid::Uuid, Path)), request_body = ChangeRuleRequest,
     responses((status = 200, body = ProgramView), (status = 400, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem)))]
-pub async fn change_rule(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>, command: Command<ChangeRuleRequest>) -> Result<Reply, ApiError> {
+pub async fn change_rule(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    command: Command<ChangeRuleRequest>,
+) -> Result<Reply, ApiError> {
     let mut errors = ValidationErrors::new();
     let rule_type = match command.body.rule_type.as_deref() {
         None => {
             errors.push("ruleType", "is required");
             None
         }
-        Some(raw) => raw.parse::<RuleType>().map_err(|()| errors.push("ruleType", format!("must be one of {}", RuleType::NAMES.join(", ")))).ok(),
+        Some(raw) => raw
+            .parse::<RuleType>()
+            .map_err(|()| errors.push("ruleType", format!("must be one of {}", RuleType::NAMES.join(", "))))
+            .ok(),
     };
     let rule = match (rule_type, &command.body.rule_config) {
         (Some(rule_type), Some(config)) => errors.collect(RuleConfig::parse(rule_type, "ruleConfig", config)),
@@ -179,6 +235,8 @@ pub async fn change_rule(State(state): State<AppState>, tenant: Tenant, Path(id)
         }
         _ => None,
     };
-    let rule = errors.finish(|| rule)?.ok_or_else(|| ApiError::field("ruleConfig", "is required"))?;
+    let rule = errors
+        .finish(|| rule)?
+        .ok_or_else(|| ApiError::field("ruleConfig", "is required"))?;
     act(state, tenant, &id, command, ProgramAction::ChangeRule { rule }).await
 }

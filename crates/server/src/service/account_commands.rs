@@ -51,8 +51,14 @@ impl Service {
     }
 
     /// Accrue, redeem, suspend or reactivate an account.
-    pub async fn account_action(&self, context: Context, account_id: AccountId, action: AccountAction) -> Result<Reply, ApiError> {
-        self.execute(context, move |tx, ctx| act(tx, ctx, account_id, &action)).await
+    pub async fn account_action(
+        &self,
+        context: Context,
+        account_id: AccountId,
+        action: AccountAction,
+    ) -> Result<Reply, ApiError> {
+        self.execute(context, move |tx, ctx| act(tx, ctx, account_id, &action))
+            .await
     }
 }
 
@@ -94,16 +100,30 @@ fn enroll(tx: &mut WriteTx<'_>, ctx: &Context, input: &EnrollInput) -> Result<De
     }
 }
 
-fn act(tx: &mut WriteTx<'_>, ctx: &Context, account_id: AccountId, action: &AccountAction) -> Result<Decision, StoreError> {
+fn act(
+    tx: &mut WriteTx<'_>,
+    ctx: &Context,
+    account_id: AccountId,
+    action: &AccountAction,
+) -> Result<Decision, StoreError> {
     let business = ctx.business_id;
     let account = match tx.load::<LoyaltyAccount>(business, account_id.0)? {
         Some(account) if account.state.enrollment.is_some() => account,
         _ => return Ok(Err(ApiError::NotFound("account"))),
     };
-    let program_id = account.state.enrollment.as_ref().map(|e| e.program_id.0).unwrap_or_default();
+    let program_id = account
+        .state
+        .enrollment
+        .as_ref()
+        .map(|e| e.program_id.0)
+        .unwrap_or_default();
     let program_status = match tx.load::<Program>(business, program_id)? {
         Some(program) if program.state.exists() => program.state.status,
-        _ => return Err(StoreError::Corrupt(format!("account {account_id} refers to missing program {program_id}"))),
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "account {account_id} refers to missing program {program_id}"
+            )))
+        }
     };
     let transaction_id = TransactionId::new_random();
     let command = match action.clone() {
@@ -142,11 +162,18 @@ fn act(tx: &mut WriteTx<'_>, ctx: &Context, account_id: AccountId, action: &Acco
                 .ok_or_else(|| StoreError::Corrupt(format!("transaction {transaction_id} was not projected")))?;
             ok(StatusCode::CREATED, &view)
         }
-        AccountAction::Suspend { .. } | AccountAction::Reactivate => render_account(tx, ctx, account_id, StatusCode::OK),
+        AccountAction::Suspend { .. } | AccountAction::Reactivate => {
+            render_account(tx, ctx, account_id, StatusCode::OK)
+        }
     }
 }
 
-fn render_account(tx: &WriteTx<'_>, ctx: &Context, account_id: AccountId, status: StatusCode) -> Result<Decision, StoreError> {
+fn render_account(
+    tx: &WriteTx<'_>,
+    ctx: &Context,
+    account_id: AccountId,
+    status: StatusCode,
+) -> Result<Decision, StoreError> {
     let view = tx
         .account_view(ctx.business_id, account_id.0)?
         .ok_or_else(|| StoreError::Corrupt(format!("account {account_id} was not projected")))?;

@@ -44,7 +44,12 @@ impl Service {
     }
 
     /// Move a program through its lifecycle, or change its rule.
-    pub async fn program_action(&self, context: Context, program_id: ProgramId, action: ProgramAction) -> Result<Reply, ApiError> {
+    pub async fn program_action(
+        &self,
+        context: Context,
+        program_id: ProgramId,
+        action: ProgramAction,
+    ) -> Result<Reply, ApiError> {
         self.execute(context, move |tx, ctx| {
             let program = match tx.load::<Program>(ctx.business_id, program_id.0)? {
                 Some(program) if program.state.exists() => program,

@@ -63,7 +63,12 @@ impl TransactionRow {
 }
 
 /// Transactions of an account, newest first, strictly before `before` (a position) when given.
-fn transactions(conn: &Connection, account_id: &str, before: Option<i64>, limit: u32) -> Result<Vec<(TransactionView, i64)>, StoreError> {
+fn transactions(
+    conn: &Connection,
+    account_id: &str,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<(TransactionView, i64)>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE account_id = ?1 AND position < ?2 ORDER BY position DESC LIMIT ?3"
     ))?;
@@ -75,7 +80,8 @@ fn transactions(conn: &Connection, account_id: &str, before: Option<i64>, limit:
     .collect()
 }
 
-const ACCOUNT_COLUMNS: &str = "account_id, program_id, customer_id, display_name, email, status, point_balance, lifetime_points, \
+const ACCOUNT_COLUMNS: &str =
+    "account_id, program_id, customer_id, display_name, email, status, point_balance, lifetime_points, \
                                enrolled_at, updated_at, version";
 
 fn account_from_row(conn: &Connection, row: AccountRow) -> Result<AccountView, StoreError> {
@@ -136,7 +142,9 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
 /// One account of a business.
 pub fn account(conn: &Connection, business_id: Uuid, account_id: Uuid) -> Result<Option<AccountView>, StoreError> {
     let row = conn
-        .prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?1 AND business_id = ?2"))?
+        .prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?1 AND business_id = ?2"
+        ))?
         .query_row(params![account_id.to_string(), business_id.to_string()], account_row)
         .optional()?;
     row.map(|row| account_from_row(conn, row)).transpose()
@@ -148,16 +156,28 @@ pub fn accounts_by_email(conn: &Connection, business_id: Uuid, email: &str) -> R
 }
 
 /// The accounts of a business for this customer id, across its programs.
-pub fn accounts_by_customer(conn: &Connection, business_id: Uuid, customer_id: &str) -> Result<Vec<AccountView>, StoreError> {
+pub fn accounts_by_customer(
+    conn: &Connection,
+    business_id: Uuid,
+    customer_id: &str,
+) -> Result<Vec<AccountView>, StoreError> {
     accounts_where(conn, "customer_id", business_id, customer_id.trim())
 }
 
-fn accounts_where(conn: &Connection, column: &str, business_id: Uuid, value: &str) -> Result<Vec<AccountView>, StoreError> {
+fn accounts_where(
+    conn: &Connection,
+    column: &str,
+    business_id: Uuid,
+    value: &str,
+) -> Result<Vec<AccountView>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE business_id = ?1 AND {column} = ?2 ORDER BY enrolled_at LIMIT ?3"
     ))?;
     let rows: Vec<AccountRow> = stmt
-        .query_map(params![business_id.to_string(), value, crate::PAGE_LIMIT_MAX], account_row)?
+        .query_map(
+            params![business_id.to_string(), value, crate::PAGE_LIMIT_MAX],
+            account_row,
+        )?
         .collect::<Result<_, _>>()?;
     rows.into_iter().map(|row| account_from_row(conn, row)).collect()
 }
@@ -195,24 +215,57 @@ pub fn transaction_page(
 }
 
 /// One transaction of a business.
-pub fn transaction(conn: &Connection, business_id: Uuid, transaction_id: Uuid) -> Result<Option<TransactionView>, StoreError> {
+pub fn transaction(
+    conn: &Connection,
+    business_id: Uuid,
+    transaction_id: Uuid,
+) -> Result<Option<TransactionView>, StoreError> {
     let row = conn
         .prepare_cached(&format!(
             "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE transaction_id = ?1 AND business_id = ?2"
         ))?
-        .query_row(params![transaction_id.to_string(), business_id.to_string()], transaction_row)
+        .query_row(
+            params![transaction_id.to_string(), business_id.to_string()],
+            transaction_row,
+        )
         .optional()?;
     row.map(|(row, _)| row.into_view()).transpose()
 }
 
 const PROGRAM_COLUMNS: &str = "program_id, status, definition, template_id, created_at, updated_at, version";
 
-fn program_row(row: &Row<'_>) -> rusqlite::Result<(String, String, String, Option<String>, String, String, i64)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
+struct ProgramRow {
+    program_id: String,
+    status: String,
+    definition: String,
+    template_id: Option<String>,
+    created_at: String,
+    updated_at: String,
+    version: i64,
 }
 
-fn program_view(row: (String, String, String, Option<String>, String, String, i64)) -> Result<ProgramView, StoreError> {
-    let (program_id, status, definition, template_id, created_at, updated_at, version) = row;
+fn program_row(row: &Row<'_>) -> rusqlite::Result<ProgramRow> {
+    Ok(ProgramRow {
+        program_id: row.get(0)?,
+        status: row.get(1)?,
+        definition: row.get(2)?,
+        template_id: row.get(3)?,
+        created_at: row.get(4)?,
+        updated_at: row.get(5)?,
+        version: row.get(6)?,
+    })
+}
+
+fn program_view(row: ProgramRow) -> Result<ProgramView, StoreError> {
+    let ProgramRow {
+        program_id,
+        status,
+        definition,
+        template_id,
+        created_at,
+        updated_at,
+        version,
+    } = row;
     let definition: ProgramDefinition = serde_json::from_str(&definition)?;
     Ok(ProgramView {
         program_id: uuid(&program_id)?,
@@ -239,7 +292,9 @@ fn program_view(row: (String, String, String, Option<String>, String, String, i6
 /// One program of a business.
 pub fn program(conn: &Connection, business_id: Uuid, program_id: Uuid) -> Result<Option<ProgramView>, StoreError> {
     let row = conn
-        .prepare_cached(&format!("SELECT {PROGRAM_COLUMNS} FROM programs WHERE program_id = ?1 AND business_id = ?2"))?
+        .prepare_cached(&format!(
+            "SELECT {PROGRAM_COLUMNS} FROM programs WHERE program_id = ?1 AND business_id = ?2"
+        ))?
         .query_row(params![program_id.to_string(), business_id.to_string()], program_row)
         .optional()?;
     row.map(program_view).transpose()
@@ -250,7 +305,9 @@ pub fn programs(conn: &Connection, business_id: Uuid) -> Result<Vec<ProgramView>
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {PROGRAM_COLUMNS} FROM programs WHERE business_id = ?1 ORDER BY created_at, program_id"
     ))?;
-    let rows: Vec<_> = stmt.query_map([business_id.to_string()], program_row)?.collect::<Result<_, _>>()?;
+    let rows: Vec<_> = stmt
+        .query_map([business_id.to_string()], program_row)?
+        .collect::<Result<_, _>>()?;
     rows.into_iter().map(program_view).collect()
 }
 
@@ -313,12 +370,20 @@ pub fn event_select() -> String {
 }
 
 /// An aggregate's events, oldest first. `None` when it is not the business's.
-pub fn aggregate_events(conn: &Connection, business_id: Uuid, aggregate_id: Uuid, limit: u32) -> Result<Option<Vec<StoredEvent>>, StoreError> {
+pub fn aggregate_events(
+    conn: &Connection,
+    business_id: Uuid,
+    aggregate_id: Uuid,
+    limit: u32,
+) -> Result<Option<Vec<StoredEvent>>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE aggregate_id = ?1 AND business_id = ?2 ORDER BY sequence LIMIT ?3"
     ))?;
     let events: Vec<StoredEvent> = stmt
-        .query_map(params![aggregate_id.to_string(), business_id.to_string(), limit], event_row)?
+        .query_map(
+            params![aggregate_id.to_string(), business_id.to_string(), limit],
+            event_row,
+        )?
         .map(|r| r.map_err(StoreError::from).and_then(EventRow::into_event))
         .collect::<Result<_, _>>()?;
     Ok(if events.is_empty() { None } else { Some(events) })

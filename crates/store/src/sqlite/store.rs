@@ -110,11 +110,17 @@ impl SqliteStore {
     }
 
     pub async fn accounts_by_email(&self, business_id: Uuid, email: String) -> Result<Vec<AccountView>, StoreError> {
-        self.read(move |c| queries::accounts_by_email(c, business_id, &email)).await
+        self.read(move |c| queries::accounts_by_email(c, business_id, &email))
+            .await
     }
 
-    pub async fn accounts_by_customer(&self, business_id: Uuid, customer_id: String) -> Result<Vec<AccountView>, StoreError> {
-        self.read(move |c| queries::accounts_by_customer(c, business_id, &customer_id)).await
+    pub async fn accounts_by_customer(
+        &self,
+        business_id: Uuid,
+        customer_id: String,
+    ) -> Result<Vec<AccountView>, StoreError> {
+        self.read(move |c| queries::accounts_by_customer(c, business_id, &customer_id))
+            .await
     }
 
     pub async fn transaction_page(
@@ -124,7 +130,8 @@ impl SqliteStore {
         cursor: Option<i64>,
         limit: u32,
     ) -> Result<Option<TransactionPage>, StoreError> {
-        self.read(move |c| queries::transaction_page(c, business_id, account_id, cursor, limit)).await
+        self.read(move |c| queries::transaction_page(c, business_id, account_id, cursor, limit))
+            .await
     }
 
     pub async fn program(&self, business_id: Uuid, program_id: Uuid) -> Result<Option<ProgramView>, StoreError> {
@@ -135,12 +142,19 @@ impl SqliteStore {
         self.read(move |c| queries::programs(c, business_id)).await
     }
 
-    pub async fn aggregate_events(&self, business_id: Uuid, aggregate_id: Uuid, limit: u32) -> Result<Option<Vec<StoredEvent>>, StoreError> {
-        self.read(move |c| queries::aggregate_events(c, business_id, aggregate_id, limit)).await
+    pub async fn aggregate_events(
+        &self,
+        business_id: Uuid,
+        aggregate_id: Uuid,
+        limit: u32,
+    ) -> Result<Option<Vec<StoredEvent>>, StoreError> {
+        self.read(move |c| queries::aggregate_events(c, business_id, aggregate_id, limit))
+            .await
     }
 
     pub async fn event_feed(&self, business_id: Uuid, after: i64, limit: u32) -> Result<EventFeed, StoreError> {
-        self.read(move |c| queries::event_feed(c, business_id, after, limit)).await
+        self.read(move |c| queries::event_feed(c, business_id, after, limit))
+            .await
     }
 
     pub async fn business_by_key_hash(&self, key_hash: String) -> Result<Option<Business>, StoreError> {

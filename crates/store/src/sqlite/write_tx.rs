@@ -47,8 +47,12 @@ impl<'c> WriteTx<'c> {
     {
         let row: Option<(String, String, i64, String)> = self
             .conn
-            .prepare_cached("SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1")?
-            .query_row([aggregate_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .prepare_cached(
+                "SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1",
+            )?
+            .query_row([aggregate_id.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .optional()?;
         let Some((owner, aggregate_type, version, state)) = row else {
             return Ok(Some(Loaded {
@@ -107,7 +111,11 @@ impl<'c> WriteTx<'c> {
             stored.push(record);
         }
         self.save_snapshot(loaded, sequence, &state)?;
-        debug_assert_eq!(sequence, loaded.version + stored.len() as i64, "sequence must stay contiguous");
+        debug_assert_eq!(
+            sequence,
+            loaded.version + stored.len() as i64,
+            "sequence must stay contiguous"
+        );
         Ok((state, stored))
     }
 
@@ -147,7 +155,12 @@ impl<'c> WriteTx<'c> {
         }
     }
 
-    fn save_snapshot<A: Aggregate + Serialize>(&self, loaded: &Loaded<A>, version: i64, state: &A) -> Result<(), StoreError> {
+    fn save_snapshot<A: Aggregate + Serialize>(
+        &self,
+        loaded: &Loaded<A>,
+        version: i64,
+        state: &A,
+    ) -> Result<(), StoreError> {
         let state_json = serde_json::to_string(state)?;
         let id = loaded.aggregate_id.to_string();
         let rows = if loaded.version == 0 {
@@ -159,7 +172,9 @@ impl<'c> WriteTx<'c> {
                 .execute(params![id, A::AGGREGATE_TYPE, loaded.business_id.to_string(), version, state_json])?
         } else {
             self.conn
-                .prepare_cached("UPDATE snapshots SET version = ?3, state = ?4 WHERE aggregate_id = ?1 AND version = ?2")?
+                .prepare_cached(
+                    "UPDATE snapshots SET version = ?3, state = ?4 WHERE aggregate_id = ?1 AND version = ?2",
+                )?
                 .execute(params![id, loaded.version, version, state_json])?
         };
         if rows == 1 {
@@ -176,8 +191,12 @@ impl<'c> WriteTx<'c> {
     pub fn idempotency_get(&self, business_id: Uuid, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let row: Option<(String, u16, String)> = self
             .conn
-            .prepare_cached("SELECT request_hash, status, body FROM idempotency WHERE business_id = ?1 AND idem_key = ?2")?
-            .query_row(params![business_id.to_string(), key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .prepare_cached(
+                "SELECT request_hash, status, body FROM idempotency WHERE business_id = ?1 AND idem_key = ?2",
+            )?
+            .query_row(params![business_id.to_string(), key], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()?;
         row.map(|(request_hash, status, body)| {
             Ok(IdempotencyRecord {
@@ -234,8 +253,15 @@ impl<'c> WriteTx<'c> {
             created_at: self.now,
         };
         self.conn
-            .prepare_cached("INSERT INTO businesses (business_id, name, api_key_hash, created_at) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![business.business_id.to_string(), name, api_key_hash, time::format(self.now)])?;
+            .prepare_cached(
+                "INSERT INTO businesses (business_id, name, api_key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                business.business_id.to_string(),
+                name,
+                api_key_hash,
+                time::format(self.now)
+            ])?;
         Ok(business)
     }
 
@@ -247,7 +273,11 @@ impl<'c> WriteTx<'c> {
         queries::program(self.conn, business_id, program_id)
     }
 
-    pub fn transaction_view(&self, business_id: Uuid, transaction_id: Uuid) -> Result<Option<TransactionView>, StoreError> {
+    pub fn transaction_view(
+        &self,
+        business_id: Uuid,
+        transaction_id: Uuid,
+    ) -> Result<Option<TransactionView>, StoreError> {
         queries::transaction(self.conn, business_id, transaction_id)
     }
 }

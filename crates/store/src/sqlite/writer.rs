@@ -93,7 +93,11 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<JobBox>) {
 }
 
 /// One job in its own savepoint: on error everything it wrote is undone, nothing else is.
-fn run_in_savepoint(conn: &Connection, job: &mut dyn WriteJob, now: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+fn run_in_savepoint(
+    conn: &Connection,
+    job: &mut dyn WriteJob,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
     let mut attempt = 0;
     loop {
         conn.execute_batch("SAVEPOINT job")?;

@@ -1,0 +1,291 @@
+//! The store's guarantees, tested through its public API on a real SQLite file: group commit
+//! isolates failures, appends are optimistic per aggregate, idempotency records live and die with
+//! their transaction, tenancy holds, and projections rebuild to exactly the live read models.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use loyalty_domain::account::{
+    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount, ProgramFacts, ReferenceType,
+};
+use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition, ProgramStatus};
+use loyalty_domain::values::{AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, TransactionId};
+use loyalty_domain::Aggregate;
+use loyalty_store::{EventMetadata, IdempotencyRecord, SqliteStore, StoreError, StoreSettings, StoredResponse};
+use serde_json::json;
+use uuid::Uuid;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: SqliteStore,
+    business: Uuid,
+    program: Uuid,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&StoreSettings::new(dir.path().join("test.db"))).expect("open");
+    let business = store
+        .create_business("Cafe".to_owned(), format!("hash-{}", Uuid::new_v4()))
+        .await
+        .expect("business")
+        .business_id;
+    let program = Uuid::new_v4();
+    store
+        .write(move |tx| {
+            let loaded = tx.load::<Program>(business, program)?.expect("fresh");
+            let definition = ProgramDefinition::parse(
+                &json!({"name": "Coffee", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}}),
+            )
+            .expect("valid");
+            let mut events = loaded
+                .state
+                .handle(ProgramCommand::Create(CreateProgram {
+                    program_id: ProgramId(program),
+                    business_id: BusinessId(business),
+                    definition,
+                    template_id: None,
+                }))
+                .expect("created");
+            let mut state = loaded.state.clone();
+            for e in &events {
+                state.apply(e);
+            }
+            events.extend(state.handle(ProgramCommand::Activate).expect("activated"));
+            tx.append(&loaded, events, &EventMetadata::default())?;
+            Ok(())
+        })
+        .await
+        .expect("program");
+    Fixture {
+        _dir: dir,
+        store,
+        business,
+        program,
+    }
+}
+
+fn enroll_command(program: Uuid, account: Uuid, email: &str) -> AccountCommand {
+    AccountCommand::Enroll(EnrollCustomer {
+        account_id: AccountId(account),
+        customer_id: CustomerId::parse("customerId", &account.to_string()).expect("valid"),
+        display_name: DisplayName::parse("displayName", "Ada").expect("valid"),
+        email: Email::parse("email", email).expect("valid"),
+        method: EnrollmentMethod::Manual,
+        program: ProgramFacts {
+            program_id: ProgramId(program),
+            name: "Coffee".to_owned(),
+            status: ProgramStatus::Active,
+            self_enroll_enabled: true,
+            enrollment_full: false,
+        },
+        email_taken: false,
+    })
+}
+
+fn accrue_command(points: u64) -> AccountCommand {
+    AccountCommand::Accrue(AccruePoints {
+        transaction_id: TransactionId::new_random(),
+        points: Points::new(points),
+        reason: Reason::parse("reason", "test").expect("valid"),
+        order_ref: None,
+        reference_type: ReferenceType::Manual,
+        program_status: ProgramStatus::Active,
+        expires_at: None,
+    })
+}
+
+/// Run one account command in its own write, as the service does.
+async fn account_command(f: &Fixture, account: Uuid, command: AccountCommand) -> Result<(), StoreError> {
+    let business = f.business;
+    f.store
+        .write(move |tx| {
+            let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("same business");
+            let events = loaded.state.handle(command.clone()).expect("accepted");
+            tx.append(&loaded, events, &EventMetadata::default())?;
+            Ok(())
+        })
+        .await
+}
+
+async fn enrolled(f: &Fixture, email: &str) -> Uuid {
+    let account = Uuid::new_v4();
+    account_command(f, account, enroll_command(f.program, account, email)).await.expect("enrolled");
+    account
+}
+
+#[tokio::test]
+async fn a_failing_command_in_a_batch_leaves_the_others_committed() {
+    let f = Arc::new(fixture().await);
+    let account = enrolled(&f, "ada@example.com").await;
+    let mut handles = Vec::new();
+    for i in 0..200u64 {
+        let f = Arc::clone(&f);
+        handles.push(tokio::spawn(async move {
+            let business = f.business;
+            f.store
+                .write(move |tx| {
+                    let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("same business");
+                    let events = loaded.state.handle(accrue_command(1)).expect("accepted");
+                    tx.append(&loaded, events, &EventMetadata::default())?;
+                    if i % 3 == 0 {
+                        // Fail after writing: everything this command wrote must be undone.
+                        return Err(StoreError::Corrupt("deliberate failure".to_owned()));
+                    }
+                    Ok(())
+                })
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for handle in handles {
+        if handle.await.expect("task").is_ok() {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 133, "every command but each third succeeds");
+    let view = f.store.account(f.business, account).await.expect("read").expect("exists");
+    assert_eq!(view.point_balance, 133);
+    assert_eq!(view.version, 134, "enrolment plus one event per successful accrual");
+    let page = f
+        .store
+        .transaction_page(f.business, account, None, 500)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(page.items.len(), 133);
+}
+
+#[tokio::test]
+async fn a_stale_append_conflicts_and_is_retried_on_fresh_state() {
+    let f = fixture().await;
+    let account = enrolled(&f, "ada@example.com").await;
+    let business = f.business;
+    let attempts = Arc::new(AtomicU32::new(0));
+    let seen = Arc::clone(&attempts);
+    let balance = f
+        .store
+        .write(move |tx| {
+            let attempt = seen.fetch_add(1, Ordering::SeqCst);
+            let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("same business");
+            if attempt == 0 {
+                // Another writer appends first; our append on the old version must conflict.
+                let events = loaded.state.handle(accrue_command(5)).expect("accepted");
+                tx.append(&loaded, events, &EventMetadata::default())?;
+                let stale = loaded.state.handle(accrue_command(7)).expect("accepted");
+                tx.append(&loaded, stale, &EventMetadata::default())?;
+                unreachable!("the stale append must fail");
+            }
+            let events = loaded.state.handle(accrue_command(7)).expect("accepted");
+            let (state, _) = tx.append(&loaded, events, &EventMetadata::default())?;
+            Ok(state.balance.value())
+        })
+        .await
+        .expect("retried and committed");
+    assert_eq!(attempts.load(Ordering::SeqCst), 2, "one conflict, one retry");
+    assert_eq!(balance, 7, "the failed attempt's writes were rolled back with its savepoint");
+    let view = f.store.account(f.business, account).await.expect("read").expect("exists");
+    assert_eq!(view.point_balance, 7);
+}
+
+#[tokio::test]
+async fn an_idempotency_record_commits_only_with_its_events() {
+    let f = fixture().await;
+    let business = f.business;
+    let record = IdempotencyRecord {
+        request_hash: "h".to_owned(),
+        response: StoredResponse {
+            status: 201,
+            body: json!({"ok": true}),
+        },
+    };
+    let kept = record.clone();
+    let failed = f
+        .store
+        .write(move |tx| {
+            tx.idempotency_put(business, "k1", &kept)?;
+            Err::<(), _>(StoreError::Corrupt("the command failed after recording".to_owned()))
+        })
+        .await;
+    assert!(failed.is_err());
+    let kept = record.clone();
+    let found = f
+        .store
+        .write(move |tx| {
+            let before = tx.idempotency_get(business, "k1")?;
+            tx.idempotency_put(business, "k1", &kept)?;
+            Ok(before)
+        })
+        .await
+        .expect("write");
+    assert_eq!(found, None, "the record of the failed command was rolled back");
+    let found = f
+        .store
+        .write(move |tx| tx.idempotency_get(business, "k1"))
+        .await
+        .expect("read");
+    assert_eq!(found, Some(record));
+}
+
+#[tokio::test]
+async fn another_business_cannot_load_or_read_an_aggregate() {
+    let f = fixture().await;
+    let account = enrolled(&f, "ada@example.com").await;
+    let other = Uuid::new_v4();
+    let loaded = f
+        .store
+        .write(move |tx| Ok(tx.load::<LoyaltyAccount>(other, account)?.is_none()))
+        .await
+        .expect("write");
+    assert!(loaded, "a foreign aggregate loads as None");
+    assert!(f.store.account(other, account).await.expect("read").is_none());
+    assert!(f.store.program(other, f.program).await.expect("read").is_none());
+    assert!(f.store.aggregate_events(other, account, 10).await.expect("read").is_none());
+    assert!(f.store.event_feed(other, 0, 10).await.expect("read").items.is_empty());
+}
+
+#[tokio::test]
+async fn the_unique_email_index_backs_the_duplicate_check() {
+    let f = fixture().await;
+    enrolled(&f, "ada@example.com").await;
+    let second = Uuid::new_v4();
+    let result = account_command(&f, second, enroll_command(f.program, second, "ADA@example.com")).await;
+    let error = result.expect_err("the unique index refuses a second enrolment with the same email");
+    assert!(error.is_unique_violation(), "{error}");
+}
+
+#[tokio::test]
+async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift() {
+    let f = fixture().await;
+    for n in 0..20 {
+        let account = enrolled(&f, &format!("member{n}@example.com")).await;
+        for p in 1..=n {
+            account_command(&f, account, accrue_command(p)).await.expect("accrued");
+        }
+    }
+    let live = f.store.read_model_fingerprint().expect("fingerprint");
+    let report = f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
+    assert_eq!(report.events, 2 + 20 + (0..20).sum::<u64>());
+    assert_eq!(report.aggregates, 21);
+    assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
+
+    let conn = rusqlite::Connection::open(f.store.path()).expect("open");
+    conn.execute("UPDATE accounts SET point_balance = point_balance + 1000", []).expect("drift");
+    conn.execute("DELETE FROM transactions WHERE rowid % 2 = 0", []).expect("drift");
+    assert_ne!(f.store.read_model_fingerprint().expect("fingerprint"), live);
+    f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
+    assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
+}
+
+#[tokio::test]
+async fn reopening_the_database_keeps_everything_and_migrations_run_once() {
+    let f = fixture().await;
+    let account = enrolled(&f, "ada@example.com").await;
+    account_command(&f, account, accrue_command(42)).await.expect("accrued");
+    let path = f.store.path().to_owned();
+    assert_eq!(SqliteStore::migrate(&path).expect("migrate"), 0, "already current");
+    let reopened = SqliteStore::open(&StoreSettings::new(&path)).expect("reopen");
+    let view = reopened.account(f.business, account).await.expect("read").expect("exists");
+    assert_eq!(view.point_balance, 42);
+    assert_eq!(view.recent_transactions.len(), 1);
+}
