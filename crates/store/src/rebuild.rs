@@ -104,7 +104,7 @@ pub(crate) fn fingerprint(conn: &Connection) -> Result<String, StoreError> {
     for (table, key) in [
         ("programs", "program_id"),
         ("accounts", "account_id"),
-        ("transactions", "transaction_id"),
+        ("transactions", "position"),
         ("snapshots", "aggregate_id"),
     ] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {key}"))?;

@@ -18,10 +18,11 @@ CREATE TABLE businesses (
     created_at   TEXT NOT NULL
 );
 
--- The record. position is commit order; (aggregate_id, sequence) is unique, so two writers of one
--- aggregate cannot both append the same next event.
+-- The record. position is commit order (events are never deleted, so a plain rowid never reuses
+-- one); (aggregate_id, sequence) is unique, so two writers of one aggregate cannot both append the
+-- same next event.
 CREATE TABLE events (
-    position       INTEGER PRIMARY KEY AUTOINCREMENT,
+    position       INTEGER PRIMARY KEY,
     event_id       TEXT NOT NULL UNIQUE,
     event_type     TEXT NOT NULL,
     version        TEXT NOT NULL,
@@ -79,8 +80,8 @@ CREATE INDEX accounts_by_email ON accounts (business_id, email_key);
 CREATE INDEX accounts_by_customer ON accounts (business_id, customer_id);
 
 CREATE TABLE transactions (
-    transaction_id TEXT PRIMARY KEY,
-    position       INTEGER NOT NULL UNIQUE,
+    position       INTEGER PRIMARY KEY,
+    transaction_id TEXT NOT NULL UNIQUE,
     account_id     TEXT NOT NULL,
     business_id    TEXT NOT NULL,
     type           TEXT NOT NULL,

@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: one file, WAL, a group-commit writer thread and a pool of
 //! read connections.
 
+mod checkpointer;
 mod connection;
 mod queries;
 pub(crate) mod queries_for_rebuild {

@@ -125,7 +125,8 @@ fn act(
             )))
         }
     };
-    let transaction_id = TransactionId::new_random();
+    // Time-ordered ids keep the ledger index append-only.
+    let transaction_id = TransactionId(uuid::Uuid::now_v7());
     let command = match action.clone() {
         AccountAction::Accrue {
             points,

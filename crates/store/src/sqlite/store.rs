@@ -1,6 +1,7 @@
 //! `SqliteStore`: the handle the service holds. Cheap to clone.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -39,8 +40,16 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
+    /// Tells the checkpointer to stop once the last handle is dropped.
+    stop_checkpointer: Arc<AtomicBool>,
     jobs: mpsc::Sender<JobBox>,
     readers: ReadPool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop_checkpointer.store(true, Ordering::Release);
+    }
 }
 
 impl SqliteStore {
@@ -55,9 +64,12 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("loyalty-writer".to_owned())
             .spawn(move || writer::run(conn, receiver))?;
+        let stop_checkpointer = Arc::new(AtomicBool::new(false));
+        super::checkpointer::spawn(settings.path.clone(), Arc::clone(&stop_checkpointer))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: settings.path.clone(),
+                stop_checkpointer,
                 jobs,
                 readers: ReadPool::new(settings.path.clone(), settings.read_connections_idle_max),
             }),
