@@ -9,7 +9,9 @@ use loyalty_domain::account::{
     AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount, ProgramFacts, ReferenceType,
 };
 use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition, ProgramStatus};
-use loyalty_domain::values::{AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, TransactionId};
+use loyalty_domain::values::{
+    AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, TransactionId,
+};
 use loyalty_domain::Aggregate;
 use loyalty_store::{EventMetadata, IdempotencyRecord, SqliteStore, StoreError, StoreSettings, StoredResponse};
 use serde_json::json;
@@ -110,7 +112,9 @@ async fn account_command(f: &Fixture, account: Uuid, command: AccountCommand) ->
 
 async fn enrolled(f: &Fixture, email: &str) -> Uuid {
     let account = Uuid::new_v4();
-    account_command(f, account, enroll_command(f.program, account, email)).await.expect("enrolled");
+    account_command(f, account, enroll_command(f.program, account, email))
+        .await
+        .expect("enrolled");
     account
 }
 
@@ -144,7 +148,12 @@ async fn a_failing_command_in_a_batch_leaves_the_others_committed() {
         }
     }
     assert_eq!(ok, 133, "every command but each third succeeds");
-    let view = f.store.account(f.business, account).await.expect("read").expect("exists");
+    let view = f
+        .store
+        .account(f.business, account)
+        .await
+        .expect("read")
+        .expect("exists");
     assert_eq!(view.point_balance, 133);
     assert_eq!(view.version, 134, "enrolment plus one event per successful accrual");
     let page = f
@@ -183,8 +192,16 @@ async fn a_stale_append_conflicts_and_is_retried_on_fresh_state() {
         .await
         .expect("retried and committed");
     assert_eq!(attempts.load(Ordering::SeqCst), 2, "one conflict, one retry");
-    assert_eq!(balance, 7, "the failed attempt's writes were rolled back with its savepoint");
-    let view = f.store.account(f.business, account).await.expect("read").expect("exists");
+    assert_eq!(
+        balance, 7,
+        "the failed attempt's writes were rolled back with its savepoint"
+    );
+    let view = f
+        .store
+        .account(f.business, account)
+        .await
+        .expect("read")
+        .expect("exists");
     assert_eq!(view.point_balance, 7);
 }
 
@@ -240,7 +257,12 @@ async fn another_business_cannot_load_or_read_an_aggregate() {
     assert!(loaded, "a foreign aggregate loads as None");
     assert!(f.store.account(other, account).await.expect("read").is_none());
     assert!(f.store.program(other, f.program).await.expect("read").is_none());
-    assert!(f.store.aggregate_events(other, account, 10).await.expect("read").is_none());
+    assert!(f
+        .store
+        .aggregate_events(other, account, 10)
+        .await
+        .expect("read")
+        .is_none());
     assert!(f.store.event_feed(other, 0, 10).await.expect("read").items.is_empty());
 }
 
@@ -270,8 +292,10 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift() {
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
 
     let conn = rusqlite::Connection::open(f.store.path()).expect("open");
-    conn.execute("UPDATE accounts SET point_balance = point_balance + 1000", []).expect("drift");
-    conn.execute("DELETE FROM transactions WHERE rowid % 2 = 0", []).expect("drift");
+    conn.execute("UPDATE accounts SET point_balance = point_balance + 1000", [])
+        .expect("drift");
+    conn.execute("DELETE FROM transactions WHERE rowid % 2 = 0", [])
+        .expect("drift");
     assert_ne!(f.store.read_model_fingerprint().expect("fingerprint"), live);
     f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
@@ -285,7 +309,11 @@ async fn reopening_the_database_keeps_everything_and_migrations_run_once() {
     let path = f.store.path().to_owned();
     assert_eq!(SqliteStore::migrate(&path).expect("migrate"), 0, "already current");
     let reopened = SqliteStore::open(&StoreSettings::new(&path)).expect("reopen");
-    let view = reopened.account(f.business, account).await.expect("read").expect("exists");
+    let view = reopened
+        .account(f.business, account)
+        .await
+        .expect("read")
+        .expect("exists");
     assert_eq!(view.point_balance, 42);
     assert_eq!(view.recent_transactions.len(), 1);
 }

@@ -27,7 +27,7 @@ impl Service {
         definition: ProgramDefinition,
         template_id: Option<String>,
     ) -> Result<Reply, ApiError> {
-        let program_id = ProgramId::new_random();
+        let program_id = ProgramId(uuid::Uuid::now_v7());
         self.execute(context, move |tx, ctx| {
             let Some(program) = tx.load::<Program>(ctx.business_id, program_id.0)? else {
                 return Ok(Err(loyalty_domain::program::ProgramError::AlreadyExists.into()));

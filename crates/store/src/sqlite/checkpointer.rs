@@ -20,24 +20,22 @@ pub fn spawn(path: PathBuf, stop: Arc<AtomicBool>) -> Result<(), StoreError> {
     let conn = open_writer(&path)?;
     std::thread::Builder::new()
         .name("loyalty-checkpointer".to_owned())
-        .spawn(move || {
-            loop {
-                let stopping = stop.load(Ordering::Acquire);
-                let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-                    Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
-                });
-                match result {
-                    Ok((log_frames, copied_frames)) => {
-                        metrics::gauge!("store_wal_frames").set(log_frames as f64);
-                        metrics::gauge!("store_wal_frames_behind").set((log_frames - copied_frames) as f64);
-                    }
-                    Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
+        .spawn(move || loop {
+            let stopping = stop.load(Ordering::Acquire);
+            let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+            });
+            match result {
+                Ok((log_frames, copied_frames)) => {
+                    metrics::gauge!("store_wal_frames").set(log_frames as f64);
+                    metrics::gauge!("store_wal_frames_behind").set((log_frames - copied_frames) as f64);
                 }
-                if stopping {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(CHECKPOINT_INTERVAL_MS));
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
             }
+            if stopping {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(CHECKPOINT_INTERVAL_MS));
         })?;
     Ok(())
 }
