@@ -77,7 +77,10 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<JobBox>) {
     for job in batch.iter_mut() {
         outcomes.push(run_in_savepoint(&tx, job.as_mut(), now));
     }
-    match tx.commit() {
+    let committing = Instant::now();
+    let committed = tx.commit();
+    metrics::histogram!("store_commit_seconds").record(committing.elapsed().as_secs_f64());
+    match committed {
         Ok(()) => {
             for (job, outcome) in batch.drain(..).zip(outcomes) {
                 job.finish(outcome);
