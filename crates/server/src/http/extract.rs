@@ -103,7 +103,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     };
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize(&mut deserializer) {
-        Ok(value) => Ok(value),
+        Ok(value) => {
+            // One JSON value and nothing after it: `{…} trailing` or `{…}{…}` is malformed.
+            deserializer
+                .end()
+                .map_err(|e| ApiError::MalformedJson(format!("the request body is not valid JSON: {e}")))?;
+            Ok(value)
+        }
         Err(error) => {
             let path = error.path().to_string();
             let inner = error.into_inner();

@@ -1,0 +1,353 @@
+//! The `loyalty` command line, run as a real process, and business creation over HTTP.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_invalid_field, assert_problem, is_uuid, spawn_app, spawn_app_on, ADMIN_TOKEN};
+
+/// Run `loyalty` with these arguments, without settings from the environment.
+fn loyalty(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loyalty"))
+        .args(args)
+        .env_remove("LOYALTY_DATABASE_URL")
+        .env_remove("LOYALTY_LISTEN")
+        .env_remove("LOYALTY_ADMIN_TOKEN")
+        .env_remove("LOYALTY_REDIS_URL")
+        .env_remove("LOYALTY_LOG_FORMAT")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run the loyalty binary")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn database_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+#[test]
+fn help_names_the_settings() {
+    let help = loyalty(&["--help"]);
+    assert!(help.status.success(), "{}", stderr(&help));
+    let text = stdout(&help);
+    assert!(text.contains("LOYALTY_DATABASE_URL"), "{text}");
+    assert!(text.contains("--database-url"), "{text}");
+    for command in ["serve", "business", "migrate", "projections"] {
+        assert!(text.contains(command), "{command} missing from:\n{text}");
+    }
+
+    let help = loyalty(&["serve", "--help"]);
+    assert!(help.status.success(), "{}", stderr(&help));
+    let text = stdout(&help);
+    assert!(text.contains("--listen"), "{text}");
+    assert!(text.contains("LOYALTY_LISTEN"), "{text}");
+    assert!(text.contains("LOYALTY_DATABASE_URL"), "{text}");
+
+    let unknown = loyalty(&["frobnicate"]);
+    assert!(!unknown.status.success());
+}
+
+#[tokio::test]
+async fn business_create_prints_one_line_of_json_with_a_working_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("x.db");
+    let output = loyalty(&[
+        "--database-url",
+        &database_url(&db),
+        "business",
+        "create",
+        "--name",
+        "Cafe",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), 1, "one line: {text:?}");
+    let created: Value = serde_json::from_str(text.trim()).expect("JSON");
+    assert!(is_uuid(&created["businessId"]), "{created}");
+    assert_eq!(created["name"], "Cafe");
+    let api_key = created["apiKey"].as_str().expect("apiKey").to_owned();
+    assert!(!api_key.is_empty());
+    assert_eq!(created.as_object().map(|o| o.len()), Some(3), "{created}");
+
+    // The key works against a server on that database.
+    let app = spawn_app_on(dir, db, Some(ADMIN_TOKEN)).await;
+    let (status, _, programs) = app.get_as(&api_key, "/v1/programs").await;
+    assert_eq!((status, programs["items"].clone()), (StatusCode::OK, json!([])));
+    let (status, _, program) = app
+        .post_as(&api_key, "/v1/programs", &crate::helpers::points_program("CLI"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{program}");
+    // And it is that business's own key.
+    let (_, _, others) = app.get("/v1/programs").await;
+    assert_eq!(others["items"], json!([]));
+}
+
+#[test]
+fn business_create_refuses_a_bad_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("x.db");
+    let output = loyalty(&["--database-url", &database_url(&db), "business", "create", "--name", ""]);
+    assert!(!output.status.success(), "{}", stdout(&output));
+    assert!(stdout(&output).is_empty(), "no key is printed");
+    assert!(stderr(&output).contains("name"), "{}", stderr(&output));
+}
+
+#[test]
+fn migrate_creates_and_keeps_the_schema() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("fresh.db");
+    let url = database_url(&db);
+    let output = loyalty(&["--database-url", &url, "migrate"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(db.exists(), "the database file was created");
+    let again = loyalty(&["--database-url", &url, "migrate"]);
+    assert!(
+        again.status.success(),
+        "migrating twice is harmless: {}",
+        stderr(&again)
+    );
+    // A migrated database serves.
+    let created = loyalty(&["--database-url", &url, "business", "create", "--name", "After migrate"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+}
+
+#[test]
+fn a_bad_database_url_is_an_error_not_a_panic() {
+    let output = loyalty(&["--database-url", "postgres://localhost/x", "migrate"]);
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(text.contains("error"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projections_rebuild_leaves_the_read_models_unchanged() {
+    let mut app = spawn_app().await;
+    let (_, account) = app.account().await;
+    for points in [10, 20, 30] {
+        assert_eq!(app.accrue(&account, points).await.0, StatusCode::CREATED);
+    }
+    assert_eq!(app.redeem(&account, 15).await.0, StatusCode::CREATED);
+    assert_eq!(app.suspend(&account).await.0, StatusCode::OK);
+    let (_, _, before) = app.get_account(&account).await;
+    let ledger_before = app.all_transactions(&account).await;
+    app.stop().await;
+
+    let url = database_url(app.db_path());
+    let output = tokio::task::spawn_blocking(move || loyalty(&["--database-url", &url, "projections", "rebuild"]))
+        .await
+        .expect("CLI task");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("unchanged"), "{text}");
+    assert!(!text.contains("changed (the live"), "{text}");
+
+    app.restart().await;
+    let (_, _, after) = app.get_account(&account).await;
+    assert_eq!(after, before);
+    assert_eq!(app.all_transactions(&account).await, ledger_before);
+    assert_eq!(app.balance(&account).await, 45);
+}
+
+#[tokio::test]
+async fn businesses_are_created_over_http_with_the_admin_token() {
+    let app = spawn_app().await;
+    let (status, _, created) = app
+        .create_business_http(Some(ADMIN_TOKEN), &json!({"name": "Bakery"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(is_uuid(&created["businessId"]), "{created}");
+    assert_ne!(created["businessId"], app.business_id.as_str());
+    assert_eq!(created["name"], "Bakery");
+    let key = created["apiKey"].as_str().expect("apiKey").to_owned();
+    assert_ne!(key, app.api_key);
+
+    let (status, _, programs) = app.get_as(&key, "/v1/programs").await;
+    assert_eq!((status, programs["items"].clone()), (StatusCode::OK, json!([])));
+    let (status, _, program) = app
+        .post_as(&key, "/v1/programs", &crate::helpers::points_program("Bread"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{program}");
+    let (_, _, events) = app.get_as(&key, "/v1/events").await;
+    assert_eq!(events["items"][0]["businessId"], created["businessId"]);
+
+    for token in [None, Some("wrong-token"), Some(app.api_key.as_str()), Some("")] {
+        let reply = app.create_business_http(token, &json!({"name": "Intruder"})).await;
+        assert_problem(&reply, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+    }
+    assert_invalid_field(
+        &app.create_business_http(Some(ADMIN_TOKEN), &json!({"name": ""})).await,
+        "name",
+    );
+    assert_invalid_field(
+        &app.create_business_http(Some(ADMIN_TOKEN), &json!({"name": "n".repeat(101)}))
+            .await,
+        "name",
+    );
+    assert_invalid_field(&app.create_business_http(Some(ADMIN_TOKEN), &json!({})).await, "name");
+}
+
+#[tokio::test]
+async fn without_an_admin_token_http_business_creation_is_off() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("loyalty.db");
+    let app = spawn_app_on(dir, db, None).await;
+    for token in [None, Some(ADMIN_TOKEN), Some("")] {
+        let reply = app.create_business_http(token, &json!({"name": "Bakery"})).await;
+        assert_problem(&reply, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+    }
+}
+
+/// Start `loyalty serve` as a process configured by the environment; answers the child and the
+/// address it logged that it listens on.
+fn serve_process(db: &Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loyalty"))
+        .args(["--log-format", "json", "serve"])
+        .env("LOYALTY_DATABASE_URL", database_url(db))
+        .env("LOYALTY_LISTEN", "127.0.0.1:0")
+        .env("LOYALTY_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env_remove("LOYALTY_REDIS_URL")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start loyalty serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let addr = serde_json::from_str::<Value>(&line)
+                .ok()
+                .and_then(|log| log["fields"]["addr"].as_str().map(str::to_owned));
+            if let Some(addr) = addr {
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(addr) => (child, addr),
+        Err(e) => {
+            let _ = child.kill();
+            panic!("loyalty serve did not log its address: {e}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_takes_its_settings_from_the_environment_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("served.db");
+    let (mut child, addr) = serve_process(&db);
+    let client = reqwest::Client::new();
+
+    let health = client.get(format!("http://{addr}/healthz")).send().await;
+    let created = client
+        .post(format!("http://{addr}/v1/businesses"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"name": "Served"}))
+        .send()
+        .await;
+    // Stop the process before asserting, so a failure leaves nothing running.
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("send SIGTERM");
+    assert!(term.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("wait task")
+        .expect("wait for loyalty serve");
+
+    assert_eq!(health.expect("healthz answered").status(), StatusCode::OK);
+    let created = created.expect("businesses answered");
+    assert_eq!(
+        created.status(),
+        StatusCode::CREATED,
+        "the admin token came from LOYALTY_ADMIN_TOKEN"
+    );
+    assert!(exit.success(), "a graceful stop exits 0: {exit:?}");
+    assert!(db.exists(), "the data went where LOYALTY_DATABASE_URL said");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_a_killed_process() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("killed.db");
+    let (mut child, addr) = serve_process(&db);
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    let writes = async {
+        let created: Value = client
+            .post(format!("{base}/v1/businesses"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"name": "Killed"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let key = created["apiKey"].as_str().unwrap_or_default().to_owned();
+        let program: Value = client
+            .post(format!("{base}/v1/programs"))
+            .bearer_auth(&key)
+            .json(&crate::helpers::points_program("P"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let program_id = program["programId"].as_str().unwrap_or_default().to_owned();
+        client
+            .post(format!("{base}/v1/programs/{program_id}/activate"))
+            .bearer_auth(&key)
+            .send()
+            .await?;
+        let account: Value = client
+            .post(format!("{base}/v1/accounts"))
+            .bearer_auth(&key)
+            .json(&crate::helpers::enrollment(&program_id, "c1", "k@example.com"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let account_id = account["accountId"].as_str().unwrap_or_default().to_owned();
+        let mut acknowledged = 0;
+        for _ in 0..20 {
+            let response = client
+                .post(format!("{base}/v1/accounts/{account_id}/accruals"))
+                .bearer_auth(&key)
+                .json(&json!({"points": 5, "reason": "purchase"}))
+                .send()
+                .await?;
+            if response.status() == StatusCode::CREATED {
+                acknowledged += 5;
+            }
+        }
+        Ok::<_, reqwest::Error>((key, account_id, acknowledged))
+    }
+    .await;
+    // SIGKILL: no graceful shutdown, no final checkpoint.
+    child.kill().expect("kill loyalty serve");
+    let _ = child.wait();
+    let (key, account_id, acknowledged) = writes.expect("the writes were answered");
+    assert_eq!(acknowledged, 100);
+
+    let app = spawn_app_on(dir, db, Some(ADMIN_TOKEN)).await;
+    let (status, _, account) = app.get_as(&key, &format!("/v1/accounts/{account_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert_eq!(
+        account["pointBalance"], acknowledged,
+        "every acknowledged accrual is durable"
+    );
+    let (_, _, events) = app.get_as(&key, &format!("/v1/accounts/{account_id}/events")).await;
+    assert_eq!(events["items"].as_array().map(Vec::len), Some(21));
+}

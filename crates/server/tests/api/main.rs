@@ -1,0 +1,13 @@
+//! Black-box tests of the HTTP API and the command line: a real server on a free port with its
+//! own SQLite database per test, driven over HTTP as a client would.
+
+mod accounts;
+mod cli;
+mod concurrency;
+mod errors;
+mod helpers;
+mod idempotency;
+mod operations;
+mod programs;
+mod restart;
+mod tenancy;
