@@ -3,6 +3,7 @@
 //! happens to the member.
 
 mod accrue_points;
+mod card;
 mod command;
 mod enroll_customer;
 mod error;
@@ -11,17 +12,27 @@ mod event;
 mod fixtures;
 #[cfg(test)]
 mod invariants;
+mod lot;
+mod qualifying;
 mod reactivate_account;
+mod record_purchase;
 mod redeem_points;
 mod state;
 mod status;
 mod suspend_account;
+mod tiering;
 
+pub use card::{advance as advance_card, CardProgress, CardStep};
 pub use command::{
-    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, ProgramFacts, RedeemPoints, ReferenceType,
-    RewardRef, SuspendAccount,
+    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, ProgramFacts, ProgramRules, RecordPurchase,
+    RedeemPoints, ReferenceType, RewardRef, SuspendAccount,
 };
 pub use error::AccountError;
-pub use event::{AccountEvent, AccountReactivated, AccountSuspended, CustomerEnrolled, PointsEarned, PointsRedeemed};
-pub use state::{Enrollment, LoyaltyAccount};
+pub use event::{
+    AccountEvent, AccountReactivated, AccountSuspended, CardProgressed, CustomerEnrolled, PointsEarned, PointsRedeemed,
+    PurchaseRecorded, RewardIssued, TierUpgraded,
+};
+pub use lot::{Lot, Lots};
+pub use qualifying::Qualifying;
+pub use state::{Enrollment, IssuedReward, LoyaltyAccount, TierRef};
 pub use status::AccountStatus;

@@ -6,6 +6,7 @@ mod change_program_rule;
 mod command;
 mod create_program;
 mod definition;
+mod earning;
 mod end_program;
 mod error;
 mod event;
@@ -18,9 +19,11 @@ mod rule;
 mod state;
 mod status;
 mod tier;
+mod tier_policy;
 
 pub use command::{CreateProgram, ProgramCommand};
 pub use definition::{EnrollmentSettings, ProgramDefinition};
+pub use earning::{purchase_points, to_points};
 pub use error::ProgramError;
 pub use event::{
     ProgramActivated, ProgramCreated, ProgramEnded, ProgramEvent, ProgramPaused, ProgramResumed, ProgramRuleChanged,
@@ -33,3 +36,4 @@ pub use rule::{
 pub use state::Program;
 pub use status::ProgramStatus;
 pub use tier::{BenefitType, Tier, TierBenefit};
+pub use tier_policy::TierPolicy;

@@ -70,8 +70,9 @@ fn project_account(conn: &Connection, stored: &StoredEvent, event: &AccountEvent
         AccountEvent::Enrolled(e) => {
             conn.prepare_cached(
                 "INSERT INTO accounts (account_id, business_id, program_id, customer_id, display_name, email, email_key,
-                                       status, point_balance, lifetime_points, version, enrolled_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'ACTIVE', 0, 0, ?8, ?9, ?9)",
+                                       status, point_balance, lifetime_points, tier_id, tier_name, tier_level,
+                                       version, enrolled_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'ACTIVE', 0, 0, ?10, ?11, ?12, ?8, ?9, ?9)",
             )?
             .execute(params![
                 id,
@@ -82,8 +83,75 @@ fn project_account(conn: &Connection, stored: &StoredEvent, event: &AccountEvent
                 e.email,
                 e.email.to_lowercase(),
                 stored.sequence,
+                at,
+                e.initial_tier_id,
+                e.initial_tier_name,
+                e.initial_tier_level
+            ])?;
+        }
+        AccountEvent::PurchaseRecorded(e) => {
+            conn.prepare_cached(
+                "INSERT INTO orders (account_id, order_ref, business_id, amount, points_earned, transaction_id, location_id, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                id,
+                e.order_ref,
+                stored.business_id.to_string(),
+                e.amount.to_string(),
+                to_i64(e.points_earned)?,
+                e.transaction_id.to_string(),
+                e.location_id,
                 at
             ])?;
+            touch(conn, &id, stored.sequence, &at)?;
+        }
+        AccountEvent::CardProgressed(e) => {
+            let progress = serde_json::json!({
+                "ruleType": e.rule_type,
+                "unit": e.unit,
+                "progress": e.progress,
+                "target": e.target,
+                "completedCards": e.completed_cards,
+            });
+            let rows = conn
+                .prepare_cached(
+                    "UPDATE accounts SET progress = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
+                )?
+                .execute(params![id, progress.to_string(), stored.sequence, at])?;
+            expect_one_row(rows, &id)?;
+        }
+        AccountEvent::RewardIssued(e) => {
+            conn.prepare_cached(
+                "INSERT INTO issued_rewards (issued_reward_id, account_id, business_id, reward_type, reward_value, order_ref, issued_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                e.issued_reward_id.to_string(),
+                id,
+                stored.business_id.to_string(),
+                serde_json::to_value(e.reward_type)?.as_str().unwrap_or_default(),
+                e.reward_value,
+                e.order_ref,
+                at
+            ])?;
+            touch(conn, &id, stored.sequence, &at)?;
+        }
+        AccountEvent::TierUpgraded(e) => {
+            let rows = conn
+                .prepare_cached(
+                    "UPDATE accounts SET tier_id = ?2, tier_name = ?3, tier_level = ?4, version = ?5, updated_at = ?6
+                     WHERE account_id = ?1",
+                )?
+                .execute(params![
+                    id,
+                    e.to_tier_id,
+                    e.tier_name,
+                    e.tier_level,
+                    stored.sequence,
+                    at
+                ])?;
+            expect_one_row(rows, &id)?;
         }
         AccountEvent::PointsEarned(e) => {
             let earned = to_i64(e.points_earned)?;
@@ -183,6 +251,14 @@ fn set_account_status(conn: &Connection, id: &str, status: &str, version: i64, a
     let rows = conn
         .prepare_cached("UPDATE accounts SET status = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1")?
         .execute(params![id, status, version, at])?;
+    expect_one_row(rows, id)
+}
+
+/// Record that the account moved to `version` without other column changes.
+fn touch(conn: &Connection, id: &str, version: i64, at: &str) -> Result<(), StoreError> {
+    let rows = conn
+        .prepare_cached("UPDATE accounts SET version = ?2, updated_at = ?3 WHERE account_id = ?1")?
+        .execute(params![id, version, at])?;
     expect_one_row(rows, id)
 }
 

@@ -23,7 +23,14 @@ pub struct RebuildReport {
 }
 
 /// The tables a rebuild empties and refills.
-const REBUILT_TABLES: &[&str] = &["programs", "accounts", "transactions", "snapshots"];
+const REBUILT_TABLES: &[&str] = &[
+    "programs",
+    "accounts",
+    "transactions",
+    "orders",
+    "issued_rewards",
+    "snapshots",
+];
 
 enum State {
     Program(Program),
@@ -105,6 +112,8 @@ pub(crate) fn fingerprint(conn: &Connection) -> Result<String, StoreError> {
         ("programs", "program_id"),
         ("accounts", "account_id"),
         ("transactions", "position"),
+        ("orders", "account_id, order_ref"),
+        ("issued_rewards", "issued_reward_id"),
         ("snapshots", "aggregate_id"),
     ] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {key}"))?;

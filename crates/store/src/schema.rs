@@ -71,6 +71,10 @@ CREATE TABLE accounts (
     status          TEXT NOT NULL,
     point_balance   INTEGER NOT NULL,
     lifetime_points INTEGER NOT NULL,
+    tier_id         TEXT,
+    tier_name       TEXT,
+    tier_level      INTEGER,
+    progress        TEXT,
     version         INTEGER NOT NULL,
     enrolled_at     TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
@@ -94,6 +98,32 @@ CREATE TABLE transactions (
     timestamp      TEXT NOT NULL
 );
 CREATE INDEX transactions_by_account ON transactions (account_id, position);
+
+-- Purchases by order reference: an order accrues once per account.
+CREATE TABLE orders (
+    account_id     TEXT NOT NULL,
+    order_ref      TEXT NOT NULL,
+    business_id    TEXT NOT NULL,
+    amount         TEXT NOT NULL,
+    points_earned  INTEGER NOT NULL,
+    transaction_id TEXT NOT NULL,
+    location_id    TEXT,
+    recorded_at    TEXT NOT NULL,
+    PRIMARY KEY (account_id, order_ref)
+) WITHOUT ROWID;
+
+-- Rewards full cards issued to members, each usable once.
+CREATE TABLE issued_rewards (
+    issued_reward_id TEXT PRIMARY KEY,
+    account_id       TEXT NOT NULL,
+    business_id      TEXT NOT NULL,
+    reward_type      TEXT NOT NULL,
+    reward_value     TEXT NOT NULL,
+    order_ref        TEXT NOT NULL,
+    issued_at        TEXT NOT NULL,
+    used_at          TEXT
+);
+CREATE INDEX issued_rewards_by_account ON issued_rewards (account_id, issued_at);
 
 -- The first answer to each Idempotency-Key, per business, written with the events it answers for.
 CREATE TABLE idempotency (

@@ -40,6 +40,18 @@ pub struct TierView {
     pub level: u32,
 }
 
+/// A reward a full card issued to the member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedRewardView {
+    pub issued_reward_id: Uuid,
+    #[schema(example = "FREE_ITEM")]
+    pub reward_type: String,
+    pub reward_value: String,
+    pub order_ref: String,
+    pub issued_at: DateTime<Utc>,
+}
+
 /// A loyalty account with its balance and newest transactions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -59,6 +71,12 @@ pub struct AccountView {
     pub expiring_soon: i64,
     pub expiring_at: Option<DateTime<Utc>>,
     pub tier: Option<TierView>,
+    /// Card progress (`PUNCH_CARD`, `STAMP_CARD`, `VISIT_FREQUENCY`, `AMOUNT_SPENT` programs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub progress: Option<Value>,
+    /// Rewards issued by full cards, not used yet.
+    pub issued_rewards: Vec<IssuedRewardView>,
     /// The newest 10 transactions, newest first.
     pub recent_transactions: Vec<TransactionView>,
     pub enrolled_at: DateTime<Utc>,

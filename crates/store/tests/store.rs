@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use loyalty_domain::account::{
-    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount, ProgramFacts, ReferenceType,
+    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount, ProgramFacts, ProgramRules,
+    ReferenceType,
 };
-use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition, ProgramStatus};
+use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition, ProgramStatus, TierPolicy};
 use loyalty_domain::values::{
     AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, TransactionId,
 };
@@ -80,6 +81,7 @@ fn enroll_command(program: Uuid, account: Uuid, email: &str) -> AccountCommand {
             status: ProgramStatus::Active,
             self_enroll_enabled: true,
             enrollment_full: false,
+            initial_tier: None,
         },
         email_taken: false,
     })
@@ -92,8 +94,13 @@ fn accrue_command(points: u64) -> AccountCommand {
         reason: Reason::parse("reason", "test").expect("valid"),
         order_ref: None,
         reference_type: ReferenceType::Manual,
-        program_status: ProgramStatus::Active,
-        expires_at: None,
+        program: ProgramRules {
+            status: ProgramStatus::Active,
+            rule: None,
+            tiers: TierPolicy::default(),
+            point_expiry_days: None,
+        },
+        now: chrono::Utc::now(),
     })
 }
 

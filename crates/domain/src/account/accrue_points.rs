@@ -1,34 +1,89 @@
-//! AccruePoints: an active member of an ACTIVE program earns a natural number of points.
+//! AccruePoints: an active member of an ACTIVE program earns a natural number of points, as a
+//! lot that expires after the program's `pointExpiryDays`; crossing a tier threshold upgrades.
 
-use super::{AccountError, AccountEvent, AccruePoints, LoyaltyAccount, PointsEarned};
+use chrono::{DateTime, Duration, Utc};
+
+use super::{
+    tiering, AccountError, AccountEvent, AccruePoints, Enrollment, LoyaltyAccount, PointsEarned, ProgramRules,
+    ReferenceType,
+};
 use crate::program::ProgramStatus;
-use crate::values::OrderRef;
+use crate::values::{OrderRef, Points, TransactionId};
 
 pub(super) fn decide(account: &LoyaltyAccount, command: AccruePoints) -> Result<Vec<AccountEvent>, AccountError> {
     let enrollment = account.usable()?;
-    if command.program_status != ProgramStatus::Active {
-        return Err(AccountError::ProgramNotActive {
-            status: command.program_status,
-        });
+    require_earning(&command.program)?;
+    let order_ref = command.order_ref.map(OrderRef::into_string);
+    let earned = earn(
+        account,
+        enrollment,
+        &command.program,
+        Earning {
+            transaction_id: command.transaction_id,
+            points: command.points,
+            reference_type: command.reference_type,
+            reason: command.reason.into_string(),
+            order_ref,
+            now: command.now,
+        },
+    )?;
+    let mut events = vec![earned];
+    events.extend(tiering::upgrade(
+        account,
+        enrollment,
+        &events,
+        &command.program,
+        command.now,
+    ));
+    Ok(events)
+}
+
+/// Earning needs an ACTIVE program.
+pub(super) fn require_earning(rules: &ProgramRules) -> Result<(), AccountError> {
+    if rules.status == ProgramStatus::Active {
+        Ok(())
+    } else {
+        Err(AccountError::ProgramNotActive { status: rules.status })
     }
+}
+
+/// One accrual of points, however it was earned.
+pub(super) struct Earning {
+    pub transaction_id: TransactionId,
+    pub points: Points,
+    pub reference_type: ReferenceType,
+    pub reason: String,
+    pub order_ref: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+/// The `loyalty.points.earned` event of an accrual onto `account`'s balance.
+pub(super) fn earn(
+    account: &LoyaltyAccount,
+    enrollment: &Enrollment,
+    rules: &ProgramRules,
+    earning: Earning,
+) -> Result<AccountEvent, AccountError> {
     let total = account
         .balance
-        .checked_add(command.points)
+        .checked_add(earning.points)
         .filter(|total| total.value() <= i64::MAX as u64)
         .ok_or(AccountError::BalanceOverflow)?;
-    let order_ref = command.order_ref.map(OrderRef::into_string);
-    Ok(vec![AccountEvent::PointsEarned(PointsEarned {
+    Ok(AccountEvent::PointsEarned(PointsEarned {
         customer_id: enrollment.customer_id.clone(),
         program_id: enrollment.program_id,
-        points_earned: command.points.value(),
+        points_earned: earning.points.value(),
         total_points: total.value(),
-        transaction_id: command.transaction_id,
-        reference_type: command.reference_type,
-        reference_id: order_ref.clone(),
-        reason: command.reason.into_string(),
-        order_ref,
-        expires_at: command.expires_at,
-    })])
+        transaction_id: earning.transaction_id,
+        reference_type: earning.reference_type,
+        reference_id: earning.order_ref.clone(),
+        reason: earning.reason,
+        order_ref: earning.order_ref,
+        expires_at: rules
+            .point_expiry_days
+            .map(|days| earning.now + Duration::days(i64::from(days))),
+        earned_at: Some(earning.now),
+    }))
 }
 
 #[cfg(test)]
@@ -63,6 +118,49 @@ mod tests {
     }
 
     #[test]
+    fn a_lot_expires_after_the_programs_expiry_days() {
+        let AccountCommand::Accrue(mut command) = accrue(1, 10) else {
+            unreachable!()
+        };
+        command.program.point_expiry_days = Some(30);
+        let events = given::<LoyaltyAccount>([enrolled()])
+            .when(AccountCommand::Accrue(command))
+            .result()
+            .expect("earned");
+        let AccountEvent::PointsEarned(e) = &events[0] else {
+            panic!("not earned")
+        };
+        assert_eq!(e.expires_at, Some(now() + Duration::days(30)));
+    }
+
+    #[test]
+    fn crossing_a_threshold_upgrades_the_tier() {
+        let AccountCommand::Accrue(mut command) = accrue(2, 60) else {
+            unreachable!()
+        };
+        command.program = rules_with_tiers();
+        given::<LoyaltyAccount>([enrolled(), earned(1, 50, 50)])
+            .when(AccountCommand::Accrue(command))
+            .then([earned(2, 60, 110), upgraded(None, "silver", 110)]);
+    }
+
+    #[test]
+    fn spending_does_not_demote_and_no_second_upgrade() {
+        let AccountCommand::Accrue(mut command) = accrue(3, 5) else {
+            unreachable!()
+        };
+        command.program = rules_with_tiers();
+        given::<LoyaltyAccount>([
+            enrolled(),
+            earned(1, 150, 150),
+            upgraded(None, "silver", 150),
+            redeemed(2, 140, 10),
+        ])
+        .when(AccountCommand::Accrue(command))
+        .then([earned(3, 5, 15)]);
+    }
+
+    #[test]
     fn a_suspended_account_does_not_earn() {
         given::<LoyaltyAccount>([enrolled(), suspended()])
             .when(accrue(1, 10))
@@ -81,7 +179,7 @@ mod tests {
         let AccountCommand::Accrue(mut command) = accrue(1, 10) else {
             unreachable!()
         };
-        command.program_status = ProgramStatus::Paused;
+        command.program.status = ProgramStatus::Paused;
         given::<LoyaltyAccount>([enrolled()])
             .when(AccountCommand::Accrue(command))
             .then_err(AccountError::ProgramNotActive {

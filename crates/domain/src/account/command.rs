@@ -6,9 +6,9 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::program::ProgramStatus;
+use crate::program::{Program, ProgramStatus, RuleConfig, TierPolicy};
 use crate::values::{
-    AccountId, CustomerId, DisplayName, Email, OrderRef, Points, ProgramId, Reason, RewardId, SuspensionReason,
+    AccountId, CustomerId, DisplayName, Email, Money, OrderRef, Points, ProgramId, Reason, RewardId, SuspensionReason,
     TransactionId,
 };
 
@@ -18,6 +18,7 @@ pub enum AccountCommand {
     Enroll(EnrollCustomer),
     Accrue(AccruePoints),
     Redeem(RedeemPoints),
+    Purchase(RecordPurchase),
     Suspend(SuspendAccount),
     Reactivate,
 }
@@ -59,6 +60,28 @@ pub struct ProgramFacts {
     pub self_enroll_enabled: bool,
     /// `Some(true)` when `maxEnrollments` is set and reached.
     pub enrollment_full: bool,
+    /// The tier a new member starts in: the lowest, when it starts at 0 points.
+    pub initial_tier: Option<crate::program::Tier>,
+}
+
+/// What an earning decision needs to know about its program.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramRules {
+    pub status: ProgramStatus,
+    pub rule: Option<RuleConfig>,
+    pub tiers: TierPolicy,
+    pub point_expiry_days: Option<u32>,
+}
+
+impl ProgramRules {
+    pub fn of(program: &Program) -> Self {
+        Self {
+            status: program.status,
+            rule: program.definition.rule().cloned(),
+            tiers: TierPolicy::of(&program.definition),
+            point_expiry_days: program.definition.point_expiry_days,
+        }
+    }
 }
 
 /// RIDDL `EnrollCustomer`.
@@ -85,6 +108,8 @@ pub enum ReferenceType {
     Purchase,
     /// A program's signup bonus.
     SignupBonus,
+    /// A full card whose reward is points.
+    Reward,
 }
 
 /// RIDDL `AccruePoints`.
@@ -95,8 +120,24 @@ pub struct AccruePoints {
     pub reason: Reason,
     pub order_ref: Option<OrderRef>,
     pub reference_type: ReferenceType,
-    pub program_status: ProgramStatus,
-    pub expires_at: Option<DateTime<Utc>>,
+    pub program: ProgramRules,
+    pub now: DateTime<Utc>,
+}
+
+/// A purchase: points by the program's rule and the member's tier, or progress on a card.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordPurchase {
+    pub transaction_id: TransactionId,
+    pub order_ref: OrderRef,
+    pub amount: Money,
+    pub location_id: Option<String>,
+    pub categories: Vec<String>,
+    pub program: ProgramRules,
+    pub now: DateTime<Utc>,
+    /// The id a reward issued by a full card gets.
+    pub issued_reward_id: uuid::Uuid,
+    /// Whether this account already has a purchase with this `orderRef`.
+    pub order_seen: bool,
 }
 
 /// A catalogue reward a redemption is for.

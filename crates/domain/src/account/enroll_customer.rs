@@ -25,7 +25,9 @@ pub(super) fn decide(account: &LoyaltyAccount, command: EnrollCustomer) -> Resul
         program_id: program.program_id,
         program_name: program.name.clone(),
         enrollment_method: command.method,
-        initial_tier_id: None,
+        initial_tier_id: program.initial_tier.as_ref().map(|t| t.tier_id.clone()),
+        initial_tier_name: program.initial_tier.as_ref().map(|t| t.name.clone()),
+        initial_tier_level: program.initial_tier.as_ref().map(|t| t.level),
         display_name: command.display_name.into_string(),
         email: command.email.as_str().to_owned(),
     })])

@@ -31,6 +31,10 @@ pub enum AccountError {
     InvalidTransition { from: AccountStatus, action: String },
     #[error("the balance would exceed the largest number of points an account can hold")]
     BalanceOverflow,
+    #[error("order {order_ref} was already recorded for this account")]
+    DuplicateOrder { order_ref: String },
+    #[error("the program has no earning rule")]
+    NoRule,
 }
 
 impl AccountError {
@@ -48,6 +52,8 @@ impl AccountError {
             Self::AccountClosed => "ACCOUNT_CLOSED",
             Self::InvalidTransition { .. } => "INVALID_TRANSITION",
             Self::BalanceOverflow => "BALANCE_LIMIT_EXCEEDED",
+            Self::DuplicateOrder { .. } => "DUPLICATE_ORDER",
+            Self::NoRule => "RULE_REQUIRED",
         }
     }
 }

@@ -5,8 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{EnrollmentMethod, ReferenceType};
+use super::{CardProgress, EnrollmentMethod, ReferenceType};
 use crate::event::{decode_data, require_version, DomainEvent, EventDecodeError};
+use crate::program::{RewardType, RuleType};
+use crate::values::Money;
 use crate::values::{CustomerId, ProgramId, RewardId, TransactionId};
 
 /// `loyalty.customer.enrolled` (RIDDL `CustomerEnrolled`).
@@ -19,6 +21,10 @@ pub struct CustomerEnrolled {
     pub enrollment_method: EnrollmentMethod,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_tier_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_tier_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_tier_level: Option<u32>,
     pub display_name: String,
     pub email: String,
 }
@@ -42,6 +48,70 @@ pub struct PointsEarned {
     pub order_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// When the points were earned (what tier periods count by); absent in events written
+    /// before it was added, which then count for the lifetime period only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earned_at: Option<DateTime<Utc>>,
+}
+
+/// `loyalty.purchase.recorded`: a purchase was counted for the member (with or without points).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PurchaseRecorded {
+    pub customer_id: CustomerId,
+    pub program_id: ProgramId,
+    pub order_ref: String,
+    pub amount: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_id: Option<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Points the purchase earned (0 for card rules and purchases that do not qualify).
+    pub points_earned: u64,
+    pub transaction_id: TransactionId,
+}
+
+/// `loyalty.card.progressed`: a purchase moved the member's card forward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardProgressed {
+    pub customer_id: CustomerId,
+    pub program_id: ProgramId,
+    pub rule_type: RuleType,
+    /// `PUNCHES | STAMPS | VISITS | AMOUNT`.
+    pub unit: String,
+    pub progress: String,
+    pub target: String,
+    pub completed_cards: u32,
+    /// The card after this purchase.
+    pub card: CardProgress,
+}
+
+/// `loyalty.reward.issued`: a full card gave the member a reward they can use once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RewardIssued {
+    pub customer_id: CustomerId,
+    pub program_id: ProgramId,
+    pub issued_reward_id: uuid::Uuid,
+    pub reward_type: RewardType,
+    pub reward_value: String,
+    pub rule_type: RuleType,
+    pub order_ref: String,
+}
+
+/// `loyalty.tier.upgraded`: qualifying points crossed a higher tier's threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TierUpgraded {
+    pub customer_id: CustomerId,
+    pub program_id: ProgramId,
+    #[serde(default)]
+    pub from_tier_id: Option<String>,
+    pub to_tier_id: String,
+    pub tier_name: String,
+    pub tier_level: u32,
+    pub qualifying_points: u64,
 }
 
 /// `loyalty.points.redeemed` (RIDDL `PointsRedeemed`).
@@ -85,6 +155,10 @@ pub enum AccountEvent {
     PointsRedeemed(PointsRedeemed),
     Suspended(AccountSuspended),
     Reactivated(AccountReactivated),
+    PurchaseRecorded(PurchaseRecorded),
+    CardProgressed(CardProgressed),
+    RewardIssued(RewardIssued),
+    TierUpgraded(TierUpgraded),
 }
 
 impl AccountEvent {
@@ -93,6 +167,10 @@ impl AccountEvent {
     pub const POINTS_REDEEMED: &'static str = "loyalty.points.redeemed";
     pub const SUSPENDED: &'static str = "loyalty.account.suspended";
     pub const REACTIVATED: &'static str = "loyalty.account.reactivated";
+    pub const PURCHASE_RECORDED: &'static str = "loyalty.purchase.recorded";
+    pub const CARD_PROGRESSED: &'static str = "loyalty.card.progressed";
+    pub const REWARD_ISSUED: &'static str = "loyalty.reward.issued";
+    pub const TIER_UPGRADED: &'static str = "loyalty.tier.upgraded";
 
     /// The version of `loyalty.points.earned` written now; 1.0 was the seed's `{points}` shape.
     pub const POINTS_EARNED_VERSION: &'static str = "2.0";
@@ -103,6 +181,10 @@ impl AccountEvent {
         Self::POINTS_REDEEMED,
         Self::SUSPENDED,
         Self::REACTIVATED,
+        Self::PURCHASE_RECORDED,
+        Self::CARD_PROGRESSED,
+        Self::REWARD_ISSUED,
+        Self::TIER_UPGRADED,
     ];
 }
 
@@ -114,6 +196,10 @@ impl DomainEvent for AccountEvent {
             Self::PointsRedeemed(_) => Self::POINTS_REDEEMED,
             Self::Suspended(_) => Self::SUSPENDED,
             Self::Reactivated(_) => Self::REACTIVATED,
+            Self::PurchaseRecorded(_) => Self::PURCHASE_RECORDED,
+            Self::CardProgressed(_) => Self::CARD_PROGRESSED,
+            Self::RewardIssued(_) => Self::REWARD_ISSUED,
+            Self::TierUpgraded(_) => Self::TIER_UPGRADED,
         }
     }
 
@@ -131,6 +217,10 @@ impl DomainEvent for AccountEvent {
             Self::PointsRedeemed(e) => serde_json::to_value(e),
             Self::Suspended(e) => serde_json::to_value(e),
             Self::Reactivated(e) => serde_json::to_value(e),
+            Self::PurchaseRecorded(e) => serde_json::to_value(e),
+            Self::CardProgressed(e) => serde_json::to_value(e),
+            Self::RewardIssued(e) => serde_json::to_value(e),
+            Self::TierUpgraded(e) => serde_json::to_value(e),
         };
         data.unwrap_or(Value::Null)
     }
@@ -141,16 +231,20 @@ impl DomainEvent for AccountEvent {
                 require_version(event_type, version, &[Self::POINTS_EARNED_VERSION])?;
                 Self::PointsEarned(decode_data(event_type, data)?)
             }
-            Self::ENROLLED | Self::POINTS_REDEEMED | Self::SUSPENDED | Self::REACTIVATED => {
+            other => {
                 require_version(event_type, version, &["1.0"])?;
-                match event_type {
+                match other {
                     Self::ENROLLED => Self::Enrolled(decode_data(event_type, data)?),
                     Self::POINTS_REDEEMED => Self::PointsRedeemed(decode_data(event_type, data)?),
                     Self::SUSPENDED => Self::Suspended(decode_data(event_type, data)?),
-                    _ => Self::Reactivated(decode_data(event_type, data)?),
+                    Self::REACTIVATED => Self::Reactivated(decode_data(event_type, data)?),
+                    Self::PURCHASE_RECORDED => Self::PurchaseRecorded(decode_data(event_type, data)?),
+                    Self::CARD_PROGRESSED => Self::CardProgressed(decode_data(event_type, data)?),
+                    Self::REWARD_ISSUED => Self::RewardIssued(decode_data(event_type, data)?),
+                    Self::TIER_UPGRADED => Self::TierUpgraded(decode_data(event_type, data)?),
+                    unknown => return Err(EventDecodeError::UnknownType(unknown.to_owned())),
                 }
             }
-            other => return Err(EventDecodeError::UnknownType(other.to_owned())),
         })
     }
 }

@@ -1,7 +1,12 @@
 //! Events and commands the account tests are written in.
 
+use chrono::{DateTime, TimeZone, Utc};
+use rust_decimal::Decimal;
+
 use super::*;
-use crate::program::ProgramStatus;
+use crate::program::{
+    BenefitType, EvaluationPeriod, PointsBasedConfig, ProgramStatus, RuleConfig, Tier, TierBenefit, TierPolicy,
+};
 use crate::values::{
     AccountId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, SuspensionReason, TransactionId,
 };
@@ -29,7 +34,89 @@ pub fn program_facts() -> ProgramFacts {
         status: ProgramStatus::Active,
         self_enroll_enabled: true,
         enrollment_full: false,
+        initial_tier: None,
     }
+}
+
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().expect("date")
+}
+
+pub fn rules() -> ProgramRules {
+    ProgramRules {
+        status: ProgramStatus::Active,
+        rule: Some(RuleConfig::PointsBased(PointsBasedConfig {
+            points_per_dollar: Decimal::from(10),
+            min_purchase_amount: Decimal::ZERO,
+            max_points_per_transaction: None,
+            excluded_categories: Vec::new(),
+        })),
+        tiers: TierPolicy::default(),
+        point_expiry_days: None,
+    }
+}
+
+fn tier(id: &str, level: u32, min: u64, max: Option<u64>, multiplier: Option<&str>) -> Tier {
+    Tier {
+        tier_id: id.to_owned(),
+        name: id.to_owned(),
+        level,
+        min_points: min,
+        max_points: max,
+        benefits: multiplier
+            .map(|m| TierBenefit {
+                benefit_type: BenefitType::PointMultiplier,
+                value: Some(m.to_owned()),
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// bronze 0..=99, silver 100..=499, gold 500+ earning double.
+pub fn rules_with_tiers() -> ProgramRules {
+    ProgramRules {
+        tiers: TierPolicy {
+            tiers: vec![
+                tier("bronze", 1, 0, Some(99), None),
+                tier("silver", 2, 100, Some(499), None),
+                tier("gold", 3, 500, None, Some("2")),
+            ],
+            period: EvaluationPeriod::Lifetime,
+        },
+        ..rules()
+    }
+}
+
+pub fn upgraded(from: Option<&str>, to: &str, qualifying: u64) -> AccountEvent {
+    let level = match to {
+        "bronze" => 1,
+        "silver" => 2,
+        _ => 3,
+    };
+    AccountEvent::TierUpgraded(TierUpgraded {
+        customer_id: customer_id(),
+        program_id: program_id(),
+        from_tier_id: from.map(str::to_owned),
+        to_tier_id: to.to_owned(),
+        tier_name: to.to_owned(),
+        tier_level: level,
+        qualifying_points: qualifying,
+    })
+}
+
+pub fn purchase(order_ref: &str, amount: &str) -> AccountCommand {
+    AccountCommand::Purchase(RecordPurchase {
+        transaction_id: TransactionId(uuid::Uuid::from_u128(5000)),
+        order_ref: crate::values::OrderRef::parse("orderRef", order_ref).expect("valid"),
+        amount: crate::values::Money::parse("amount", amount).expect("valid"),
+        location_id: None,
+        categories: Vec::new(),
+        program: rules(),
+        now: now(),
+        issued_reward_id: uuid::Uuid::from_u128(6000),
+        order_seen: false,
+    })
 }
 
 pub fn enroll() -> AccountCommand {
@@ -51,6 +138,8 @@ pub fn enrolled() -> AccountEvent {
         program_name: "Coffee Rewards".to_owned(),
         enrollment_method: EnrollmentMethod::Manual,
         initial_tier_id: None,
+        initial_tier_name: None,
+        initial_tier_level: None,
         display_name: "Ada".to_owned(),
         email: "ada@example.com".to_owned(),
     })
@@ -63,8 +152,8 @@ pub fn accrue(txn: u128, points: u64) -> AccountCommand {
         reason: Reason::parse("reason", "purchase").expect("valid"),
         order_ref: None,
         reference_type: ReferenceType::Manual,
-        program_status: ProgramStatus::Active,
-        expires_at: None,
+        program: rules(),
+        now: now(),
     })
 }
 
@@ -80,6 +169,7 @@ pub fn earned(txn: u128, points: u64, total: u64) -> AccountEvent {
         reason: "purchase".to_owned(),
         order_ref: None,
         expires_at: None,
+        earned_at: Some(now()),
     })
 }
 

@@ -13,6 +13,7 @@ enum Op {
     Redeem(u64),
     Suspend,
     Reactivate,
+    Purchase(u32),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -21,6 +22,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (1u64..=1_500).prop_map(Op::Redeem),
         1 => Just(Op::Suspend),
         1 => Just(Op::Reactivate),
+        3 => (1u32..=50_000).prop_map(Op::Purchase),
     ]
 }
 
@@ -35,6 +37,11 @@ proptest! {
                 Op::Redeem(p) => redeem(n as u128, p),
                 Op::Suspend => suspend(),
                 Op::Reactivate => AccountCommand::Reactivate,
+                Op::Purchase(cents) => {
+                    let AccountCommand::Purchase(mut c) = purchase(&format!("o-{n}"), &format!("{}.{:02}", cents / 100, cents % 100)) else { unreachable!() };
+                    c.program = rules_with_tiers();
+                    AccountCommand::Purchase(c)
+                }
             };
             if let Ok(events) = account.handle(command) {
                 for event in events {
@@ -55,6 +62,7 @@ proptest! {
             prop_assert_eq!(i128::from(account.balance.value()), ledger);
             prop_assert_eq!(u128::from(account.lifetime_points.value()), accrued);
             prop_assert_eq!(account.balance.value() + account.redeemed_points.value(), account.lifetime_points.value());
+            prop_assert_eq!(account.lots.total(), account.balance.value(), "the lots hold exactly the balance");
             prop_assert_eq!(&LoyaltyAccount::from_events(history.iter()), &account);
         }
         for event in &history {

@@ -2,8 +2,27 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AccountCommand, AccountError, AccountEvent, AccountStatus};
+use super::{AccountCommand, AccountError, AccountEvent, AccountStatus, CardProgress, Lots, Qualifying};
+use crate::program::RewardType;
 use crate::values::{CustomerId, Points, ProgramId};
+
+/// The member's current tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TierRef {
+    pub tier_id: String,
+    pub name: String,
+    pub level: u32,
+}
+
+/// A reward a full card issued, usable once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedReward {
+    pub issued_reward_id: uuid::Uuid,
+    pub reward_type: RewardType,
+    pub reward_value: String,
+}
 use crate::Aggregate;
 
 /// Who the account belongs to; fixed at enrolment.
@@ -29,6 +48,19 @@ pub struct LoyaltyAccount {
     pub lifetime_points: Points,
     /// Every point ever redeemed.
     pub redeemed_points: Points,
+    /// The balance by accrual, soonest-expiring first; always sums to `balance`.
+    #[serde(default)]
+    pub lots: Lots,
+    /// Points earned, by day, for tier evaluation periods.
+    #[serde(default)]
+    pub qualifying: Qualifying,
+    #[serde(default)]
+    pub tier: Option<TierRef>,
+    #[serde(default)]
+    pub card: CardProgress,
+    /// Rewards issued by full cards and not used yet.
+    #[serde(default)]
+    pub issued_rewards: Vec<IssuedReward>,
 }
 
 impl LoyaltyAccount {
@@ -59,6 +91,7 @@ impl Aggregate for LoyaltyAccount {
             AccountCommand::Enroll(c) => super::enroll_customer::decide(self, c),
             AccountCommand::Accrue(c) => super::accrue_points::decide(self, c),
             AccountCommand::Redeem(c) => super::redeem_points::decide(self, c),
+            AccountCommand::Purchase(c) => super::record_purchase::decide(self, c),
             AccountCommand::Suspend(c) => super::suspend_account::decide(self, c),
             AccountCommand::Reactivate => super::reactivate_account::decide(self),
         }
@@ -74,11 +107,21 @@ impl Aggregate for LoyaltyAccount {
                     email: e.email.clone(),
                 });
                 self.status = AccountStatus::Active;
+                self.tier = e.initial_tier_id.as_ref().map(|id| TierRef {
+                    tier_id: id.clone(),
+                    name: e.initial_tier_name.clone().unwrap_or_else(|| id.clone()),
+                    level: e.initial_tier_level.unwrap_or(1),
+                });
             }
             AccountEvent::PointsEarned(e) => {
                 let earned = Points::new(e.points_earned);
                 self.balance = Points::new(e.total_points);
                 self.lifetime_points = self.lifetime_points.checked_add(earned).unwrap_or(self.lifetime_points);
+                self.lots.add(e.transaction_id, e.points_earned, e.expires_at);
+                match e.earned_at {
+                    Some(at) => self.qualifying.add(at, e.points_earned as i64),
+                    None => self.qualifying.lifetime += e.points_earned as i64,
+                }
             }
             AccountEvent::PointsRedeemed(e) => {
                 let redeemed = Points::new(e.points_redeemed);
@@ -87,9 +130,24 @@ impl Aggregate for LoyaltyAccount {
                     .redeemed_points
                     .checked_add(redeemed)
                     .unwrap_or(self.redeemed_points);
+                self.lots.take(e.points_redeemed);
             }
             AccountEvent::Suspended(_) => self.status = AccountStatus::Suspended,
             AccountEvent::Reactivated(_) => self.status = AccountStatus::Active,
+            AccountEvent::PurchaseRecorded(_) => {}
+            AccountEvent::CardProgressed(e) => self.card = e.card.clone(),
+            AccountEvent::RewardIssued(e) => self.issued_rewards.push(IssuedReward {
+                issued_reward_id: e.issued_reward_id,
+                reward_type: e.reward_type,
+                reward_value: e.reward_value.clone(),
+            }),
+            AccountEvent::TierUpgraded(e) => {
+                self.tier = Some(TierRef {
+                    tier_id: e.to_tier_id.clone(),
+                    name: e.tier_name.clone(),
+                    level: e.tier_level,
+                })
+            }
         }
     }
 }

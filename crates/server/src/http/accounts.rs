@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use loyalty_domain::account::EnrollmentMethod;
 use loyalty_domain::values::{
-    AccountId, CustomerId, DisplayName, Email, OrderRef, Points, ProgramId, Reason, SuspensionReason,
+    AccountId, CustomerId, DisplayName, Email, Money, OrderRef, Points, ProgramId, Reason, SuspensionReason,
 };
 use loyalty_domain::ValidationErrors;
 use loyalty_store::views::{AccountView, Items, TransactionPage, TransactionView};
@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/accounts/{accountId}", get(get_account))
         .route("/v1/accounts/{accountId}/accruals", post(accrue))
         .route("/v1/accounts/{accountId}/redemptions", post(redeem))
+        .route("/v1/accounts/{accountId}/purchases", post(purchase))
         .route("/v1/accounts/{accountId}/suspend", post(suspend))
         .route("/v1/accounts/{accountId}/reactivate", post(reactivate))
         .route("/v1/accounts/{accountId}/transactions", get(transactions))
@@ -75,6 +76,24 @@ pub struct RedeemRequest {
     /// 1 to 200 characters.
     reason: Option<String>,
 }
+
+/// A purchase to earn on by the program's rule.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PurchaseRequest {
+    /// A decimal string with at most 2 places, such as "12.50".
+    #[schema(value_type = String, example = "12.50")]
+    amount: Option<serde_json::Value>,
+    /// 1 to 50 characters; each order earns once per account.
+    order_ref: Option<String>,
+    /// 1 to 50 characters.
+    location_id: Option<String>,
+    /// Up to 20 category names, for `excludedCategories`.
+    categories: Option<Vec<String>>,
+}
+
+/// The most categories one purchase may carry.
+pub const PURCHASE_CATEGORIES_MAX: usize = 20;
 
 /// RIDDL `SuspendAccount`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -292,6 +311,71 @@ pub async fn redeem(
     state
         .service
         .account_action(context(tenant, &command), id, AccountAction::Redeem { points, reason })
+        .await
+}
+
+/// Record a purchase: points by the program's rule and the member's tier, or card progress.
+#[utoipa::path(post, path = "/v1/accounts/{accountId}/purchases", tag = "accounts", request_body = PurchaseRequest,
+    security(("apiKey" = [])),
+    params(("accountId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = crate::service::PurchaseReceipt), (status = 400, body = Problem),
+              (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "DUPLICATE_ORDER, ACCOUNT_SUSPENDED, PROGRAM_NOT_ACTIVE"),
+              (status = 422, body = Problem)))]
+pub async fn purchase(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    command: Command<PurchaseRequest>,
+) -> Result<Reply, ApiError> {
+    let id = account_id(&id)?;
+    let body = &command.body;
+    let mut errors = ValidationErrors::new();
+    let amount = match &body.amount {
+        None => {
+            errors.push("amount", "is required");
+            None
+        }
+        Some(serde_json::Value::String(raw)) => errors.collect(Money::parse("amount", raw)),
+        Some(_) => {
+            errors.push("amount", "must be a decimal string such as \"12.50\"");
+            None
+        }
+    };
+    let order_ref = required(&mut errors, "orderRef", body.order_ref.as_deref(), OrderRef::parse);
+    let location_id = body
+        .location_id
+        .as_deref()
+        .and_then(|raw| errors.collect(loyalty_domain::values::BoundedText::<1, 50>::parse("locationId", raw)))
+        .map(|l| l.into_string());
+    let categories = body.categories.clone().unwrap_or_default();
+    if categories.len() > PURCHASE_CATEGORIES_MAX {
+        errors.push(
+            "categories",
+            format!("must have at most {PURCHASE_CATEGORIES_MAX} entries"),
+        );
+    }
+    for (i, category) in categories.iter().enumerate() {
+        let chars = category.trim().chars().count();
+        if chars == 0 || chars > 50 {
+            errors.push(format!("categories[{i}]"), "must be 1 to 50 characters");
+        }
+    }
+    let (Some(amount), Some(order_ref)) = (amount, order_ref) else {
+        return Err(errors.into());
+    };
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let action = AccountAction::Purchase {
+        amount,
+        order_ref,
+        location_id,
+        categories,
+    };
+    state
+        .service
+        .account_action(context(tenant, &command), id, action)
         .await
 }
 

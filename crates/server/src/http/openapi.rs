@@ -16,6 +16,7 @@ use super::{accounts, businesses, events, health, programs, AppState};
         programs::create_program, programs::list_programs, programs::get_program, programs::activate_program,
         programs::pause_program, programs::resume_program, programs::end_program, programs::change_rule,
         accounts::enroll, accounts::find_accounts, accounts::get_account, accounts::accrue, accounts::redeem,
+        accounts::purchase,
         accounts::suspend, accounts::reactivate, accounts::transactions, accounts::account_events,
         events::event_feed,
     ),

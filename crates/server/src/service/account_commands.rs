@@ -2,15 +2,18 @@
 
 use axum::http::StatusCode;
 use loyalty_domain::account::{
-    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount, ProgramFacts, RedeemPoints,
-    ReferenceType, SuspendAccount,
+    AccountCommand, AccountEvent, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount, ProgramFacts,
+    ProgramRules, RecordPurchase, RedeemPoints, ReferenceType, SuspendAccount,
 };
-use loyalty_domain::program::Program;
+use loyalty_domain::program::{Program, TierPolicy};
 use loyalty_domain::values::{
-    AccountId, CustomerId, DisplayName, Email, OrderRef, Points, ProgramId, Reason, SuspensionReason, TransactionId,
+    AccountId, CustomerId, DisplayName, Email, Money, OrderRef, Points, ProgramId, Reason, SuspensionReason,
+    TransactionId,
 };
 use loyalty_domain::Aggregate;
 use loyalty_store::{StoreError, WriteTx};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{ok, Context, Decision, Reply, Service};
 use crate::error::ApiError;
@@ -42,6 +45,41 @@ pub enum AccountAction {
         reason: SuspensionReason,
     },
     Reactivate,
+    Purchase {
+        amount: Money,
+        order_ref: OrderRef,
+        location_id: Option<String>,
+        categories: Vec<String>,
+    },
+}
+
+/// The answer to a purchase: the points it earned (by the program's rule and the member's
+/// tier), and what it did to the member's card and tier.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PurchaseReceipt {
+    /// The ledger entry's id when points were earned.
+    pub transaction_id: uuid::Uuid,
+    #[serde(rename = "type")]
+    pub transaction_type: &'static str,
+    /// Points this purchase earned (0 for card rules and purchases that do not qualify).
+    pub points_changed: i64,
+    pub new_balance: i64,
+    pub reason: String,
+    pub order_ref: String,
+    /// The amount as counted, with two decimals.
+    pub amount: String,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Card progress after this purchase, for card rules.
+    #[schema(value_type = Option<Object>)]
+    pub progress: Option<serde_json::Value>,
+    /// Rewards this purchase issued (a full card).
+    #[schema(value_type = Vec<Object>)]
+    pub issued_rewards: Vec<serde_json::Value>,
+    /// The tier this purchase upgraded the member to.
+    #[schema(value_type = Option<Object>)]
+    pub tier_upgrade: Option<serde_json::Value>,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
 }
 
 impl Service {
@@ -88,6 +126,11 @@ fn enroll(tx: &mut WriteTx<'_>, ctx: &Context, input: &EnrollInput) -> Result<De
             status: program.state.status,
             self_enroll_enabled: settings.self_enroll_enabled,
             enrollment_full,
+            initial_tier: TierPolicy::of(&program.state.definition)
+                .tiers
+                .first()
+                .filter(|t| t.min_points == 0)
+                .cloned(),
         },
         email_taken: tx.email_taken(input.program_id.0, &input.email.key())?,
     });
@@ -117,14 +160,15 @@ fn act(
         .as_ref()
         .map(|e| e.program_id.0)
         .unwrap_or_default();
-    let program_status = match tx.load::<Program>(business, program_id)? {
-        Some(program) if program.state.exists() => program.state.status,
+    let rules = match tx.load::<Program>(business, program_id)? {
+        Some(program) if program.state.exists() => ProgramRules::of(&program.state),
         _ => {
             return Err(StoreError::Corrupt(format!(
                 "account {account_id} refers to missing program {program_id}"
             )))
         }
     };
+    let now = tx.now();
     // Time-ordered ids keep the ledger index append-only.
     let transaction_id = TransactionId(uuid::Uuid::now_v7());
     let command = match action.clone() {
@@ -138,24 +182,40 @@ fn act(
             reason,
             order_ref,
             reference_type: ReferenceType::Manual,
-            program_status,
-            expires_at: None,
+            program: rules,
+            now,
         }),
         AccountAction::Redeem { points, reason } => AccountCommand::Redeem(RedeemPoints {
             transaction_id,
             points,
             reason,
             reward: None,
-            program_status,
+            program_status: rules.status,
         }),
         AccountAction::Suspend { reason } => AccountCommand::Suspend(SuspendAccount { reason }),
         AccountAction::Reactivate => AccountCommand::Reactivate,
+        AccountAction::Purchase {
+            amount,
+            order_ref,
+            location_id,
+            categories,
+        } => AccountCommand::Purchase(RecordPurchase {
+            transaction_id,
+            order_seen: tx.order_seen(account_id.0, order_ref.as_str())?,
+            order_ref,
+            amount,
+            location_id,
+            categories,
+            program: rules,
+            now,
+            issued_reward_id: uuid::Uuid::now_v7(),
+        }),
     };
     let events = match account.state.handle(command) {
         Ok(events) => events,
         Err(refusal) => return Ok(Err(refusal.into())),
     };
-    tx.append(&account, events, &ctx.metadata())?;
+    let (state, _) = tx.append(&account, events.clone(), &ctx.metadata())?;
     match action {
         AccountAction::Accrue { .. } | AccountAction::Redeem { .. } => {
             let view = tx
@@ -166,6 +226,60 @@ fn act(
         AccountAction::Suspend { .. } | AccountAction::Reactivate => {
             render_account(tx, ctx, account_id, StatusCode::OK)
         }
+        AccountAction::Purchase { amount, order_ref, .. } => {
+            let receipt = receipt(&events, &state, transaction_id, amount, order_ref, now);
+            ok(StatusCode::CREATED, &receipt)
+        }
+    }
+}
+
+/// The purchase's receipt, from the events it produced.
+fn receipt(
+    events: &[AccountEvent],
+    state: &LoyaltyAccount,
+    transaction_id: TransactionId,
+    amount: &Money,
+    order_ref: &OrderRef,
+    now: chrono::DateTime<chrono::Utc>,
+) -> PurchaseReceipt {
+    let earned = events.iter().find_map(|e| match e {
+        AccountEvent::PointsEarned(e) if e.transaction_id == transaction_id => Some(e),
+        _ => None,
+    });
+    PurchaseReceipt {
+        transaction_id: transaction_id.0,
+        transaction_type: "EARN",
+        points_changed: earned.map_or(0, |e| e.points_earned as i64),
+        new_balance: state.balance.value() as i64,
+        reason: format!("Purchase {order_ref}"),
+        order_ref: order_ref.as_str().to_owned(),
+        amount: amount.to_string(),
+        expires_at: earned.and_then(|e| e.expires_at),
+        progress: events.iter().find_map(|e| match e {
+            AccountEvent::CardProgressed(p) => Some(serde_json::json!({
+                "ruleType": p.rule_type, "unit": p.unit, "progress": p.progress,
+                "target": p.target, "completedCards": p.completed_cards,
+            })),
+            _ => None,
+        }),
+        issued_rewards: events
+            .iter()
+            .filter_map(|e| match e {
+                AccountEvent::RewardIssued(r) => Some(serde_json::json!({
+                    "issuedRewardId": r.issued_reward_id, "rewardType": r.reward_type,
+                    "rewardValue": r.reward_value, "orderRef": r.order_ref,
+                })),
+                _ => None,
+            })
+            .collect(),
+        tier_upgrade: events.iter().find_map(|e| match e {
+            AccountEvent::TierUpgraded(t) => Some(serde_json::json!({
+                "fromTierId": t.from_tier_id, "toTierId": t.to_tier_id, "tierName": t.tier_name,
+                "tierLevel": t.tier_level, "qualifyingPoints": t.qualifying_points,
+            })),
+            _ => None,
+        }),
+        timestamp: now,
     }
 }
 

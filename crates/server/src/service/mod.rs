@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-pub use account_commands::{AccountAction, EnrollInput};
+pub use account_commands::{AccountAction, EnrollInput, PurchaseReceipt};
 pub use program_commands::ProgramAction;
 
 /// An `Idempotency-Key` and the fingerprint of the request it came with.

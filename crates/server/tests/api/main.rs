@@ -9,5 +9,6 @@ mod helpers;
 mod idempotency;
 mod operations;
 mod programs;
+mod purchases;
 mod restart;
 mod tenancy;

@@ -4,7 +4,7 @@ use loyalty_domain::program::ProgramDefinition;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use uuid::Uuid;
 
-use crate::views::{AccountView, EventFeed, ProgramView, TransactionPage, TransactionView};
+use crate::views::{AccountView, EventFeed, IssuedRewardView, ProgramView, TierView, TransactionPage, TransactionView};
 use crate::{time, Business, EventMetadata, StoreError, StoredEvent};
 
 /// How many transactions an account view carries.
@@ -80,15 +80,20 @@ fn transactions(
     .collect()
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "account_id, program_id, customer_id, display_name, email, status, point_balance, lifetime_points, \
-                               enrolled_at, updated_at, version";
+const ACCOUNT_COLUMNS: &str = "account_id, program_id, customer_id, display_name, email, status, point_balance, \
+                               lifetime_points, enrolled_at, updated_at, version, tier_id, tier_name, tier_level, progress";
 
 fn account_from_row(conn: &Connection, row: AccountRow) -> Result<AccountView, StoreError> {
     let recent = transactions(conn, &row.account_id, None, RECENT_TRANSACTIONS_COUNT)?
         .into_iter()
         .map(|(t, _)| t)
         .collect();
+    let tier = match (row.tier_id, row.tier_name, row.tier_level) {
+        (Some(tier_id), Some(name), Some(level)) => Some(TierView { tier_id, name, level }),
+        _ => None,
+    };
+    let progress = row.progress.as_deref().map(serde_json::from_str).transpose()?;
+    let issued_rewards = issued_rewards(conn, &row.account_id)?;
     Ok(AccountView {
         account_id: uuid(&row.account_id)?,
         program_id: uuid(&row.program_id)?,
@@ -101,7 +106,9 @@ fn account_from_row(conn: &Connection, row: AccountRow) -> Result<AccountView, S
         pending_points: 0,
         expiring_soon: 0,
         expiring_at: None,
-        tier: None,
+        tier,
+        progress,
+        issued_rewards,
         recent_transactions: recent,
         enrolled_at: time::parse(&row.enrolled_at)?,
         updated_at: time::parse(&row.updated_at)?,
@@ -121,6 +128,34 @@ struct AccountRow {
     enrolled_at: String,
     updated_at: String,
     version: i64,
+    tier_id: Option<String>,
+    tier_name: Option<String>,
+    tier_level: Option<u32>,
+    progress: Option<String>,
+}
+
+/// A member's unused issued rewards, oldest first.
+fn issued_rewards(conn: &Connection, account_id: &str) -> Result<Vec<IssuedRewardView>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT issued_reward_id, reward_type, reward_value, order_ref, issued_at FROM issued_rewards
+         WHERE account_id = ?1 AND used_at IS NULL ORDER BY issued_at, issued_reward_id LIMIT 100",
+    )?;
+    let rows: Vec<(String, String, String, String, String)> = stmt
+        .query_map([account_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(id, reward_type, reward_value, order_ref, issued_at)| {
+            Ok(IssuedRewardView {
+                issued_reward_id: uuid(&id)?,
+                reward_type,
+                reward_value,
+                order_ref,
+                issued_at: time::parse(&issued_at)?,
+            })
+        })
+        .collect()
 }
 
 fn account_row(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
@@ -136,6 +171,10 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
         enrolled_at: row.get(8)?,
         updated_at: row.get(9)?,
         version: row.get(10)?,
+        tier_id: row.get(11)?,
+        tier_name: row.get(12)?,
+        tier_level: row.get(13)?,
+        progress: row.get(14)?,
     })
 }
 

@@ -236,6 +236,14 @@ impl<'c> WriteTx<'c> {
             .exists(params![program_id.to_string(), email_key])?)
     }
 
+    /// Whether this account already recorded a purchase with this order reference.
+    pub fn order_seen(&self, account_id: Uuid, order_ref: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM orders WHERE account_id = ?1 AND order_ref = ?2")?
+            .exists(params![account_id.to_string(), order_ref])?)
+    }
+
     /// How many accounts a program has.
     pub fn account_count(&self, program_id: Uuid) -> Result<u64, StoreError> {
         let count: i64 = self
