@@ -17,6 +17,7 @@ mod qualifying;
 mod reactivate_account;
 mod record_purchase;
 mod redeem_points;
+mod refund_order;
 mod state;
 mod status;
 mod suspend_account;
@@ -24,13 +25,13 @@ mod tiering;
 
 pub use card::{advance as advance_card, CardProgress, CardStep};
 pub use command::{
-    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, ProgramFacts, ProgramRules, RecordPurchase,
-    RedeemPoints, ReferenceType, RewardRef, SuspendAccount,
+    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, OrderFacts, ProgramFacts, ProgramRules,
+    RecordPurchase, RedeemPoints, ReferenceType, RefundOrder, RewardRef, SuspendAccount,
 };
 pub use error::AccountError;
 pub use event::{
     AccountEvent, AccountReactivated, AccountSuspended, CardProgressed, CustomerEnrolled, PointsEarned, PointsRedeemed,
-    PurchaseRecorded, RewardIssued, TierUpgraded,
+    PointsReversed, PurchaseRecorded, RewardIssued, TierDowngraded, TierUpgraded,
 };
 pub use lot::{Lot, Lots};
 pub use qualifying::Qualifying;

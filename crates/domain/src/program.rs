@@ -18,6 +18,7 @@ mod reward_type;
 mod rule;
 mod state;
 mod status;
+pub mod templates;
 mod tier;
 mod tier_policy;
 

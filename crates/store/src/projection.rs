@@ -3,6 +3,7 @@
 
 use loyalty_domain::account::AccountEvent;
 use loyalty_domain::program::{ProgramDefinition, ProgramEvent, ProgramStatus};
+use loyalty_domain::values::Money;
 use loyalty_domain::LoyaltyEvent;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -169,6 +170,7 @@ fn project_account(conn: &Connection, stored: &StoredEvent, event: &AccountEvent
                     order_ref: e.order_ref.as_deref(),
                     reward_id: None,
                     expires_at: e.expires_at.map(time::format),
+                    unrecovered_points: None,
                 },
             )?;
         }
@@ -187,13 +189,78 @@ fn project_account(conn: &Connection, stored: &StoredEvent, event: &AccountEvent
                     order_ref: None,
                     reward_id: e.reward_id.map(|r| r.to_string()),
                     expires_at: None,
+                    unrecovered_points: None,
                 },
             )?;
+        }
+        AccountEvent::PointsReversed(e) => {
+            let remaining = to_i64(e.remaining_points)?;
+            update_balance(conn, &id, remaining, 0, stored.sequence, &at)?;
+            let rows = conn
+                .prepare_cached(
+                    "UPDATE orders SET refunded_amount = ?3, points_reversed = points_reversed + ?4
+                     WHERE account_id = ?1 AND order_ref = ?2",
+                )?
+                .execute(params![
+                    id,
+                    e.order_ref,
+                    refunded_total(conn, &id, &e.order_ref, e.refund_amount)?,
+                    to_i64(e.points_reversed)?
+                ])?;
+            if rows != 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "no order {} for account {id}",
+                    e.order_ref
+                )));
+            }
+            insert_transaction(
+                conn,
+                stored,
+                &Ledger {
+                    transaction_id: e.transaction_id.to_string(),
+                    kind: "REVERSAL",
+                    points_changed: -to_i64(e.points_deducted)?,
+                    new_balance: remaining,
+                    reason: &e.reason,
+                    order_ref: Some(&e.order_ref),
+                    reward_id: None,
+                    expires_at: None,
+                    unrecovered_points: Some(to_i64(e.unrecovered_points)?),
+                },
+            )?;
+        }
+        AccountEvent::TierDowngraded(e) => {
+            let rows = conn
+                .prepare_cached(
+                    "UPDATE accounts SET tier_id = ?2, tier_name = ?3, tier_level = ?4, version = ?5, updated_at = ?6
+                     WHERE account_id = ?1",
+                )?
+                .execute(params![
+                    id,
+                    e.to_tier_id,
+                    e.tier_name,
+                    e.tier_level,
+                    stored.sequence,
+                    at
+                ])?;
+            expect_one_row(rows, &id)?;
         }
         AccountEvent::Suspended(_) => set_account_status(conn, &id, "SUSPENDED", stored.sequence, &at)?,
         AccountEvent::Reactivated(_) => set_account_status(conn, &id, "ACTIVE", stored.sequence, &at)?,
     }
     Ok(())
+}
+
+/// The order's refunded amount after a refund of `amount`.
+fn refunded_total(conn: &Connection, account_id: &str, order_ref: &str, amount: Money) -> Result<String, StoreError> {
+    let so_far: Option<String> = conn
+        .prepare_cached("SELECT refunded_amount FROM orders WHERE account_id = ?1 AND order_ref = ?2")?
+        .query_row(params![account_id, order_ref], |r| r.get(0))
+        .optional()?;
+    let so_far = so_far.ok_or_else(|| StoreError::Corrupt(format!("no order {order_ref} for account {account_id}")))?;
+    let so_far = Money::parse("refunded_amount", &so_far)
+        .map_err(|_| StoreError::Corrupt(format!("bad refunded amount {so_far:?} on order {order_ref}")))?;
+    Ok(so_far.plus(amount).to_string())
 }
 
 struct Ledger<'a> {
@@ -205,13 +272,14 @@ struct Ledger<'a> {
     order_ref: Option<&'a str>,
     reward_id: Option<String>,
     expires_at: Option<String>,
+    unrecovered_points: Option<i64>,
 }
 
 fn insert_transaction(conn: &Connection, stored: &StoredEvent, entry: &Ledger<'_>) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO transactions (transaction_id, position, account_id, business_id, type, points_changed, new_balance,
-                                   reason, order_ref, reward_id, expires_at, timestamp)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                   reason, order_ref, reward_id, expires_at, timestamp, unrecovered_points)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         entry.transaction_id,
@@ -225,7 +293,8 @@ fn insert_transaction(conn: &Connection, stored: &StoredEvent, entry: &Ledger<'_
         entry.order_ref,
         entry.reward_id,
         entry.expires_at,
-        time::format(stored.timestamp)
+        time::format(stored.timestamp),
+        entry.unrecovered_points
     ])?;
     Ok(())
 }

@@ -7,10 +7,11 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::StoreError;
 
 /// Every migration, in order. Never edit one that has shipped: add another.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "event store, read models, idempotency, businesses",
-    r#"
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "event store, read models, idempotency, businesses",
+        r#"
 CREATE TABLE businesses (
     business_id  TEXT PRIMARY KEY,
     name         TEXT NOT NULL,
@@ -136,7 +137,24 @@ CREATE TABLE idempotency (
     PRIMARY KEY (business_id, idem_key)
 ) WITHOUT ROWID;
 "#,
-)];
+    ),
+    (
+        2,
+        "refunds, pending points, and when each aggregate next needs attention",
+        r#"
+-- What refunds took back from each order so far.
+ALTER TABLE orders ADD COLUMN refunded_amount TEXT NOT NULL DEFAULT '0.00';
+ALTER TABLE orders ADD COLUMN points_reversed INTEGER NOT NULL DEFAULT 0;
+-- Points a reversal could not take back because they were already spent.
+ALTER TABLE transactions ADD COLUMN unrecovered_points INTEGER;
+ALTER TABLE accounts ADD COLUMN pending_points INTEGER NOT NULL DEFAULT 0;
+-- The next moment the aggregate changes without a command (a lot expires, pending points are
+-- released): what the sweeper looks for.
+ALTER TABLE snapshots ADD COLUMN due_at TEXT;
+CREATE INDEX snapshots_due ON snapshots (due_at) WHERE due_at IS NOT NULL;
+"#,
+    ),
+];
 
 /// Apply every migration not yet applied. Returns how many ran.
 pub fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {

@@ -19,6 +19,7 @@ pub enum AccountCommand {
     Accrue(AccruePoints),
     Redeem(RedeemPoints),
     Purchase(RecordPurchase),
+    Refund(RefundOrder),
     Suspend(SuspendAccount),
     Reactivate,
 }
@@ -161,4 +162,29 @@ pub struct RedeemPoints {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SuspendAccount {
     pub reason: SuspensionReason,
+}
+
+/// What the store knows of an order a refund is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderFacts {
+    /// The purchase amount.
+    pub amount: Money,
+    /// Points the purchase earned.
+    pub points_earned: u64,
+    /// Amount refunded by earlier refunds.
+    pub refunded: Money,
+    /// Points reversed by earlier refunds.
+    pub points_reversed: u64,
+}
+
+/// A refund of (part of) an order: gives back the points it earned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundOrder {
+    pub transaction_id: TransactionId,
+    pub order_ref: OrderRef,
+    /// `None` refunds whatever is left of the order.
+    pub amount: Option<Money>,
+    pub order: OrderFacts,
+    pub program: ProgramRules,
+    pub now: DateTime<Utc>,
 }

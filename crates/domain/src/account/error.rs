@@ -35,6 +35,10 @@ pub enum AccountError {
     DuplicateOrder { order_ref: String },
     #[error("the program has no earning rule")]
     NoRule,
+    #[error("no purchase with orderRef {order_ref} was recorded for this account")]
+    OrderNotFound { order_ref: String },
+    #[error("order {order_ref} has {refundable} left to refund")]
+    RefundExceedsOrder { order_ref: String, refundable: String },
 }
 
 impl AccountError {
@@ -54,6 +58,8 @@ impl AccountError {
             Self::BalanceOverflow => "BALANCE_LIMIT_EXCEEDED",
             Self::DuplicateOrder { .. } => "DUPLICATE_ORDER",
             Self::NoRule => "RULE_REQUIRED",
+            Self::OrderNotFound { .. } => "ORDER_NOT_FOUND",
+            Self::RefundExceedsOrder { .. } => "REFUND_EXCEEDS_ORDER",
         }
     }
 }

@@ -114,6 +114,46 @@ pub struct TierUpgraded {
     pub qualifying_points: u64,
 }
 
+/// `loyalty.points.reversed`: a refund took back the points its order earned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PointsReversed {
+    pub customer_id: CustomerId,
+    pub program_id: ProgramId,
+    pub order_ref: String,
+    pub transaction_id: TransactionId,
+    pub refund_amount: Money,
+    /// Points the refund takes back (prorated, floor).
+    pub points_reversed: u64,
+    /// The part of them taken from the balance.
+    pub points_deducted: u64,
+    /// The part already spent, which the balance (never negative) could not give back.
+    pub unrecovered_points: u64,
+    pub remaining_points: u64,
+    pub reason: String,
+    pub reversed_at: DateTime<Utc>,
+}
+
+/// `loyalty.tier.downgraded`: qualifying points fell below the member's tier (a refund, or a
+/// new evaluation period).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TierDowngraded {
+    pub customer_id: CustomerId,
+    pub program_id: ProgramId,
+    pub from_tier_id: String,
+    /// `None` when the member falls below every tier.
+    #[serde(default)]
+    pub to_tier_id: Option<String>,
+    #[serde(default)]
+    pub tier_name: Option<String>,
+    #[serde(default)]
+    pub tier_level: Option<u32>,
+    pub qualifying_points: u64,
+    /// `REFUND | PERIOD_ROLLOVER`.
+    pub reason: String,
+}
+
 /// `loyalty.points.redeemed` (RIDDL `PointsRedeemed`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -159,6 +199,8 @@ pub enum AccountEvent {
     CardProgressed(CardProgressed),
     RewardIssued(RewardIssued),
     TierUpgraded(TierUpgraded),
+    PointsReversed(PointsReversed),
+    TierDowngraded(TierDowngraded),
 }
 
 impl AccountEvent {
@@ -171,6 +213,8 @@ impl AccountEvent {
     pub const CARD_PROGRESSED: &'static str = "loyalty.card.progressed";
     pub const REWARD_ISSUED: &'static str = "loyalty.reward.issued";
     pub const TIER_UPGRADED: &'static str = "loyalty.tier.upgraded";
+    pub const POINTS_REVERSED: &'static str = "loyalty.points.reversed";
+    pub const TIER_DOWNGRADED: &'static str = "loyalty.tier.downgraded";
 
     /// The version of `loyalty.points.earned` written now; 1.0 was the seed's `{points}` shape.
     pub const POINTS_EARNED_VERSION: &'static str = "2.0";
@@ -185,6 +229,8 @@ impl AccountEvent {
         Self::CARD_PROGRESSED,
         Self::REWARD_ISSUED,
         Self::TIER_UPGRADED,
+        Self::POINTS_REVERSED,
+        Self::TIER_DOWNGRADED,
     ];
 }
 
@@ -200,6 +246,8 @@ impl DomainEvent for AccountEvent {
             Self::CardProgressed(_) => Self::CARD_PROGRESSED,
             Self::RewardIssued(_) => Self::REWARD_ISSUED,
             Self::TierUpgraded(_) => Self::TIER_UPGRADED,
+            Self::PointsReversed(_) => Self::POINTS_REVERSED,
+            Self::TierDowngraded(_) => Self::TIER_DOWNGRADED,
         }
     }
 
@@ -221,6 +269,8 @@ impl DomainEvent for AccountEvent {
             Self::CardProgressed(e) => serde_json::to_value(e),
             Self::RewardIssued(e) => serde_json::to_value(e),
             Self::TierUpgraded(e) => serde_json::to_value(e),
+            Self::PointsReversed(e) => serde_json::to_value(e),
+            Self::TierDowngraded(e) => serde_json::to_value(e),
         };
         data.unwrap_or(Value::Null)
     }
@@ -242,6 +292,8 @@ impl DomainEvent for AccountEvent {
                     Self::CARD_PROGRESSED => Self::CardProgressed(decode_data(event_type, data)?),
                     Self::REWARD_ISSUED => Self::RewardIssued(decode_data(event_type, data)?),
                     Self::TIER_UPGRADED => Self::TierUpgraded(decode_data(event_type, data)?),
+                    Self::POINTS_REVERSED => Self::PointsReversed(decode_data(event_type, data)?),
+                    Self::TIER_DOWNGRADED => Self::TierDowngraded(decode_data(event_type, data)?),
                     unknown => return Err(EventDecodeError::UnknownType(unknown.to_owned())),
                 }
             }

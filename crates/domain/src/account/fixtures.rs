@@ -216,3 +216,29 @@ pub fn reactivated() -> AccountEvent {
         program_id: program_id(),
     })
 }
+
+/// A refund of `amount` (all that is left when `None`) of an order of `order_amount` that earned
+/// `points_earned`, after earlier refunds of `refunded_so_far` reversing `points_reversed_so_far`.
+pub fn refund(
+    order_ref: &str,
+    order_amount: &str,
+    points_earned: u64,
+    amount: Option<&str>,
+    points_reversed_so_far: u64,
+    refunded_so_far: &str,
+) -> AccountCommand {
+    let money = |raw: &str| crate::values::Money::parse("amount", raw).expect("valid");
+    AccountCommand::Refund(RefundOrder {
+        transaction_id: TransactionId(uuid::Uuid::from_u128(7000)),
+        order_ref: crate::values::OrderRef::parse("orderRef", order_ref).expect("valid"),
+        amount: amount.map(money),
+        order: OrderFacts {
+            amount: money(order_amount),
+            points_earned,
+            refunded: money(refunded_so_far),
+            points_reversed: points_reversed_so_far,
+        },
+        program: rules(),
+        now: now(),
+    })
+}

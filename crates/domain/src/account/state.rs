@@ -48,6 +48,9 @@ pub struct LoyaltyAccount {
     pub lifetime_points: Points,
     /// Every point ever redeemed.
     pub redeemed_points: Points,
+    /// Points taken back by refunds (deducted from the balance or not).
+    #[serde(default)]
+    pub reversed_points: u64,
     /// The balance by accrual, soonest-expiring first; always sums to `balance`.
     #[serde(default)]
     pub lots: Lots,
@@ -92,6 +95,7 @@ impl Aggregate for LoyaltyAccount {
             AccountCommand::Accrue(c) => super::accrue_points::decide(self, c),
             AccountCommand::Redeem(c) => super::redeem_points::decide(self, c),
             AccountCommand::Purchase(c) => super::record_purchase::decide(self, c),
+            AccountCommand::Refund(c) => super::refund_order::decide(self, c),
             AccountCommand::Suspend(c) => super::suspend_account::decide(self, c),
             AccountCommand::Reactivate => super::reactivate_account::decide(self),
         }
@@ -146,6 +150,19 @@ impl Aggregate for LoyaltyAccount {
                     tier_id: e.to_tier_id.clone(),
                     name: e.tier_name.clone(),
                     level: e.tier_level,
+                })
+            }
+            AccountEvent::PointsReversed(e) => {
+                self.balance = Points::new(e.remaining_points);
+                self.reversed_points += e.points_reversed;
+                self.lots.take(e.points_deducted);
+                self.qualifying.add(e.reversed_at, -(e.points_reversed as i64));
+            }
+            AccountEvent::TierDowngraded(e) => {
+                self.tier = e.to_tier_id.as_ref().map(|id| TierRef {
+                    tier_id: id.clone(),
+                    name: e.tier_name.clone().unwrap_or_else(|| id.clone()),
+                    level: e.tier_level.unwrap_or(0),
                 })
             }
         }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AccountEvent, Enrollment, LoyaltyAccount, ProgramRules, TierUpgraded};
+use super::{AccountEvent, Enrollment, LoyaltyAccount, ProgramRules, TierDowngraded, TierUpgraded};
 use crate::Aggregate;
 
 /// The upgrade (if any) that `new_events` earn the member, judged on the state after them.
@@ -32,6 +32,36 @@ pub(super) fn upgrade(
             tier_name: target.name.clone(),
             tier_level: target.level,
             qualifying_points: qualifying,
+        })
+    })
+}
+
+/// The downgrade (if any) of a member whose qualifying points no longer reach their tier: after
+/// a refund, or when an evaluation period rolls over. Never an upgrade.
+pub(super) fn reevaluate(
+    account: &LoyaltyAccount,
+    enrollment: &Enrollment,
+    rules: &ProgramRules,
+    now: DateTime<Utc>,
+    reason: &str,
+) -> Option<AccountEvent> {
+    let current = account.tier.as_ref()?;
+    if rules.tiers.tiers.is_empty() {
+        return None;
+    }
+    let qualifying = account.qualifying.over(rules.tiers.period, now);
+    let target = rules.tiers.tier_for(qualifying);
+    let target_level = target.map_or(0, |t| t.level);
+    (target_level < current.level).then(|| {
+        AccountEvent::TierDowngraded(TierDowngraded {
+            customer_id: enrollment.customer_id.clone(),
+            program_id: enrollment.program_id,
+            from_tier_id: current.tier_id.clone(),
+            to_tier_id: target.map(|t| t.tier_id.clone()),
+            tier_name: target.map(|t| t.name.clone()),
+            tier_level: target.map(|t| t.level),
+            qualifying_points: qualifying,
+            reason: reason.to_owned(),
         })
     })
 }

@@ -56,6 +56,16 @@ impl Money {
         self.0
     }
 
+    /// `self - other`, or `None` when it would be negative.
+    pub fn checked_sub(self, other: Money) -> Option<Money> {
+        (self.0 >= other.0).then(|| Self(self.0 - other.0))
+    }
+
+    /// `self + other` (both have at most two places, so the sum does too).
+    pub fn plus(self, other: Money) -> Money {
+        Self(self.0 + other.0)
+    }
+
     /// The amount in minor units (cents).
     pub fn minor_units(self) -> i64 {
         let cents = self.0 * Decimal::from(100);

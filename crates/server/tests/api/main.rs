@@ -4,6 +4,7 @@
 mod accounts;
 mod cli;
 mod concurrency;
+mod contract;
 mod errors;
 mod helpers;
 mod idempotency;
