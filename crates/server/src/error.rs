@@ -57,7 +57,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Account(AccountError::NotFound) | Self::Program(ProgramError::NotFound) => StatusCode::NOT_FOUND,
+            Self::Account(AccountError::NotFound | AccountError::OrderNotFound { .. })
+            | Self::Program(ProgramError::NotFound) => StatusCode::NOT_FOUND,
             Self::Account(_) | Self::Program(_) => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

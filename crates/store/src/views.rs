@@ -29,6 +29,10 @@ pub struct TransactionView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
     pub timestamp: DateTime<Utc>,
+    /// On a `REVERSAL`: points the refund should have taken back but could not, because they
+    /// were already spent (the balance never goes below zero).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unrecovered_points: Option<i64>,
 }
 
 /// The member's current tier.

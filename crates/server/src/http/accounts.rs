@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/accounts/{accountId}/accruals", post(accrue))
         .route("/v1/accounts/{accountId}/redemptions", post(redeem))
         .route("/v1/accounts/{accountId}/purchases", post(purchase))
+        .route("/v1/accounts/{accountId}/refunds", post(refund))
         .route("/v1/accounts/{accountId}/suspend", post(suspend))
         .route("/v1/accounts/{accountId}/reactivate", post(reactivate))
         .route("/v1/accounts/{accountId}/transactions", get(transactions))
@@ -90,6 +91,18 @@ pub struct PurchaseRequest {
     location_id: Option<String>,
     /// Up to 20 category names, for `excludedCategories`.
     categories: Option<Vec<String>>,
+}
+
+/// A refund of (part of) an order: gives back the points it earned.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefundRequest {
+    /// The purchase's `orderRef`.
+    order_ref: Option<String>,
+    /// The amount refunded, a decimal string > 0 with at most 2 places; absent refunds whatever
+    /// is left of the order.
+    #[schema(value_type = Option<String>, example = "4.50")]
+    amount: Option<serde_json::Value>,
 }
 
 /// The most categories one purchase may carry.
@@ -336,11 +349,7 @@ pub async fn purchase(
             errors.push("amount", "is required");
             None
         }
-        Some(serde_json::Value::String(raw)) => errors.collect(Money::parse("amount", raw)),
-        Some(_) => {
-            errors.push("amount", "must be a decimal string such as \"12.50\"");
-            None
-        }
+        Some(raw) => money(&mut errors, "amount", raw),
     };
     let order_ref = required(&mut errors, "orderRef", body.order_ref.as_deref(), OrderRef::parse);
     let location_id = body
@@ -376,6 +385,57 @@ pub async fn purchase(
     state
         .service
         .account_action(context(tenant, &command), id, action)
+        .await
+}
+
+/// A decimal string such as `"12.50"`.
+fn money(errors: &mut ValidationErrors, field: &str, raw: &serde_json::Value) -> Option<Money> {
+    match raw {
+        serde_json::Value::String(raw) => errors.collect(Money::parse(field, raw)),
+        _ => {
+            errors.push(field, "must be a decimal string such as \"12.50\"");
+            None
+        }
+    }
+}
+
+/// Refund (part of) an order: the points it earned are taken back, prorated for a partial
+/// amount (floor); what was already spent is reported as `unrecoveredPoints`.
+#[utoipa::path(post, path = "/v1/accounts/{accountId}/refunds", tag = "accounts", request_body = RefundRequest,
+    security(("apiKey" = [])),
+    params(("accountId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = TransactionView, description = "the REVERSAL transaction"),
+              (status = 400, body = Problem),
+              (status = 404, body = Problem, description = "ACCOUNT_NOT_FOUND, ORDER_NOT_FOUND"),
+              (status = 409, body = Problem, description = "REFUND_EXCEEDS_ORDER"),
+              (status = 422, body = Problem)))]
+pub async fn refund(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    command: Command<RefundRequest>,
+) -> Result<Reply, ApiError> {
+    let id = account_id(&id)?;
+    let body = &command.body;
+    let mut errors = ValidationErrors::new();
+    let order_ref = required(&mut errors, "orderRef", body.order_ref.as_deref(), OrderRef::parse);
+    let amount = body.amount.as_ref().and_then(|raw| money(&mut errors, "amount", raw));
+    if amount == Some(Money::ZERO) {
+        errors.push("amount", "must be greater than 0");
+    }
+    let Some(order_ref) = order_ref else {
+        return Err(errors.into());
+    };
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    state
+        .service
+        .account_action(
+            context(tenant, &command),
+            id,
+            AccountAction::Refund { order_ref, amount },
+        )
         .await
 }
 

@@ -17,6 +17,7 @@ use super::{accounts, businesses, events, health, programs, AppState};
         programs::pause_program, programs::resume_program, programs::end_program, programs::change_rule,
         accounts::enroll, accounts::find_accounts, accounts::get_account, accounts::accrue, accounts::redeem,
         accounts::purchase,
+        accounts::refund,
         accounts::suspend, accounts::reactivate, accounts::transactions, accounts::account_events,
         events::event_feed,
     ),

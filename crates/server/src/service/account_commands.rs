@@ -1,9 +1,9 @@
-//! Commands to loyalty accounts: enrol, accrue, redeem, suspend, reactivate.
+//! Commands to loyalty accounts: enrol, accrue, purchase, refund, redeem, suspend, reactivate.
 
 use axum::http::StatusCode;
 use loyalty_domain::account::{
-    AccountCommand, AccountEvent, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount, ProgramFacts,
-    ProgramRules, RecordPurchase, RedeemPoints, ReferenceType, SuspendAccount,
+    AccountCommand, AccountError, AccountEvent, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount,
+    ProgramFacts, ProgramRules, RecordPurchase, RedeemPoints, ReferenceType, RefundOrder, SuspendAccount,
 };
 use loyalty_domain::program::{Program, TierPolicy};
 use loyalty_domain::values::{
@@ -50,6 +50,11 @@ pub enum AccountAction {
         order_ref: OrderRef,
         location_id: Option<String>,
         categories: Vec<String>,
+    },
+    Refund {
+        order_ref: OrderRef,
+        /// `None` refunds what is left of the order.
+        amount: Option<Money>,
     },
 }
 
@@ -210,6 +215,22 @@ fn act(
             now,
             issued_reward_id: uuid::Uuid::now_v7(),
         }),
+        AccountAction::Refund { order_ref, amount } => {
+            let Some(order) = tx.order_facts(account_id.0, order_ref.as_str())? else {
+                return Ok(Err(AccountError::OrderNotFound {
+                    order_ref: order_ref.into_string(),
+                }
+                .into()));
+            };
+            AccountCommand::Refund(RefundOrder {
+                transaction_id,
+                order_ref,
+                amount,
+                order,
+                program: rules,
+                now,
+            })
+        }
     };
     let events = match account.state.handle(command) {
         Ok(events) => events,
@@ -217,7 +238,7 @@ fn act(
     };
     let (state, _) = tx.append(&account, events.clone(), &ctx.metadata())?;
     match action {
-        AccountAction::Accrue { .. } | AccountAction::Redeem { .. } => {
+        AccountAction::Accrue { .. } | AccountAction::Redeem { .. } | AccountAction::Refund { .. } => {
             let view = tx
                 .transaction_view(business, transaction_id.0)?
                 .ok_or_else(|| StoreError::Corrupt(format!("transaction {transaction_id} was not projected")))?;

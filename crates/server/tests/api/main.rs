@@ -11,5 +11,6 @@ mod idempotency;
 mod operations;
 mod programs;
 mod purchases;
+mod refunds;
 mod restart;
 mod tenancy;

@@ -15,7 +15,8 @@ fn uuid(raw: &str) -> Result<Uuid, StoreError> {
 }
 
 const TRANSACTION_COLUMNS: &str =
-    "transaction_id, type, points_changed, new_balance, reason, order_ref, reward_id, expires_at, timestamp, position";
+    "transaction_id, type, points_changed, new_balance, reason, order_ref, reward_id, expires_at, timestamp, position,
+     unrecovered_points";
 
 fn transaction_row(row: &Row<'_>) -> rusqlite::Result<(TransactionRow, i64)> {
     Ok((
@@ -29,6 +30,7 @@ fn transaction_row(row: &Row<'_>) -> rusqlite::Result<(TransactionRow, i64)> {
             reward_id: row.get(6)?,
             expires_at: row.get(7)?,
             timestamp: row.get(8)?,
+            unrecovered_points: row.get(10)?,
         },
         row.get(9)?,
     ))
@@ -44,6 +46,7 @@ struct TransactionRow {
     reward_id: Option<String>,
     expires_at: Option<String>,
     timestamp: String,
+    unrecovered_points: Option<i64>,
 }
 
 impl TransactionRow {
@@ -58,6 +61,7 @@ impl TransactionRow {
             reward_id: self.reward_id.as_deref().map(uuid).transpose()?,
             expires_at: self.expires_at.as_deref().map(time::parse).transpose()?,
             timestamp: time::parse(&self.timestamp)?,
+            unrecovered_points: self.unrecovered_points,
         })
     }
 }

@@ -2,6 +2,8 @@
 //! append events (which updates the snapshot and the read models), and keep idempotency records.
 
 use chrono::{DateTime, Utc};
+use loyalty_domain::account::OrderFacts;
+use loyalty_domain::values::Money;
 use loyalty_domain::{Aggregate, DomainEvent, LoyaltyEvent};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
@@ -242,6 +244,35 @@ impl<'c> WriteTx<'c> {
             .conn
             .prepare_cached("SELECT 1 FROM orders WHERE account_id = ?1 AND order_ref = ?2")?
             .exists(params![account_id.to_string(), order_ref])?)
+    }
+
+    /// The purchase `order_ref` of an account, with what refunds took back from it so far.
+    pub fn order_facts(&self, account_id: Uuid, order_ref: &str) -> Result<Option<OrderFacts>, StoreError> {
+        let row: Option<(String, i64, String, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT amount, points_earned, refunded_amount, points_reversed FROM orders
+                 WHERE account_id = ?1 AND order_ref = ?2",
+            )?
+            .query_row(params![account_id.to_string(), order_ref], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        let Some((amount, points_earned, refunded, points_reversed)) = row else {
+            return Ok(None);
+        };
+        let money = |raw: &str| {
+            Money::parse("amount", raw)
+                .map_err(|_| StoreError::Corrupt(format!("bad amount {raw:?} on order {order_ref}")))
+        };
+        let count =
+            |n: i64| u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative points on order {order_ref}")));
+        Ok(Some(OrderFacts {
+            amount: money(&amount)?,
+            points_earned: count(points_earned)?,
+            refunded: money(&refunded)?,
+            points_reversed: count(points_reversed)?,
+        }))
     }
 
     /// How many accounts a program has.
