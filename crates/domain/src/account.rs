@@ -8,16 +8,20 @@ mod command;
 mod enroll_customer;
 mod error;
 mod event;
+mod expire_points;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod invariants;
 mod lot;
+mod pending;
 mod qualifying;
 mod reactivate_account;
 mod record_purchase;
 mod redeem_points;
 mod refund_order;
+mod release_pending;
+mod review_tier;
 mod state;
 mod status;
 mod suspend_account;
@@ -25,15 +29,17 @@ mod tiering;
 
 pub use card::{advance as advance_card, CardProgress, CardStep};
 pub use command::{
-    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, OrderFacts, ProgramFacts, ProgramRules,
-    RecordPurchase, RedeemPoints, ReferenceType, RefundOrder, RewardRef, SuspendAccount,
+    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, ExpirePoints, OrderFacts, ProgramFacts,
+    ProgramRules, RecordPurchase, RedeemPoints, ReferenceType, RefundOrder, ReleasePending, ReviewTier, RewardRef,
+    SuspendAccount,
 };
 pub use error::AccountError;
 pub use event::{
-    AccountEvent, AccountReactivated, AccountSuspended, CardProgressed, CustomerEnrolled, PointsEarned, PointsRedeemed,
-    PointsReversed, PurchaseRecorded, RewardIssued, TierDowngraded, TierUpgraded,
+    AccountEvent, AccountReactivated, AccountSuspended, CardProgressed, CustomerEnrolled, PointsEarned, PointsExpired,
+    PointsRedeemed, PointsReleased, PointsReversed, PurchaseRecorded, RewardIssued, TierDowngraded, TierUpgraded,
 };
 pub use lot::{Lot, Lots};
+pub use pending::{Pending, PendingLot};
 pub use qualifying::Qualifying;
 pub use state::{Enrollment, IssuedReward, LoyaltyAccount, TierRef};
 pub use status::AccountStatus;

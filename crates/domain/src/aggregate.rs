@@ -15,6 +15,12 @@ pub trait Aggregate: Default + Clone {
     /// The name stored with each event of this aggregate (`events.aggregate_type`).
     const AGGREGATE_TYPE: &'static str;
 
+    /// The next moment the aggregate changes with time alone (something expires), for the
+    /// sweeper that runs those commands; `None` when nothing is scheduled.
+    fn due_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        None
+    }
+
     /// Decide which events a command produces given the current state.
     fn handle(&self, command: Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
 

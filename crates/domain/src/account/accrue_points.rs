@@ -25,6 +25,7 @@ pub(super) fn decide(account: &LoyaltyAccount, command: AccruePoints) -> Result<
             reason: command.reason.into_string(),
             order_ref,
             now: command.now,
+            pending_days: None,
         },
     )?;
     let mut events = vec![earned];
@@ -55,6 +56,8 @@ pub(super) struct Earning {
     pub reason: String,
     pub order_ref: Option<String>,
     pub now: DateTime<Utc>,
+    /// Days the points stay pending (purchases in a program with a return window).
+    pub pending_days: Option<u32>,
 }
 
 /// The `loyalty.points.earned` event of an accrual onto `account`'s balance.
@@ -64,11 +67,22 @@ pub(super) fn earn(
     rules: &ProgramRules,
     earning: Earning,
 ) -> Result<AccountEvent, AccountError> {
+    let pending_until = earning
+        .pending_days
+        .filter(|days| *days > 0)
+        .map(|days| earning.now + Duration::days(i64::from(days)));
     let total = account
         .balance
         .checked_add(earning.points)
         .filter(|total| total.value() <= i64::MAX as u64)
         .ok_or(AccountError::BalanceOverflow)?;
+    // Pending points are not spendable: the balance stays until they are released.
+    let total = if pending_until.is_some() {
+        account.balance
+    } else {
+        total
+    };
+    let available_from = pending_until.unwrap_or(earning.now);
     Ok(AccountEvent::PointsEarned(PointsEarned {
         customer_id: enrollment.customer_id.clone(),
         program_id: enrollment.program_id,
@@ -81,8 +95,9 @@ pub(super) fn earn(
         order_ref: earning.order_ref,
         expires_at: rules
             .point_expiry_days
-            .map(|days| earning.now + Duration::days(i64::from(days))),
+            .map(|days| available_from + Duration::days(i64::from(days))),
         earned_at: Some(earning.now),
+        pending_until,
     }))
 }
 

@@ -20,6 +20,9 @@ pub enum AccountCommand {
     Redeem(RedeemPoints),
     Purchase(RecordPurchase),
     Refund(RefundOrder),
+    ReleasePending(ReleasePending),
+    ExpirePoints(ExpirePoints),
+    ReviewTier(ReviewTier),
     Suspend(SuspendAccount),
     Reactivate,
 }
@@ -72,6 +75,8 @@ pub struct ProgramRules {
     pub rule: Option<RuleConfig>,
     pub tiers: TierPolicy,
     pub point_expiry_days: Option<u32>,
+    /// Purchase points stay pending (not spendable, not qualifying) this many days.
+    pub pending_days: Option<u32>,
 }
 
 impl ProgramRules {
@@ -81,6 +86,7 @@ impl ProgramRules {
             rule: program.definition.rule().cloned(),
             tiers: TierPolicy::of(&program.definition),
             point_expiry_days: program.definition.point_expiry_days,
+            pending_days: program.definition.pending_days,
         }
     }
 }
@@ -187,4 +193,24 @@ pub struct RefundOrder {
     pub order: OrderFacts,
     pub program: ProgramRules,
     pub now: DateTime<Utc>,
+}
+
+/// Make the pending points whose return window closed by `as_of` available.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleasePending {
+    pub as_of: DateTime<Utc>,
+    pub program: ProgramRules,
+}
+
+/// Expire what is left of every lot due by `as_of`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpirePoints {
+    pub as_of: DateTime<Utc>,
+}
+
+/// Re-evaluate the member's tier at `as_of` (an evaluation period rolled over).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewTier {
+    pub as_of: DateTime<Utc>,
+    pub program: ProgramRules,
 }

@@ -52,6 +52,44 @@ pub struct PointsEarned {
     /// before it was added, which then count for the lifetime period only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub earned_at: Option<DateTime<Utc>>,
+    /// Set when the points are pending until the program's return window closes: they are then
+    /// not in `totalPoints` (which stays the spendable balance) until `loyalty.points.released`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_until: Option<DateTime<Utc>>,
+}
+
+/// `loyalty.points.released`: pending points became available when their return window closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PointsReleased {
+    pub customer_id: CustomerId,
+    pub program_id: ProgramId,
+    /// The accrual (its `loyalty.points.earned` transactionId) whose points are released.
+    pub transaction_id: TransactionId,
+    pub points_released: u64,
+    /// The balance after the release.
+    pub total_points: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    pub released_at: DateTime<Utc>,
+}
+
+/// `loyalty.points.expired`: what was left of one lot expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PointsExpired {
+    pub customer_id: CustomerId,
+    pub program_id: ProgramId,
+    /// The ledger entry of this expiry.
+    pub transaction_id: TransactionId,
+    /// The accrual whose lot expired.
+    pub lot_transaction_id: TransactionId,
+    pub points_expired: u64,
+    pub remaining_points: u64,
+    /// When the lot was due.
+    pub expiration_date: DateTime<Utc>,
 }
 
 /// `loyalty.purchase.recorded`: a purchase was counted for the member (with or without points).
@@ -129,6 +167,9 @@ pub struct PointsReversed {
     pub points_deducted: u64,
     /// The part already spent, which the balance (never negative) could not give back.
     pub unrecovered_points: u64,
+    /// The part that was still pending, simply cancelled.
+    #[serde(default)]
+    pub pending_cancelled: u64,
     pub remaining_points: u64,
     pub reason: String,
     pub reversed_at: DateTime<Utc>,
@@ -201,6 +242,8 @@ pub enum AccountEvent {
     TierUpgraded(TierUpgraded),
     PointsReversed(PointsReversed),
     TierDowngraded(TierDowngraded),
+    PointsReleased(PointsReleased),
+    PointsExpired(PointsExpired),
 }
 
 impl AccountEvent {
@@ -215,6 +258,8 @@ impl AccountEvent {
     pub const TIER_UPGRADED: &'static str = "loyalty.tier.upgraded";
     pub const POINTS_REVERSED: &'static str = "loyalty.points.reversed";
     pub const TIER_DOWNGRADED: &'static str = "loyalty.tier.downgraded";
+    pub const POINTS_RELEASED: &'static str = "loyalty.points.released";
+    pub const POINTS_EXPIRED: &'static str = "loyalty.points.expired";
 
     /// The version of `loyalty.points.earned` written now; 1.0 was the seed's `{points}` shape.
     pub const POINTS_EARNED_VERSION: &'static str = "2.0";
@@ -231,6 +276,8 @@ impl AccountEvent {
         Self::TIER_UPGRADED,
         Self::POINTS_REVERSED,
         Self::TIER_DOWNGRADED,
+        Self::POINTS_RELEASED,
+        Self::POINTS_EXPIRED,
     ];
 }
 
@@ -248,6 +295,8 @@ impl DomainEvent for AccountEvent {
             Self::TierUpgraded(_) => Self::TIER_UPGRADED,
             Self::PointsReversed(_) => Self::POINTS_REVERSED,
             Self::TierDowngraded(_) => Self::TIER_DOWNGRADED,
+            Self::PointsReleased(_) => Self::POINTS_RELEASED,
+            Self::PointsExpired(_) => Self::POINTS_EXPIRED,
         }
     }
 
@@ -271,6 +320,8 @@ impl DomainEvent for AccountEvent {
             Self::TierUpgraded(e) => serde_json::to_value(e),
             Self::PointsReversed(e) => serde_json::to_value(e),
             Self::TierDowngraded(e) => serde_json::to_value(e),
+            Self::PointsReleased(e) => serde_json::to_value(e),
+            Self::PointsExpired(e) => serde_json::to_value(e),
         };
         data.unwrap_or(Value::Null)
     }
@@ -294,6 +345,8 @@ impl DomainEvent for AccountEvent {
                     Self::TIER_UPGRADED => Self::TierUpgraded(decode_data(event_type, data)?),
                     Self::POINTS_REVERSED => Self::PointsReversed(decode_data(event_type, data)?),
                     Self::TIER_DOWNGRADED => Self::TierDowngraded(decode_data(event_type, data)?),
+                    Self::POINTS_RELEASED => Self::PointsReleased(decode_data(event_type, data)?),
+                    Self::POINTS_EXPIRED => Self::PointsExpired(decode_data(event_type, data)?),
                     unknown => return Err(EventDecodeError::UnknownType(unknown.to_owned())),
                 }
             }

@@ -53,6 +53,7 @@ pub fn rules() -> ProgramRules {
         })),
         tiers: TierPolicy::default(),
         point_expiry_days: None,
+        pending_days: None,
     }
 }
 
@@ -170,6 +171,7 @@ pub fn earned(txn: u128, points: u64, total: u64) -> AccountEvent {
         order_ref: None,
         expires_at: None,
         earned_at: Some(now()),
+        pending_until: None,
     })
 }
 

@@ -50,6 +50,7 @@ pub(super) fn decide(account: &LoyaltyAccount, command: RecordPurchase) -> Resul
                 reason: format!("Purchase {order_ref}"),
                 order_ref: Some(order_ref.clone()),
                 now: command.now,
+                pending_days: command.program.pending_days,
             },
         )?;
         record(&mut state, &mut events, earned);
@@ -96,6 +97,7 @@ pub(super) fn decide(account: &LoyaltyAccount, command: RecordPurchase) -> Resul
                         reason: format!("Card reward for {order_ref}"),
                         order_ref: Some(order_ref.clone()),
                         now: command.now,
+                        pending_days: None,
                     },
                 )?;
                 record(&mut state, &mut events, earned);

@@ -32,7 +32,9 @@ pub(super) fn decide(account: &LoyaltyAccount, command: RefundOrder) -> Result<V
             .min(order.points_earned)
     };
     let to_reverse = reversed_total.saturating_sub(order.points_reversed);
-    let deducted = to_reverse.min(account.balance.value());
+    // Points still pending are simply cancelled; the rest comes off the balance, down to zero.
+    let cancelled = to_reverse.min(account.pending.of_order(&order_ref));
+    let deducted = (to_reverse - cancelled).min(account.balance.value());
     let reversal = AccountEvent::PointsReversed(PointsReversed {
         customer_id: enrollment.customer_id.clone(),
         program_id: enrollment.program_id,
@@ -41,7 +43,8 @@ pub(super) fn decide(account: &LoyaltyAccount, command: RefundOrder) -> Result<V
         refund_amount: refund,
         points_reversed: to_reverse,
         points_deducted: deducted,
-        unrecovered_points: to_reverse - deducted,
+        unrecovered_points: to_reverse - cancelled - deducted,
+        pending_cancelled: cancelled,
         remaining_points: account.balance.value() - deducted,
         reason: format!("Refund of order {order_ref}"),
         reversed_at: command.now,
@@ -126,6 +129,35 @@ mod tests {
             .result()
             .expect("refunded");
         assert_eq!(reversed(&events), (100, 20, 80, 0));
+    }
+
+    #[test]
+    fn points_still_pending_are_simply_cancelled() {
+        let AccountEvent::PointsEarned(pending) = earned(1, 100, 30) else {
+            unreachable!()
+        };
+        let pending = AccountEvent::PointsEarned(super::super::PointsEarned {
+            pending_until: Some(now() + chrono::Duration::days(7)),
+            order_ref: Some("o-1".to_owned()),
+            ..pending
+        });
+        let events = given::<LoyaltyAccount>([enrolled(), earned(2, 30, 30), pending])
+            .when(refund("o-1", "10.00", 100, Some("4.00"), 0, "0"))
+            .result()
+            .expect("refunded");
+        let AccountEvent::PointsReversed(e) = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(
+            (
+                e.points_reversed,
+                e.pending_cancelled,
+                e.points_deducted,
+                e.remaining_points
+            ),
+            (40, 40, 0, 30),
+            "the balance is untouched"
+        );
     }
 
     #[test]

@@ -2,7 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AccountCommand, AccountError, AccountEvent, AccountStatus, CardProgress, Lots, Qualifying};
+use chrono::{DateTime, Utc};
+
+use super::{
+    AccountCommand, AccountError, AccountEvent, AccountStatus, CardProgress, Lots, Pending, PendingLot, Qualifying,
+};
 use crate::program::RewardType;
 use crate::values::{CustomerId, Points, ProgramId};
 
@@ -48,9 +52,18 @@ pub struct LoyaltyAccount {
     pub lifetime_points: Points,
     /// Every point ever redeemed.
     pub redeemed_points: Points,
-    /// Points taken back by refunds (deducted from the balance or not).
+    /// Points taken back by refunds: deducted from the balance or cancelled while pending.
     #[serde(default)]
     pub reversed_points: u64,
+    /// Points refunds could not take back because they were already spent.
+    #[serde(default)]
+    pub unrecovered_points: u64,
+    /// Every point that expired.
+    #[serde(default)]
+    pub expired_points: u64,
+    /// Purchase points inside the return window: not spendable, not qualifying yet.
+    #[serde(default)]
+    pub pending: Pending,
     /// The balance by accrual, soonest-expiring first; always sums to `balance`.
     #[serde(default)]
     pub lots: Lots,
@@ -71,6 +84,16 @@ impl LoyaltyAccount {
         self.enrollment.as_ref().ok_or(AccountError::NotFound)
     }
 
+    /// The next moment this account changes without a command: pending points are released or
+    /// a lot expires.
+    pub fn due_at(&self) -> Option<DateTime<Utc>> {
+        let expiry = self.lots.iter().filter_map(|l| l.expires_at).min();
+        match (self.pending.next_release(), expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// The enrolment of an account that may earn or redeem now.
     pub(super) fn usable(&self) -> Result<&Enrollment, AccountError> {
         let enrollment = self.enrollment()?;
@@ -89,6 +112,10 @@ impl Aggregate for LoyaltyAccount {
 
     const AGGREGATE_TYPE: &'static str = "LoyaltyAccount";
 
+    fn due_at(&self) -> Option<DateTime<Utc>> {
+        LoyaltyAccount::due_at(self)
+    }
+
     fn handle(&self, command: AccountCommand) -> Result<Vec<AccountEvent>, AccountError> {
         match command {
             AccountCommand::Enroll(c) => super::enroll_customer::decide(self, c),
@@ -96,6 +123,9 @@ impl Aggregate for LoyaltyAccount {
             AccountCommand::Redeem(c) => super::redeem_points::decide(self, c),
             AccountCommand::Purchase(c) => super::record_purchase::decide(self, c),
             AccountCommand::Refund(c) => super::refund_order::decide(self, c),
+            AccountCommand::ReleasePending(c) => super::release_pending::decide(self, c),
+            AccountCommand::ExpirePoints(c) => super::expire_points::decide(self, c),
+            AccountCommand::ReviewTier(c) => super::review_tier::decide(self, c),
             AccountCommand::Suspend(c) => super::suspend_account::decide(self, c),
             AccountCommand::Reactivate => super::reactivate_account::decide(self),
         }
@@ -116,6 +146,31 @@ impl Aggregate for LoyaltyAccount {
                     name: e.initial_tier_name.clone().unwrap_or_else(|| id.clone()),
                     level: e.initial_tier_level.unwrap_or(1),
                 });
+            }
+            AccountEvent::PointsEarned(e) if e.pending_until.is_some() => {
+                self.balance = Points::new(e.total_points);
+                self.pending.add(PendingLot {
+                    transaction_id: e.transaction_id,
+                    points: e.points_earned,
+                    release_at: e.pending_until.unwrap_or_default(),
+                    expires_at: e.expires_at,
+                    order_ref: e.order_ref.clone(),
+                });
+            }
+            AccountEvent::PointsReleased(e) => {
+                self.pending.release(e.transaction_id);
+                self.balance = Points::new(e.total_points);
+                self.lifetime_points = self
+                    .lifetime_points
+                    .checked_add(Points::new(e.points_released))
+                    .unwrap_or(self.lifetime_points);
+                self.lots.add(e.transaction_id, e.points_released, e.expires_at);
+                self.qualifying.add(e.released_at, e.points_released as i64);
+            }
+            AccountEvent::PointsExpired(e) => {
+                self.lots.expire(e.lot_transaction_id);
+                self.balance = Points::new(e.remaining_points);
+                self.expired_points += e.points_expired;
             }
             AccountEvent::PointsEarned(e) => {
                 let earned = Points::new(e.points_earned);
@@ -154,7 +209,9 @@ impl Aggregate for LoyaltyAccount {
             }
             AccountEvent::PointsReversed(e) => {
                 self.balance = Points::new(e.remaining_points);
-                self.reversed_points += e.points_reversed;
+                self.reversed_points += e.points_deducted + e.pending_cancelled;
+                self.unrecovered_points += e.unrecovered_points;
+                self.pending.cancel(&e.order_ref, e.pending_cancelled);
                 self.lots.take(e.points_deducted);
                 self.qualifying.add(e.reversed_at, -(e.points_reversed as i64));
             }
