@@ -50,6 +50,10 @@ pub enum Command {
     /// Read models (accounts, programs, transactions) and snapshots.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
+    /// Expire due point lots, release pending points whose return window closed, and move members
+    /// down whose tier evaluation period rolled over; prints what it did as one line of JSON.
+    /// `serve` does the same every `--sweep-interval-secs`.
+    Expire(ExpireArgs),
     /// Measure durable accruals per second through the HTTP API.
     Bench(BenchArgs),
 }
@@ -62,6 +66,28 @@ pub struct ServeArgs {
     /// Token that authorises `POST /v1/businesses`; unset disables creating businesses over HTTP.
     #[arg(long, env = "LOYALTY_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Seconds between sweeps that expire due lots, release pending points whose return window
+    /// closed, and (once a day) move members down whose tier period rolled over. 0 disables the
+    /// sweeper (run `loyalty expire` from a scheduler instead).
+    #[arg(long, env = "LOYALTY_SWEEP_INTERVAL_SECS", default_value_t = 60)]
+    pub sweep_interval_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExpireArgs {
+    /// Expire what is due at this moment (RFC 3339, e.g. `2027-01-01T00:00:00Z`) instead of now;
+    /// a lot expires at most once however often this runs.
+    #[arg(long, value_parser = parse_as_of)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// Do not review tiers (members below their tier after an evaluation period rolled over).
+    #[arg(long)]
+    pub skip_tier_review: bool,
+}
+
+fn parse_as_of(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("expected an RFC 3339 time such as 2027-01-01T00:00:00Z: {e}"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 listen: parse_listen(&args.listen)?,
                 database,
                 admin_token: args.admin_token,
+                sweep_interval: (args.sweep_interval_secs > 0).then(|| Duration::from_secs(args.sweep_interval_secs)),
             };
             let app = Application::build(&settings).await?;
             app.run_until(shutdown_signal()).await
@@ -112,8 +139,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Projections(ProjectionsCommand::Rebuild) => rebuild(&database).await,
+        Command::Expire(args) => expire(&database, args).await,
         Command::Bench(args) => crate::bench::run(args, &database).await,
     }
+}
+
+async fn expire(database: &DatabaseUrl, args: ExpireArgs) -> anyhow::Result<()> {
+    let store = open(database)?;
+    let scope = crate::sweeper::SweepScope {
+        as_of: args.as_of.unwrap_or_else(chrono::Utc::now),
+        review_tiers: !args.skip_tier_review,
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} sweeping [{bar:40}] {pos}/{len} accounts ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report = crate::sweeper::sweep(&store, scope, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await
+    .context("the sweep failed; what it committed stays, run it again to finish")?;
+    bar.finish_and_clear();
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
 }
 
 fn open(database: &DatabaseUrl) -> anyhow::Result<SqliteStore> {

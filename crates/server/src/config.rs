@@ -42,6 +42,9 @@ pub struct ServeSettings {
     pub database: DatabaseUrl,
     /// `LOYALTY_ADMIN_TOKEN`: enables `POST /v1/businesses`.
     pub admin_token: Option<String>,
+    /// How often the sweeper expires lots, releases pending points and reviews tiers; `None`
+    /// leaves that to `loyalty expire`.
+    pub sweep_interval: Option<std::time::Duration>,
 }
 
 /// Parse a listen address such as `127.0.0.1:8080` or `0.0.0.0:80`.

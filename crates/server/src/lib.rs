@@ -8,4 +8,5 @@ pub mod error;
 pub mod http;
 pub mod service;
 pub mod startup;
+pub mod sweeper;
 pub mod telemetry;

@@ -19,6 +19,7 @@ use crate::service::Service;
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    sweep_interval: Option<std::time::Duration>,
 }
 
 impl Application {
@@ -41,7 +42,11 @@ impl Application {
                 .map(|t| Sha256::digest(t.as_bytes()).into()),
             metrics: crate::telemetry::metrics_handle(),
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            sweep_interval: settings.sweep_interval,
+        })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -56,10 +61,17 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!(%addr, database = %self.state.store.path().display(), "loyalty is listening");
-        axum::serve(self.listener, router(self.state))
+        let sweeper = self
+            .sweep_interval
+            .map(|every| tokio::spawn(crate::sweeper::run_periodically(self.state.store.clone(), every)));
+        let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await
-            .context("the HTTP server failed")
+            .context("the HTTP server failed");
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+        }
+        served
     }
 }
 

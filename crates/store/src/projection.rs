@@ -154,6 +154,53 @@ fn project_account(conn: &Connection, stored: &StoredEvent, event: &AccountEvent
                 ])?;
             expect_one_row(rows, &id)?;
         }
+        AccountEvent::PointsEarned(e) if e.pending_until.is_some() => {
+            // Not spendable yet: no ledger entry until the release.
+            add_pending(conn, &id, to_i64(e.points_earned)?, stored.sequence, &at)?;
+        }
+        AccountEvent::PointsReleased(e) => {
+            let released = to_i64(e.points_released)?;
+            let total = to_i64(e.total_points)?;
+            add_pending(conn, &id, -released, stored.sequence, &at)?;
+            update_balance(conn, &id, total, released, stored.sequence, &at)?;
+            insert_transaction(
+                conn,
+                stored,
+                &Ledger {
+                    transaction_id: e.transaction_id.to_string(),
+                    kind: "EARN",
+                    points_changed: released,
+                    new_balance: total,
+                    reason: &match &e.order_ref {
+                        Some(order_ref) => format!("Purchase {order_ref} (return window closed)"),
+                        None => "Pending points released".to_owned(),
+                    },
+                    order_ref: e.order_ref.as_deref(),
+                    reward_id: None,
+                    expires_at: e.expires_at.map(time::format),
+                    unrecovered_points: None,
+                },
+            )?;
+        }
+        AccountEvent::PointsExpired(e) => {
+            let remaining = to_i64(e.remaining_points)?;
+            update_balance(conn, &id, remaining, 0, stored.sequence, &at)?;
+            insert_transaction(
+                conn,
+                stored,
+                &Ledger {
+                    transaction_id: e.transaction_id.to_string(),
+                    kind: "EXPIRE",
+                    points_changed: -to_i64(e.points_expired)?,
+                    new_balance: remaining,
+                    reason: &format!("Points due {} expired", time::format(e.expiration_date)),
+                    order_ref: None,
+                    reward_id: None,
+                    expires_at: Some(time::format(e.expiration_date)),
+                    unrecovered_points: None,
+                },
+            )?;
+        }
         AccountEvent::PointsEarned(e) => {
             let earned = to_i64(e.points_earned)?;
             let total = to_i64(e.total_points)?;
@@ -196,6 +243,9 @@ fn project_account(conn: &Connection, stored: &StoredEvent, event: &AccountEvent
         AccountEvent::PointsReversed(e) => {
             let remaining = to_i64(e.remaining_points)?;
             update_balance(conn, &id, remaining, 0, stored.sequence, &at)?;
+            if e.pending_cancelled > 0 {
+                add_pending(conn, &id, -to_i64(e.pending_cancelled)?, stored.sequence, &at)?;
+            }
             let rows = conn
                 .prepare_cached(
                     "UPDATE orders SET refunded_amount = ?3, points_reversed = points_reversed + ?4
@@ -313,6 +363,16 @@ fn update_balance(
              WHERE account_id = ?1",
         )?
         .execute(params![id, balance, earned, version, at])?;
+    expect_one_row(rows, id)
+}
+
+/// Change the account's pending points by `delta`.
+fn add_pending(conn: &Connection, id: &str, delta: i64, version: i64, at: &str) -> Result<(), StoreError> {
+    let rows = conn
+        .prepare_cached(
+            "UPDATE accounts SET pending_points = pending_points + ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
+        )?
+        .execute(params![id, delta, version, at])?;
     expect_one_row(rows, id)
 }
 

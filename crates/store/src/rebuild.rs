@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::projection::project;
 use crate::sqlite::queries_for_rebuild::{event_row, event_select};
-use crate::StoreError;
+use crate::{time, StoreError};
 
 /// What a rebuild did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,14 +86,22 @@ pub(crate) fn rebuild(conn: &mut Connection, progress: &mut dyn FnMut(u64, u64))
     }
     {
         let mut insert = tx.prepare(
-            "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for (id, f) in &folded {
-            let (kind, state) = match &f.state {
-                State::Program(p) => (Program::AGGREGATE_TYPE, serde_json::to_string(p)?),
-                State::Account(a) => (LoyaltyAccount::AGGREGATE_TYPE, serde_json::to_string(a)?),
+            let (kind, state, due_at) = match &f.state {
+                State::Program(p) => (Program::AGGREGATE_TYPE, serde_json::to_string(p)?, p.due_at()),
+                State::Account(a) => (LoyaltyAccount::AGGREGATE_TYPE, serde_json::to_string(a)?, a.due_at()),
             };
-            insert.execute(params![id, kind, f.business_id, f.version, state])?;
+            insert.execute(params![
+                id,
+                kind,
+                f.business_id,
+                f.version,
+                state,
+                due_at.map(time::format)
+            ])?;
         }
     }
     tx.commit()?;

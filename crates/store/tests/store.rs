@@ -98,7 +98,9 @@ fn accrue_command(points: u64) -> AccountCommand {
             status: ProgramStatus::Active,
             rule: None,
             tiers: TierPolicy::default(),
-            point_expiry_days: None,
+            // Expiring lots give the snapshots a due time, which rebuild must reproduce.
+            point_expiry_days: Some(30),
+            pending_days: None,
         },
         now: chrono::Utc::now(),
     })

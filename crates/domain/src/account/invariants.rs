@@ -127,20 +127,32 @@ proptest! {
             }
             let mut ledger: i128 = 0;
             let mut earned: u128 = 0;
+            let mut qualifying: i128 = 0;
             for event in &history {
                 match event {
                     AccountEvent::PointsEarned(e) => {
                         earned += u128::from(e.points_earned);
-                        if e.pending_until.is_none() { ledger += i128::from(e.points_earned); }
+                        if e.pending_until.is_none() {
+                            ledger += i128::from(e.points_earned);
+                            qualifying += i128::from(e.points_earned);
+                        }
                     }
-                    AccountEvent::PointsReleased(e) => ledger += i128::from(e.points_released),
+                    AccountEvent::PointsReleased(e) => {
+                        ledger += i128::from(e.points_released);
+                        qualifying += i128::from(e.points_released);
+                    }
                     AccountEvent::PointsRedeemed(e) => ledger -= i128::from(e.points_redeemed),
                     AccountEvent::PointsExpired(e) => ledger -= i128::from(e.points_expired),
-                    AccountEvent::PointsReversed(e) => ledger -= i128::from(e.points_deducted),
+                    AccountEvent::PointsReversed(e) => {
+                        ledger -= i128::from(e.points_deducted);
+                        qualifying -= i128::from(e.points_reversed - e.pending_cancelled);
+                    }
                     _ => {}
                 }
             }
             prop_assert!(ledger >= 0, "ledger went negative: {ledger}");
+            prop_assert!(qualifying >= 0, "qualifying points went negative: {qualifying}");
+            prop_assert_eq!(i128::from(account.qualifying.lifetime), qualifying, "pending points never qualify");
             prop_assert_eq!(i128::from(account.balance.value()), ledger);
             prop_assert_eq!(account.lots.total(), account.balance.value(), "the lots hold exactly the balance");
             let accounted = u128::from(account.balance.value())

@@ -213,7 +213,9 @@ impl Aggregate for LoyaltyAccount {
                 self.unrecovered_points += e.unrecovered_points;
                 self.pending.cancel(&e.order_ref, e.pending_cancelled);
                 self.lots.take(e.points_deducted);
-                self.qualifying.add(e.reversed_at, -(e.points_reversed as i64));
+                // Pending points never qualified, so only the rest stops qualifying.
+                let qualified = e.points_reversed.saturating_sub(e.pending_cancelled);
+                self.qualifying.add(e.reversed_at, -(qualified as i64));
             }
             AccountEvent::TierDowngraded(e) => {
                 self.tier = e.to_tier_id.as_ref().map(|id| TierRef {

@@ -67,8 +67,12 @@ pub struct PurchaseReceipt {
     pub transaction_id: uuid::Uuid,
     #[serde(rename = "type")]
     pub transaction_type: &'static str,
-    /// Points this purchase earned (0 for card rules and purchases that do not qualify).
+    /// Points this purchase added to the balance (0 for card rules, purchases that do not
+    /// qualify, and points still pending).
     pub points_changed: i64,
+    /// Points earned but pending until the program's return window closes (`pendingDays`).
+    pub pending_points: i64,
+    pub pending_until: Option<chrono::DateTime<chrono::Utc>>,
     pub new_balance: i64,
     pub reason: String,
     pub order_ref: String,
@@ -270,7 +274,13 @@ fn receipt(
     PurchaseReceipt {
         transaction_id: transaction_id.0,
         transaction_type: "EARN",
-        points_changed: earned.map_or(0, |e| e.points_earned as i64),
+        points_changed: earned
+            .filter(|e| e.pending_until.is_none())
+            .map_or(0, |e| e.points_earned as i64),
+        pending_points: earned
+            .filter(|e| e.pending_until.is_some())
+            .map_or(0, |e| e.points_earned as i64),
+        pending_until: earned.and_then(|e| e.pending_until),
         new_balance: state.balance.value() as i64,
         reason: format!("Purchase {order_ref}"),
         order_ref: order_ref.as_str().to_owned(),

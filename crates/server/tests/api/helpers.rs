@@ -96,6 +96,7 @@ pub fn enrollment(program_id: &str, customer_id: &str, email: &str) -> Value {
 impl TestApp {
     async fn start(&mut self) {
         let settings = ServeSettings {
+            sweep_interval: None,
             listen: "127.0.0.1:0".parse().expect("listen address"),
             database: DatabaseUrl::Sqlite(self.db_path.clone()),
             admin_token: self.admin_token.clone(),

@@ -14,3 +14,4 @@ mod purchases;
 mod refunds;
 mod restart;
 mod tenancy;
+mod time;

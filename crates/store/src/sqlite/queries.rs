@@ -1,5 +1,7 @@
 //! Read queries over the projections, shared by the read pool and the writer's transaction.
 
+use chrono::{DateTime, Utc};
+use loyalty_domain::account::Lots;
 use loyalty_domain::program::ProgramDefinition;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use uuid::Uuid;
@@ -85,7 +87,35 @@ fn transactions(
 }
 
 const ACCOUNT_COLUMNS: &str = "account_id, program_id, customer_id, display_name, email, status, point_balance, \
-                               lifetime_points, enrolled_at, updated_at, version, tier_id, tier_name, tier_level, progress";
+                               lifetime_points, enrolled_at, updated_at, version, tier_id, tier_name, tier_level, progress, \
+                               pending_points";
+
+/// How far ahead `expiringSoon` looks.
+pub const EXPIRING_SOON_DAYS: i64 = 30;
+
+/// Points expiring within [`EXPIRING_SOON_DAYS`] of `now`, and the next expiry, from the
+/// account's snapshot (only accounts with something scheduled have lots worth reading).
+fn expiring(
+    conn: &Connection,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+    #[derive(serde::Deserialize)]
+    struct LotsOnly {
+        #[serde(default)]
+        lots: Lots,
+    }
+    let state: Option<String> = conn
+        .prepare_cached("SELECT state FROM snapshots WHERE aggregate_id = ?1 AND due_at IS NOT NULL")?
+        .query_row([account_id], |r| r.get(0))
+        .optional()?;
+    let Some(state) = state else {
+        return Ok((0, None));
+    };
+    let lots: LotsOnly = serde_json::from_str(&state)?;
+    let (soon, next) = lots.lots.expiring(now + chrono::Duration::days(EXPIRING_SOON_DAYS));
+    Ok((i64::try_from(soon).unwrap_or(i64::MAX), next))
+}
 
 fn account_from_row(conn: &Connection, row: AccountRow) -> Result<AccountView, StoreError> {
     let recent = transactions(conn, &row.account_id, None, RECENT_TRANSACTIONS_COUNT)?
@@ -98,6 +128,7 @@ fn account_from_row(conn: &Connection, row: AccountRow) -> Result<AccountView, S
     };
     let progress = row.progress.as_deref().map(serde_json::from_str).transpose()?;
     let issued_rewards = issued_rewards(conn, &row.account_id)?;
+    let (expiring_soon, expiring_at) = expiring(conn, &row.account_id, Utc::now())?;
     Ok(AccountView {
         account_id: uuid(&row.account_id)?,
         program_id: uuid(&row.program_id)?,
@@ -107,9 +138,9 @@ fn account_from_row(conn: &Connection, row: AccountRow) -> Result<AccountView, S
         status: row.status,
         point_balance: row.point_balance,
         lifetime_points: row.lifetime_points,
-        pending_points: 0,
-        expiring_soon: 0,
-        expiring_at: None,
+        pending_points: row.pending_points,
+        expiring_soon,
+        expiring_at,
         tier,
         progress,
         issued_rewards,
@@ -136,6 +167,7 @@ struct AccountRow {
     tier_name: Option<String>,
     tier_level: Option<u32>,
     progress: Option<String>,
+    pending_points: i64,
 }
 
 /// A member's unused issued rewards, oldest first.
@@ -179,6 +211,7 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
         tier_name: row.get(12)?,
         tier_level: row.get(13)?,
         progress: row.get(14)?,
+        pending_points: row.get(15)?,
     })
 }
 
@@ -459,4 +492,41 @@ pub fn business_by_key_hash(conn: &Connection, key_hash: &str) -> Result<Option<
         })
     })
     .transpose()
+}
+
+/// Accounts with something due by `as_of` (a lot to expire, pending points to release), soonest
+/// first: `(business_id, account_id)`.
+pub fn due_accounts(conn: &Connection, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT business_id, aggregate_id FROM snapshots
+         WHERE due_at IS NOT NULL AND due_at <= ?1 AND aggregate_type = 'LoyaltyAccount'
+         ORDER BY due_at LIMIT ?2",
+    )?;
+    let rows: Vec<(String, String)> = stmt
+        .query_map(params![time::format(as_of), limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.iter().map(|(b, a)| Ok((uuid(b)?, uuid(a)?))).collect()
+}
+
+/// Programs that can move members between tiers (not drafts, not ended), with their
+/// definitions: `(business_id, program_id, definition)`.
+pub fn tiered_programs(conn: &Connection) -> Result<Vec<(Uuid, Uuid, ProgramDefinition)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT business_id, program_id, definition FROM programs WHERE status IN ('ACTIVE', 'PAUSED')",
+    )?;
+    let rows: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.iter()
+        .map(|(b, p, d)| Ok((uuid(b)?, uuid(p)?, serde_json::from_str(d)?)))
+        .collect()
+}
+
+/// Members of a program whose tier is above `level`.
+pub fn accounts_above_tier(conn: &Connection, program_id: Uuid, level: u32) -> Result<Vec<Uuid>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT account_id FROM accounts WHERE program_id = ?1 AND tier_level > ?2")?;
+    let rows: Vec<String> = stmt
+        .query_map(params![program_id.to_string(), level], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    rows.iter().map(|a| uuid(a)).collect()
 }

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+use loyalty_domain::program::ProgramDefinition;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -179,6 +181,22 @@ impl SqliteStore {
     }
 
     /// Whether the database answers (for `/readyz`).
+    /// Accounts with a lot to expire or pending points to release by `as_of`, soonest first.
+    pub async fn due_accounts(&self, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+        self.read(move |conn| queries::due_accounts(conn, as_of, limit)).await
+    }
+
+    /// Programs whose members can move between tiers: `(business_id, program_id, definition)`.
+    pub async fn tiered_programs(&self) -> Result<Vec<(Uuid, Uuid, ProgramDefinition)>, StoreError> {
+        self.read(queries::tiered_programs).await
+    }
+
+    /// Members of `program_id` above tier `level`.
+    pub async fn accounts_above_tier(&self, program_id: Uuid, level: u32) -> Result<Vec<Uuid>, StoreError> {
+        self.read(move |conn| queries::accounts_above_tier(conn, program_id, level))
+            .await
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }

@@ -1,7 +1,7 @@
 //! What a command may do inside the writer's transaction: load aggregates from snapshots,
 //! append events (which updates the snapshot and the read models), and keep idempotency records.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use loyalty_domain::account::OrderFacts;
 use loyalty_domain::values::Money;
 use loyalty_domain::{Aggregate, DomainEvent, LoyaltyEvent};
@@ -32,8 +32,13 @@ pub struct WriteTx<'c> {
 }
 
 impl<'c> WriteTx<'c> {
+    /// `now` is cut to microseconds, the precision timestamps are stored with, so a time a
+    /// decision derives from it (an `expiresAt`) reads back exactly as the aggregate holds it.
     pub(crate) fn new(conn: &'c Connection, now: DateTime<Utc>) -> Self {
-        Self { conn, now }
+        Self {
+            conn,
+            now: now.trunc_subsecs(6),
+        }
     }
 
     /// The time this batch is stamped with.
@@ -164,20 +169,29 @@ impl<'c> WriteTx<'c> {
         state: &A,
     ) -> Result<(), StoreError> {
         let state_json = serde_json::to_string(state)?;
+        let due_at = state.due_at().map(time::format);
         let id = loaded.aggregate_id.to_string();
         let rows = if loaded.version == 0 {
             self.conn
                 .prepare_cached(
-                    "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state) VALUES (?1, ?2, ?3, ?4, ?5)
+                    "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (aggregate_id) DO NOTHING",
                 )?
-                .execute(params![id, A::AGGREGATE_TYPE, loaded.business_id.to_string(), version, state_json])?
+                .execute(params![
+                    id,
+                    A::AGGREGATE_TYPE,
+                    loaded.business_id.to_string(),
+                    version,
+                    state_json,
+                    due_at
+                ])?
         } else {
             self.conn
                 .prepare_cached(
-                    "UPDATE snapshots SET version = ?3, state = ?4 WHERE aggregate_id = ?1 AND version = ?2",
+                    "UPDATE snapshots SET version = ?3, state = ?4, due_at = ?5 WHERE aggregate_id = ?1 AND version = ?2",
                 )?
-                .execute(params![id, loaded.version, version, state_json])?
+                .execute(params![id, loaded.version, version, state_json, due_at])?
         };
         if rows == 1 {
             Ok(())

@@ -1,0 +1,244 @@
+//! The sweeper: what changes with time alone. Lots whose `expiresAt` passed expire, pending
+//! points whose return window closed are released, and members whose qualifying points fell
+//! below their tier when an evaluation period rolled over move down. Each change is an ordinary
+//! command through the writer (optimistic concurrency, group commit), so a lot expires at most
+//! once however often and however concurrently sweeps run: a second sweep finds nothing due.
+//!
+//! `loyalty expire [--as-of]` runs one sweep; `loyalty serve` runs one every
+//! `--sweep-interval-secs`.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use loyalty_domain::account::{
+    AccountCommand, AccountEvent, ExpirePoints, LoyaltyAccount, ProgramRules, ReleasePending, ReviewTier,
+};
+use loyalty_domain::program::{EvaluationPeriod, Program, TierPolicy};
+use loyalty_domain::Aggregate;
+use loyalty_store::{EventMetadata, SqliteStore, StoreError, WriteTx};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// How many due accounts one sweep reads at a time.
+pub const SWEEP_PAGE_COUNT: u32 = 1_000;
+/// How many account commands a sweep keeps in flight, so the writer can group-commit them.
+pub const SWEEP_IN_FLIGHT_COUNT: usize = 256;
+
+/// What a sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    pub as_of: DateTime<Utc>,
+    /// Accounts that had something due.
+    pub accounts_swept: u64,
+    pub lots_expired: u64,
+    pub points_expired: u64,
+    pub lots_released: u64,
+    pub points_released: u64,
+    pub tier_upgrades: u64,
+    pub tier_downgrades: u64,
+}
+
+impl SweepReport {
+    fn count(&mut self, events: &[AccountEvent]) {
+        for event in events {
+            match event {
+                AccountEvent::PointsExpired(e) => {
+                    self.lots_expired += 1;
+                    self.points_expired += e.points_expired;
+                }
+                AccountEvent::PointsReleased(e) => {
+                    self.lots_released += 1;
+                    self.points_released += e.points_released;
+                }
+                AccountEvent::TierUpgraded(_) => self.tier_upgrades += 1,
+                AccountEvent::TierDowngraded(_) => self.tier_downgrades += 1,
+                _ => {}
+            }
+        }
+    }
+
+    fn absorb(&mut self, other: SweepReport) {
+        self.lots_expired += other.lots_expired;
+        self.points_expired += other.points_expired;
+        self.lots_released += other.lots_released;
+        self.points_released += other.points_released;
+        self.tier_upgrades += other.tier_upgrades;
+        self.tier_downgrades += other.tier_downgrades;
+    }
+}
+
+/// What a sweep covers.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepScope {
+    pub as_of: DateTime<Utc>,
+    /// Also review the tiers of members of programs with a yearly evaluation period.
+    pub review_tiers: bool,
+}
+
+/// Run one sweep at `scope.as_of`; `progress(done, total_so_far)` is called as accounts finish.
+pub async fn sweep(
+    store: &SqliteStore,
+    scope: SweepScope,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> Result<SweepReport, StoreError> {
+    let as_of = scope.as_of;
+    let sweep_id = Uuid::now_v7();
+    let mut report = SweepReport {
+        as_of,
+        ..SweepReport::default()
+    };
+    let mut seen: HashSet<Uuid> = HashSet::new();
+    let mut done = 0u64;
+    loop {
+        let due = store.due_accounts(as_of, SWEEP_PAGE_COUNT).await?;
+        // An account still due after its sweep (a refusal, say) must not stop the others.
+        let fresh: Vec<(Uuid, Uuid)> = due.into_iter().filter(|(_, id)| seen.insert(*id)).collect();
+        if fresh.is_empty() {
+            break;
+        }
+        let total = seen.len() as u64;
+        let mut results = stream::iter(fresh)
+            .map(|(business_id, account_id)| {
+                store.write(move |tx| mature(tx, business_id, account_id, as_of, sweep_id))
+            })
+            .buffer_unordered(SWEEP_IN_FLIGHT_COUNT);
+        while let Some(result) = results.next().await {
+            let part = result?;
+            report.accounts_swept += 1;
+            report.absorb(part);
+            done += 1;
+            progress(done, total);
+        }
+    }
+    if scope.review_tiers {
+        report.absorb(review_tiers(store, as_of, sweep_id).await?);
+    }
+    Ok(report)
+}
+
+fn metadata(sweep_id: Uuid) -> EventMetadata {
+    EventMetadata {
+        correlation_id: Some(sweep_id),
+        causation_id: None,
+    }
+}
+
+/// The program rules of an account's program.
+fn rules_of(tx: &WriteTx<'_>, account: &LoyaltyAccount, business_id: Uuid) -> Result<ProgramRules, StoreError> {
+    let program_id = account.enrollment.as_ref().map(|e| e.program_id.0).unwrap_or_default();
+    match tx.load::<Program>(business_id, program_id)? {
+        Some(program) if program.state.exists() => Ok(ProgramRules::of(&program.state)),
+        _ => Err(StoreError::Corrupt(format!(
+            "an account refers to missing program {program_id}"
+        ))),
+    }
+}
+
+/// Run `command` on the account as it is now in this transaction; append what it decides.
+fn run(
+    tx: &mut WriteTx<'_>,
+    business_id: Uuid,
+    account_id: Uuid,
+    sweep_id: Uuid,
+    command: impl FnOnce(ProgramRules) -> AccountCommand,
+) -> Result<Vec<AccountEvent>, StoreError> {
+    let Some(account) = tx.load::<LoyaltyAccount>(business_id, account_id)? else {
+        return Ok(Vec::new());
+    };
+    if account.state.enrollment.is_none() {
+        return Ok(Vec::new());
+    }
+    let rules = rules_of(tx, &account.state, business_id)?;
+    match account.state.handle(command(rules)) {
+        Ok(events) if !events.is_empty() => {
+            tx.append(&account, events.clone(), &metadata(sweep_id))?;
+            Ok(events)
+        }
+        Ok(_) => Ok(Vec::new()),
+        Err(refusal) => {
+            tracing::warn!(%account_id, %refusal, "the sweeper's command was refused");
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Release what is due, then expire what is due, in one writer transaction.
+fn mature(
+    tx: &mut WriteTx<'_>,
+    business_id: Uuid,
+    account_id: Uuid,
+    as_of: DateTime<Utc>,
+    sweep_id: Uuid,
+) -> Result<SweepReport, StoreError> {
+    let mut report = SweepReport::default();
+    let released = run(tx, business_id, account_id, sweep_id, |program| {
+        AccountCommand::ReleasePending(ReleasePending { as_of, program })
+    })?;
+    report.count(&released);
+    let expired = run(tx, business_id, account_id, sweep_id, |_| {
+        AccountCommand::ExpirePoints(ExpirePoints { as_of })
+    })?;
+    report.count(&expired);
+    Ok(report)
+}
+
+/// Move down the members of yearly-period programs who no longer reach their tier.
+async fn review_tiers(store: &SqliteStore, as_of: DateTime<Utc>, sweep_id: Uuid) -> Result<SweepReport, StoreError> {
+    let mut report = SweepReport::default();
+    for (business_id, program_id, definition) in store.tiered_programs().await? {
+        let policy = TierPolicy::of(&definition);
+        let Some(lowest) = policy.tiers.first().map(|t| t.level) else {
+            continue;
+        };
+        if policy.period == EvaluationPeriod::Lifetime {
+            continue;
+        }
+        let members = store.accounts_above_tier(program_id, lowest).await?;
+        let mut results = stream::iter(members)
+            .map(|account_id| {
+                store.write(move |tx| {
+                    let events = run(tx, business_id, account_id, sweep_id, |program| {
+                        AccountCommand::ReviewTier(ReviewTier { as_of, program })
+                    })?;
+                    let mut part = SweepReport::default();
+                    part.count(&events);
+                    Ok(part)
+                })
+            })
+            .buffer_unordered(SWEEP_IN_FLIGHT_COUNT);
+        while let Some(result) = results.next().await {
+            report.absorb(result?);
+        }
+    }
+    Ok(report)
+}
+
+/// Sweep every `interval` until the process stops; tiers are reviewed once per UTC day.
+pub async fn run_periodically(store: SqliteStore, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tiers_reviewed_on = None;
+    loop {
+        ticker.tick().await;
+        let now = Utc::now();
+        let review_tiers = tiers_reviewed_on != Some(now.date_naive());
+        let scope = SweepScope {
+            as_of: now,
+            review_tiers,
+        };
+        match sweep(&store, scope, &mut |_, _| {}).await {
+            Ok(report) => {
+                if review_tiers {
+                    tiers_reviewed_on = Some(now.date_naive());
+                }
+                if report.accounts_swept > 0 || report.tier_downgrades > 0 {
+                    tracing::info!(?report, "sweep");
+                }
+            }
+            Err(error) => tracing::error!(%error, "sweep failed; retrying at the next interval"),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! What changes with time alone, driven through `loyalty expire --as-of` against the database of
+//! a running server: lots expire lot by lot and at most once (also when sweeps race), pending
+//! points are released when the return window closes, and tiers move down when their evaluation
+//! period rolls over.
+
+use std::process::{Command, Output};
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+
+fn expire(app: &TestApp, as_of: DateTime<Utc>) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loyalty"))
+        .args([
+            "expire",
+            "--database-url",
+            &format!("sqlite://{}", app.db_path().display()),
+            "--as-of",
+            &as_of.to_rfc3339(),
+        ])
+        .env_remove("LOYALTY_DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run loyalty expire")
+}
+
+fn report(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "loyalty expire failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one line of JSON")
+}
+
+async fn member_of(app: &TestApp, program: Value) -> String {
+    let program_id = app.program_from(&program).await;
+    let (status, _, body) = app.activate(&program_id).await;
+    assert_eq!(status, StatusCode::OK, "activate: {body}");
+    app.enroll_customer(&program_id, "c-1", "ada@example.com").await
+}
+
+async fn buy(app: &TestApp, account: &str, amount: &str, order_ref: &str) -> Value {
+    let (status, _, receipt) = app
+        .post(
+            &format!("/v1/accounts/{account}/purchases"),
+            &json!({"amount": amount, "orderRef": order_ref}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "purchase: {receipt}");
+    receipt
+}
+
+async fn events_of(app: &TestApp, account: &str, event_type: &str) -> Vec<Value> {
+    let (_, _, events) = app.account_events(account).await;
+    events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["eventType"] == event_type)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn lots_expire_soonest_first_and_at_most_once_even_when_sweeps_race() {
+    let app = spawn_app().await;
+    let account = member_of(
+        &app,
+        json!({"name": "Expiring", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1},
+               "pointExpiryDays": 30}),
+    )
+    .await;
+    let (_, _, earned) = app.accrue(&account, 100).await;
+    let expires_at: DateTime<Utc> = earned["expiresAt"].as_str().expect("expiresAt").parse().expect("time");
+    assert!(expires_at > Utc::now() + Duration::days(29), "{earned}");
+    assert_eq!(app.redeem(&account, 30).await.0, StatusCode::CREATED);
+
+    let (_, _, view) = app.get_account(&account).await;
+    assert_eq!(view["expiringSoon"], 70, "all of it expires within 30 days: {view}");
+    assert_eq!(
+        view["expiringAt"]
+            .as_str()
+            .map(|t| t.parse::<DateTime<Utc>>().expect("time")),
+        Some(expires_at)
+    );
+
+    let early = report(&expire(&app, expires_at - Duration::seconds(1)));
+    assert_eq!(early["lotsExpired"], 0, "{early}");
+    assert_eq!(app.balance(&account).await, 70);
+
+    // Three sweeps at once, all past the due date: the lot expires once.
+    let at = expires_at + Duration::days(1);
+    let runs: Vec<Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3).map(|_| s.spawn(|| expire(&app, at))).collect();
+        handles.into_iter().map(|h| h.join().expect("sweep thread")).collect()
+    });
+    let expired: u64 = runs
+        .iter()
+        .map(|r| report(r)["pointsExpired"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(expired, 70, "only what is left of the lot, once");
+    assert_eq!(app.balance(&account).await, 0);
+    let events = events_of(&app, &account, "loyalty.points.expired").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["data"]["pointsExpired"], 70);
+    assert_eq!(events[0]["data"]["remainingPoints"], 0);
+    assert_eq!(
+        events[0]["data"]["expirationDate"]
+            .as_str()
+            .map(|t| t.parse::<DateTime<Utc>>().expect("time")),
+        Some(expires_at)
+    );
+    let ledger = app.all_transactions(&account).await;
+    assert_eq!(ledger[0]["type"], "EXPIRE");
+    assert_eq!(ledger[0]["pointsChanged"], -70);
+    let (_, _, view) = app.get_account(&account).await;
+    assert_eq!(view["expiringSoon"], 0);
+    assert!(view["expiringAt"].is_null(), "{view}");
+
+    let again = report(&expire(&app, at + Duration::days(400)));
+    assert_eq!(again["lotsExpired"], 0, "{again}");
+}
+
+#[tokio::test]
+async fn pending_points_are_released_when_the_return_window_closes() {
+    let app = spawn_app().await;
+    let account = member_of(
+        &app,
+        json!({"name": "Returns", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 10},
+               "pendingDays": 14,
+               "tiers": [
+                   {"tierId": "bronze", "name": "Bronze", "level": 1, "minPoints": 0, "maxPoints": 99},
+                   {"tierId": "silver", "name": "Silver", "level": 2, "minPoints": 100}]}),
+    )
+    .await;
+    let receipt = buy(&app, &account, "12.00", "o-1").await;
+    assert_eq!(receipt["pendingPoints"], 120, "{receipt}");
+    assert_eq!(receipt["pointsChanged"], 0);
+    assert!(receipt["tierUpgrade"].is_null(), "pending points do not qualify yet");
+    let pending_until: DateTime<Utc> = receipt["pendingUntil"]
+        .as_str()
+        .expect("pendingUntil")
+        .parse()
+        .expect("time");
+    buy(&app, &account, "5.00", "o-2").await;
+
+    let (_, _, view) = app.get_account(&account).await;
+    assert_eq!(view["pendingPoints"], 170, "{view}");
+    assert_eq!(view["pointBalance"], 0);
+    let refused = app.redeem(&account, 1).await;
+    assert_eq!(refused.0, StatusCode::CONFLICT, "pending points are not spendable");
+
+    // Refunding an order whose points are pending cancels them, without touching the balance.
+    let (status, _, reversal) = app
+        .post(&format!("/v1/accounts/{account}/refunds"), &json!({"orderRef": "o-2"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reversal}");
+    assert_eq!(reversal["pointsChanged"], 0);
+    let (_, _, view) = app.get_account(&account).await;
+    assert_eq!(view["pendingPoints"], 120);
+
+    let early = report(&expire(&app, pending_until - Duration::seconds(1)));
+    assert_eq!(early["lotsReleased"], 0, "{early}");
+    let released = report(&expire(&app, pending_until));
+    assert_eq!(released["pointsReleased"], 120, "{released}");
+    assert_eq!(released["tierUpgrades"], 1, "{released}");
+    let (_, _, view) = app.get_account(&account).await;
+    assert_eq!(view["pendingPoints"], 0);
+    assert_eq!(view["pointBalance"], 120);
+    assert_eq!(view["lifetimePoints"], 120);
+    assert_eq!(view["tier"]["tierId"], "silver");
+    let ledger = app.all_transactions(&account).await;
+    assert_eq!(ledger[0]["type"], "EARN");
+    assert_eq!(ledger[0]["pointsChanged"], 120);
+    assert_eq!(ledger[0]["orderRef"], "o-1");
+    assert_eq!(events_of(&app, &account, "loyalty.points.released").await.len(), 1);
+    let again = report(&expire(&app, pending_until + Duration::days(1)));
+    assert_eq!(again["lotsReleased"], 0, "released once: {again}");
+    assert_eq!(app.redeem(&account, 120).await.0, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn members_move_down_when_a_calendar_year_rolls_over() {
+    let app = spawn_app().await;
+    let account = member_of(
+        &app,
+        json!({"name": "Yearly", "ruleType": "TIER_BASED", "ruleConfig": {"evaluationPeriod": "CALENDAR_YEAR",
+               "tiers": [
+                   {"tierId": "bronze", "name": "Bronze", "level": 1, "minPoints": 0, "maxPoints": 99},
+                   {"tierId": "silver", "name": "Silver", "level": 2, "minPoints": 100}]}}),
+    )
+    .await;
+    let receipt = buy(&app, &account, "150.00", "o-1").await;
+    assert_eq!(receipt["tierUpgrade"]["toTierId"], "silver", "{receipt}");
+
+    let this_year = report(&expire(&app, Utc::now()));
+    assert_eq!(this_year["tierDowngrades"], 0, "{this_year}");
+    let next_year = Utc::now()
+        .date_naive()
+        .with_day(1)
+        .and_then(|d| d.with_month(1))
+        .and_then(|d| d.with_year(d.year() + 1))
+        .and_then(|d| d.and_hms_opt(0, 0, 1))
+        .expect("next new year")
+        .and_utc();
+    let rolled = report(&expire(&app, next_year));
+    assert_eq!(rolled["tierDowngrades"], 1, "{rolled}");
+    let (_, _, view) = app.get_account(&account).await;
+    assert_eq!(view["tier"]["tierId"], "bronze", "{view}");
+    let down = events_of(&app, &account, "loyalty.tier.downgraded").await;
+    assert_eq!(down[0]["data"]["reason"], "PERIOD_ROLLOVER");
+    assert_eq!(down[0]["data"]["fromTierId"], "silver");
+    let again = report(&expire(&app, next_year));
+    assert_eq!(again["tierDowngrades"], 0, "once: {again}");
+}
