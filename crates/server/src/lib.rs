@@ -6,6 +6,8 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod notifications;
+pub mod sagas;
 pub mod service;
 pub mod startup;
 pub mod sweeper;

@@ -11,8 +11,12 @@ use loyalty_store::{SqliteStore, StoreSettings};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
+use loyalty_delivery::{Subscription, SubscriptionSettings};
+
 use crate::config::ServeSettings;
 use crate::http::{router, AppState};
+use crate::notifications::RecordingNotifier;
+use crate::sagas::EnrollmentSaga;
 use crate::service::Service;
 
 /// A bound, ready service.
@@ -64,6 +68,14 @@ impl Application {
         let sweeper = self
             .sweep_interval
             .map(|every| tokio::spawn(crate::sweeper::run_periodically(self.state.store.clone(), every)));
+        let saga = tokio::spawn(
+            Subscription::new(
+                self.state.store.clone(),
+                Arc::new(EnrollmentSaga::new(Arc::new(RecordingNotifier))),
+                SubscriptionSettings::default(),
+            )
+            .run(),
+        );
         let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await
@@ -71,6 +83,7 @@ impl Application {
         if let Some(sweeper) = sweeper {
             sweeper.abort();
         }
+        saga.abort();
         served
     }
 }

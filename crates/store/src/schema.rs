@@ -140,7 +140,7 @@ CREATE TABLE idempotency (
     ),
     (
         2,
-        "refunds, pending points, and when each aggregate next needs attention",
+        "refunds, pending points, when each aggregate next needs attention, event handlers' inbox and checkpoints, notifications",
         r#"
 -- What refunds took back from each order so far.
 ALTER TABLE orders ADD COLUMN refunded_amount TEXT NOT NULL DEFAULT '0.00';
@@ -152,6 +152,33 @@ ALTER TABLE accounts ADD COLUMN pending_points INTEGER NOT NULL DEFAULT 0;
 -- released): what the sweeper looks for.
 ALTER TABLE snapshots ADD COLUMN due_at TEXT;
 CREATE INDEX snapshots_due ON snapshots (due_at) WHERE due_at IS NOT NULL;
+
+-- Event handlers: the events each has handled (committed with the handler's own effects, so a
+-- redelivered event has no second effect), and how far through the event store each has read.
+CREATE TABLE inbox (
+    handler    TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    outcome    TEXT NOT NULL,
+    handled_at TEXT NOT NULL,
+    PRIMARY KEY (handler, event_id)
+) WITHOUT ROWID;
+CREATE TABLE checkpoints (
+    name       TEXT PRIMARY KEY,
+    position   INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Notifications sent to members through the notification port (the welcome message).
+CREATE TABLE notifications (
+    notification_id TEXT PRIMARY KEY,
+    business_id     TEXT NOT NULL,
+    account_id      TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    caused_by       TEXT NOT NULL,
+    created_at      TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX notifications_by_account ON notifications (account_id, created_at);
 "#,
     ),
 ];

@@ -133,6 +133,11 @@ impl TestApp {
         self.start().await;
     }
 
+    /// The running server's store (for what the API does not show: checkpoints, notifications).
+    pub fn store(&self) -> &SqliteStore {
+        self.store.as_ref().expect("the server is running")
+    }
+
     pub fn db_path(&self) -> &Path {
         &self.db_path
     }

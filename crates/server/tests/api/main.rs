@@ -13,5 +13,6 @@ mod programs;
 mod purchases;
 mod refunds;
 mod restart;
+mod saga;
 mod tenancy;
 mod time;

@@ -530,3 +530,42 @@ pub fn accounts_above_tier(conn: &Connection, program_id: Uuid, level: u32) -> R
         .collect::<Result<_, _>>()?;
     rows.iter().map(|a| uuid(a)).collect()
 }
+
+/// Every business's events after `after`, in commit order: what event handlers read.
+pub fn events_after(conn: &Connection, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
+    ))?;
+    let items = stmt
+        .query_map(params![after, limit], event_row)?
+        .map(|r| r.map_err(StoreError::from).and_then(EventRow::into_event))
+        .collect::<Result<_, _>>()?;
+    Ok(items)
+}
+
+/// Where the checkpoint `name` is (0 before its first event).
+pub fn checkpoint(conn: &Connection, name: &str) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT position FROM checkpoints WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// The last event's position (0 when there is none).
+pub fn head_position(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| r.get(0))?)
+}
+
+/// The notifications sent to an account, oldest first: `(kind, body)`.
+pub fn notifications(conn: &Connection, account_id: Uuid) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, body FROM notifications WHERE account_id = ?1 ORDER BY created_at, notification_id",
+    )?;
+    let rows: Vec<(String, String)> = stmt
+        .query_map([account_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(kind, body)| Ok((kind, serde_json::from_str(&body)?)))
+        .collect()
+}

@@ -197,6 +197,27 @@ impl SqliteStore {
             .await
     }
 
+    /// Every business's events after `after`, in commit order (for event handlers).
+    pub async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read(move |conn| queries::events_after(conn, after, limit)).await
+    }
+
+    /// Where checkpoint `name` stands.
+    pub async fn checkpoint(&self, name: &str) -> Result<i64, StoreError> {
+        let name = name.to_owned();
+        self.read(move |conn| queries::checkpoint(conn, &name)).await
+    }
+
+    /// The position of the newest event.
+    pub async fn head_position(&self) -> Result<i64, StoreError> {
+        self.read(queries::head_position).await
+    }
+
+    /// Notifications sent to an account: `(kind, body)`, oldest first.
+    pub async fn notifications(&self, account_id: Uuid) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.read(move |conn| queries::notifications(conn, account_id)).await
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }

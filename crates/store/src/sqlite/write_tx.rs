@@ -289,6 +289,59 @@ impl<'c> WriteTx<'c> {
         }))
     }
 
+    /// Whether `handler` already handled `event_id`.
+    pub fn inbox_seen(&self, handler: &str, event_id: Uuid) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM inbox WHERE handler = ?1 AND event_id = ?2")?
+            .exists(params![handler, event_id.to_string()])?)
+    }
+
+    /// Record that `handler` handled `event_id`, in the transaction of the handler's effects.
+    pub fn inbox_record(&self, handler: &str, event_id: Uuid, outcome: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO inbox (handler, event_id, outcome, handled_at) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![handler, event_id.to_string(), outcome, time::format(self.now)])?;
+        Ok(())
+    }
+
+    /// Move the checkpoint `name` to `position`.
+    pub fn checkpoint_set(&self, name: &str, position: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+            )?
+            .execute(params![name, position, time::format(self.now)])?;
+        Ok(())
+    }
+
+    /// Record a notification sent to a member.
+    pub fn record_notification(
+        &self,
+        business_id: Uuid,
+        account_id: Uuid,
+        kind: &str,
+        body: &serde_json::Value,
+        caused_by: Uuid,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO notifications (notification_id, business_id, account_id, kind, body, caused_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                Uuid::now_v7().to_string(),
+                business_id.to_string(),
+                account_id.to_string(),
+                kind,
+                serde_json::to_string(body)?,
+                caused_by.to_string(),
+                time::format(self.now)
+            ])?;
+        Ok(())
+    }
+
     /// How many accounts a program has.
     pub fn account_count(&self, program_id: Uuid) -> Result<u64, StoreError> {
         let count: i64 = self

@@ -1,0 +1,172 @@
+//! Subscriptions on a real SQLite store: each event is handled once per handler, also when the
+//! handler fails half-way (its effects roll back with the failure and the retry does them once)
+//! and when events are delivered again (a reset checkpoint finds the inbox records).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use loyalty_delivery::{EventHandler, Handled, Subscription, SubscriptionSettings};
+use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition};
+use loyalty_domain::values::{BusinessId, ProgramId};
+use loyalty_domain::Aggregate;
+use loyalty_store::{EventMetadata, SqliteStore, StoreError, StoreSettings, StoredEvent, WriteTx};
+use serde_json::json;
+use uuid::Uuid;
+
+/// Records a notification per program event; fails after writing it while `failures` lasts.
+struct Recorder {
+    failures: AtomicU32,
+}
+
+impl EventHandler for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+
+    fn handles(&self, event_type: &str) -> bool {
+        event_type == "loyalty.program.activated"
+    }
+
+    fn handle(&self, tx: &mut WriteTx<'_>, event: &StoredEvent) -> Result<Handled, StoreError> {
+        tx.record_notification(
+            event.business_id,
+            event.aggregate_id,
+            "SEEN",
+            &json!({}),
+            event.event_id,
+        )?;
+        if self.failures.load(Ordering::SeqCst) > 0 {
+            self.failures.fetch_sub(1, Ordering::SeqCst);
+            return Err(StoreError::Corrupt("the handler crashed half-way".to_owned()));
+        }
+        Ok(Handled::Done)
+    }
+}
+
+/// A store with `n` programs, each created and activated.
+async fn store_with_programs(dir: &tempfile::TempDir, n: usize) -> (SqliteStore, Vec<Uuid>) {
+    let store = SqliteStore::open(&StoreSettings::new(dir.path().join("test.db"))).expect("open");
+    let business = store
+        .create_business("Cafe".to_owned(), format!("hash-{}", Uuid::new_v4()))
+        .await
+        .expect("business")
+        .business_id;
+    let mut programs = Vec::new();
+    for _ in 0..n {
+        let program = Uuid::now_v7();
+        programs.push(program);
+        store
+            .write(move |tx| {
+                let loaded = tx.load::<Program>(business, program)?.expect("fresh");
+                let definition = ProgramDefinition::parse(
+                    &json!({"name": "Coffee", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}}),
+                )
+                .expect("valid");
+                let mut events = loaded
+                    .state
+                    .handle(ProgramCommand::Create(CreateProgram {
+                        program_id: ProgramId(program),
+                        business_id: BusinessId(business),
+                        definition,
+                        template_id: None,
+                    }))
+                    .expect("created");
+                let mut state = loaded.state.clone();
+                for e in &events {
+                    state.apply(e);
+                }
+                events.extend(state.handle(ProgramCommand::Activate).expect("activated"));
+                tx.append(&loaded, events, &EventMetadata::default())?;
+                Ok(())
+            })
+            .await
+            .expect("program");
+    }
+    (store, programs)
+}
+
+fn subscription(store: &SqliteStore, failures: u32) -> Subscription {
+    Subscription::new(
+        store.clone(),
+        Arc::new(Recorder {
+            failures: AtomicU32::new(failures),
+        }),
+        SubscriptionSettings {
+            poll_interval: Duration::from_millis(10),
+            page_count: 2,
+            retry_initial: Duration::from_millis(5),
+            retry_max: Duration::from_millis(20),
+        },
+    )
+}
+
+async fn seen(store: &SqliteStore, programs: &[Uuid]) -> Vec<usize> {
+    let mut counts = Vec::new();
+    for program in programs {
+        counts.push(store.notifications(*program).await.expect("notifications").len());
+    }
+    counts
+}
+
+#[tokio::test]
+async fn every_event_is_handled_once_in_pages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, programs) = store_with_programs(&dir, 3).await;
+    let subscription = subscription(&store, 0);
+    while subscription.run_once().await.expect("runs") > 0 {}
+    assert_eq!(seen(&store, &programs).await, [1, 1, 1]);
+    assert_eq!(
+        subscription.checkpoint().await.expect("checkpoint"),
+        store.head_position().await.expect("head")
+    );
+}
+
+#[tokio::test]
+async fn a_handler_that_fails_half_way_leaves_no_effect_and_is_retried_until_done() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, programs) = store_with_programs(&dir, 2).await;
+    let subscription = subscription(&store, 3);
+    assert!(subscription.run_once().await.is_err(), "the first attempt fails");
+    assert_eq!(
+        seen(&store, &programs).await,
+        [0, 0],
+        "its half-done effect rolled back"
+    );
+    assert_eq!(
+        subscription.checkpoint().await.expect("checkpoint"),
+        0,
+        "and it is not past the event"
+    );
+
+    let running = tokio::spawn(subscription.clone().run());
+    let head = store.head_position().await.expect("head");
+    for _ in 0..500 {
+        if subscription.checkpoint().await.expect("checkpoint") == head {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    running.abort();
+    assert_eq!(
+        subscription.checkpoint().await.expect("checkpoint"),
+        head,
+        "caught up after retries"
+    );
+    assert_eq!(seen(&store, &programs).await, [1, 1], "each event handled exactly once");
+}
+
+#[tokio::test]
+async fn redelivered_events_have_no_second_effect() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, programs) = store_with_programs(&dir, 2).await;
+    let subscription = subscription(&store, 0);
+    while subscription.run_once().await.expect("runs") > 0 {}
+    // Deliver everything again, as after a lost checkpoint.
+    store
+        .write(|tx| tx.checkpoint_set("handler:recorder", 0))
+        .await
+        .expect("reset");
+    while subscription.run_once().await.expect("runs") > 0 {}
+    assert_eq!(seen(&store, &programs).await, [1, 1]);
+}
