@@ -1,4 +1,5 @@
-//! AddReward: a reward joins the catalogue of a program that has not ended, with its full stock.
+//! AddReward: a reward joins the catalogue of a program that has not ended (and whose catalogue is
+//! not full), with its full stock.
 
 use super::{AddReward, Reward, RewardCreated, RewardError, RewardEvent};
 use crate::program::ProgramStatus;
@@ -9,6 +10,9 @@ pub(super) fn decide(reward: &Reward, command: AddReward) -> Result<Vec<RewardEv
     }
     if command.program_status == ProgramStatus::Ended {
         return Err(RewardError::ProgramEnded);
+    }
+    if command.catalogue_full {
+        return Err(RewardError::CatalogueFull);
     }
     let definition = command.definition;
     Ok(vec![RewardEvent::Created(RewardCreated {
@@ -63,6 +67,17 @@ mod tests {
         given::<Reward>([])
             .when(RewardCommand::Add(command))
             .then_err(RewardError::ProgramEnded);
+    }
+
+    #[test]
+    fn a_full_catalogue_takes_no_more() {
+        let RewardCommand::Add(mut command) = add(Some(5), None) else {
+            unreachable!()
+        };
+        command.catalogue_full = true;
+        given::<Reward>([])
+            .when(RewardCommand::Add(command))
+            .then_err(RewardError::CatalogueFull);
     }
 
     #[test]

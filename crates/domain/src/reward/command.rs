@@ -20,6 +20,8 @@ pub struct AddReward {
     pub definition: RewardDefinition,
     /// The program's status now: an ENDED program takes no new rewards.
     pub program_status: ProgramStatus,
+    /// Whether the program's catalogue already holds as many rewards as it may.
+    pub catalogue_full: bool,
 }
 
 /// A member takes one unit of the reward (the points are spent on the account, in the same

@@ -12,6 +12,8 @@ pub enum RewardError {
     AlreadyExists,
     #[error("the program has ENDED; its catalogue takes no new rewards")]
     ProgramEnded,
+    #[error("the program's catalogue holds as many rewards as it may")]
+    CatalogueFull,
     #[error("the reward is out of stock")]
     OutOfStock,
     #[error("this customer has redeemed this reward {limit} time(s), its per-customer limit")]
@@ -25,6 +27,7 @@ impl RewardError {
             Self::NotFound => "REWARD_NOT_FOUND",
             Self::AlreadyExists => "REWARD_EXISTS",
             Self::ProgramEnded => "PROGRAM_NOT_ACTIVE",
+            Self::CatalogueFull => "CATALOGUE_FULL",
             Self::OutOfStock => "REWARD_OUT_OF_STOCK",
             Self::LimitReached { .. } => "REWARD_LIMIT_REACHED",
         }

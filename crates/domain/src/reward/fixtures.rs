@@ -39,6 +39,7 @@ pub fn add(stock: Option<u64>, per_customer_limit: Option<u32>) -> RewardCommand
             per_customer_limit,
         },
         program_status: ProgramStatus::Active,
+        catalogue_full: false,
     })
 }
 
