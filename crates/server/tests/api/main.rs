@@ -12,4 +12,5 @@ mod operations;
 mod programs;
 mod purchases;
 mod restart;
+mod rewards;
 mod tenancy;
