@@ -51,17 +51,21 @@ pub fn require_version(event_type: &str, version: &str, known: &[&str]) -> Resul
 pub enum LoyaltyEvent {
     Program(crate::program::ProgramEvent),
     Account(crate::account::AccountEvent),
+    Reward(crate::reward::RewardEvent),
 }
 
 impl LoyaltyEvent {
-    /// Read a stored event of either aggregate, upcasting older versions.
+    /// Read a stored event of any aggregate, upcasting older versions.
     pub fn decode(event_type: &str, version: &str, data: Value) -> Result<Self, EventDecodeError> {
         use crate::account::AccountEvent;
         use crate::program::ProgramEvent;
+        use crate::reward::RewardEvent;
         if ProgramEvent::TYPES.contains(&event_type) {
             ProgramEvent::decode(event_type, version, data).map(Self::Program)
         } else if AccountEvent::TYPES.contains(&event_type) {
             AccountEvent::decode(event_type, version, data).map(Self::Account)
+        } else if RewardEvent::TYPES.contains(&event_type) {
+            RewardEvent::decode(event_type, version, data).map(Self::Reward)
         } else {
             Err(EventDecodeError::UnknownType(event_type.to_owned()))
         }
@@ -72,6 +76,7 @@ impl LoyaltyEvent {
         crate::program::ProgramEvent::TYPES
             .iter()
             .chain(crate::account::AccountEvent::TYPES)
+            .chain(crate::reward::RewardEvent::TYPES)
             .copied()
     }
 }
@@ -85,5 +90,11 @@ impl From<crate::program::ProgramEvent> for LoyaltyEvent {
 impl From<crate::account::AccountEvent> for LoyaltyEvent {
     fn from(event: crate::account::AccountEvent) -> Self {
         Self::Account(event)
+    }
+}
+
+impl From<crate::reward::RewardEvent> for LoyaltyEvent {
+    fn from(event: crate::reward::RewardEvent) -> Self {
+        Self::Reward(event)
     }
 }

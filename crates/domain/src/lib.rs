@@ -1,4 +1,5 @@
-//! The loyalty domain: programs and loyalty accounts, their commands, events, rules and errors.
+//! The loyalty domain: programs, loyalty accounts and rewards catalogues, their commands, events,
+//! rules and errors.
 //!
 //! Everything here is pure: no I/O, no clocks, no randomness. Commands carry the time and the
 //! fresh ids they need, so every decision is a deterministic function of past events and a
@@ -9,6 +10,7 @@ pub mod aggregate;
 pub mod event;
 pub mod fields;
 pub mod program;
+pub mod reward;
 pub mod testing;
 pub mod validation;
 pub mod values;

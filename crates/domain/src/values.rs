@@ -6,7 +6,7 @@ mod ids;
 mod money;
 mod points;
 
-pub use bounded_text::{BoundedText, DisplayName, OrderRef, Reason, SuspensionReason};
+pub use bounded_text::{BoundedText, DisplayName, OrderRef, Reason, RewardName, SuspensionReason};
 pub use email::Email;
 pub use ids::{AccountId, BusinessId, CustomerId, ProgramId, RewardId, TransactionId};
 pub use money::Money;

@@ -5,6 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use loyalty_domain::account::AccountError;
 use loyalty_domain::program::ProgramError;
+use loyalty_domain::reward::RewardError;
 use loyalty_domain::{FieldError, ValidationErrors};
 use loyalty_store::{StoreError, StoredResponse};
 use serde::Serialize;
@@ -27,6 +28,8 @@ pub enum ApiError {
     Account(#[from] AccountError),
     #[error(transparent)]
     Program(#[from] ProgramError),
+    #[error(transparent)]
+    Reward(#[from] RewardError),
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
     #[error("the service is shutting down or overloaded; retry")]
@@ -58,8 +61,9 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Account(AccountError::NotFound | AccountError::OrderNotFound { .. })
-            | Self::Program(ProgramError::NotFound) => StatusCode::NOT_FOUND,
-            Self::Account(_) | Self::Program(_) => StatusCode::CONFLICT,
+            | Self::Program(ProgramError::NotFound)
+            | Self::Reward(RewardError::NotFound) => StatusCode::NOT_FOUND,
+            Self::Account(_) | Self::Program(_) | Self::Reward(_) => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -75,10 +79,12 @@ impl ApiError {
             Self::NotFound(what) => match *what {
                 "account" => "ACCOUNT_NOT_FOUND",
                 "program" => "PROGRAM_NOT_FOUND",
+                "reward" => "REWARD_NOT_FOUND",
                 _ => "NOT_FOUND",
             },
             Self::Account(e) => e.code(),
             Self::Program(e) => e.code(),
+            Self::Reward(e) => e.code(),
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_ERROR",

@@ -34,3 +34,5 @@ pub const CONFLICT_RETRY_COUNT_MAX: u32 = 5;
 /// Page size limits of list queries.
 pub const PAGE_LIMIT_DEFAULT: u32 = 50;
 pub const PAGE_LIMIT_MAX: u32 = 500;
+/// The most rewards one program's catalogue holds (and a list of it answers).
+pub const REWARDS_PER_PROGRAM_MAX: u32 = 1_000;

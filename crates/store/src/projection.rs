@@ -3,6 +3,7 @@
 
 use loyalty_domain::account::AccountEvent;
 use loyalty_domain::program::{ProgramDefinition, ProgramEvent, ProgramStatus};
+use loyalty_domain::reward::RewardEvent;
 use loyalty_domain::values::Money;
 use loyalty_domain::LoyaltyEvent;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -15,6 +16,7 @@ pub(crate) fn project(conn: &Connection, stored: &StoredEvent, event: &LoyaltyEv
     match event {
         LoyaltyEvent::Program(e) => project_program(conn, stored, e),
         LoyaltyEvent::Account(e) => project_account(conn, stored, e),
+        LoyaltyEvent::Reward(e) => project_reward(conn, stored, e),
     }
 }
 
@@ -297,6 +299,64 @@ fn project_account(conn: &Connection, stored: &StoredEvent, event: &AccountEvent
         }
         AccountEvent::Suspended(_) => set_account_status(conn, &id, "SUSPENDED", stored.sequence, &at)?,
         AccountEvent::Reactivated(_) => set_account_status(conn, &id, "ACTIVE", stored.sequence, &at)?,
+    }
+    Ok(())
+}
+
+fn project_reward(conn: &Connection, stored: &StoredEvent, event: &RewardEvent) -> Result<(), StoreError> {
+    let id = stored.aggregate_id.to_string();
+    let at = time::format(stored.timestamp);
+    match event {
+        RewardEvent::Created(e) => {
+            conn.prepare_cached(
+                "INSERT INTO rewards (reward_id, business_id, program_id, name, reward_type, points_cost, stock,
+                                      remaining_stock, per_customer_limit, claimed_count, version, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, 0, ?9, ?10, ?10)",
+            )?
+            .execute(params![
+                id,
+                stored.business_id.to_string(),
+                e.program_id.to_string(),
+                e.name,
+                serde_json::to_value(e.reward_type)?.as_str().unwrap_or_default(),
+                to_i64(e.points_cost)?,
+                e.stock.map(to_i64).transpose()?,
+                e.per_customer_limit,
+                stored.sequence,
+                at
+            ])?;
+        }
+        RewardEvent::Claimed(e) => {
+            let rows = conn
+                .prepare_cached(
+                    "UPDATE rewards SET remaining_stock = ?2, claimed_count = claimed_count + 1, version = ?3,
+                                        updated_at = ?4
+                     WHERE reward_id = ?1",
+                )?
+                .execute(params![
+                    id,
+                    e.remaining_stock.map(to_i64).transpose()?,
+                    stored.sequence,
+                    at
+                ])?;
+            if rows != 1 {
+                return Err(StoreError::Corrupt(format!("no reward row for {id}")));
+            }
+            conn.prepare_cached(
+                "INSERT INTO reward_claims (transaction_id, reward_id, business_id, account_id, customer_id, points_cost,
+                                            claimed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                e.transaction_id.to_string(),
+                id,
+                stored.business_id.to_string(),
+                e.account_id.to_string(),
+                e.customer_id.as_str(),
+                to_i64(e.points_cost)?,
+                at
+            ])?;
+        }
     }
     Ok(())
 }

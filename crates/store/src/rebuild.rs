@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use loyalty_domain::account::LoyaltyAccount;
 use loyalty_domain::program::Program;
+use loyalty_domain::reward::Reward;
 use loyalty_domain::{Aggregate, LoyaltyEvent};
 use rusqlite::{params, Connection, TransactionBehavior};
 use sha2::{Digest, Sha256};
@@ -29,12 +30,15 @@ const REBUILT_TABLES: &[&str] = &[
     "transactions",
     "orders",
     "issued_rewards",
+    "rewards",
+    "reward_claims",
     "snapshots",
 ];
 
 enum State {
     Program(Program),
     Account(LoyaltyAccount),
+    Reward(Reward),
 }
 
 struct Folded {
@@ -65,14 +69,16 @@ pub(crate) fn rebuild(conn: &mut Connection, progress: &mut dyn FnMut(u64, u64))
                 state: match event {
                     LoyaltyEvent::Program(_) => State::Program(Program::default()),
                     LoyaltyEvent::Account(_) => State::Account(LoyaltyAccount::default()),
+                    LoyaltyEvent::Reward(_) => State::Reward(Reward::default()),
                 },
             });
             match (&mut entry.state, &event) {
                 (State::Program(p), LoyaltyEvent::Program(e)) => p.apply(e),
                 (State::Account(a), LoyaltyEvent::Account(e)) => a.apply(e),
+                (State::Reward(r), LoyaltyEvent::Reward(e)) => r.apply(e),
                 _ => {
                     return Err(StoreError::Corrupt(format!(
-                        "aggregate {} mixes program and account events",
+                        "aggregate {} mixes events of different aggregate types",
                         stored.aggregate_id
                     )))
                 }
@@ -93,6 +99,7 @@ pub(crate) fn rebuild(conn: &mut Connection, progress: &mut dyn FnMut(u64, u64))
             let (kind, state, due_at) = match &f.state {
                 State::Program(p) => (Program::AGGREGATE_TYPE, serde_json::to_string(p)?, p.due_at()),
                 State::Account(a) => (LoyaltyAccount::AGGREGATE_TYPE, serde_json::to_string(a)?, a.due_at()),
+                State::Reward(r) => (Reward::AGGREGATE_TYPE, serde_json::to_string(r)?, r.due_at()),
             };
             insert.execute(params![
                 id,
@@ -122,6 +129,8 @@ pub(crate) fn fingerprint(conn: &Connection) -> Result<String, StoreError> {
         ("transactions", "position"),
         ("orders", "account_id, order_ref"),
         ("issued_rewards", "issued_reward_id"),
+        ("rewards", "reward_id"),
+        ("reward_claims", "transaction_id"),
         ("snapshots", "aggregate_id"),
     ] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {key}"))?;

@@ -181,6 +181,41 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_by_account ON notifications (account_id, created_at);
 "#,
     ),
+    (
+        3,
+        "rewards catalogue and reward claims",
+        r#"
+-- Each program's rewards catalogue, with what is left of each limited stock.
+CREATE TABLE rewards (
+    reward_id          TEXT PRIMARY KEY,
+    business_id        TEXT NOT NULL,
+    program_id         TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    reward_type        TEXT NOT NULL,
+    points_cost        INTEGER NOT NULL,
+    stock              INTEGER,
+    remaining_stock    INTEGER,
+    per_customer_limit INTEGER,
+    claimed_count      INTEGER NOT NULL,
+    version            INTEGER NOT NULL,
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL
+);
+CREATE INDEX rewards_by_program ON rewards (program_id, created_at);
+
+-- Every claim of a reward, by the redemption that paid for it: what per-customer limits count.
+CREATE TABLE reward_claims (
+    transaction_id TEXT PRIMARY KEY,
+    reward_id      TEXT NOT NULL,
+    business_id    TEXT NOT NULL,
+    account_id     TEXT NOT NULL,
+    customer_id    TEXT NOT NULL,
+    points_cost    INTEGER NOT NULL,
+    claimed_at     TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX reward_claims_by_customer ON reward_claims (reward_id, customer_id);
+"#,
+    ),
 ];
 
 /// Apply every migration not yet applied. Returns how many ran.

@@ -121,6 +121,32 @@ pub struct ProgramView {
     pub version: i64,
 }
 
+/// A reward of a program's catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RewardView {
+    pub reward_id: Uuid,
+    pub program_id: Uuid,
+    pub name: String,
+    /// `FREE_ITEM | DISCOUNT_PERCENTAGE | DISCOUNT_AMOUNT | POINTS | TIER_UPGRADE`.
+    #[schema(example = "FREE_ITEM")]
+    pub reward_type: String,
+    /// Exactly what one redemption spends.
+    pub points_cost: i64,
+    /// The stock it started with; `null`: unlimited.
+    pub stock: Option<i64>,
+    /// What is left of the stock; `null`: unlimited.
+    pub remaining_stock: Option<i64>,
+    /// How often one customer may redeem it; `null`: no limit.
+    pub per_customer_limit: Option<i64>,
+    /// Units redeemed so far.
+    pub claimed_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The number of events in the reward's history.
+    pub version: i64,
+}
+
 /// A page of items, newest first, with the cursor of the next page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -10,8 +10,9 @@ use loyalty_domain::account::{
     ReferenceType,
 };
 use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition, ProgramStatus, TierPolicy};
+use loyalty_domain::reward::{AddReward, ClaimReward, Reward, RewardCommand, RewardDefinition};
 use loyalty_domain::values::{
-    AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, TransactionId,
+    AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, RewardId, TransactionId,
 };
 use loyalty_domain::Aggregate;
 use loyalty_store::{EventMetadata, IdempotencyRecord, SqliteStore, StoreError, StoreSettings, StoredResponse};
@@ -308,6 +309,111 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift() {
     assert_ne!(f.store.read_model_fingerprint().expect("fingerprint"), live);
     f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
+}
+
+/// Add a reward of `stock` units to the fixture's program.
+async fn reward(f: &Fixture, stock: u64) -> Uuid {
+    let (business, program, reward) = (f.business, f.program, Uuid::new_v4());
+    f.store
+        .write(move |tx| {
+            let loaded = tx.load::<Reward>(business, reward)?.expect("fresh");
+            let definition = RewardDefinition::parse(
+                &json!({"name": "Free coffee", "rewardType": "FREE_ITEM", "pointsCost": 10, "stock": stock}),
+            )
+            .expect("valid");
+            let events = loaded
+                .state
+                .handle(RewardCommand::Add(AddReward {
+                    reward_id: RewardId(reward),
+                    program_id: ProgramId(program),
+                    definition,
+                    program_status: ProgramStatus::Active,
+                    catalogue_full: false,
+                }))
+                .expect("added");
+            tx.append(&loaded, events, &EventMetadata::default())?;
+            Ok(())
+        })
+        .await
+        .expect("reward");
+    reward
+}
+
+/// Claim the reward for the account, counting the customer's claims from the projection.
+async fn claim(f: &Fixture, reward: Uuid, account: Uuid) -> Result<bool, StoreError> {
+    let (business, program) = (f.business, f.program);
+    f.store
+        .write(move |tx| {
+            let loaded = tx.load::<Reward>(business, reward)?.expect("same business");
+            let customer_id = account.to_string();
+            let command = RewardCommand::Claim(ClaimReward {
+                account_id: AccountId(account),
+                customer_id: CustomerId::parse("customerId", &customer_id).expect("valid"),
+                program_id: ProgramId(program),
+                transaction_id: TransactionId::new_random(),
+                claims_by_customer: tx.reward_claims_by_customer(reward, &customer_id)?,
+            });
+            match loaded.state.handle(command) {
+                Ok(events) => {
+                    tx.append(&loaded, events, &EventMetadata::default())?;
+                    Ok(true)
+                }
+                Err(_) => Ok(false),
+            }
+        })
+        .await
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_exceed_the_stock_and_rebuild_to_the_live_catalogue() {
+    let f = Arc::new(fixture().await);
+    let reward = reward(&f, 5).await;
+    let mut accounts = Vec::new();
+    for n in 0..20 {
+        accounts.push(enrolled(&f, &format!("member{n}@example.com")).await);
+    }
+    let handles: Vec<_> = accounts
+        .iter()
+        .map(|account| {
+            let (f, account) = (Arc::clone(&f), *account);
+            tokio::spawn(async move { claim(&f, reward, account).await })
+        })
+        .collect();
+    let mut claimed = 0;
+    for handle in handles {
+        if handle.await.expect("task").expect("write") {
+            claimed += 1;
+        }
+    }
+    assert_eq!(claimed, 5);
+    let catalogue = f
+        .store
+        .rewards(f.business, f.program)
+        .await
+        .expect("read")
+        .expect("the business's program");
+    assert_eq!(catalogue.len(), 1);
+    assert_eq!((catalogue[0].remaining_stock, catalogue[0].claimed_count), (Some(0), 5));
+    let other_business = Uuid::new_v4();
+    assert!(f
+        .store
+        .rewards(other_business, f.program)
+        .await
+        .expect("read")
+        .is_none());
+
+    let live = f.store.read_model_fingerprint().expect("fingerprint");
+    let report = f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
+    assert_eq!(
+        report.aggregates,
+        1 + 20 + 1,
+        "the program, the accounts and the reward"
+    );
+    assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
+    assert!(
+        !claim(&f, reward, accounts[0]).await.expect("write"),
+        "the rebuilt snapshot is out of stock"
+    );
 }
 
 #[tokio::test]

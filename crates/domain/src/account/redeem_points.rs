@@ -32,7 +32,7 @@ pub(super) fn decide(account: &LoyaltyAccount, command: RedeemPoints) -> Result<
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::*;
-    use super::super::AccountCommand;
+    use super::super::{AccountCommand, RewardRef};
     use super::*;
     use crate::testing::given;
 
@@ -41,6 +41,26 @@ mod tests {
         given::<LoyaltyAccount>([enrolled(), earned(1, 100, 100)])
             .when(redeem(2, 30))
             .then([redeemed(2, 30, 70)]);
+    }
+
+    #[test]
+    fn a_redemption_for_a_reward_names_it() {
+        let AccountCommand::Redeem(mut command) = redeem(2, 30) else {
+            unreachable!()
+        };
+        let reward_id = crate::values::RewardId(uuid::Uuid::from_u128(30));
+        command.reward = Some(RewardRef {
+            reward_id,
+            name: "Free coffee".to_owned(),
+        });
+        let AccountEvent::PointsRedeemed(mut expected) = redeemed(2, 30, 70) else {
+            unreachable!()
+        };
+        expected.reward_id = Some(reward_id);
+        expected.reward_name = Some("Free coffee".to_owned());
+        given::<LoyaltyAccount>([enrolled(), earned(1, 100, 100)])
+            .when(AccountCommand::Redeem(command))
+            .then([AccountEvent::PointsRedeemed(expected)]);
     }
 
     #[test]

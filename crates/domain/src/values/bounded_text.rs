@@ -50,3 +50,5 @@ pub type Reason = BoundedText<1, 200>;
 pub type OrderRef = BoundedText<1, 50>;
 /// RIDDL `suspensionReason is String(1, 500)`.
 pub type SuspensionReason = BoundedText<1, 500>;
+/// A catalogue reward's `name`: 1 to 100 characters.
+pub type RewardName = BoundedText<1, 100>;

@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use loyalty_domain::account::EnrollmentMethod;
 use loyalty_domain::values::{
-    AccountId, CustomerId, DisplayName, Email, Money, OrderRef, Points, ProgramId, Reason, SuspensionReason,
+    AccountId, CustomerId, DisplayName, Email, Money, OrderRef, Points, ProgramId, Reason, RewardId, SuspensionReason,
 };
 use loyalty_domain::ValidationErrors;
 use loyalty_store::views::{AccountView, Items, TransactionPage, TransactionView};
@@ -68,7 +68,7 @@ pub struct AccrueRequest {
     order_ref: Option<String>,
 }
 
-/// RIDDL `RedeemPoints`.
+/// RIDDL `RedeemPoints`: either `{points, reason}` or `{rewardId}`, never both.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RedeemRequest {
@@ -76,6 +76,8 @@ pub struct RedeemRequest {
     points: Option<i64>,
     /// 1 to 200 characters.
     reason: Option<String>,
+    /// A reward of the account's program (a UUID): spends exactly its `pointsCost`.
+    reward_id: Option<String>,
 }
 
 /// A purchase to earn on by the program's rule.
@@ -300,12 +302,15 @@ pub async fn accrue(
         .await
 }
 
-/// Spend points (RIDDL `RedeemPoints`); never below a zero balance.
+/// Spend points (RIDDL `RedeemPoints`), or redeem a catalogue reward for exactly its cost; never
+/// below a zero balance.
 #[utoipa::path(post, path = "/v1/accounts/{accountId}/redemptions", tag = "accounts", request_body = RedeemRequest,
     security(("apiKey" = [])),
     params(("accountId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = TransactionView), (status = 400, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem, description = "INSUFFICIENT_POINTS, ACCOUNT_SUSPENDED"),
+    responses((status = 201, body = TransactionView), (status = 400, body = Problem),
+              (status = 404, body = Problem, description = "ACCOUNT_NOT_FOUND, REWARD_NOT_FOUND"),
+              (status = 409, body = Problem, description = "INSUFFICIENT_POINTS, ACCOUNT_SUSPENDED, PROGRAM_NOT_ACTIVE, \
+                                                            REWARD_OUT_OF_STOCK, REWARD_LIMIT_REACHED"),
               (status = 422, body = Problem)))]
 pub async fn redeem(
     State(state): State<AppState>,
@@ -315,6 +320,19 @@ pub async fn redeem(
 ) -> Result<Reply, ApiError> {
     let id = account_id(&id)?;
     let body = &command.body;
+    if let Some(raw) = body.reward_id.as_deref() {
+        if body.points.is_some() || body.reason.is_some() {
+            return Err(ApiError::field(
+                "rewardId",
+                "give either rewardId or points and reason, not both",
+            ));
+        }
+        let reward_id = RewardId(uuid_field("rewardId", raw)?);
+        return state
+            .service
+            .redeem_reward(context(tenant, &command), id, reward_id)
+            .await;
+    }
     let mut errors = ValidationErrors::new();
     let points = points(&mut errors, body.points);
     let reason = required(&mut errors, "reason", body.reason.as_deref(), Reason::parse);

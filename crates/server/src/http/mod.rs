@@ -8,6 +8,7 @@ mod health;
 mod metrics;
 pub mod openapi;
 mod programs;
+mod rewards;
 
 pub use businesses::BusinessCreated;
 
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(businesses::router())
         .merge(programs::router())
+        .merge(rewards::router())
         .merge(accounts::router())
         .merge(events::router())
         .fallback(not_found)

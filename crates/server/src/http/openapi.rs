@@ -5,7 +5,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, businesses, events, health, programs, AppState};
+use super::{accounts, businesses, events, health, programs, rewards, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,7 @@ use super::{accounts, businesses, events, health, programs, AppState};
         businesses::create_business,
         programs::create_program, programs::list_programs, programs::get_program, programs::activate_program,
         programs::pause_program, programs::resume_program, programs::end_program, programs::change_rule,
+        rewards::create_reward, rewards::list_rewards,
         accounts::enroll, accounts::find_accounts, accounts::get_account, accounts::accrue, accounts::redeem,
         accounts::purchase,
         accounts::refund,
@@ -22,7 +23,7 @@ use super::{accounts, businesses, events, health, programs, AppState};
         events::event_feed,
     ),
     modifiers(&Security),
-    tags((name = "accounts"), (name = "programs"), (name = "events"), (name = "businesses"), (name = "operations"))
+    tags((name = "accounts"), (name = "programs"), (name = "rewards"), (name = "events"), (name = "businesses"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

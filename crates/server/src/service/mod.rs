@@ -4,6 +4,7 @@
 
 mod account_commands;
 mod program_commands;
+mod reward_commands;
 
 use axum::http::StatusCode;
 use loyalty_store::{EventMetadata, IdempotencyRecord, SqliteStore, StoreError, StoredResponse, WriteTx};

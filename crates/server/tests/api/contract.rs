@@ -179,7 +179,7 @@ type Replies = BTreeMap<&'static str, Reply>;
 
 /// Drive the server through every event type: programs created with each rule type and without
 /// one, a rule changed on a draft, activate, pause, resume, enrol, accrue, redeem (and a refused
-/// redemption), suspend, reactivate, end.
+/// redemption), rewards added and one redeemed, suspend, reactivate, end.
 async fn scenario(app: &TestApp) -> Replies {
     let mut replies = BTreeMap::new();
 
@@ -233,6 +233,31 @@ async fn scenario(app: &TestApp) -> Replies {
     let reply = app.redeem(&account_id, 1_000_000).await;
     assert_ok(&reply, StatusCode::CONFLICT, "redeem more than the balance");
     replies.insert("redeem too much", reply);
+
+    // The rewards catalogue: one reward with limits, one without, one redeemed.
+    let reply = app
+        .create_reward(
+            &program_id,
+            &json!({"name": "Free coffee", "rewardType": "FREE_ITEM", "pointsCost": 40, "stock": 3,
+                    "perCustomerLimit": 1}),
+        )
+        .await;
+    assert_ok(&reply, StatusCode::CREATED, "create a reward");
+    let reward_id = reply.2["rewardId"].as_str().expect("rewardId").to_owned();
+    replies.insert("create reward", reply);
+    let reply = app
+        .create_reward(
+            &program_id,
+            &json!({"name": "5 off", "rewardType": "DISCOUNT_AMOUNT", "pointsCost": 500}),
+        )
+        .await;
+    assert_ok(&reply, StatusCode::CREATED, "create an unlimited reward");
+    let reply = app.redeem_reward(&account_id, &reward_id).await;
+    assert_ok(&reply, StatusCode::CREATED, "redeem a reward");
+    replies.insert("redeem reward", reply);
+    let reply = app.list_rewards(&program_id).await;
+    assert_ok(&reply, StatusCode::OK, "list rewards");
+    replies.insert("list rewards", reply);
 
     assert_ok(&app.suspend(&account_id).await, StatusCode::OK, "suspend");
     assert_ok(&app.reactivate(&account_id).await, StatusCode::OK, "reactivate");
@@ -558,6 +583,39 @@ async fn openapi_describes_a_rule_change() {
         "change rule",
         Method::PUT,
         "/v1/programs/{programId}/rule",
+        Media::Declared,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn openapi_describes_a_created_reward() {
+    check_openapi(
+        "create reward",
+        Method::POST,
+        "/v1/programs/{programId}/rewards",
+        Media::Declared,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn openapi_describes_the_reward_list() {
+    check_openapi(
+        "list rewards",
+        Method::GET,
+        "/v1/programs/{programId}/rewards",
+        Media::Declared,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn openapi_describes_a_reward_redemption() {
+    check_openapi(
+        "redeem reward",
+        Method::POST,
+        "/v1/accounts/{accountId}/redemptions",
         Media::Declared,
     )
     .await;

@@ -300,6 +300,40 @@ impl TestApp {
         program_id
     }
 
+    // Rewards.
+
+    pub async fn create_reward(&self, program_id: &str, body: &Value) -> Reply {
+        self.post(&format!("/v1/programs/{program_id}/rewards"), body).await
+    }
+
+    pub async fn list_rewards(&self, program_id: &str) -> Reply {
+        self.get(&format!("/v1/programs/{program_id}/rewards")).await
+    }
+
+    /// Add a reward to a program and answer its id (asserting 201).
+    pub async fn reward_from(&self, program_id: &str, body: &Value) -> String {
+        let (status, _, reward) = self.create_reward(program_id, body).await;
+        assert_eq!(status, StatusCode::CREATED, "create reward: {reward}");
+        reward["rewardId"].as_str().expect("rewardId").to_owned()
+    }
+
+    /// One reward of a program's catalogue, as listed (asserting it is there).
+    pub async fn listed_reward(&self, program_id: &str, reward_id: &str) -> Value {
+        let (status, _, list) = self.list_rewards(program_id).await;
+        assert_eq!(status, StatusCode::OK, "list rewards: {list}");
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|r| r["rewardId"] == reward_id)
+            .cloned()
+            .unwrap_or_else(|| panic!("reward {reward_id} is not listed in {list}"))
+    }
+
+    pub async fn redeem_reward(&self, account_id: &str, reward_id: &str) -> Reply {
+        self.redeem_body(account_id, &json!({"rewardId": reward_id})).await
+    }
+
     // Accounts.
 
     pub async fn enroll(&self, body: &Value) -> Reply {

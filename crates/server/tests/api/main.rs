@@ -13,6 +13,7 @@ mod programs;
 mod purchases;
 mod refunds;
 mod restart;
+mod rewards;
 mod saga;
 mod tenancy;
 mod time;

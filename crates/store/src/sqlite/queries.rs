@@ -6,7 +6,9 @@ use loyalty_domain::program::ProgramDefinition;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use uuid::Uuid;
 
-use crate::views::{AccountView, EventFeed, IssuedRewardView, ProgramView, TierView, TransactionPage, TransactionView};
+use crate::views::{
+    AccountView, EventFeed, IssuedRewardView, ProgramView, RewardView, TierView, TransactionPage, TransactionView,
+};
 use crate::{time, Business, EventMetadata, StoreError, StoredEvent};
 
 /// How many transactions an account view carries.
@@ -385,6 +387,99 @@ pub fn programs(conn: &Connection, business_id: Uuid) -> Result<Vec<ProgramView>
         .query_map([business_id.to_string()], program_row)?
         .collect::<Result<_, _>>()?;
     rows.into_iter().map(program_view).collect()
+}
+
+const REWARD_COLUMNS: &str = "reward_id, program_id, name, reward_type, points_cost, stock, remaining_stock, \
+                              per_customer_limit, claimed_count, created_at, updated_at, version";
+
+struct RewardRow {
+    reward_id: String,
+    program_id: String,
+    name: String,
+    reward_type: String,
+    points_cost: i64,
+    stock: Option<i64>,
+    remaining_stock: Option<i64>,
+    per_customer_limit: Option<i64>,
+    claimed_count: i64,
+    created_at: String,
+    updated_at: String,
+    version: i64,
+}
+
+fn reward_row(row: &Row<'_>) -> rusqlite::Result<RewardRow> {
+    Ok(RewardRow {
+        reward_id: row.get(0)?,
+        program_id: row.get(1)?,
+        name: row.get(2)?,
+        reward_type: row.get(3)?,
+        points_cost: row.get(4)?,
+        stock: row.get(5)?,
+        remaining_stock: row.get(6)?,
+        per_customer_limit: row.get(7)?,
+        claimed_count: row.get(8)?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+        version: row.get(11)?,
+    })
+}
+
+impl RewardRow {
+    fn into_view(self) -> Result<RewardView, StoreError> {
+        Ok(RewardView {
+            reward_id: uuid(&self.reward_id)?,
+            program_id: uuid(&self.program_id)?,
+            name: self.name,
+            reward_type: self.reward_type,
+            points_cost: self.points_cost,
+            stock: self.stock,
+            remaining_stock: self.remaining_stock,
+            per_customer_limit: self.per_customer_limit,
+            claimed_count: self.claimed_count,
+            created_at: time::parse(&self.created_at)?,
+            updated_at: time::parse(&self.updated_at)?,
+            version: self.version,
+        })
+    }
+}
+
+/// One reward of a business.
+pub fn reward(conn: &Connection, business_id: Uuid, reward_id: Uuid) -> Result<Option<RewardView>, StoreError> {
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {REWARD_COLUMNS} FROM rewards WHERE reward_id = ?1 AND business_id = ?2"
+        ))?
+        .query_row(params![reward_id.to_string(), business_id.to_string()], reward_row)
+        .optional()?;
+    row.map(RewardRow::into_view).transpose()
+}
+
+/// The catalogue of a program, oldest first. `None` when the program is not the business's.
+pub fn rewards(conn: &Connection, business_id: Uuid, program_id: Uuid) -> Result<Option<Vec<RewardView>>, StoreError> {
+    let program_exists = conn
+        .prepare_cached("SELECT 1 FROM programs WHERE program_id = ?1 AND business_id = ?2")?
+        .exists(params![program_id.to_string(), business_id.to_string()])?;
+    if !program_exists {
+        return Ok(None);
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {REWARD_COLUMNS} FROM rewards WHERE program_id = ?1 AND business_id = ?2
+         ORDER BY created_at, reward_id LIMIT ?3"
+    ))?;
+    let rows: Vec<RewardRow> = stmt
+        .query_map(
+            params![
+                program_id.to_string(),
+                business_id.to_string(),
+                crate::REWARDS_PER_PROGRAM_MAX
+            ],
+            reward_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(RewardRow::into_view)
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 const EVENT_COLUMNS: &str =

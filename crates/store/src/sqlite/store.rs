@@ -15,7 +15,7 @@ use super::queries;
 use super::read_pool::ReadPool;
 use super::write_tx::WriteTx;
 use super::writer::{self, JobBox, TypedJob};
-use crate::views::{AccountView, EventFeed, ProgramView, TransactionPage};
+use crate::views::{AccountView, EventFeed, ProgramView, RewardView, TransactionPage};
 use crate::{schema, Business, RebuildReport, StoreError, StoredEvent, WRITER_QUEUE_COUNT_MAX};
 
 /// Where the database lives and how many idle readers to keep.
@@ -154,6 +154,11 @@ impl SqliteStore {
 
     pub async fn programs(&self, business_id: Uuid) -> Result<Vec<ProgramView>, StoreError> {
         self.read(move |c| queries::programs(c, business_id)).await
+    }
+
+    /// A program's rewards catalogue; `None` when the program is not the business's.
+    pub async fn rewards(&self, business_id: Uuid, program_id: Uuid) -> Result<Option<Vec<RewardView>>, StoreError> {
+        self.read(move |c| queries::rewards(c, business_id, program_id)).await
     }
 
     pub async fn aggregate_events(

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::queries;
 use crate::projection::project;
-use crate::views::{AccountView, ProgramView, TransactionView};
+use crate::views::{AccountView, ProgramView, RewardView, TransactionView};
 use crate::{time, Business, EventMetadata, IdempotencyRecord, StoreError, StoredEvent, StoredResponse};
 
 /// An aggregate's state as of its latest event, with the version an append must follow.
@@ -342,6 +342,24 @@ impl<'c> WriteTx<'c> {
         Ok(())
     }
 
+    /// How often this customer has claimed this reward.
+    pub fn reward_claims_by_customer(&self, reward_id: Uuid, customer_id: &str) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM reward_claims WHERE reward_id = ?1 AND customer_id = ?2")?
+            .query_row(params![reward_id.to_string(), customer_id], |r| r.get(0))?;
+        Ok(count as u64)
+    }
+
+    /// How many rewards a program's catalogue holds.
+    pub fn reward_count(&self, program_id: Uuid) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM rewards WHERE program_id = ?1")?
+            .query_row([program_id.to_string()], |r| r.get(0))?;
+        Ok(count as u64)
+    }
+
     /// How many accounts a program has.
     pub fn account_count(&self, program_id: Uuid) -> Result<u64, StoreError> {
         let count: i64 = self
@@ -377,6 +395,10 @@ impl<'c> WriteTx<'c> {
 
     pub fn program_view(&self, business_id: Uuid, program_id: Uuid) -> Result<Option<ProgramView>, StoreError> {
         queries::program(self.conn, business_id, program_id)
+    }
+
+    pub fn reward_view(&self, business_id: Uuid, reward_id: Uuid) -> Result<Option<RewardView>, StoreError> {
+        queries::reward(self.conn, business_id, reward_id)
     }
 
     pub fn transaction_view(
