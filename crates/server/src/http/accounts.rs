@@ -163,9 +163,9 @@ fn account_id(raw: &str) -> Result<AccountId, ApiError> {
 /// Enrol a customer into an ACTIVE program.
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = EnrollRequest, security(("apiKey" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a repeated request")),
-    responses((status = 201, body = AccountView), (status = 400, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem, description = "DUPLICATE_ENROLLMENT, PROGRAM_NOT_ACTIVE, ..."),
-              (status = 422, body = Problem)))]
+    responses((status = 201, body = AccountView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json", description = "DUPLICATE_ENROLLMENT, PROGRAM_NOT_ACTIVE, ..."),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn enroll(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -226,7 +226,7 @@ pub async fn enroll(
 /// Find accounts by `email` (any letter case) or by `customerId`.
 #[utoipa::path(get, path = "/v1/accounts", tag = "accounts", security(("apiKey" = [])),
     params(("email" = Option<String>, Query), ("customerId" = Option<String>, Query)),
-    responses((status = 200, body = Items<AccountView>), (status = 400, body = Problem)))]
+    responses((status = 200, body = Items<AccountView>), (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub async fn find_accounts(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -248,7 +248,7 @@ pub async fn find_accounts(
 /// An account: balance, lifetime points, status and the newest 10 transactions.
 #[utoipa::path(get, path = "/v1/accounts/{accountId}", tag = "accounts", security(("apiKey" = [])),
     params(("accountId" = Uuid, Path)),
-    responses((status = 200, body = AccountView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = AccountView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_account(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -267,9 +267,9 @@ pub async fn get_account(
 #[utoipa::path(post, path = "/v1/accounts/{accountId}/accruals", tag = "accounts", request_body = AccrueRequest,
     security(("apiKey" = [])),
     params(("accountId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = TransactionView), (status = 400, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem, description = "ACCOUNT_SUSPENDED, PROGRAM_NOT_ACTIVE"),
-              (status = 422, body = Problem)))]
+    responses((status = 201, body = TransactionView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json", description = "ACCOUNT_SUSPENDED, PROGRAM_NOT_ACTIVE"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn accrue(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -307,11 +307,11 @@ pub async fn accrue(
 #[utoipa::path(post, path = "/v1/accounts/{accountId}/redemptions", tag = "accounts", request_body = RedeemRequest,
     security(("apiKey" = [])),
     params(("accountId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = TransactionView), (status = 400, body = Problem),
-              (status = 404, body = Problem, description = "ACCOUNT_NOT_FOUND, REWARD_NOT_FOUND"),
-              (status = 409, body = Problem, description = "INSUFFICIENT_POINTS, ACCOUNT_SUSPENDED, PROGRAM_NOT_ACTIVE, \
+    responses((status = 201, body = TransactionView), (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json", description = "ACCOUNT_NOT_FOUND, REWARD_NOT_FOUND"),
+              (status = 409, body = Problem, content_type = "application/problem+json", description = "INSUFFICIENT_POINTS, ACCOUNT_SUSPENDED, PROGRAM_NOT_ACTIVE, \
                                                             REWARD_OUT_OF_STOCK, REWARD_LIMIT_REACHED"),
-              (status = 422, body = Problem)))]
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn redeem(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -349,10 +349,10 @@ pub async fn redeem(
 #[utoipa::path(post, path = "/v1/accounts/{accountId}/purchases", tag = "accounts", request_body = PurchaseRequest,
     security(("apiKey" = [])),
     params(("accountId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = crate::service::PurchaseReceipt), (status = 400, body = Problem),
-              (status = 404, body = Problem),
-              (status = 409, body = Problem, description = "DUPLICATE_ORDER, ACCOUNT_SUSPENDED, PROGRAM_NOT_ACTIVE"),
-              (status = 422, body = Problem)))]
+    responses((status = 201, body = crate::service::PurchaseReceipt), (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json", description = "DUPLICATE_ORDER, ACCOUNT_SUSPENDED, PROGRAM_NOT_ACTIVE"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn purchase(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -423,10 +423,10 @@ fn money(errors: &mut ValidationErrors, field: &str, raw: &serde_json::Value) ->
     security(("apiKey" = [])),
     params(("accountId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = TransactionView, description = "the REVERSAL transaction"),
-              (status = 400, body = Problem),
-              (status = 404, body = Problem, description = "ACCOUNT_NOT_FOUND, ORDER_NOT_FOUND"),
-              (status = 409, body = Problem, description = "REFUND_EXCEEDS_ORDER"),
-              (status = 422, body = Problem)))]
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json", description = "ACCOUNT_NOT_FOUND, ORDER_NOT_FOUND"),
+              (status = 409, body = Problem, content_type = "application/problem+json", description = "REFUND_EXCEEDS_ORDER"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn refund(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -461,8 +461,8 @@ pub async fn refund(
 #[utoipa::path(post, path = "/v1/accounts/{accountId}/suspend", tag = "accounts", request_body = SuspendRequest,
     security(("apiKey" = [])),
     params(("accountId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = AccountView), (status = 400, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem)))]
+    responses((status = 200, body = AccountView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn suspend(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -487,7 +487,7 @@ pub async fn suspend(
 /// Reactivate a suspended account (RIDDL `ReactivateAccount`).
 #[utoipa::path(post, path = "/v1/accounts/{accountId}/reactivate", tag = "accounts", security(("apiKey" = [])),
     params(("accountId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = AccountView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = AccountView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn reactivate(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -505,7 +505,7 @@ pub async fn reactivate(
 #[utoipa::path(get, path = "/v1/accounts/{accountId}/transactions", tag = "accounts", security(("apiKey" = [])),
     params(("accountId" = Uuid, Path), ("limit" = Option<u32>, Query, description = "1 to 500, default 50"),
            ("cursor" = Option<String>, Query, description = "nextCursor of the previous page")),
-    responses((status = 200, body = TransactionPage), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = TransactionPage), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn transactions(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -546,7 +546,7 @@ pub fn page_limit(raw: Option<&String>) -> Result<u32, ApiError> {
 /// The account's own event stream, oldest first.
 #[utoipa::path(get, path = "/v1/accounts/{accountId}/events", tag = "accounts", security(("apiKey" = [])),
     params(("accountId" = Uuid, Path)),
-    responses((status = 200, body = Items<StoredEvent>), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Items<StoredEvent>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn account_events(
     State(state): State<AppState>,
     tenant: Tenant,

@@ -36,8 +36,8 @@ pub struct BusinessCreated {
 /// Register a business (a tenant) and issue its API key.
 #[utoipa::path(post, path = "/v1/businesses", tag = "businesses", request_body = CreateBusinessRequest,
     security(("adminToken" = [])),
-    responses((status = 201, body = BusinessCreated), (status = 400, body = crate::error::Problem),
-              (status = 401, body = crate::error::Problem)))]
+    responses((status = 201, body = BusinessCreated), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create_business(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -20,7 +20,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/v1/events", tag = "events", security(("apiKey" = [])),
     params(("after" = Option<i64>, Query, description = "a lastPosition from before; 0 for the start"),
            ("limit" = Option<u32>, Query, description = "1 to 500, default 50")),
-    responses((status = 200, body = EventFeed), (status = 400, body = Problem)))]
+    responses((status = 200, body = EventFeed), (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub async fn event_feed(
     State(state): State<AppState>,
     tenant: Tenant,

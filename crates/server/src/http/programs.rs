@@ -89,8 +89,8 @@ fn context(tenant: Tenant, command: &Command<impl Sized>) -> Context {
 #[utoipa::path(post, path = "/v1/programs", tag = "programs", request_body = CreateProgramRequest,
     security(("apiKey" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a repeated request")),
-    responses((status = 201, body = ProgramView), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 422, body = Problem)))]
+    responses((status = 201, body = ProgramView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn create_program(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -105,7 +105,7 @@ pub async fn create_program(
 
 /// Every program of the business.
 #[utoipa::path(get, path = "/v1/programs", tag = "programs", security(("apiKey" = [])),
-    responses((status = 200, body = Items<ProgramView>), (status = 401, body = Problem)))]
+    responses((status = 200, body = Items<ProgramView>), (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_programs(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -118,7 +118,7 @@ pub async fn list_programs(
 /// One program.
 #[utoipa::path(get, path = "/v1/programs/{programId}", tag = "programs", security(("apiKey" = [])),
     params(("programId" = uuid::Uuid, Path)),
-    responses((status = 200, body = ProgramView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = ProgramView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_program(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -150,7 +150,7 @@ async fn act(
 /// `DRAFT → ACTIVE`; needs a rule.
 #[utoipa::path(post, path = "/v1/programs/{programId}/activate", tag = "programs", security(("apiKey" = [])),
     params(("programId" = uuid::Uuid, Path)),
-    responses((status = 200, body = ProgramView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = ProgramView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn activate_program(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -163,7 +163,7 @@ pub async fn activate_program(
 /// `ACTIVE → PAUSED`: no enrolments and no earning; redemptions still work.
 #[utoipa::path(post, path = "/v1/programs/{programId}/pause", tag = "programs", security(("apiKey" = [])),
     params(("programId" = uuid::Uuid, Path)), request_body = PauseRequest,
-    responses((status = 200, body = ProgramView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = ProgramView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn pause_program(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -182,7 +182,7 @@ pub async fn pause_program(
 /// `PAUSED → ACTIVE`.
 #[utoipa::path(post, path = "/v1/programs/{programId}/resume", tag = "programs", security(("apiKey" = [])),
     params(("programId" = uuid::Uuid, Path)),
-    responses((status = 200, body = ProgramView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = ProgramView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn resume_program(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -195,7 +195,7 @@ pub async fn resume_program(
 /// Any status but `ENDED` → `ENDED`.
 #[utoipa::path(post, path = "/v1/programs/{programId}/end", tag = "programs", security(("apiKey" = [])),
     params(("programId" = uuid::Uuid, Path)),
-    responses((status = 200, body = ProgramView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = ProgramView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn end_program(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -208,8 +208,8 @@ pub async fn end_program(
 /// Set the rule of a `DRAFT` or `PAUSED` program (an `ACTIVE` program's rule is locked).
 #[utoipa::path(put, path = "/v1/programs/{programId}/rule", tag = "programs", security(("apiKey" = [])),
     params(("programId" = uuid::Uuid, Path)), request_body = ChangeRuleRequest,
-    responses((status = 200, body = ProgramView), (status = 400, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem)))]
+    responses((status = 200, body = ProgramView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn change_rule(
     State(state): State<AppState>,
     tenant: Tenant,

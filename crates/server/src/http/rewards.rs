@@ -53,10 +53,10 @@ fn context(tenant: Tenant, command: &Command<impl Sized>) -> Context {
     security(("apiKey" = [])),
     params(("programId" = uuid::Uuid, Path),
            ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a repeated request")),
-    responses((status = 201, body = RewardView), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 404, body = Problem),
-              (status = 409, body = Problem, description = "PROGRAM_NOT_ACTIVE (ENDED), CATALOGUE_FULL"),
-              (status = 422, body = Problem)))]
+    responses((status = 201, body = RewardView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json", description = "PROGRAM_NOT_ACTIVE (ENDED), CATALOGUE_FULL"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn create_reward(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -74,8 +74,8 @@ pub async fn create_reward(
 /// A program's rewards catalogue, oldest first, with what is left of each stock.
 #[utoipa::path(get, path = "/v1/programs/{programId}/rewards", tag = "rewards", security(("apiKey" = [])),
     params(("programId" = uuid::Uuid, Path)),
-    responses((status = 200, body = Items<RewardView>), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 404, body = Problem)))]
+    responses((status = 200, body = Items<RewardView>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_rewards(
     State(state): State<AppState>,
     tenant: Tenant,
