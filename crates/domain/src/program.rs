@@ -5,6 +5,7 @@ mod activate_program;
 mod change_program_rule;
 mod command;
 mod create_program;
+mod create_program_from_template;
 mod definition;
 mod earning;
 mod end_program;
@@ -22,12 +23,13 @@ pub mod templates;
 mod tier;
 mod tier_policy;
 
-pub use command::{CreateProgram, ProgramCommand};
+pub use command::{CreateFromTemplate, CreateProgram, ProgramCommand, TemplateUse};
 pub use definition::{EnrollmentSettings, ProgramDefinition};
 pub use earning::{purchase_points, to_points};
 pub use error::ProgramError;
 pub use event::{
     ProgramActivated, ProgramCreated, ProgramEnded, ProgramEvent, ProgramPaused, ProgramResumed, ProgramRuleChanged,
+    TemplateUsed,
 };
 pub use reward_type::RewardType;
 pub use rule::{

@@ -80,6 +80,7 @@ impl ApiError {
                 "account" => "ACCOUNT_NOT_FOUND",
                 "program" => "PROGRAM_NOT_FOUND",
                 "reward" => "REWARD_NOT_FOUND",
+                "template" => "TEMPLATE_NOT_FOUND",
                 _ => "NOT_FOUND",
             },
             Self::Account(e) => e.code(),

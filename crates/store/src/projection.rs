@@ -48,6 +48,10 @@ fn project_program(conn: &Connection, stored: &StoredEvent, event: &ProgramEvent
         ProgramEvent::Activated(_) | ProgramEvent::Resumed(_) => set_status(ProgramStatus::Active)?,
         ProgramEvent::Paused(_) => set_status(ProgramStatus::Paused)?,
         ProgramEvent::Ended(_) => set_status(ProgramStatus::Ended)?,
+        ProgramEvent::TemplateUsed(_) => {
+            conn.prepare_cached("UPDATE programs SET version = ?2, updated_at = ?3 WHERE program_id = ?1")?
+                .execute(params![id, stored.sequence, at])?;
+        }
         ProgramEvent::RuleChanged(e) => {
             let definition: Option<String> = conn
                 .prepare_cached("SELECT definition FROM programs WHERE program_id = ?1")?

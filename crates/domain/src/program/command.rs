@@ -1,6 +1,7 @@
 //! What can be asked of a program.
 
-use super::{ProgramDefinition, RuleConfig};
+use super::templates::Industry;
+use super::{ProgramDefinition, RuleConfig, RuleType};
 use crate::values::{BusinessId, ProgramId, Reason};
 
 /// A command to the `Program` aggregate.
@@ -9,6 +10,7 @@ use crate::values::{BusinessId, ProgramId, Reason};
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProgramCommand {
     Create(CreateProgram),
+    CreateFromTemplate(CreateFromTemplate),
     Activate,
     Pause { reason: Option<Reason> },
     Resume,
@@ -23,4 +25,25 @@ pub struct CreateProgram {
     pub business_id: BusinessId,
     pub definition: ProgramDefinition,
     pub template_id: Option<String>,
+}
+
+/// Which template a program is created from, and how it was customised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateUse {
+    pub template_id: uuid::Uuid,
+    pub template_name: String,
+    pub industry: Industry,
+    pub rule_type: RuleType,
+    /// Whether the overrides changed the template's rule config.
+    pub customized: bool,
+    pub overrides: Option<serde_json::Value>,
+}
+
+/// Create a program from a built-in template (its definition already merged with the
+/// overrides), optionally activating it at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateFromTemplate {
+    pub create: CreateProgram,
+    pub template: TemplateUse,
+    pub activate: bool,
 }

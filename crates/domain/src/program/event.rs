@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::templates::Industry;
 use super::{ProgramDefinition, ProgramStatus, RuleConfig, RuleType};
 use crate::event::{decode_data, require_version, DomainEvent, EventDecodeError};
 use crate::values::{BusinessId, ProgramId};
@@ -65,6 +66,21 @@ pub struct ProgramRuleChanged {
     pub rule_config: RuleConfig,
 }
 
+/// `loyalty.template.used`: a program was created from a built-in template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateUsed {
+    pub program_id: ProgramId,
+    pub template_id: uuid::Uuid,
+    pub template_name: String,
+    pub industry: Industry,
+    pub rule_type: RuleType,
+    /// True exactly when the overrides changed the template's rule config.
+    pub customized: bool,
+    /// The JSON merge patch given, or null.
+    pub rule_config_overrides: Option<Value>,
+}
+
 /// Every event of the `Program` aggregate.
 // Programs have few events; boxing the large variant would buy nothing.
 #[allow(clippy::large_enum_variant)]
@@ -76,6 +92,7 @@ pub enum ProgramEvent {
     Resumed(ProgramResumed),
     Ended(ProgramEnded),
     RuleChanged(ProgramRuleChanged),
+    TemplateUsed(TemplateUsed),
 }
 
 impl ProgramEvent {
@@ -85,6 +102,7 @@ impl ProgramEvent {
     pub const RESUMED: &'static str = "loyalty.program.resumed";
     pub const ENDED: &'static str = "loyalty.program.ended";
     pub const RULE_CHANGED: &'static str = "loyalty.program.rule_changed";
+    pub const TEMPLATE_USED: &'static str = "loyalty.template.used";
 
     pub const TYPES: &'static [&'static str] = &[
         Self::CREATED,
@@ -93,6 +111,7 @@ impl ProgramEvent {
         Self::RESUMED,
         Self::ENDED,
         Self::RULE_CHANGED,
+        Self::TEMPLATE_USED,
     ];
 }
 
@@ -105,6 +124,7 @@ impl DomainEvent for ProgramEvent {
             Self::Resumed(_) => Self::RESUMED,
             Self::Ended(_) => Self::ENDED,
             Self::RuleChanged(_) => Self::RULE_CHANGED,
+            Self::TemplateUsed(_) => Self::TEMPLATE_USED,
         }
     }
 
@@ -120,6 +140,7 @@ impl DomainEvent for ProgramEvent {
             Self::Resumed(e) => serde_json::to_value(e),
             Self::Ended(e) => serde_json::to_value(e),
             Self::RuleChanged(e) => serde_json::to_value(e),
+            Self::TemplateUsed(e) => serde_json::to_value(e),
         };
         data.unwrap_or(Value::Null)
     }
@@ -133,6 +154,7 @@ impl DomainEvent for ProgramEvent {
             Self::RESUMED => Self::Resumed(decode_data(event_type, data)?),
             Self::ENDED => Self::Ended(decode_data(event_type, data)?),
             Self::RULE_CHANGED => Self::RuleChanged(decode_data(event_type, data)?),
+            Self::TEMPLATE_USED => Self::TemplateUsed(decode_data(event_type, data)?),
             other => return Err(EventDecodeError::UnknownType(other.to_owned())),
         })
     }

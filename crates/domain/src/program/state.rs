@@ -46,6 +46,7 @@ impl Aggregate for Program {
     fn handle(&self, command: ProgramCommand) -> Result<Vec<ProgramEvent>, ProgramError> {
         match command {
             ProgramCommand::Create(c) => super::create_program::decide(self, c),
+            ProgramCommand::CreateFromTemplate(c) => super::create_program_from_template::decide(self, c),
             ProgramCommand::Activate => super::activate_program::decide(self),
             ProgramCommand::Pause { reason } => super::pause_program::decide(self, reason),
             ProgramCommand::Resume => super::resume_program::decide(self),
@@ -67,6 +68,7 @@ impl Aggregate for Program {
             ProgramEvent::Paused(_) => self.status = ProgramStatus::Paused,
             ProgramEvent::Ended(_) => self.status = ProgramStatus::Ended,
             ProgramEvent::RuleChanged(e) => self.definition.set_rule(e.rule_config.clone()),
+            ProgramEvent::TemplateUsed(_) => {}
         }
     }
 }

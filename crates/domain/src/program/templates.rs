@@ -135,8 +135,10 @@ impl Template {
     /// the result differs from the template's. Errors are named under `ruleConfigOverrides`, the
     /// request field that caused them (a `null` override removing a required field, a bad value).
     pub fn rule_config_with_overrides(&self, overrides: &Value) -> Result<(RuleConfig, bool), ValidationErrors> {
-        let (merged, customized) = merge_overrides(&self.rule_config_json(), overrides);
+        let (merged, _) = merge_overrides(&self.rule_config_json(), overrides);
         let rule = RuleConfig::parse(self.rule_type, "ruleConfigOverrides", &merged)?;
+        // Customised means a different rule, not different JSON: `"2"` over `2` changes nothing.
+        let customized = self.rule_config().map_or(true, |base| base != rule);
         Ok((rule, customized))
     }
 }

@@ -9,6 +9,7 @@ mod metrics;
 pub mod openapi;
 mod programs;
 mod rewards;
+mod templates;
 
 pub use businesses::BusinessCreated;
 
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(businesses::router())
         .merge(programs::router())
         .merge(rewards::router())
+        .merge(templates::router())
         .merge(accounts::router())
         .merge(events::router())
         .fallback(not_found)

@@ -5,7 +5,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, businesses, events, health, programs, rewards, AppState};
+use super::{accounts, businesses, events, health, programs, rewards, templates, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,7 @@ use super::{accounts, businesses, events, health, programs, rewards, AppState};
         programs::create_program, programs::list_programs, programs::get_program, programs::activate_program,
         programs::pause_program, programs::resume_program, programs::end_program, programs::change_rule,
         rewards::create_reward, rewards::list_rewards,
+        templates::list_templates, templates::create_from_template,
         accounts::enroll, accounts::find_accounts, accounts::get_account, accounts::accrue, accounts::redeem,
         accounts::purchase,
         accounts::refund,

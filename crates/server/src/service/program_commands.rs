@@ -1,7 +1,9 @@
 //! Commands to programs: create, activate, pause, resume, end, change the rule.
 
 use axum::http::StatusCode;
-use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition, RuleConfig};
+use loyalty_domain::program::{
+    CreateFromTemplate, CreateProgram, Program, ProgramCommand, ProgramDefinition, RuleConfig, TemplateUse,
+};
 use loyalty_domain::values::{ProgramId, Reason};
 use loyalty_domain::Aggregate;
 use loyalty_store::{StoreError, WriteTx};
@@ -37,6 +39,35 @@ impl Service {
                 business_id: ctx.business_id.into(),
                 definition: definition.clone(),
                 template_id: template_id.clone(),
+            });
+            decide_and_render(tx, ctx, &program, command, StatusCode::CREATED)
+        })
+        .await
+    }
+
+    /// Create a program from a built-in template (`definition` already carries the merged
+    /// rule), optionally activating it in the same transaction.
+    pub async fn create_program_from_template(
+        &self,
+        context: Context,
+        definition: ProgramDefinition,
+        template: TemplateUse,
+        activate: bool,
+    ) -> Result<Reply, ApiError> {
+        let program_id = ProgramId(uuid::Uuid::now_v7());
+        self.execute(context, move |tx, ctx| {
+            let Some(program) = tx.load::<Program>(ctx.business_id, program_id.0)? else {
+                return Ok(Err(loyalty_domain::program::ProgramError::AlreadyExists.into()));
+            };
+            let command = ProgramCommand::CreateFromTemplate(CreateFromTemplate {
+                create: CreateProgram {
+                    program_id,
+                    business_id: ctx.business_id.into(),
+                    definition: definition.clone(),
+                    template_id: Some(template.template_id.to_string()),
+                },
+                template: template.clone(),
+                activate,
             });
             decide_and_render(tx, ctx, &program, command, StatusCode::CREATED)
         })

@@ -308,6 +308,17 @@ async fn scenario(app: &TestApp) -> Replies {
 
     purchases_refunds_and_time(app, &mut replies).await;
 
+    let (_, _, templates) = app.get("/v1/templates?industry=RESTAURANT").await;
+    let reply = app
+        .post(
+            "/v1/programs/from-template",
+            &json!({"templateId": templates["items"][0]["templateId"], "ruleConfigOverrides": {"pointsPerDollar": 5},
+                    "activate": true}),
+        )
+        .await;
+    assert_ok(&reply, StatusCode::CREATED, "a program from a template");
+    replies.insert("from template", reply);
+
     assert_ok(&app.end(&program_id).await, StatusCode::OK, "end");
 
     let reply = app.list_programs().await;
@@ -691,6 +702,35 @@ async fn openapi_describes_a_reward_redemption() {
         "redeem reward",
         Method::POST,
         "/v1/accounts/{accountId}/redemptions",
+        Media::Declared,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn openapi_describes_a_program_from_a_template() {
+    check_openapi(
+        "from template",
+        Method::POST,
+        "/v1/programs/from-template",
+        Media::Declared,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn openapi_describes_a_purchase_and_a_refund() {
+    check_openapi(
+        "purchase",
+        Method::POST,
+        "/v1/accounts/{accountId}/purchases",
+        Media::Declared,
+    )
+    .await;
+    check_openapi(
+        "refund",
+        Method::POST,
+        "/v1/accounts/{accountId}/refunds",
         Media::Declared,
     )
     .await;

@@ -15,5 +15,6 @@ mod refunds;
 mod restart;
 mod rewards;
 mod saga;
+mod templates;
 mod tenancy;
 mod time;
