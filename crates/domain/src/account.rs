@@ -26,17 +26,19 @@ mod state;
 mod status;
 mod suspend_account;
 mod tiering;
+mod use_issued_reward;
 
 pub use card::{advance as advance_card, CardProgress, CardStep};
 pub use command::{
     AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, ExpirePoints, OrderFacts, ProgramFacts,
     ProgramRules, RecordPurchase, RedeemPoints, ReferenceType, RefundOrder, ReleasePending, ReviewTier, RewardRef,
-    SuspendAccount,
+    SuspendAccount, UseIssuedReward,
 };
 pub use error::AccountError;
 pub use event::{
-    AccountEvent, AccountReactivated, AccountSuspended, CardProgressed, CustomerEnrolled, PointsEarned, PointsExpired,
-    PointsRedeemed, PointsReleased, PointsReversed, PurchaseRecorded, RewardIssued, TierDowngraded, TierUpgraded,
+    AccountEvent, AccountReactivated, AccountSuspended, CardProgressed, CustomerEnrolled, IssuedRewardUsed,
+    PointsEarned, PointsExpired, PointsRedeemed, PointsReleased, PointsReversed, PurchaseRecorded, RewardIssued,
+    TierDowngraded, TierUpgraded,
 };
 pub use lot::{Lot, Lots};
 pub use pending::{Pending, PendingLot};

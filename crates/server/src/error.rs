@@ -60,7 +60,9 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Account(AccountError::NotFound | AccountError::OrderNotFound { .. })
+            Self::Account(
+                AccountError::NotFound | AccountError::OrderNotFound { .. } | AccountError::IssuedRewardNotFound { .. },
+            )
             | Self::Program(ProgramError::NotFound)
             | Self::Reward(RewardError::NotFound) => StatusCode::NOT_FOUND,
             Self::Account(_) | Self::Program(_) | Self::Reward(_) => StatusCode::CONFLICT,

@@ -285,6 +285,20 @@ fn project_account(conn: &Connection, stored: &StoredEvent, event: &AccountEvent
                 },
             )?;
         }
+        AccountEvent::IssuedRewardUsed(e) => {
+            let rows = conn
+                .prepare_cached(
+                    "UPDATE issued_rewards SET used_at = ?3 WHERE issued_reward_id = ?1 AND account_id = ?2",
+                )?
+                .execute(params![e.issued_reward_id.to_string(), id, time::format(e.used_at)])?;
+            if rows != 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "no issued reward {} on account {id}",
+                    e.issued_reward_id
+                )));
+            }
+            touch(conn, &id, stored.sequence, &at)?;
+        }
         AccountEvent::TierDowngraded(e) => {
             let rows = conn
                 .prepare_cached(

@@ -23,6 +23,7 @@ pub enum AccountCommand {
     ReleasePending(ReleasePending),
     ExpirePoints(ExpirePoints),
     ReviewTier(ReviewTier),
+    UseIssuedReward(UseIssuedReward),
     Suspend(SuspendAccount),
     Reactivate,
 }
@@ -213,4 +214,11 @@ pub struct ExpirePoints {
 pub struct ReviewTier {
     pub as_of: DateTime<Utc>,
     pub program: ProgramRules,
+}
+
+/// The member uses a reward a full card issued them (once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UseIssuedReward {
+    pub issued_reward_id: uuid::Uuid,
+    pub now: DateTime<Utc>,
 }

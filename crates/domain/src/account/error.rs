@@ -37,6 +37,10 @@ pub enum AccountError {
     NoRule,
     #[error("no purchase with orderRef {order_ref} was recorded for this account")]
     OrderNotFound { order_ref: String },
+    #[error("this account has no issued reward {issued_reward_id}")]
+    IssuedRewardNotFound { issued_reward_id: uuid::Uuid },
+    #[error("issued reward {issued_reward_id} was already used")]
+    IssuedRewardUsed { issued_reward_id: uuid::Uuid },
     #[error("order {order_ref} has {refundable} left to refund")]
     RefundExceedsOrder { order_ref: String, refundable: String },
 }
@@ -59,6 +63,8 @@ impl AccountError {
             Self::DuplicateOrder { .. } => "DUPLICATE_ORDER",
             Self::NoRule => "RULE_REQUIRED",
             Self::OrderNotFound { .. } => "ORDER_NOT_FOUND",
+            Self::IssuedRewardNotFound { .. } => "ISSUED_REWARD_NOT_FOUND",
+            Self::IssuedRewardUsed { .. } => "REWARD_ALREADY_USED",
             Self::RefundExceedsOrder { .. } => "REFUND_EXCEEDS_ORDER",
         }
     }

@@ -138,6 +138,18 @@ pub struct RewardIssued {
     pub order_ref: String,
 }
 
+/// `loyalty.reward.used`: the member used a reward a full card issued them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedRewardUsed {
+    pub customer_id: CustomerId,
+    pub program_id: ProgramId,
+    pub issued_reward_id: uuid::Uuid,
+    pub reward_type: RewardType,
+    pub reward_value: String,
+    pub used_at: DateTime<Utc>,
+}
+
 /// `loyalty.tier.upgraded`: qualifying points crossed a higher tier's threshold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -244,6 +256,7 @@ pub enum AccountEvent {
     TierDowngraded(TierDowngraded),
     PointsReleased(PointsReleased),
     PointsExpired(PointsExpired),
+    IssuedRewardUsed(IssuedRewardUsed),
 }
 
 impl AccountEvent {
@@ -260,6 +273,7 @@ impl AccountEvent {
     pub const TIER_DOWNGRADED: &'static str = "loyalty.tier.downgraded";
     pub const POINTS_RELEASED: &'static str = "loyalty.points.released";
     pub const POINTS_EXPIRED: &'static str = "loyalty.points.expired";
+    pub const REWARD_USED: &'static str = "loyalty.reward.used";
 
     /// The version of `loyalty.points.earned` written now; 1.0 was the seed's `{points}` shape.
     pub const POINTS_EARNED_VERSION: &'static str = "2.0";
@@ -278,6 +292,7 @@ impl AccountEvent {
         Self::TIER_DOWNGRADED,
         Self::POINTS_RELEASED,
         Self::POINTS_EXPIRED,
+        Self::REWARD_USED,
     ];
 }
 
@@ -297,6 +312,7 @@ impl DomainEvent for AccountEvent {
             Self::TierDowngraded(_) => Self::TIER_DOWNGRADED,
             Self::PointsReleased(_) => Self::POINTS_RELEASED,
             Self::PointsExpired(_) => Self::POINTS_EXPIRED,
+            Self::IssuedRewardUsed(_) => Self::REWARD_USED,
         }
     }
 
@@ -322,6 +338,7 @@ impl DomainEvent for AccountEvent {
             Self::TierDowngraded(e) => serde_json::to_value(e),
             Self::PointsReleased(e) => serde_json::to_value(e),
             Self::PointsExpired(e) => serde_json::to_value(e),
+            Self::IssuedRewardUsed(e) => serde_json::to_value(e),
         };
         data.unwrap_or(Value::Null)
     }
@@ -347,6 +364,7 @@ impl DomainEvent for AccountEvent {
                     Self::TIER_DOWNGRADED => Self::TierDowngraded(decode_data(event_type, data)?),
                     Self::POINTS_RELEASED => Self::PointsReleased(decode_data(event_type, data)?),
                     Self::POINTS_EXPIRED => Self::PointsExpired(decode_data(event_type, data)?),
+                    Self::REWARD_USED => Self::IssuedRewardUsed(decode_data(event_type, data)?),
                     unknown => return Err(EventDecodeError::UnknownType(unknown.to_owned())),
                 }
             }

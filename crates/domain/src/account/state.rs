@@ -26,6 +26,9 @@ pub struct IssuedReward {
     pub issued_reward_id: uuid::Uuid,
     pub reward_type: RewardType,
     pub reward_value: String,
+    /// When the member used it; a reward is used once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<DateTime<Utc>>,
 }
 use crate::Aggregate;
 
@@ -126,6 +129,7 @@ impl Aggregate for LoyaltyAccount {
             AccountCommand::ReleasePending(c) => super::release_pending::decide(self, c),
             AccountCommand::ExpirePoints(c) => super::expire_points::decide(self, c),
             AccountCommand::ReviewTier(c) => super::review_tier::decide(self, c),
+            AccountCommand::UseIssuedReward(c) => super::use_issued_reward::decide(self, c),
             AccountCommand::Suspend(c) => super::suspend_account::decide(self, c),
             AccountCommand::Reactivate => super::reactivate_account::decide(self),
         }
@@ -199,7 +203,17 @@ impl Aggregate for LoyaltyAccount {
                 issued_reward_id: e.issued_reward_id,
                 reward_type: e.reward_type,
                 reward_value: e.reward_value.clone(),
+                used_at: None,
             }),
+            AccountEvent::IssuedRewardUsed(e) => {
+                if let Some(reward) = self
+                    .issued_rewards
+                    .iter_mut()
+                    .find(|r| r.issued_reward_id == e.issued_reward_id)
+                {
+                    reward.used_at = Some(e.used_at);
+                }
+            }
             AccountEvent::TierUpgraded(e) => {
                 self.tier = Some(TierRef {
                     tier_id: e.to_tier_id.clone(),

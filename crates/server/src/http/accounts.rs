@@ -33,6 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/accounts/{accountId}/redemptions", post(redeem))
         .route("/v1/accounts/{accountId}/purchases", post(purchase))
         .route("/v1/accounts/{accountId}/refunds", post(refund))
+        .route(
+            "/v1/accounts/{accountId}/issued-rewards/{issuedRewardId}/use",
+            post(use_issued_reward),
+        )
         .route("/v1/accounts/{accountId}/suspend", post(suspend))
         .route("/v1/accounts/{accountId}/reactivate", post(reactivate))
         .route("/v1/accounts/{accountId}/transactions", get(transactions))
@@ -453,6 +457,34 @@ pub async fn refund(
             context(tenant, &command),
             id,
             AccountAction::Refund { order_ref, amount },
+        )
+        .await
+}
+
+/// Use a reward a full card issued the member: once, while the account is active. Answers the
+/// account, whose `issuedRewards` no longer lists it.
+#[utoipa::path(post, path = "/v1/accounts/{accountId}/issued-rewards/{issuedRewardId}/use", tag = "accounts",
+    request_body = EmptyRequest, security(("apiKey" = [])),
+    params(("accountId" = Uuid, Path), ("issuedRewardId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = AccountView),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json", description = "ACCOUNT_NOT_FOUND, ISSUED_REWARD_NOT_FOUND"),
+              (status = 409, body = Problem, content_type = "application/problem+json", description = "REWARD_ALREADY_USED, ACCOUNT_SUSPENDED"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn use_issued_reward(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path((id, reward)): Path<(String, String)>,
+    command: Command<EmptyRequest>,
+) -> Result<Reply, ApiError> {
+    let id = account_id(&id)?;
+    let issued_reward_id = path_id("issuedRewardId", &reward)?;
+    state
+        .service
+        .account_action(
+            context(tenant, &command),
+            id,
+            AccountAction::UseIssuedReward { issued_reward_id },
         )
         .await
 }

@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use loyalty_domain::account::{
     AccountCommand, AccountError, AccountEvent, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount,
     ProgramFacts, ProgramRules, RecordPurchase, RedeemPoints, ReferenceType, RefundOrder, SuspendAccount,
+    UseIssuedReward,
 };
 use loyalty_domain::program::{Program, TierPolicy};
 use loyalty_domain::values::{
@@ -50,6 +51,9 @@ pub enum AccountAction {
         order_ref: OrderRef,
         location_id: Option<String>,
         categories: Vec<String>,
+    },
+    UseIssuedReward {
+        issued_reward_id: uuid::Uuid,
     },
     Refund {
         order_ref: OrderRef,
@@ -219,6 +223,9 @@ fn act(
             now,
             issued_reward_id: uuid::Uuid::now_v7(),
         }),
+        AccountAction::UseIssuedReward { issued_reward_id } => {
+            AccountCommand::UseIssuedReward(UseIssuedReward { issued_reward_id, now })
+        }
         AccountAction::Refund { order_ref, amount } => {
             let Some(order) = tx.order_facts(account_id.0, order_ref.as_str())? else {
                 return Ok(Err(AccountError::OrderNotFound {
@@ -248,7 +255,7 @@ fn act(
                 .ok_or_else(|| StoreError::Corrupt(format!("transaction {transaction_id} was not projected")))?;
             ok(StatusCode::CREATED, &view)
         }
-        AccountAction::Suspend { .. } | AccountAction::Reactivate => {
+        AccountAction::Suspend { .. } | AccountAction::Reactivate | AccountAction::UseIssuedReward { .. } => {
             render_account(tx, ctx, account_id, StatusCode::OK)
         }
         AccountAction::Purchase { amount, order_ref, .. } => {

@@ -406,6 +406,18 @@ async fn purchases_refunds_and_time(app: &TestApp, replies: &mut Replies) {
             .await;
         assert_ok(&reply, StatusCode::CREATED, "a punch");
     }
+    let reply = app.get_account(&member).await;
+    let issued = reply.2["issuedRewards"][0]["issuedRewardId"]
+        .as_str()
+        .expect("issued")
+        .to_owned();
+    let reply = app
+        .post(
+            &format!("/v1/accounts/{member}/issued-rewards/{issued}/use"),
+            &json!({}),
+        )
+        .await;
+    assert_ok(&reply, StatusCode::OK, "use the issued reward");
 }
 
 /// Every event of the business, in commit order, following `lastPosition`.

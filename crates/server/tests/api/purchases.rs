@@ -185,6 +185,36 @@ async fn a_full_punch_card_issues_its_reward_and_starts_the_next() {
     assert_eq!(view["progress"]["completedCards"], 1);
     assert_eq!(view["issuedRewards"].as_array().map(Vec::len), Some(1), "{view}");
     assert_eq!(view["pointBalance"], 0);
+
+    // The member uses the reward: once.
+    let reward = view["issuedRewards"][0]["issuedRewardId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let path = format!("/v1/accounts/{account}/issued-rewards/{reward}/use");
+    let (status, _, view) = app.post(&path, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["issuedRewards"].as_array().map(Vec::len), Some(0), "{view}");
+    assert_problem(
+        &app.post(&path, &json!({})).await,
+        StatusCode::CONFLICT,
+        "REWARD_ALREADY_USED",
+    );
+    let unknown = format!("/v1/accounts/{account}/issued-rewards/00000000-0000-0000-0000-000000000000/use");
+    assert_problem(
+        &app.post(&unknown, &json!({})).await,
+        StatusCode::NOT_FOUND,
+        "ISSUED_REWARD_NOT_FOUND",
+    );
+    let used: Vec<Value> = app.account_events(&account).await.2["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["eventType"] == "loyalty.reward.used")
+        .cloned()
+        .collect();
+    assert_eq!(used.len(), 1);
+    assert_eq!(used[0]["data"]["rewardValue"], "Coffee");
 }
 
 #[tokio::test]
