@@ -113,3 +113,54 @@ async fn concurrent_enrolments_with_one_email_admit_one() {
     let (_, _, found) = app.find_accounts("email", "ada@example.com").await;
     assert_eq!(found["items"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_order_sent_many_times_at_once_accrues_once() {
+    let app = spawn_app().await;
+    let (_, account) = app.account().await;
+    let path = format!("/v1/accounts/{account}/purchases");
+    let body = serde_json::json!({"amount": "10.00", "orderRef": "till-7-0042"});
+    let replies = join_all((0..20).map(|_| app.post(&path, &body))).await;
+    let created = replies.iter().filter(|r| r.0 == StatusCode::CREATED).count();
+    let duplicates = replies
+        .iter()
+        .filter(|r| r.0 == StatusCode::CONFLICT && r.2["code"] == "DUPLICATE_ORDER")
+        .count();
+    assert_eq!((created, duplicates), (1, 19), "{replies:?}");
+    let earned = replies
+        .iter()
+        .find(|r| r.0 == StatusCode::CREATED)
+        .map(|r| r.2["pointsChanged"].as_i64().expect("points"))
+        .expect("one accrual");
+    assert_eq!(app.balance(&account).await, earned);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_partial_refunds_never_reverse_more_than_the_order_earned() {
+    let app = spawn_app().await;
+    let (_, account) = app.account().await;
+    let (status, _, receipt) = app
+        .post(
+            &format!("/v1/accounts/{account}/purchases"),
+            &serde_json::json!({"amount": "10.00", "orderRef": "o-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    let earned = receipt["pointsChanged"].as_i64().expect("points");
+    let path = format!("/v1/accounts/{account}/refunds");
+    let body = serde_json::json!({"orderRef": "o-1", "amount": "3.00"});
+    let replies = join_all((0..10).map(|_| app.post(&path, &body))).await;
+    let created = replies.iter().filter(|r| r.0 == StatusCode::CREATED).count();
+    assert_eq!(created, 3, "3 × 3.00 fit in 10.00, a fourth does not: {replies:?}");
+    assert!(replies
+        .iter()
+        .filter(|r| r.0 != StatusCode::CREATED)
+        .all(|r| r.2["code"] == "REFUND_EXCEEDS_ORDER"));
+    let reversed: i64 = replies
+        .iter()
+        .filter(|r| r.0 == StatusCode::CREATED)
+        .map(|r| -r.2["pointsChanged"].as_i64().expect("points"))
+        .sum();
+    assert_eq!(reversed, earned * 9 / 10, "floor of 90% of what the order earned");
+    assert_eq!(app.balance(&account).await, earned - reversed);
+}
