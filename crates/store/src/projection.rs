@@ -144,22 +144,13 @@ fn project_account(conn: &Connection, stored: &StoredEvent, event: &AccountEvent
             ])?;
             touch(conn, &id, stored.sequence, &at)?;
         }
-        AccountEvent::TierUpgraded(e) => {
-            let rows = conn
-                .prepare_cached(
-                    "UPDATE accounts SET tier_id = ?2, tier_name = ?3, tier_level = ?4, version = ?5, updated_at = ?6
-                     WHERE account_id = ?1",
-                )?
-                .execute(params![
-                    id,
-                    e.to_tier_id,
-                    e.tier_name,
-                    e.tier_level,
-                    stored.sequence,
-                    at
-                ])?;
-            expect_one_row(rows, &id)?;
-        }
+        AccountEvent::TierUpgraded(e) => set_tier(
+            conn,
+            &id,
+            (Some(&e.to_tier_id), Some(&e.tier_name), Some(e.tier_level)),
+            stored.sequence,
+            &at,
+        )?,
         AccountEvent::PointsEarned(e) if e.pending_until.is_some() => {
             // Not spendable yet: no ledger entry until the release.
             add_pending(conn, &id, to_i64(e.points_earned)?, stored.sequence, &at)?;
@@ -299,22 +290,13 @@ fn project_account(conn: &Connection, stored: &StoredEvent, event: &AccountEvent
             }
             touch(conn, &id, stored.sequence, &at)?;
         }
-        AccountEvent::TierDowngraded(e) => {
-            let rows = conn
-                .prepare_cached(
-                    "UPDATE accounts SET tier_id = ?2, tier_name = ?3, tier_level = ?4, version = ?5, updated_at = ?6
-                     WHERE account_id = ?1",
-                )?
-                .execute(params![
-                    id,
-                    e.to_tier_id,
-                    e.tier_name,
-                    e.tier_level,
-                    stored.sequence,
-                    at
-                ])?;
-            expect_one_row(rows, &id)?;
-        }
+        AccountEvent::TierDowngraded(e) => set_tier(
+            conn,
+            &id,
+            (e.to_tier_id.as_ref(), e.tier_name.as_ref(), e.tier_level),
+            stored.sequence,
+            &at,
+        )?,
         AccountEvent::Suspended(_) => set_account_status(conn, &id, "SUSPENDED", stored.sequence, &at)?,
         AccountEvent::Reactivated(_) => set_account_status(conn, &id, "ACTIVE", stored.sequence, &at)?,
     }
@@ -451,6 +433,23 @@ fn add_pending(conn: &Connection, id: &str, delta: i64, version: i64, at: &str) 
             "UPDATE accounts SET pending_points = pending_points + ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
         )?
         .execute(params![id, delta, version, at])?;
+    expect_one_row(rows, id)
+}
+
+/// Move the account to a tier (`(None, None, None)`: below every tier).
+fn set_tier(
+    conn: &Connection,
+    id: &str,
+    (tier_id, name, level): (Option<&String>, Option<&String>, Option<u32>),
+    version: i64,
+    at: &str,
+) -> Result<(), StoreError> {
+    let rows = conn
+        .prepare_cached(
+            "UPDATE accounts SET tier_id = ?2, tier_name = ?3, tier_level = ?4, version = ?5, updated_at = ?6
+             WHERE account_id = ?1",
+        )?
+        .execute(params![id, tier_id, name, level, version, at])?;
     expect_one_row(rows, id)
 }
 

@@ -334,18 +334,7 @@ async fn scenario(app: &TestApp) -> Replies {
 
 /// Run `loyalty expire --as-of` on the server's database.
 fn sweep_at(app: &TestApp, as_of: chrono::DateTime<chrono::Utc>) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
-        .args([
-            "expire",
-            "--database-url",
-            &format!("sqlite://{}", app.db_path().display()),
-            "--as-of",
-            &as_of.to_rfc3339(),
-        ])
-        .env_remove("LOYALTY_DATABASE_URL")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run loyalty expire");
+    let output = app.expire_as_of(as_of);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }
 

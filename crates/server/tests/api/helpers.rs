@@ -430,6 +430,55 @@ impl TestApp {
         self.get(&format!("/v1/accounts/{account_id}/events")).await
     }
 
+    /// The account's events of one type, oldest first.
+    pub async fn account_events_of_type(&self, account_id: &str, event_type: &str) -> Vec<Value> {
+        let (status, _, events) = self.account_events(account_id).await;
+        assert_eq!(status, StatusCode::OK, "account events: {events}");
+        events["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|e| e["eventType"] == event_type)
+            .cloned()
+            .collect()
+    }
+
+    /// Create and activate `program`, and enrol one customer in it; answers the account id.
+    pub async fn member_of(&self, program: &Value) -> String {
+        let program_id = self.program_from(program).await;
+        let (status, _, body) = self.activate(&program_id).await;
+        assert_eq!(status, StatusCode::OK, "activate: {body}");
+        self.enroll_customer(&program_id, "c-1", "ada@example.com").await
+    }
+
+    /// A purchase that must be accepted; answers its receipt.
+    pub async fn purchase(&self, account_id: &str, amount: &str, order_ref: &str) -> Value {
+        let (status, _, receipt) = self
+            .post(
+                &format!("/v1/accounts/{account_id}/purchases"),
+                &json!({"amount": amount, "orderRef": order_ref}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "purchase: {receipt}");
+        receipt
+    }
+
+    /// Run `loyalty expire --as-of` on this server's database, as another process.
+    pub fn expire_as_of(&self, as_of: chrono::DateTime<chrono::Utc>) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
+            .args([
+                "expire",
+                "--database-url",
+                &format!("sqlite://{}", self.db_path.display()),
+                "--as-of",
+                &as_of.to_rfc3339(),
+            ])
+            .env_remove("LOYALTY_DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run loyalty expire")
+    }
+
     /// `GET /v1/events` with a raw query string.
     pub async fn events(&self, query: &str) -> Reply {
         self.get(&format!("/v1/events?{query}")).await

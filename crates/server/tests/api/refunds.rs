@@ -7,30 +7,15 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_invalid_field, assert_problem, spawn_app, Reply, TestApp};
 
-async fn member_of(app: &TestApp, program: Value) -> String {
-    let program_id = app.program_from(&program).await;
-    let (status, _, body) = app.activate(&program_id).await;
-    assert_eq!(status, StatusCode::OK, "activate: {body}");
-    app.enroll_customer(&program_id, "c-1", "ada@example.com").await
-}
-
 async fn ten_per_dollar(app: &TestApp) -> String {
-    member_of(
-        app,
-        json!({"name": "Cafe", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 10}}),
-    )
-    .await
+    app.member_of(&json!({"name": "Cafe", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 10}}))
+        .await
 }
 
 async fn buy(app: &TestApp, account: &str, amount: &str, order_ref: &str) -> i64 {
-    let (status, _, receipt) = app
-        .post(
-            &format!("/v1/accounts/{account}/purchases"),
-            &json!({"amount": amount, "orderRef": order_ref}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "purchase: {receipt}");
-    receipt["pointsChanged"].as_i64().expect("points")
+    app.purchase(account, amount, order_ref).await["pointsChanged"]
+        .as_i64()
+        .expect("points")
 }
 
 async fn refund(app: &TestApp, account: &str, body: Value) -> Reply {
@@ -116,14 +101,14 @@ async fn spent_points_are_reported_unrecovered_and_the_balance_stays_at_zero() {
 #[tokio::test]
 async fn a_tier_reached_only_through_the_refunded_order_is_lost() {
     let app = spawn_app().await;
-    let account = member_of(
-        &app,
-        json!({"name": "Tiered", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 10},
+    let account = app
+        .member_of(
+            &json!({"name": "Tiered", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 10},
                "tiers": [
                    {"tierId": "bronze", "name": "Bronze", "level": 1, "minPoints": 0, "maxPoints": 99},
                    {"tierId": "silver", "name": "Silver", "level": 2, "minPoints": 100}]}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(buy(&app, &account, "5.00", "o-1").await, 50);
     assert_eq!(buy(&app, &account, "6.00", "o-2").await, 60);
     let (_, _, view) = app.get_account(&account).await;

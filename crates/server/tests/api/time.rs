@@ -3,7 +3,7 @@
 //! points are released when the return window closes, and tiers move down when their evaluation
 //! period rolls over.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use reqwest::StatusCode;
@@ -12,18 +12,7 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app, TestApp};
 
 fn expire(app: &TestApp, as_of: DateTime<Utc>) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loyalty"))
-        .args([
-            "expire",
-            "--database-url",
-            &format!("sqlite://{}", app.db_path().display()),
-            "--as-of",
-            &as_of.to_rfc3339(),
-        ])
-        .env_remove("LOYALTY_DATABASE_URL")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run loyalty expire")
+    app.expire_as_of(as_of)
 }
 
 fn report(output: &Output) -> Value {
@@ -35,44 +24,15 @@ fn report(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).expect("one line of JSON")
 }
 
-async fn member_of(app: &TestApp, program: Value) -> String {
-    let program_id = app.program_from(&program).await;
-    let (status, _, body) = app.activate(&program_id).await;
-    assert_eq!(status, StatusCode::OK, "activate: {body}");
-    app.enroll_customer(&program_id, "c-1", "ada@example.com").await
-}
-
-async fn buy(app: &TestApp, account: &str, amount: &str, order_ref: &str) -> Value {
-    let (status, _, receipt) = app
-        .post(
-            &format!("/v1/accounts/{account}/purchases"),
-            &json!({"amount": amount, "orderRef": order_ref}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "purchase: {receipt}");
-    receipt
-}
-
-async fn events_of(app: &TestApp, account: &str, event_type: &str) -> Vec<Value> {
-    let (_, _, events) = app.account_events(account).await;
-    events["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter(|e| e["eventType"] == event_type)
-        .cloned()
-        .collect()
-}
-
 #[tokio::test]
 async fn lots_expire_soonest_first_and_at_most_once_even_when_sweeps_race() {
     let app = spawn_app().await;
-    let account = member_of(
-        &app,
-        json!({"name": "Expiring", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1},
+    let account = app
+        .member_of(
+            &json!({"name": "Expiring", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1},
                "pointExpiryDays": 30}),
-    )
-    .await;
+        )
+        .await;
     let (_, _, earned) = app.accrue(&account, 100).await;
     let expires_at: DateTime<Utc> = earned["expiresAt"].as_str().expect("expiresAt").parse().expect("time");
     assert!(expires_at > Utc::now() + Duration::days(29), "{earned}");
@@ -103,7 +63,7 @@ async fn lots_expire_soonest_first_and_at_most_once_even_when_sweeps_race() {
         .sum();
     assert_eq!(expired, 70, "only what is left of the lot, once");
     assert_eq!(app.balance(&account).await, 0);
-    let events = events_of(&app, &account, "loyalty.points.expired").await;
+    let events = app.account_events_of_type(&account, "loyalty.points.expired").await;
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["data"]["pointsExpired"], 70);
     assert_eq!(events[0]["data"]["remainingPoints"], 0);
@@ -127,16 +87,16 @@ async fn lots_expire_soonest_first_and_at_most_once_even_when_sweeps_race() {
 #[tokio::test]
 async fn pending_points_are_released_when_the_return_window_closes() {
     let app = spawn_app().await;
-    let account = member_of(
-        &app,
-        json!({"name": "Returns", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 10},
+    let account = app
+        .member_of(
+            &json!({"name": "Returns", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 10},
                "pendingDays": 14,
                "tiers": [
                    {"tierId": "bronze", "name": "Bronze", "level": 1, "minPoints": 0, "maxPoints": 99},
                    {"tierId": "silver", "name": "Silver", "level": 2, "minPoints": 100}]}),
-    )
-    .await;
-    let receipt = buy(&app, &account, "12.00", "o-1").await;
+        )
+        .await;
+    let receipt = app.purchase(&account, "12.00", "o-1").await;
     assert_eq!(receipt["pendingPoints"], 120, "{receipt}");
     assert_eq!(receipt["pointsChanged"], 0);
     assert!(receipt["tierUpgrade"].is_null(), "pending points do not qualify yet");
@@ -145,7 +105,7 @@ async fn pending_points_are_released_when_the_return_window_closes() {
         .expect("pendingUntil")
         .parse()
         .expect("time");
-    buy(&app, &account, "5.00", "o-2").await;
+    app.purchase(&account, "5.00", "o-2").await;
 
     let (_, _, view) = app.get_account(&account).await;
     assert_eq!(view["pendingPoints"], 170, "{view}");
@@ -176,7 +136,12 @@ async fn pending_points_are_released_when_the_return_window_closes() {
     assert_eq!(ledger[0]["type"], "EARN");
     assert_eq!(ledger[0]["pointsChanged"], 120);
     assert_eq!(ledger[0]["orderRef"], "o-1");
-    assert_eq!(events_of(&app, &account, "loyalty.points.released").await.len(), 1);
+    assert_eq!(
+        app.account_events_of_type(&account, "loyalty.points.released")
+            .await
+            .len(),
+        1
+    );
     let again = report(&expire(&app, pending_until + Duration::days(1)));
     assert_eq!(again["lotsReleased"], 0, "released once: {again}");
     assert_eq!(app.redeem(&account, 120).await.0, StatusCode::CREATED);
@@ -185,15 +150,15 @@ async fn pending_points_are_released_when_the_return_window_closes() {
 #[tokio::test]
 async fn members_move_down_when_a_calendar_year_rolls_over() {
     let app = spawn_app().await;
-    let account = member_of(
-        &app,
-        json!({"name": "Yearly", "ruleType": "TIER_BASED", "ruleConfig": {"evaluationPeriod": "CALENDAR_YEAR",
+    let account = app
+        .member_of(
+            &json!({"name": "Yearly", "ruleType": "TIER_BASED", "ruleConfig": {"evaluationPeriod": "CALENDAR_YEAR",
                "tiers": [
                    {"tierId": "bronze", "name": "Bronze", "level": 1, "minPoints": 0, "maxPoints": 99},
                    {"tierId": "silver", "name": "Silver", "level": 2, "minPoints": 100}]}}),
-    )
-    .await;
-    let receipt = buy(&app, &account, "150.00", "o-1").await;
+        )
+        .await;
+    let receipt = app.purchase(&account, "150.00", "o-1").await;
     assert_eq!(receipt["tierUpgrade"]["toTierId"], "silver", "{receipt}");
 
     let this_year = report(&expire(&app, Utc::now()));
@@ -210,7 +175,7 @@ async fn members_move_down_when_a_calendar_year_rolls_over() {
     assert_eq!(rolled["tierDowngrades"], 1, "{rolled}");
     let (_, _, view) = app.get_account(&account).await;
     assert_eq!(view["tier"]["tierId"], "bronze", "{view}");
-    let down = events_of(&app, &account, "loyalty.tier.downgraded").await;
+    let down = app.account_events_of_type(&account, "loyalty.tier.downgraded").await;
     assert_eq!(down[0]["data"]["reason"], "PERIOD_ROLLOVER");
     assert_eq!(down[0]["data"]["fromTierId"], "silver");
     let again = report(&expire(&app, next_year));
