@@ -35,7 +35,7 @@ impl NotificationPort for RecordingNotifier {
             &notification.body,
             notification.caused_by,
         )?;
-        tracing::info!(
+        tracing::debug!(
             account_id = %notification.account_id,
             kind = notification.kind,
             "notification recorded"
