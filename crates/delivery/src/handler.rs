@@ -21,6 +21,15 @@ impl Handled {
             Self::Refused(why) => format!("REFUSED: {why}"),
         }
     }
+
+    /// A bounded label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Skipped(_) => "skipped",
+            Self::Refused(_) => "refused",
+        }
+    }
 }
 
 /// Reacts to committed events, writing its effects through the writer's transaction.

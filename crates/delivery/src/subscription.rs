@@ -1,35 +1,35 @@
-//! A subscription: one handler reading the event store in commit order from its durable
-//! checkpoint. Each event is handled in its own writer job (group-committed with other work):
-//! inbox check, the handler's effects, inbox record and checkpoint, all or nothing. A failing
-//! event is retried with exponential backoff and holds back the events after it, so the handler
-//! sees every aggregate's events in commit order.
+//! The in-process consumer: one handler reading the event store (the outbox itself) in commit
+//! order from its durable checkpoint. Each wanted event is delivered exactly once (inbox, effects
+//! and checkpoint in one transaction), retried with backoff and dead-lettered after the last
+//! retry, so the handler sees every aggregate's events in commit order and one poisonous event
+//! never holds back the rest.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use loyalty_store::{SqliteStore, StoreError, StoredEvent};
+use loyalty_store::{SqliteStore, StoreError};
+use tokio::sync::Notify;
 
-use crate::{EventHandler, Handled};
+use crate::deliver::deliver;
+use crate::{EventHandler, RetryPolicy};
 
 /// How a subscription polls and retries.
 #[derive(Debug, Clone)]
 pub struct SubscriptionSettings {
-    /// How long to wait when there is nothing new.
+    /// How long to wait for news when there is nothing new (a publish wakes it sooner).
     pub poll_interval: Duration,
     /// Events read per page.
     pub page_count: u32,
-    /// The first retry delay after a failure; doubled per attempt up to `retry_max`.
-    pub retry_initial: Duration,
-    pub retry_max: Duration,
+    /// Retries of a failing handler before the event is dead-lettered.
+    pub retry: RetryPolicy,
 }
 
 impl Default for SubscriptionSettings {
     fn default() -> Self {
         Self {
-            poll_interval: Duration::from_millis(100),
+            poll_interval: Duration::from_millis(250),
             page_count: 500,
-            retry_initial: Duration::from_millis(100),
-            retry_max: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -40,6 +40,7 @@ pub struct Subscription {
     store: SqliteStore,
     handler: Arc<dyn EventHandler>,
     settings: SubscriptionSettings,
+    wake: Arc<Notify>,
 }
 
 impl Subscription {
@@ -48,89 +49,63 @@ impl Subscription {
             store,
             handler,
             settings,
+            wake: Arc::new(Notify::new()),
         }
     }
 
-    fn checkpoint_name(&self) -> String {
-        format!("handler:{}", self.handler.name())
+    /// Wake this subscription when `wake` is notified (new events were committed).
+    pub fn woken_by(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = wake;
+        self
+    }
+
+    /// The checkpoint's name: `handler:<name>`.
+    pub fn checkpoint_name(handler: &str) -> String {
+        format!("handler:{handler}")
     }
 
     /// Where this subscription has read up to.
     pub async fn checkpoint(&self) -> Result<i64, StoreError> {
-        self.store.checkpoint(&self.checkpoint_name()).await
+        self.store.checkpoint(&Self::checkpoint_name(self.handler.name())).await
     }
 
     /// Handle the next page of events; returns how many events it went past (0: caught up).
     pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let after = self.checkpoint().await?;
+        let name = Self::checkpoint_name(self.handler.name());
+        let after = self.store.checkpoint(&name).await?;
         let events = self.store.events_after(after, self.settings.page_count).await?;
         let mut checkpointed = after;
         for event in &events {
             if self.handler.handles(&event.event_type) {
-                self.deliver(event.clone()).await?;
+                deliver(&self.store, &self.handler, event, Some(&name), self.settings.retry).await?;
                 checkpointed = event.position;
             }
         }
         // Events nobody here wants only move the checkpoint: once per page, not once each.
         if let Some(last) = events.last().filter(|e| e.position > checkpointed) {
-            let (name, position) = (self.checkpoint_name(), last.position);
+            let position = last.position;
             self.store.write(move |tx| tx.checkpoint_set(&name, position)).await?;
         }
         Ok(events.len())
     }
 
-    /// Handle one event exactly once, moving the checkpoint past it.
-    async fn deliver(&self, event: StoredEvent) -> Result<(), StoreError> {
-        let handler = Arc::clone(&self.handler);
-        let checkpoint = self.checkpoint_name();
-        let name = handler.name();
-        let outcome = self
-            .store
-            .write(move |tx| {
-                let outcome = if tx.inbox_seen(name, event.event_id)? {
-                    Handled::Skipped("already handled".to_owned())
-                } else {
-                    let handled = handler.handle(tx, &event)?;
-                    tx.inbox_record(name, event.event_id, &handled.outcome())?;
-                    handled
-                };
-                tx.checkpoint_set(&checkpoint, event.position)?;
-                Ok(outcome)
-            })
-            .await?;
-        metrics::counter!("delivery_events_handled_total", "handler" => name, "outcome" => kind(&outcome)).increment(1);
-        if let Handled::Refused(why) = &outcome {
-            tracing::warn!(handler = name, reason = %why, "a handler's command was refused");
-        }
-        Ok(())
-    }
-
-    /// Run until the task is dropped: handle new events as they are committed, retrying
-    /// failures with exponential backoff.
+    /// Run until the task is dropped.
     pub async fn run(self) {
-        let mut delay = self.settings.retry_initial;
+        let mut delay = self.settings.retry.initial;
         loop {
             match self.run_once().await {
                 Ok(0) => {
-                    delay = self.settings.retry_initial;
-                    tokio::time::sleep(self.settings.poll_interval).await;
+                    delay = self.settings.retry.initial;
+                    let _ = tokio::time::timeout(self.settings.poll_interval, self.wake.notified()).await;
                 }
-                Ok(_) => delay = self.settings.retry_initial,
+                Ok(_) => delay = self.settings.retry.initial,
                 Err(error) => {
-                    metrics::counter!("delivery_handler_failures_total", "handler" => self.handler.name()).increment(1);
-                    tracing::error!(handler = self.handler.name(), %error, retry_in = ?delay, "handler failed; retrying");
+                    tracing::error!(handler = self.handler.name(), %error, retry_in = ?delay,
+                        "subscription failed; retrying");
                     tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(self.settings.retry_max);
+                    delay = (delay * 2).min(self.settings.retry.max);
                 }
             }
         }
-    }
-}
-
-fn kind(outcome: &Handled) -> &'static str {
-    match outcome {
-        Handled::Done => "done",
-        Handled::Skipped(_) => "skipped",
-        Handled::Refused(_) => "refused",
     }
 }

@@ -8,6 +8,7 @@
 //! savepoint and leaves the others untouched.
 
 mod business;
+mod dead_letter;
 mod envelope;
 mod error;
 mod idempotency;
@@ -19,6 +20,7 @@ mod time;
 pub mod views;
 
 pub use business::{hash_api_key, Business};
+pub use dead_letter::DeadLetter;
 pub use envelope::{EventMetadata, StoredEvent};
 pub use error::StoreError;
 pub use idempotency::{request_hash, IdempotencyRecord, StoredResponse};

@@ -216,6 +216,28 @@ CREATE TABLE reward_claims (
 CREATE INDEX reward_claims_by_customer ON reward_claims (reward_id, customer_id);
 "#,
     ),
+    (
+        4,
+        "dead letters: events a handler could not handle after its retries",
+        r#"
+-- Operational state, not a projection: kept out of the rebuild.
+CREATE TABLE dead_letters (
+    dead_letter_id TEXT PRIMARY KEY,
+    business_id    TEXT NOT NULL,
+    handler        TEXT NOT NULL,
+    event_id       TEXT NOT NULL,
+    event_type     TEXT NOT NULL,
+    event          TEXT NOT NULL,
+    error          TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    attempts       INTEGER NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    UNIQUE (handler, event_id)
+) WITHOUT ROWID;
+CREATE INDEX dead_letters_by_business ON dead_letters (business_id, created_at);
+"#,
+    ),
 ];
 
 /// Apply every migration not yet applied. Returns how many ran.

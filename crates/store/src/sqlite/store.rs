@@ -16,7 +16,7 @@ use super::read_pool::ReadPool;
 use super::write_tx::WriteTx;
 use super::writer::{self, JobBox, TypedJob};
 use crate::views::{AccountView, EventFeed, ProgramView, RewardView, TransactionPage};
-use crate::{schema, Business, RebuildReport, StoreError, StoredEvent, WRITER_QUEUE_COUNT_MAX};
+use crate::{schema, Business, DeadLetter, RebuildReport, StoreError, StoredEvent, WRITER_QUEUE_COUNT_MAX};
 
 /// Where the database lives and how many idle readers to keep.
 #[derive(Debug, Clone)]
@@ -221,6 +221,22 @@ impl SqliteStore {
     /// Notifications sent to an account: `(kind, body)`, oldest first.
     pub async fn notifications(&self, account_id: Uuid) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
         self.read(move |conn| queries::notifications(conn, account_id)).await
+    }
+
+    /// Dead letters, oldest first, of one business or (`None`) of all.
+    pub async fn dead_letters(&self, business_id: Option<Uuid>, limit: u32) -> Result<Vec<DeadLetter>, StoreError> {
+        self.read(move |conn| crate::dead_letter::list(conn, business_id, limit))
+            .await
+    }
+
+    /// One dead letter.
+    pub async fn dead_letter(&self, id: Uuid) -> Result<Option<DeadLetter>, StoreError> {
+        self.read(move |conn| crate::dead_letter::get(conn, id)).await
+    }
+
+    /// How many dead letters there are.
+    pub async fn dead_letter_count(&self) -> Result<i64, StoreError> {
+        self.read(crate::dead_letter::count).await
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

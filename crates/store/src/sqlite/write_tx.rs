@@ -316,6 +316,24 @@ impl<'c> WriteTx<'c> {
         Ok(())
     }
 
+    /// Record that `handler` gave up on `event` after `attempts` attempts; answers the dead
+    /// letter's id (the same one when the handler had given up on it before).
+    pub fn dead_letter_put(
+        &self,
+        handler: &str,
+        event: &StoredEvent,
+        error: &str,
+        reason: &str,
+        attempts: u32,
+    ) -> Result<Uuid, StoreError> {
+        crate::dead_letter::put(self.conn, self.now, handler, event, error, reason, attempts)
+    }
+
+    /// Remove a dead letter; whether it existed.
+    pub fn dead_letter_delete(&self, id: Uuid) -> Result<bool, StoreError> {
+        crate::dead_letter::delete(self.conn, id)
+    }
+
     /// Record a notification sent to a member.
     pub fn record_notification(
         &self,
