@@ -8,6 +8,7 @@ use loyalty_store::{SqliteStore, StoreSettings};
 
 use crate::bench::BenchArgs;
 use crate::config::{parse_listen, DatabaseUrl, ServeSettings};
+use crate::delivery::{Delivery, DeliveryOptions, RetryOutcome};
 use crate::startup::{shutdown_signal, Application};
 
 /// Event-sourced customer loyalty platform: businesses run points programs, customers enrol,
@@ -27,6 +28,11 @@ pub struct Cli {
     /// Log format on standard error. `RUST_LOG` sets the level (default `info`).
     #[arg(long, global = true, env = "LOYALTY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Redis for event delivery: each event is appended to the stream `events:<eventType>` and
+    /// handlers consume it in consumer groups. Unset: the in-process bus.
+    #[arg(long, global = true, env = "LOYALTY_REDIS_URL")]
+    pub redis_url: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -54,6 +60,12 @@ pub enum Command {
     /// down whose tier evaluation period rolled over; prints what it did as one line of JSON.
     /// `serve` does the same every `--sweep-interval-secs`.
     Expire(ExpireArgs),
+    /// The dead-letter queue: events a handler still failed on after its retries.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// The event store.
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Measure durable accruals per second through the HTTP API.
     Bench(BenchArgs),
 }
@@ -102,6 +114,40 @@ pub enum BusinessCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters, oldest first, as JSON lines.
+    List {
+        /// Only this business's.
+        #[arg(long)]
+        business: Option<uuid::Uuid>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Show one dead letter with its event, as JSON.
+    Show { id: uuid::Uuid },
+    /// Hand a dead letter back to its handler (exactly once, through its inbox); removed when
+    /// handled, kept with the new error when it fails again.
+    Retry { id: uuid::Uuid },
+    /// Remove a dead letter without handling it.
+    Discard { id: uuid::Uuid },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Publish stored events again to the bus (Redis: needs `--redis-url`), from a position on.
+    /// Consumers are idempotent, so a replay only reaches those that missed an event.
+    Replay {
+        /// Publish to the bus (the only target there is; required, to say it on purpose).
+        #[arg(long, required = true)]
+        to_bus: bool,
+        /// Start after this position (0: from the first event).
+        #[arg(long, default_value_t = 0)]
+        from: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ProjectionsCommand {
     /// Rebuild every read model and snapshot from the event store, in one transaction.
     /// The service's writes wait while it runs.
@@ -118,6 +164,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 database,
                 admin_token: args.admin_token,
                 sweep_interval: (args.sweep_interval_secs > 0).then(|| Duration::from_secs(args.sweep_interval_secs)),
+                delivery: DeliveryOptions {
+                    redis_url: cli.redis_url.clone(),
+                    ..DeliveryOptions::default()
+                },
             };
             let app = Application::build(&settings).await?;
             app.run_until(shutdown_signal()).await
@@ -140,6 +190,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Projections(ProjectionsCommand::Rebuild) => rebuild(&database).await,
         Command::Expire(args) => expire(&database, args).await,
+        Command::Dlq(command) => dlq(&database, cli.redis_url.as_deref(), command).await,
+        Command::Events(EventsCommand::Replay { to_bus: _, from }) => {
+            replay(&database, cli.redis_url.as_deref(), from).await
+        }
         Command::Bench(args) => crate::bench::run(args, &database).await,
     }
 }
@@ -204,5 +258,79 @@ async fn rebuild(database: &DatabaseUrl) -> anyhow::Result<()> {
             "changed (the live projections had drifted)"
         }
     );
+    Ok(())
+}
+
+fn delivery(database: &DatabaseUrl, redis_url: Option<&str>) -> anyhow::Result<Delivery> {
+    let store = open(database)?;
+    let options = DeliveryOptions {
+        redis_url: redis_url.map(str::to_owned),
+        ..DeliveryOptions::default()
+    };
+    Delivery::build(store, &options).context("could not set up event delivery")
+}
+
+async fn dlq(database: &DatabaseUrl, redis_url: Option<&str>, command: DlqCommand) -> anyhow::Result<()> {
+    let delivery = delivery(database, redis_url)?;
+    let store = open(database)?;
+    let letter = |found: Option<loyalty_store::DeadLetter>, id: uuid::Uuid| {
+        found.ok_or_else(|| anyhow::anyhow!("no dead letter {id}"))
+    };
+    match command {
+        DlqCommand::List { business, limit } => {
+            for letter in store.dead_letters(business, limit).await? {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "deadLetterId": letter.dead_letter_id, "handler": letter.handler,
+                        "eventType": letter.event_type, "eventId": letter.event_id,
+                        "businessId": letter.business_id, "attempts": letter.attempts,
+                        "reason": letter.reason, "error": letter.error, "createdAt": letter.created_at,
+                    })
+                );
+            }
+        }
+        DlqCommand::Show { id } => {
+            let found = letter(store.dead_letter(id).await?, id)?;
+            println!("{}", serde_json::to_string_pretty(&found)?);
+        }
+        DlqCommand::Retry { id } => {
+            let found = letter(store.dead_letter(id).await?, id)?;
+            match delivery.retry_dead_letter(&found).await? {
+                RetryOutcome::Handled(handled) => println!(
+                    "{}",
+                    serde_json::json!({"deadLetterId": id, "outcome": "HANDLED", "handled": handled.outcome()})
+                ),
+                RetryOutcome::Failed(error) => anyhow::bail!("dead letter {id} failed again: {error}"),
+                RetryOutcome::UnknownHandler(name) => anyhow::bail!("no handler named {name:?} runs in this build"),
+            }
+        }
+        DlqCommand::Discard { id } => {
+            if !delivery.discard_dead_letter(id).await? {
+                anyhow::bail!("no dead letter {id}");
+            }
+            println!("{}", serde_json::json!({"deadLetterId": id, "outcome": "DISCARDED"}));
+        }
+    }
+    Ok(())
+}
+
+async fn replay(database: &DatabaseUrl, redis_url: Option<&str>, from: i64) -> anyhow::Result<()> {
+    let Some(url) = redis_url else {
+        anyhow::bail!(
+            "events replay --to-bus needs --redis-url (or LOYALTY_REDIS_URL): the in-process bus reads the event \
+             store itself, so there is nothing to replay to"
+        );
+    };
+    let delivery = delivery(database, Some(url))?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let sent = delivery
+        .relay()
+        .replay(from, &mut |sent| bar.set_message(format!("{sent} events published")))
+        .await
+        .context("the replay stopped; run it again from the last position it reached")?;
+    bar.finish_and_clear();
+    println!("{}", serde_json::json!({"published": sent, "after": from}));
     Ok(())
 }

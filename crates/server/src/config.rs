@@ -45,6 +45,8 @@ pub struct ServeSettings {
     /// How often the sweeper expires lots, releases pending points and reviews tiers; `None`
     /// leaves that to `loyalty expire`.
     pub sweep_interval: Option<std::time::Duration>,
+    /// The event bus and handler retries.
+    pub delivery: crate::delivery::DeliveryOptions,
 }
 
 /// Parse a listen address such as `127.0.0.1:8080` or `0.0.0.0:80`.

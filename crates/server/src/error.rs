@@ -30,6 +30,8 @@ pub enum ApiError {
     Program(#[from] ProgramError),
     #[error(transparent)]
     Reward(#[from] RewardError),
+    #[error("the handler failed again: {0}")]
+    RetryFailed(String),
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
     #[error("the service is shutting down or overloaded; retry")]
@@ -65,7 +67,7 @@ impl ApiError {
             )
             | Self::Program(ProgramError::NotFound)
             | Self::Reward(RewardError::NotFound) => StatusCode::NOT_FOUND,
-            Self::Account(_) | Self::Program(_) | Self::Reward(_) => StatusCode::CONFLICT,
+            Self::Account(_) | Self::Program(_) | Self::Reward(_) | Self::RetryFailed(_) => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -83,11 +85,13 @@ impl ApiError {
                 "program" => "PROGRAM_NOT_FOUND",
                 "reward" => "REWARD_NOT_FOUND",
                 "template" => "TEMPLATE_NOT_FOUND",
+                "dead letter" => "DEAD_LETTER_NOT_FOUND",
                 _ => "NOT_FOUND",
             },
             Self::Account(e) => e.code(),
             Self::Program(e) => e.code(),
             Self::Reward(e) => e.code(),
+            Self::RetryFailed(_) => "DEAD_LETTER_RETRY_FAILED",
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_ERROR",

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod business;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod http;
 pub mod notifications;

@@ -11,12 +11,9 @@ use loyalty_store::{SqliteStore, StoreSettings};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
-use loyalty_delivery::{Subscription, SubscriptionSettings};
-
 use crate::config::ServeSettings;
+use crate::delivery::Delivery;
 use crate::http::{router, AppState};
-use crate::notifications::RecordingNotifier;
-use crate::sagas::EnrollmentSaga;
 use crate::service::Service;
 
 /// A bound, ready service.
@@ -35,7 +32,9 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("could not listen on {}", settings.listen))?;
+        let delivery = Delivery::build(store.clone(), &settings.delivery).context("could not set up event delivery")?;
         let state = AppState {
+            delivery,
             service: Service::new(store.clone()),
             store,
             keys: Arc::new(RwLock::new(HashMap::new())),
@@ -68,14 +67,7 @@ impl Application {
         let sweeper = self
             .sweep_interval
             .map(|every| tokio::spawn(crate::sweeper::run_periodically(self.state.store.clone(), every)));
-        let saga = tokio::spawn(
-            Subscription::new(
-                self.state.store.clone(),
-                Arc::new(EnrollmentSaga::new(Arc::new(RecordingNotifier))),
-                SubscriptionSettings::default(),
-            )
-            .run(),
-        );
+        let delivery = self.state.delivery.start();
         let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await
@@ -83,7 +75,9 @@ impl Application {
         if let Some(sweeper) = sweeper {
             sweeper.abort();
         }
-        saga.abort();
+        for task in delivery {
+            task.abort();
+        }
         served
     }
 }

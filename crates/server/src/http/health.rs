@@ -26,8 +26,24 @@ pub async fn healthz() -> impl IntoResponse {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "Ready"), (status = 503, description = "Database unavailable")))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let delivery = state.delivery.health.snapshot();
+    let delivery_json = json!({
+        "bus": delivery.bus,
+        "status": if delivery.degraded() { "degraded" } else { "ok" },
+        "outboxLag": delivery.lag,
+        "lastError": delivery.last_error,
+    });
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready", "database": "ok"}))),
+        // Delivery trouble degrades readiness but does not fail it: commands still succeed and
+        // their events wait in the outbox.
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({
+                "status": if delivery.degraded() { "degraded" } else { "ready" },
+                "database": "ok",
+                "delivery": delivery_json,
+            })),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (

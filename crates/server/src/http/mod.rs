@@ -2,6 +2,7 @@
 
 mod accounts;
 mod businesses;
+mod dead_letters;
 mod events;
 pub mod extract;
 mod health;
@@ -44,6 +45,8 @@ pub struct AppState {
     /// SHA-256 of `LOYALTY_ADMIN_TOKEN`; `None` when unset (business creation over HTTP is off).
     pub admin_token_hash: Option<[u8; 32]>,
     pub metrics: PrometheusHandle,
+    /// The bus, its handlers (for dead-letter retries) and delivery health.
+    pub delivery: crate::delivery::Delivery,
 }
 
 /// The whole HTTP application.
@@ -57,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(templates::router())
         .merge(accounts::router())
         .merge(events::router())
+        .merge(dead_letters::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use loyalty_server::config::{DatabaseUrl, ServeSettings};
+use loyalty_server::delivery::DeliveryOptions;
 use loyalty_server::startup::Application;
 use loyalty_store::SqliteStore;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
@@ -35,6 +36,7 @@ pub struct TestApp {
     db_path: PathBuf,
     admin_token: Option<String>,
     store: Option<SqliteStore>,
+    delivery: DeliveryOptions,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -48,6 +50,22 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server on an existing database file (it is migrated if needed), with one new business.
 pub async fn spawn_app_on(dir: TempDir, db_path: PathBuf, admin_token: Option<&str>) -> TestApp {
+    spawn_app_with(dir, db_path, admin_token, DeliveryOptions::default()).await
+}
+
+/// A server with fresh database and these delivery options (a Redis bus, fast retries).
+pub async fn spawn_app_delivering(delivery: DeliveryOptions) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("loyalty.db");
+    spawn_app_with(dir, db_path, Some(ADMIN_TOKEN), delivery).await
+}
+
+async fn spawn_app_with(
+    dir: TempDir,
+    db_path: PathBuf,
+    admin_token: Option<&str>,
+    delivery: DeliveryOptions,
+) -> TestApp {
     // Logs are quiet unless TEST_LOG is set.
     if std::env::var_os("TEST_LOG").is_some() {
         loyalty_server::telemetry::init_logs(false);
@@ -64,6 +82,7 @@ pub async fn spawn_app_on(dir: TempDir, db_path: PathBuf, admin_token: Option<&s
         db_path,
         admin_token: admin_token.map(str::to_owned),
         store: None,
+        delivery,
         shutdown: None,
         server: None,
     };
@@ -96,6 +115,7 @@ pub fn enrollment(program_id: &str, customer_id: &str, email: &str) -> Value {
 impl TestApp {
     async fn start(&mut self) {
         let settings = ServeSettings {
+            delivery: self.delivery.clone(),
             sweep_interval: None,
             listen: "127.0.0.1:0".parse().expect("listen address"),
             database: DatabaseUrl::Sqlite(self.db_path.clone()),

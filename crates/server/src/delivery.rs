@@ -1,0 +1,148 @@
+//! Event delivery in the service: which bus (in-process by default, Redis Streams with
+//! `--redis-url`), the outbox relay that feeds it, the handlers that consume it (the enrolment
+//! saga), and retrying or discarding dead letters through the same idempotent path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use loyalty_delivery::{
+    deliver_once, BusError, DeliveryHealth, EventBus, EventHandler, Handled, Handlers, InProcessBus, RedisBus,
+    RedisSettings, Relay, RelaySettings, RetryPolicy, SubscriptionSettings,
+};
+use loyalty_domain::LoyaltyEvent;
+use loyalty_store::{DeadLetter, SqliteStore, StoreError};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::notifications::RecordingNotifier;
+use crate::sagas::EnrollmentSaga;
+
+/// How events are delivered.
+#[derive(Debug, Clone)]
+pub struct DeliveryOptions {
+    /// Redis Streams when set (`--redis-url` / `LOYALTY_REDIS_URL`); the in-process bus otherwise.
+    pub redis_url: Option<String>,
+    /// Streams are `<prefix><eventType>`: `events:` (the contract's names) unless a test isolates itself.
+    pub stream_prefix: String,
+    /// Retries of a failing handler before its event is dead-lettered.
+    pub retry: RetryPolicy,
+    /// How long a Redis entry may stay unacknowledged with a consumer before another reclaims it.
+    pub claim_idle: Duration,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            stream_prefix: "events:".to_owned(),
+            retry: RetryPolicy::default(),
+            claim_idle: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The bus, its relay and the handlers of this process.
+#[derive(Clone)]
+pub struct Delivery {
+    store: SqliteStore,
+    pub bus: Arc<dyn EventBus>,
+    pub handlers: Handlers,
+    pub health: DeliveryHealth,
+    relay: Relay,
+}
+
+/// The handlers every process runs (and can retry dead letters for).
+pub fn handlers() -> Handlers {
+    let saga: Arc<dyn EventHandler> = Arc::new(EnrollmentSaga::new(Arc::new(RecordingNotifier)));
+    Handlers::new([saga])
+}
+
+/// What a dead-letter retry did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryOutcome {
+    /// Handled now (or found already handled), and removed from the queue.
+    Handled(Handled),
+    /// Failed again; it stays, with the new error.
+    Failed(String),
+    /// No handler of that name runs here.
+    UnknownHandler(String),
+}
+
+impl Delivery {
+    pub fn build(store: SqliteStore, options: &DeliveryOptions) -> Result<Self, BusError> {
+        let bus: Arc<dyn EventBus> = match &options.redis_url {
+            Some(url) => {
+                let mut settings = RedisSettings::new(url.clone(), types());
+                settings.stream_prefix = options.stream_prefix.clone();
+                settings.retry = options.retry;
+                settings.claim_idle = options.claim_idle;
+                settings.claim_interval = options.claim_idle.min(Duration::from_secs(5));
+                Arc::new(RedisBus::new(settings, store.clone())?)
+            }
+            None => Arc::new(InProcessBus::new(
+                store.clone(),
+                SubscriptionSettings {
+                    retry: options.retry,
+                    ..SubscriptionSettings::default()
+                },
+            )),
+        };
+        let health = DeliveryHealth::default();
+        let relay = Relay::new(
+            store.clone(),
+            Arc::clone(&bus),
+            RelaySettings::default(),
+            health.clone(),
+        );
+        Ok(Self {
+            store,
+            bus,
+            handlers: handlers(),
+            health,
+            relay,
+        })
+    }
+
+    /// Start the relay and every handler's consumer; abort the handles to stop them.
+    pub fn start(&self) -> Vec<JoinHandle<()>> {
+        let mut tasks = vec![tokio::spawn(self.relay.clone().run())];
+        tasks.extend(self.handlers.iter().map(|h| self.bus.subscribe(Arc::clone(h))));
+        tasks
+    }
+
+    /// The relay, for `loyalty events replay`.
+    pub fn relay(&self) -> &Relay {
+        &self.relay
+    }
+
+    /// Hand a dead letter back to its handler, through the inbox: removed when handled.
+    pub async fn retry_dead_letter(&self, letter: &DeadLetter) -> Result<RetryOutcome, StoreError> {
+        let Some(handler) = self.handlers.get(&letter.handler) else {
+            return Ok(RetryOutcome::UnknownHandler(letter.handler.clone()));
+        };
+        match deliver_once(&self.store, &handler, &letter.event, None).await {
+            Ok(handled) => {
+                let id = letter.dead_letter_id;
+                self.store.write(move |tx| tx.dead_letter_delete(id)).await?;
+                Ok(RetryOutcome::Handled(handled))
+            }
+            Err(error) => {
+                let (name, event, message) = (handler.name(), letter.event.clone(), error.to_string());
+                let reason = loyalty_delivery::reason_class(&error);
+                self.store
+                    .write(move |tx| tx.dead_letter_put(name, &event, &message, reason, 1))
+                    .await?;
+                Ok(RetryOutcome::Failed(error.to_string()))
+            }
+        }
+    }
+
+    /// Remove a dead letter without handling it; whether it existed.
+    pub async fn discard_dead_letter(&self, id: Uuid) -> Result<bool, StoreError> {
+        self.store.write(move |tx| tx.dead_letter_delete(id)).await
+    }
+}
+
+fn types() -> Vec<String> {
+    LoyaltyEvent::all_types().map(str::to_owned).collect()
+}
