@@ -5,6 +5,7 @@ mod accounts;
 mod cli;
 mod concurrency;
 mod contract;
+mod delivery;
 mod errors;
 mod helpers;
 mod idempotency;
