@@ -14,6 +14,9 @@ use loyalty_store::{SqliteStore, StoreError};
 use crate::bus::{BusError, EventBus};
 use crate::DeliveryHealth;
 
+/// How often the `dead_letters` gauge is refreshed.
+pub const DEAD_LETTER_GAUGE_INTERVAL: Duration = Duration::from_secs(5);
+
 /// How the relay polls and backs off.
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
@@ -122,7 +125,14 @@ impl Relay {
     /// Run until the task is aborted.
     pub async fn run(self) {
         let mut delay = self.settings.retry_initial;
+        let mut gauges_at: Option<std::time::Instant> = None;
         loop {
+            if gauges_at.is_none_or(|at| at.elapsed() >= DEAD_LETTER_GAUGE_INTERVAL) {
+                gauges_at = Some(std::time::Instant::now());
+                if let Ok(count) = self.store.dead_letter_count().await {
+                    metrics::gauge!("dead_letters").set(count as f64);
+                }
+            }
             match self.run_once().await {
                 Ok(0) => {
                     delay = self.settings.retry_initial;

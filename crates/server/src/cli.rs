@@ -34,6 +34,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "LOYALTY_REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// Prefix of the Redis stream names (`<prefix><eventType>`), for sharing one Redis between
+    /// deployments.
+    #[arg(long, global = true, env = "LOYALTY_REDIS_STREAM_PREFIX", default_value = "events:")]
+    pub redis_stream_prefix: String,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -157,6 +162,7 @@ pub enum ProjectionsCommand {
 /// Run the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let database = DatabaseUrl::parse(&cli.database_url)?;
+    let delivery_settings = delivery_options(&cli);
     match cli.command {
         Command::Serve(args) => {
             let settings = ServeSettings {
@@ -164,10 +170,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 database,
                 admin_token: args.admin_token,
                 sweep_interval: (args.sweep_interval_secs > 0).then(|| Duration::from_secs(args.sweep_interval_secs)),
-                delivery: DeliveryOptions {
-                    redis_url: cli.redis_url.clone(),
-                    ..DeliveryOptions::default()
-                },
+                delivery: delivery_settings,
             };
             let app = Application::build(&settings).await?;
             app.run_until(shutdown_signal()).await
@@ -190,10 +193,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Projections(ProjectionsCommand::Rebuild) => rebuild(&database).await,
         Command::Expire(args) => expire(&database, args).await,
-        Command::Dlq(command) => dlq(&database, cli.redis_url.as_deref(), command).await,
-        Command::Events(EventsCommand::Replay { to_bus: _, from }) => {
-            replay(&database, cli.redis_url.as_deref(), from).await
-        }
+        Command::Dlq(command) => dlq(&database, &delivery_settings, command).await,
+        Command::Events(EventsCommand::Replay { to_bus: _, from }) => replay(&database, &delivery_settings, from).await,
         Command::Bench(args) => crate::bench::run(args, &database).await,
     }
 }
@@ -261,17 +262,20 @@ async fn rebuild(database: &DatabaseUrl) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn delivery(database: &DatabaseUrl, redis_url: Option<&str>) -> anyhow::Result<Delivery> {
-    let store = open(database)?;
-    let options = DeliveryOptions {
-        redis_url: redis_url.map(str::to_owned),
+fn delivery_options(cli: &Cli) -> DeliveryOptions {
+    DeliveryOptions {
+        redis_url: cli.redis_url.clone(),
+        stream_prefix: cli.redis_stream_prefix.clone(),
         ..DeliveryOptions::default()
-    };
-    Delivery::build(store, &options).context("could not set up event delivery")
+    }
 }
 
-async fn dlq(database: &DatabaseUrl, redis_url: Option<&str>, command: DlqCommand) -> anyhow::Result<()> {
-    let delivery = delivery(database, redis_url)?;
+fn delivery(database: &DatabaseUrl, options: &DeliveryOptions) -> anyhow::Result<Delivery> {
+    Delivery::build(open(database)?, options).context("could not set up event delivery")
+}
+
+async fn dlq(database: &DatabaseUrl, options: &DeliveryOptions, command: DlqCommand) -> anyhow::Result<()> {
+    let delivery = delivery(database, options)?;
     let store = open(database)?;
     let letter = |found: Option<loyalty_store::DeadLetter>, id: uuid::Uuid| {
         found.ok_or_else(|| anyhow::anyhow!("no dead letter {id}"))
@@ -315,14 +319,14 @@ async fn dlq(database: &DatabaseUrl, redis_url: Option<&str>, command: DlqComman
     Ok(())
 }
 
-async fn replay(database: &DatabaseUrl, redis_url: Option<&str>, from: i64) -> anyhow::Result<()> {
-    let Some(url) = redis_url else {
+async fn replay(database: &DatabaseUrl, options: &DeliveryOptions, from: i64) -> anyhow::Result<()> {
+    if options.redis_url.is_none() {
         anyhow::bail!(
             "events replay --to-bus needs --redis-url (or LOYALTY_REDIS_URL): the in-process bus reads the event \
              store itself, so there is nothing to replay to"
         );
-    };
-    let delivery = delivery(database, Some(url))?;
+    }
+    let delivery = delivery(database, options)?;
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(200));
     let sent = delivery

@@ -320,3 +320,53 @@ async fn dead_letters_are_listed_retried_and_discarded() {
     assert!(!missing.status.success(), "retrying a discarded letter fails clearly");
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no dead letter"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_replay_republishes_a_range_and_consumers_ignore_what_they_had() {
+    let Some(url) = redis_url() else { return };
+    let prefix = prefix();
+    let app = spawn_app_delivering(options(&url, &prefix)).await;
+    let program = bonus_program(&app).await;
+    let account = app.enroll_customer(&program, "c-1", "ada@example.com").await;
+    eventually("the bonus arrives", async || app.balance(&account).await == 25).await;
+    eventually("the relay has published everything", async || {
+        relay_caught_up(&app).await
+    })
+    .await;
+    let enrolled_before = stream(&url, &prefix, "loyalty.customer.enrolled").await.len();
+    assert_eq!(enrolled_before, 1);
+
+    let replay = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
+            .args(["events", "replay", "--to-bus", "--from", "0"])
+            .args(["--database-url", &format!("sqlite://{}", app.db_path().display())])
+            .args(extra)
+            .env_remove("LOYALTY_REDIS_URL")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run loyalty events replay")
+    };
+    let refused = replay(&[]);
+    assert!(
+        !refused.status.success(),
+        "without a Redis URL there is nothing to replay to"
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--redis-url"));
+
+    let done = replay(&["--redis-url", &url, "--redis-stream-prefix", &prefix]);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let report: Value = serde_json::from_slice(&done.stdout).expect("one JSON line");
+    let head = app.store().head_position().await.expect("head");
+    assert_eq!(report["published"], head, "every event after position 0");
+    assert_eq!(
+        stream(&url, &prefix, "loyalty.customer.enrolled").await.len(),
+        2,
+        "published again"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.balance(&account).await,
+        25,
+        "the saga's inbox makes the replay harmless"
+    );
+}
