@@ -12,6 +12,7 @@ pub mod fields;
 pub mod program;
 pub mod reward;
 pub mod testing;
+pub mod upcast;
 pub mod validation;
 pub mod values;
 

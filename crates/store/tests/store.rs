@@ -432,3 +432,81 @@ async fn reopening_the_database_keeps_everything_and_migrations_run_once() {
     assert_eq!(view.point_balance, 42);
     assert_eq!(view.recent_transactions.len(), 1);
 }
+
+/// Write an event row as an older version of the code did, bypassing the current writer.
+fn insert_old_event(
+    f: &Fixture,
+    account: Uuid,
+    sequence: i64,
+    event_type: &str,
+    version: &str,
+    data: &serde_json::Value,
+) {
+    let conn = rusqlite::Connection::open(f.store.path()).expect("open");
+    conn.execute(
+        "INSERT INTO events (event_id, event_type, version, timestamp, aggregate_type, aggregate_id, sequence,
+                             business_id, data, metadata)
+         VALUES (?1, ?2, ?3, '2025-11-07T15:30:00.000000Z', 'LoyaltyAccount', ?4, ?5, ?6, ?7, '{}')",
+        rusqlite::params![
+            Uuid::new_v4().to_string(),
+            event_type,
+            version,
+            account.to_string(),
+            sequence,
+            f.business.to_string(),
+            data.to_string()
+        ],
+    )
+    .expect("insert an old event");
+}
+
+#[tokio::test]
+async fn points_earned_1_0_is_read_as_2_0_by_aggregates_projections_and_readers() {
+    let f = fixture().await;
+    let account = enrolled(&f, "old@example.com").await;
+    account_command(&f, account, accrue_command(10)).await.expect("accrued");
+    // The seed's 1.0 shape: `points`, no reason, no transactionId, no earnedAt.
+    insert_old_event(
+        &f,
+        account,
+        3,
+        "loyalty.points.earned",
+        "1.0",
+        &json!({"customerId": account.to_string(), "programId": f.program.to_string(),
+                "points": 50, "totalPoints": 60, "referenceType": "purchase"}),
+    );
+    f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
+
+    let view = f
+        .store
+        .account(f.business, account)
+        .await
+        .expect("read")
+        .expect("account");
+    assert_eq!(view.point_balance, 60, "the projection counted the 1.0 event");
+    assert_eq!(view.lifetime_points, 60);
+    assert_eq!(view.recent_transactions[0].points_changed, 50);
+    let events = f
+        .store
+        .aggregate_events(f.business, account, 10)
+        .await
+        .expect("read")
+        .expect("own");
+    assert_eq!(events[2].version, "2.0", "readers see the current version");
+    assert_eq!(events[2].data["pointsEarned"], 50);
+    assert_eq!(events[2].data["referenceType"], "PURCHASE");
+    assert!(events[2].data.get("points").is_none());
+
+    // The rebuilt snapshot holds the points too: the aggregate can spend them.
+    let business = f.business;
+    let lots = f
+        .store
+        .write(move |tx| {
+            let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("same business");
+            assert_eq!(loaded.state.balance.value(), 60);
+            Ok(loaded.state.lots.total())
+        })
+        .await
+        .expect("loaded");
+    assert_eq!(lots, 60, "the lots hold the upcast points");
+}

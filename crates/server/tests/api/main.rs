@@ -19,3 +19,4 @@ mod saga;
 mod templates;
 mod tenancy;
 mod time;
+mod upcast;

@@ -517,17 +517,27 @@ pub struct EventRow {
 }
 
 impl EventRow {
+    /// The stored event, upcast to the current version of its type: everything that reads
+    /// events (aggregates on rebuild, projections, consumers, the HTTP feed) sees current shapes.
     pub fn into_event(self) -> Result<StoredEvent, StoreError> {
         let metadata: EventMetadata = serde_json::from_str(&self.metadata)?;
+        let event_id = uuid(&self.event_id)?;
+        let timestamp = time::parse(&self.timestamp)?;
+        let (version, data) = loyalty_domain::upcast::upcast(
+            &self.event_type,
+            &self.version,
+            serde_json::from_str(&self.data)?,
+            &loyalty_domain::upcast::Envelope { event_id, timestamp },
+        )?;
         Ok(StoredEvent {
-            event_id: uuid(&self.event_id)?,
+            event_id,
             event_type: self.event_type,
-            version: self.version,
-            timestamp: time::parse(&self.timestamp)?,
+            version,
+            timestamp,
             aggregate_id: uuid(&self.aggregate_id)?,
             aggregate_type: self.aggregate_type,
             business_id: uuid(&self.business_id)?,
-            data: serde_json::from_str(&self.data)?,
+            data,
             metadata,
             position: self.position,
             sequence: self.sequence,
