@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::notifications::RecordingNotifier;
 use crate::sagas::EnrollmentSaga;
+use crate::webhooks::{WebhookFanout, WebhookOptions, WebhookSender};
 
 /// How events are delivered.
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub struct DeliveryOptions {
     pub retry: RetryPolicy,
     /// How long a Redis entry may stay unacknowledged with a consumer before another reclaims it.
     pub claim_idle: Duration,
+    /// How webhook deliveries are attempted.
+    pub webhooks: WebhookOptions,
 }
 
 impl Default for DeliveryOptions {
@@ -37,6 +40,7 @@ impl Default for DeliveryOptions {
             stream_prefix: "events:".to_owned(),
             retry: RetryPolicy::default(),
             claim_idle: Duration::from_secs(30),
+            webhooks: WebhookOptions::default(),
         }
     }
 }
@@ -49,12 +53,23 @@ pub struct Delivery {
     pub handlers: Handlers,
     pub health: DeliveryHealth,
     relay: Relay,
+    sender: WebhookSender,
 }
 
 /// The handlers every process runs (and can retry dead letters for).
 pub fn handlers() -> Handlers {
     let saga: Arc<dyn EventHandler> = Arc::new(EnrollmentSaga::new(Arc::new(RecordingNotifier)));
-    Handlers::new([saga])
+    let webhooks: Arc<dyn EventHandler> = Arc::new(WebhookFanout);
+    Handlers::new([saga, webhooks])
+}
+
+/// Why delivery could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error("the webhook HTTP client: {0}")]
+    Http(reqwest::Error),
 }
 
 /// What a dead-letter retry did.
@@ -69,7 +84,7 @@ pub enum RetryOutcome {
 }
 
 impl Delivery {
-    pub fn build(store: SqliteStore, options: &DeliveryOptions) -> Result<Self, BusError> {
+    pub fn build(store: SqliteStore, options: &DeliveryOptions) -> Result<Self, DeliveryError> {
         let bus: Arc<dyn EventBus> = match &options.redis_url {
             Some(url) => {
                 let mut settings = RedisSettings::new(url.clone(), types());
@@ -94,7 +109,9 @@ impl Delivery {
             RelaySettings::default(),
             health.clone(),
         );
+        let sender = WebhookSender::new(store.clone(), options.webhooks.clone()).map_err(DeliveryError::Http)?;
         Ok(Self {
+            sender,
             store,
             bus,
             handlers: handlers(),
@@ -105,7 +122,10 @@ impl Delivery {
 
     /// Start the relay and every handler's consumer; abort the handles to stop them.
     pub fn start(&self) -> Vec<JoinHandle<()>> {
-        let mut tasks = vec![tokio::spawn(self.relay.clone().run())];
+        let mut tasks = vec![
+            tokio::spawn(self.relay.clone().run()),
+            tokio::spawn(self.sender.clone().run()),
+        ];
         tasks.extend(self.handlers.iter().map(|h| self.bus.subscribe(Arc::clone(h))));
         tasks
     }

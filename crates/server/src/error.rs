@@ -86,6 +86,8 @@ impl ApiError {
                 "reward" => "REWARD_NOT_FOUND",
                 "template" => "TEMPLATE_NOT_FOUND",
                 "dead letter" => "DEAD_LETTER_NOT_FOUND",
+                "webhook" => "WEBHOOK_NOT_FOUND",
+                "delivery" => "DELIVERY_NOT_FOUND",
                 _ => "NOT_FOUND",
             },
             Self::Account(e) => e.code(),

@@ -13,3 +13,4 @@ pub mod service;
 pub mod startup;
 pub mod sweeper;
 pub mod telemetry;
+pub mod webhooks;

@@ -18,6 +18,7 @@ mod schema;
 pub mod sqlite;
 mod time;
 pub mod views;
+mod webhooks;
 
 pub use business::{hash_api_key, Business};
 pub use dead_letter::DeadLetter;
@@ -26,6 +27,7 @@ pub use error::StoreError;
 pub use idempotency::{request_hash, IdempotencyRecord, StoredResponse};
 pub use rebuild::RebuildReport;
 pub use sqlite::{SqliteStore, StoreSettings, WriteTx};
+pub use webhooks::{Webhook, WebhookDelivery};
 
 /// The most commands one group commit carries.
 pub const WRITER_BATCH_COUNT_MAX: usize = 512;

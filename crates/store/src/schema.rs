@@ -238,6 +238,41 @@ CREATE TABLE dead_letters (
 CREATE INDEX dead_letters_by_business ON dead_letters (business_id, created_at);
 "#,
     ),
+    (
+        5,
+        "webhook subscriptions and their deliveries",
+        r#"
+-- Operational state, not projections: kept out of the rebuild.
+CREATE TABLE webhooks (
+    webhook_id  TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    event_types TEXT NOT NULL,
+    secret      TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX webhooks_by_business ON webhooks (business_id, created_at);
+
+CREATE TABLE webhook_deliveries (
+    delivery_id      TEXT PRIMARY KEY,
+    webhook_id       TEXT NOT NULL,
+    business_id      TEXT NOT NULL,
+    event_id         TEXT NOT NULL,
+    event_type       TEXT NOT NULL,
+    event            TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL,
+    last_error       TEXT,
+    last_status_code INTEGER,
+    next_attempt_at  TEXT,
+    delivered_at     TEXT,
+    created_at       TEXT NOT NULL,
+    UNIQUE (webhook_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'PENDING';
+CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, created_at);
+"#,
+    ),
 ];
 
 /// Apply every migration not yet applied. Returns how many ran.

@@ -11,6 +11,7 @@ pub mod openapi;
 mod programs;
 mod rewards;
 mod templates;
+mod webhooks;
 
 pub use businesses::BusinessCreated;
 
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(events::router())
         .merge(dead_letters::router())
+        .merge(webhooks::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))

@@ -35,6 +35,7 @@ fn options(url: &str, prefix: &str) -> DeliveryOptions {
             max: Duration::from_millis(50),
         },
         claim_idle: Duration::from_secs(2),
+        ..DeliveryOptions::default()
     }
 }
 

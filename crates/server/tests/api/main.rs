@@ -20,3 +20,4 @@ mod templates;
 mod tenancy;
 mod time;
 mod upcast;
+mod webhooks;

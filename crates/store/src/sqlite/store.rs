@@ -239,6 +239,37 @@ impl SqliteStore {
         self.read(crate::dead_letter::count).await
     }
 
+    /// A business's webhook subscriptions.
+    pub async fn webhooks(&self, business_id: Uuid) -> Result<Vec<crate::Webhook>, StoreError> {
+        self.read(move |conn| crate::webhooks::list(conn, business_id)).await
+    }
+
+    /// One subscription of a business.
+    pub async fn webhook(&self, business_id: Uuid, webhook_id: Uuid) -> Result<Option<crate::Webhook>, StoreError> {
+        self.read(move |conn| crate::webhooks::get(conn, business_id, webhook_id))
+            .await
+    }
+
+    /// A subscription's deliveries, newest first.
+    pub async fn webhook_deliveries(
+        &self,
+        webhook_id: Uuid,
+        status: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<crate::WebhookDelivery>, StoreError> {
+        self.read(move |conn| crate::webhooks::deliveries(conn, webhook_id, status.as_deref(), limit))
+            .await
+    }
+
+    /// Deliveries due by `now`, with their subscriptions.
+    pub async fn webhook_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(crate::WebhookDelivery, crate::Webhook)>, StoreError> {
+        self.read(move |conn| crate::webhooks::due(conn, now, limit)).await
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }

@@ -334,6 +334,41 @@ impl<'c> WriteTx<'c> {
         crate::dead_letter::delete(self.conn, id)
     }
 
+    /// Add a webhook subscription.
+    pub fn webhook_insert(&self, hook: &crate::Webhook) -> Result<(), StoreError> {
+        crate::webhooks::insert(self.conn, hook)
+    }
+
+    /// Remove a business's subscription and its pending deliveries; whether it existed.
+    pub fn webhook_delete(&self, business_id: Uuid, webhook_id: Uuid) -> Result<bool, StoreError> {
+        crate::webhooks::delete(self.conn, business_id, webhook_id)
+    }
+
+    /// Queue `event` for the subscriptions of its business that want it; how many.
+    pub fn webhook_enqueue(&self, event: &StoredEvent) -> Result<usize, StoreError> {
+        crate::webhooks::enqueue(self.conn, self.now, event)
+    }
+
+    /// Record a delivery attempt: delivered, or failed with the time of the next attempt
+    /// (`None`: that was the last, the delivery is dead).
+    pub fn webhook_record_attempt(
+        &self,
+        delivery_id: Uuid,
+        status_code: Option<u16>,
+        outcome: Result<(), (String, Option<DateTime<Utc>>)>,
+    ) -> Result<(), StoreError> {
+        crate::webhooks::record_attempt(self.conn, self.now, delivery_id, status_code, outcome)
+    }
+
+    /// Queue a delivery to be sent again now.
+    pub fn webhook_replay(
+        &self,
+        webhook_id: Uuid,
+        delivery_id: Uuid,
+    ) -> Result<Option<crate::WebhookDelivery>, StoreError> {
+        crate::webhooks::replay(self.conn, self.now, webhook_id, delivery_id)
+    }
+
     /// Record a notification sent to a member.
     pub fn record_notification(
         &self,

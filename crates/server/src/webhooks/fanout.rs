@@ -1,0 +1,30 @@
+//! The handler that turns each committed event into one pending delivery per subscription that
+//! wants it, in the handler's own transaction (exactly once, through its inbox).
+
+use loyalty_delivery::{EventHandler, Handled};
+use loyalty_store::{StoreError, StoredEvent, WriteTx};
+
+/// Queues webhook deliveries.
+#[derive(Debug, Default)]
+pub struct WebhookFanout;
+
+impl WebhookFanout {
+    pub const NAME: &'static str = "webhooks";
+}
+
+impl EventHandler for WebhookFanout {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn handles(&self, _event_type: &str) -> bool {
+        true
+    }
+
+    fn handle(&self, tx: &mut WriteTx<'_>, event: &StoredEvent) -> Result<Handled, StoreError> {
+        Ok(match tx.webhook_enqueue(event)? {
+            0 => Handled::Skipped("no subscription wants it".to_owned()),
+            _ => Handled::Done,
+        })
+    }
+}
