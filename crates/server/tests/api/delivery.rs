@@ -371,3 +371,37 @@ async fn events_replay_republishes_a_range_and_consumers_ignore_what_they_had() 
         "the saga's inbox makes the replay harmless"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resumes_publishing_where_it_stopped() {
+    let Some(url) = redis_url() else { return };
+    let prefix = prefix();
+    let switch = Switch::to(&url, true).await;
+    let mut app = spawn_app_delivering(options(&switch.url, &prefix)).await;
+    let program = bonus_program(&app).await;
+    let first = app.enroll_customer(&program, "c-1", "ada@example.com").await;
+    eventually("the first enrolment is published", async || relay_caught_up(&app).await).await;
+
+    // Redis goes away; another enrolment waits in the outbox; the process stops.
+    switch.set(false);
+    let second = app.enroll_customer(&program, "c-2", "bob@example.com").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!relay_caught_up(&app).await, "the second could not be published");
+    app.stop().await;
+
+    // Redis is back and a new process starts: it publishes what was left, and only that.
+    switch.set(true);
+    app.restart().await;
+    eventually("the outbox drains after the restart", async || {
+        relay_caught_up(&app).await
+    })
+    .await;
+    for account in [&first, &second] {
+        eventually("each bonus arrives", async || app.balance(account).await == 25).await;
+    }
+    assert_eq!(
+        stream(&url, &prefix, "loyalty.customer.enrolled").await.len(),
+        2,
+        "each enrolment published once: the restart resumed at the checkpoint"
+    );
+}
