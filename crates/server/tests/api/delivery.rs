@@ -15,7 +15,7 @@ use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::helpers::{spawn_app_delivering, TestApp};
+use crate::helpers::{eventually, spawn_app_delivering, TestApp};
 
 fn redis_url() -> Option<String> {
     let url = std::env::var("LOYALTY_TEST_REDIS_URL").ok().filter(|u| !u.is_empty());
@@ -94,16 +94,6 @@ impl Switch {
 async fn relay_caught_up(app: &TestApp) -> bool {
     let head = app.store().head_position().await.expect("head");
     app.store().checkpoint("relay:redis").await.expect("checkpoint") >= head
-}
-
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..600 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 async fn bonus_program(app: &TestApp) -> String {

@@ -580,3 +580,14 @@ pub fn assert_invalid_field(reply: &Reply, field: &str) {
 pub fn is_uuid(value: &Value) -> bool {
     value.as_str().is_some_and(|s| uuid::Uuid::parse_str(s).is_ok())
 }
+
+/// Wait up to 15 s for `check`, which is polled every 25 ms.
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..600 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting until {what}");
+}

@@ -16,7 +16,7 @@ use loyalty_server::webhooks::{sign, WebhookOptions};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_invalid_field, spawn_app_delivering, TestApp};
+use crate::helpers::{assert_invalid_field, eventually, spawn_app_delivering, TestApp};
 
 /// What the receiver got: `(headers, body)` per request.
 #[derive(Clone, Default)]
@@ -90,16 +90,6 @@ async fn subscribe(app: &TestApp, url: &str, types: Value) -> Value {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{hook}");
     hook
-}
-
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..400 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

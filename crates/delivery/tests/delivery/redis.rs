@@ -12,12 +12,11 @@ use loyalty_delivery::{
     deliver_once, DeliveryHealth, EventBus, EventHandler, Handled, RedisBus, RedisSettings, Relay, RelaySettings,
     RetryPolicy,
 };
-use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition};
-use loyalty_domain::values::{BusinessId, ProgramId};
-use loyalty_domain::Aggregate;
-use loyalty_store::{EventMetadata, SqliteStore, StoreError, StoreSettings, StoredEvent, WriteTx};
+use loyalty_store::{SqliteStore, StoreError, StoredEvent, WriteTx};
 use serde_json::json;
 use uuid::Uuid;
+
+use crate::fixtures::{eventually, seen, store_with_programs};
 
 fn redis_url() -> Option<String> {
     let url = std::env::var("LOYALTY_TEST_REDIS_URL").ok().filter(|u| !u.is_empty());
@@ -77,47 +76,6 @@ impl EventHandler for Recorder {
     }
 }
 
-async fn store_with_programs(dir: &tempfile::TempDir, n: usize) -> (SqliteStore, Vec<Uuid>) {
-    let store = SqliteStore::open(&StoreSettings::new(dir.path().join("test.db"))).expect("open");
-    let business = store
-        .create_business("Cafe".to_owned(), format!("hash-{}", Uuid::new_v4()))
-        .await
-        .expect("business")
-        .business_id;
-    let mut programs = Vec::new();
-    for _ in 0..n {
-        let program = Uuid::now_v7();
-        programs.push(program);
-        store
-            .write(move |tx| {
-                let loaded = tx.load::<Program>(business, program)?.expect("fresh");
-                let definition = ProgramDefinition::parse(
-                    &json!({"name": "Coffee", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}}),
-                )
-                .expect("valid");
-                let mut events = loaded
-                    .state
-                    .handle(ProgramCommand::Create(CreateProgram {
-                        program_id: ProgramId(program),
-                        business_id: BusinessId(business),
-                        definition,
-                        template_id: None,
-                    }))
-                    .expect("created");
-                let mut state = loaded.state.clone();
-                for e in &events {
-                    state.apply(e);
-                }
-                events.extend(state.handle(ProgramCommand::Activate).expect("activated"));
-                tx.append(&loaded, events, &EventMetadata::default())?;
-                Ok(())
-            })
-            .await
-            .expect("program");
-    }
-    (store, programs)
-}
-
 fn bus(url: &str, prefix: &str, store: &SqliteStore, claim_idle: Duration) -> Arc<RedisBus> {
     let mut settings = RedisSettings::new(
         url,
@@ -145,24 +103,6 @@ async fn publish_everything(store: &SqliteStore, bus: Arc<RedisBus>) {
         relay.checkpoint().await.expect("checkpoint"),
         store.head_position().await.expect("head")
     );
-}
-
-async fn seen(store: &SqliteStore, programs: &[Uuid]) -> Vec<usize> {
-    let mut counts = Vec::new();
-    for program in programs {
-        counts.push(store.notifications(*program).await.expect("notifications").len());
-    }
-    counts
-}
-
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..400 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 fn prefix() -> String {

@@ -7,12 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loyalty_delivery::{deliver_once, EventHandler, Handled, RetryPolicy, Subscription, SubscriptionSettings};
-use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition};
-use loyalty_domain::values::{BusinessId, ProgramId};
-use loyalty_domain::Aggregate;
-use loyalty_store::{EventMetadata, SqliteStore, StoreError, StoreSettings, StoredEvent, WriteTx};
+use loyalty_store::{SqliteStore, StoreError, StoredEvent, WriteTx};
 use serde_json::json;
-use uuid::Uuid;
+
+use crate::fixtures::{seen, store_with_programs};
 
 /// Records a notification per program event; fails after writing it while `failures` lasts.
 struct Recorder {
@@ -44,48 +42,6 @@ impl EventHandler for Recorder {
     }
 }
 
-/// A store with `n` programs, each created and activated.
-async fn store_with_programs(dir: &tempfile::TempDir, n: usize) -> (SqliteStore, Vec<Uuid>) {
-    let store = SqliteStore::open(&StoreSettings::new(dir.path().join("test.db"))).expect("open");
-    let business = store
-        .create_business("Cafe".to_owned(), format!("hash-{}", Uuid::new_v4()))
-        .await
-        .expect("business")
-        .business_id;
-    let mut programs = Vec::new();
-    for _ in 0..n {
-        let program = Uuid::now_v7();
-        programs.push(program);
-        store
-            .write(move |tx| {
-                let loaded = tx.load::<Program>(business, program)?.expect("fresh");
-                let definition = ProgramDefinition::parse(
-                    &json!({"name": "Coffee", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}}),
-                )
-                .expect("valid");
-                let mut events = loaded
-                    .state
-                    .handle(ProgramCommand::Create(CreateProgram {
-                        program_id: ProgramId(program),
-                        business_id: BusinessId(business),
-                        definition,
-                        template_id: None,
-                    }))
-                    .expect("created");
-                let mut state = loaded.state.clone();
-                for e in &events {
-                    state.apply(e);
-                }
-                events.extend(state.handle(ProgramCommand::Activate).expect("activated"));
-                tx.append(&loaded, events, &EventMetadata::default())?;
-                Ok(())
-            })
-            .await
-            .expect("program");
-    }
-    (store, programs)
-}
-
 fn recorder(failures: u32) -> Arc<dyn EventHandler> {
     Arc::new(Recorder {
         failures: AtomicU32::new(failures),
@@ -114,14 +70,6 @@ fn subscription_of(store: &SqliteStore, handler: Arc<dyn EventHandler>) -> Subsc
 
 fn subscription(store: &SqliteStore, failures: u32) -> Subscription {
     subscription_of(store, recorder(failures))
-}
-
-async fn seen(store: &SqliteStore, programs: &[Uuid]) -> Vec<usize> {
-    let mut counts = Vec::new();
-    for program in programs {
-        counts.push(store.notifications(*program).await.expect("notifications").len());
-    }
-    counts
 }
 
 #[tokio::test]

@@ -1,0 +1,73 @@
+//! What the delivery tests share: a real SQLite store with programs created and activated (two
+//! events each), and a wait for a condition.
+
+use std::time::Duration;
+
+use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition};
+use loyalty_domain::values::{BusinessId, ProgramId};
+use loyalty_domain::Aggregate;
+use loyalty_store::{EventMetadata, SqliteStore, StoreSettings};
+use serde_json::json;
+use uuid::Uuid;
+
+/// A store with `n` programs, each created and activated.
+pub async fn store_with_programs(dir: &tempfile::TempDir, n: usize) -> (SqliteStore, Vec<Uuid>) {
+    let store = SqliteStore::open(&StoreSettings::new(dir.path().join("test.db"))).expect("open");
+    let business = store
+        .create_business("Cafe".to_owned(), format!("hash-{}", Uuid::new_v4()))
+        .await
+        .expect("business")
+        .business_id;
+    let mut programs = Vec::new();
+    for _ in 0..n {
+        let program = Uuid::now_v7();
+        programs.push(program);
+        store
+            .write(move |tx| {
+                let loaded = tx.load::<Program>(business, program)?.expect("fresh");
+                let definition = ProgramDefinition::parse(
+                    &json!({"name": "Coffee", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}}),
+                )
+                .expect("valid");
+                let mut events = loaded
+                    .state
+                    .handle(ProgramCommand::Create(CreateProgram {
+                        program_id: ProgramId(program),
+                        business_id: BusinessId(business),
+                        definition,
+                        template_id: None,
+                    }))
+                    .expect("created");
+                let mut state = loaded.state.clone();
+                for e in &events {
+                    state.apply(e);
+                }
+                events.extend(state.handle(ProgramCommand::Activate).expect("activated"));
+                tx.append(&loaded, events, &EventMetadata::default())?;
+                Ok(())
+            })
+            .await
+            .expect("program");
+    }
+    (store, programs)
+}
+
+/// How many notifications each program got (what the test handlers record).
+pub async fn seen(store: &SqliteStore, programs: &[Uuid]) -> Vec<usize> {
+    let mut counts = Vec::new();
+    for program in programs {
+        counts.push(store.notifications(*program).await.expect("notifications").len());
+    }
+    counts
+}
+
+/// Wait up to 10 s for `check`.
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..400 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
