@@ -15,6 +15,7 @@ mod fixtures;
 mod invariants;
 mod lot;
 mod pending;
+mod program_open;
 mod qualifying;
 mod reactivate_account;
 mod record_purchase;
@@ -31,8 +32,8 @@ mod use_issued_reward;
 pub use card::{advance as advance_card, CardProgress, CardStep};
 pub use command::{
     AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, ExpirePoints, OrderFacts, ProgramFacts,
-    ProgramRules, RecordPurchase, RedeemPoints, ReferenceType, RefundOrder, ReleasePending, ReviewTier, RewardRef,
-    SuspendAccount, UseIssuedReward,
+    ProgramRules, ReactivateAccount, RecordPurchase, RedeemPoints, ReferenceType, RefundOrder, ReleasePending,
+    ReviewTier, RewardRef, SuspendAccount, UseIssuedReward,
 };
 pub use error::AccountError;
 pub use event::{

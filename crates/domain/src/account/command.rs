@@ -25,7 +25,7 @@ pub enum AccountCommand {
     ReviewTier(ReviewTier),
     UseIssuedReward(UseIssuedReward),
     Suspend(SuspendAccount),
-    Reactivate,
+    Reactivate(ReactivateAccount),
 }
 
 /// How a customer joined.
@@ -169,6 +169,13 @@ pub struct RedeemPoints {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SuspendAccount {
     pub reason: SuspensionReason,
+    pub program_status: ProgramStatus,
+}
+
+/// RIDDL `ReactivateAccount`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactivateAccount {
+    pub program_status: ProgramStatus,
 }
 
 /// What the store knows of an order a refund is for.
@@ -220,5 +227,6 @@ pub struct ReviewTier {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UseIssuedReward {
     pub issued_reward_id: uuid::Uuid,
+    pub program_status: ProgramStatus,
     pub now: DateTime<Utc>,
 }

@@ -201,6 +201,13 @@ pub fn redeemed(txn: u128, points: u64, remaining: u64) -> AccountEvent {
 pub fn suspend() -> AccountCommand {
     AccountCommand::Suspend(SuspendAccount {
         reason: SuspensionReason::parse("reason", "fraud check").expect("valid"),
+        program_status: ProgramStatus::Active,
+    })
+}
+
+pub fn reactivate() -> AccountCommand {
+    AccountCommand::Reactivate(ReactivateAccount {
+        program_status: ProgramStatus::Active,
     })
 }
 

@@ -70,7 +70,7 @@ proptest! {
                 }
                 Op::Redeem(p) => vec![redeem(n as u128, p)],
                 Op::Suspend => vec![suspend()],
-                Op::Reactivate => vec![AccountCommand::Reactivate],
+                Op::Reactivate => vec![reactivate()],
                 Op::Purchase(cents) => {
                     let AccountCommand::Purchase(mut c) = purchase(&format!("o-{n}"), &money(cents).to_string()) else { unreachable!() };
                     c.program = program();

@@ -1,9 +1,10 @@
 //! ReactivateAccount: a suspended account becomes active again.
 
-use super::{AccountError, AccountEvent, AccountReactivated, AccountStatus, LoyaltyAccount};
+use super::{AccountError, AccountEvent, AccountReactivated, AccountStatus, LoyaltyAccount, ReactivateAccount};
 
-pub(super) fn decide(account: &LoyaltyAccount) -> Result<Vec<AccountEvent>, AccountError> {
+pub(super) fn decide(account: &LoyaltyAccount, command: ReactivateAccount) -> Result<Vec<AccountEvent>, AccountError> {
     let enrollment = account.enrollment()?;
+    super::program_open::require_open(command.program_status)?;
     if account.status != AccountStatus::Suspended {
         return Err(AccountError::InvalidTransition {
             from: account.status,
@@ -26,7 +27,7 @@ mod tests {
     #[test]
     fn reactivates_a_suspended_account_which_then_earns() {
         given::<LoyaltyAccount>([enrolled(), suspended()])
-            .when(AccountCommand::Reactivate)
+            .when(reactivate())
             .then([reactivated()]);
         given::<LoyaltyAccount>([enrolled(), suspended(), reactivated()])
             .when(accrue(1, 5))
@@ -36,7 +37,7 @@ mod tests {
     #[test]
     fn refuses_an_active_account() {
         given::<LoyaltyAccount>([enrolled()])
-            .when(AccountCommand::Reactivate)
+            .when(reactivate())
             .then_err(AccountError::InvalidTransition {
                 from: AccountStatus::Active,
                 action: "reactivate".to_owned(),
@@ -44,9 +45,20 @@ mod tests {
     }
 
     #[test]
+    fn an_ended_program_allows_no_reactivation() {
+        given::<LoyaltyAccount>([enrolled(), suspended()])
+            .when(AccountCommand::Reactivate(ReactivateAccount {
+                program_status: crate::program::ProgramStatus::Ended,
+            }))
+            .then_err(AccountError::ProgramNotActive {
+                status: crate::program::ProgramStatus::Ended,
+            });
+    }
+
+    #[test]
     fn needs_an_enrolled_account() {
         given::<LoyaltyAccount>([])
-            .when(AccountCommand::Reactivate)
+            .when(reactivate())
             .then_err(AccountError::NotFound);
     }
 }

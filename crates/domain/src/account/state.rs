@@ -131,7 +131,7 @@ impl Aggregate for LoyaltyAccount {
             AccountCommand::ReviewTier(c) => super::review_tier::decide(self, c),
             AccountCommand::UseIssuedReward(c) => super::use_issued_reward::decide(self, c),
             AccountCommand::Suspend(c) => super::suspend_account::decide(self, c),
-            AccountCommand::Reactivate => super::reactivate_account::decide(self),
+            AccountCommand::Reactivate(c) => super::reactivate_account::decide(self, c),
         }
     }
 

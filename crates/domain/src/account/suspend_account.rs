@@ -4,6 +4,7 @@ use super::{AccountError, AccountEvent, AccountStatus, AccountSuspended, Loyalty
 
 pub(super) fn decide(account: &LoyaltyAccount, command: SuspendAccount) -> Result<Vec<AccountEvent>, AccountError> {
     let enrollment = account.enrollment()?;
+    super::program_open::require_open(command.program_status)?;
     if account.status != AccountStatus::Active {
         return Err(AccountError::InvalidTransition {
             from: account.status,
@@ -20,6 +21,7 @@ pub(super) fn decide(account: &LoyaltyAccount, command: SuspendAccount) -> Resul
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::*;
+    use super::super::AccountCommand;
     use super::*;
     use crate::testing::given;
 
@@ -45,5 +47,20 @@ mod tests {
         given::<LoyaltyAccount>([])
             .when(suspend())
             .then_err(AccountError::NotFound);
+    }
+
+    #[test]
+    fn an_ended_program_allows_no_suspension() {
+        let AccountCommand::Suspend(command) = suspend() else {
+            unreachable!()
+        };
+        given::<LoyaltyAccount>([enrolled()])
+            .when(AccountCommand::Suspend(SuspendAccount {
+                program_status: crate::program::ProgramStatus::Ended,
+                ..command
+            }))
+            .then_err(AccountError::ProgramNotActive {
+                status: crate::program::ProgramStatus::Ended,
+            });
     }
 }

@@ -4,6 +4,7 @@ use super::{AccountError, AccountEvent, IssuedRewardUsed, LoyaltyAccount, UseIss
 
 pub(super) fn decide(account: &LoyaltyAccount, command: UseIssuedReward) -> Result<Vec<AccountEvent>, AccountError> {
     let enrollment = account.usable()?;
+    super::program_open::require_open(command.program_status)?;
     let issued_reward_id = command.issued_reward_id;
     let reward = account
         .issued_rewards
@@ -46,6 +47,7 @@ mod tests {
     fn use_it(n: u128) -> AccountCommand {
         AccountCommand::UseIssuedReward(UseIssuedReward {
             issued_reward_id: uuid::Uuid::from_u128(n),
+            program_status: crate::program::ProgramStatus::Active,
             now: now(),
         })
     }

@@ -3,8 +3,8 @@
 use axum::http::StatusCode;
 use loyalty_domain::account::{
     AccountCommand, AccountError, AccountEvent, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount,
-    ProgramFacts, ProgramRules, RecordPurchase, RedeemPoints, ReferenceType, RefundOrder, SuspendAccount,
-    UseIssuedReward,
+    ProgramFacts, ProgramRules, ReactivateAccount, RecordPurchase, RedeemPoints, ReferenceType, RefundOrder,
+    SuspendAccount, UseIssuedReward,
 };
 use loyalty_domain::program::{Program, TierPolicy};
 use loyalty_domain::values::{
@@ -205,8 +205,13 @@ fn act(
             reward: None,
             program_status: rules.status,
         }),
-        AccountAction::Suspend { reason } => AccountCommand::Suspend(SuspendAccount { reason }),
-        AccountAction::Reactivate => AccountCommand::Reactivate,
+        AccountAction::Suspend { reason } => AccountCommand::Suspend(SuspendAccount {
+            reason,
+            program_status: rules.status,
+        }),
+        AccountAction::Reactivate => AccountCommand::Reactivate(ReactivateAccount {
+            program_status: rules.status,
+        }),
         AccountAction::Purchase {
             amount,
             order_ref,
@@ -223,9 +228,11 @@ fn act(
             now,
             issued_reward_id: uuid::Uuid::now_v7(),
         }),
-        AccountAction::UseIssuedReward { issued_reward_id } => {
-            AccountCommand::UseIssuedReward(UseIssuedReward { issued_reward_id, now })
-        }
+        AccountAction::UseIssuedReward { issued_reward_id } => AccountCommand::UseIssuedReward(UseIssuedReward {
+            issued_reward_id,
+            program_status: rules.status,
+            now,
+        }),
         AccountAction::Refund { order_ref, amount } => {
             let Some(order) = tx.order_facts(account_id.0, order_ref.as_str())? else {
                 return Ok(Err(AccountError::OrderNotFound {

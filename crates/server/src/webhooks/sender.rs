@@ -5,9 +5,13 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use futures::StreamExt;
 use loyalty_store::{SqliteStore, StoreError, Webhook, WebhookDelivery};
 
 use super::signature::{sign, SIGNATURE_HEADER};
+
+/// How many deliveries are sent at once.
+pub const WEBHOOK_SENDS_IN_FLIGHT_COUNT: usize = 16;
 
 /// How deliveries are attempted.
 #[derive(Debug, Clone)]
@@ -52,10 +56,15 @@ impl WebhookSender {
     /// Send what is due now; how many attempts were made.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let due = self.store.webhook_due(Utc::now(), 100).await?;
-        for (delivery, hook) in &due {
-            self.attempt(delivery, hook).await?;
+        let count = due.len();
+        // Receivers answer at their own pace: one slow receiver must not hold up the others.
+        let mut attempts = futures::stream::iter(due)
+            .map(|(delivery, hook)| async move { self.attempt(&delivery, &hook).await })
+            .buffer_unordered(WEBHOOK_SENDS_IN_FLIGHT_COUNT);
+        while let Some(result) = attempts.next().await {
+            result?;
         }
-        Ok(due.len())
+        Ok(count)
     }
 
     async fn attempt(&self, delivery: &WebhookDelivery, hook: &Webhook) -> Result<(), StoreError> {

@@ -561,3 +561,30 @@ async fn accrual_and_redemption_fields_are_limited() {
     assert_eq!(status, StatusCode::CREATED, "{earned}");
     assert_eq!(app.balance(&account).await, 5, "refused requests moved nothing");
 }
+
+#[tokio::test]
+async fn an_ended_program_allows_only_reads_refunds_and_expiry() {
+    let app = spawn_app().await;
+    let (program, account) = app.account().await;
+    let (status, _, receipt) = app
+        .post(
+            &format!("/v1/accounts/{account}/purchases"),
+            &json!({"amount": "10.00", "orderRef": "o-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    assert_eq!(app.end(&program).await.0, StatusCode::OK);
+
+    for reply in [
+        app.suspend(&account).await,
+        app.accrue(&account, 5).await,
+        app.redeem(&account, 5).await,
+    ] {
+        assert_problem(&reply, StatusCode::CONFLICT, "PROGRAM_NOT_ACTIVE");
+    }
+    assert_eq!(app.get_account(&account).await.0, StatusCode::OK, "reads work");
+    let (status, _, _) = app
+        .post(&format!("/v1/accounts/{account}/refunds"), &json!({"orderRef": "o-1"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "refunds work");
+}
