@@ -35,7 +35,9 @@ pub async fn deliver_once(
     let started = Instant::now();
     let outcome = store
         .write(move |tx| {
-            let outcome = if tx.inbox_seen(name, event.event_id)? {
+            let outcome = if !handler.needs_inbox() {
+                handler.handle(tx, &event)?
+            } else if tx.inbox_seen(name, event.event_id)? {
                 Handled::Skipped("already handled".to_owned())
             } else {
                 let handled = handler.handle(tx, &event)?;

@@ -40,6 +40,12 @@ pub trait EventHandler: Send + Sync + 'static {
     /// Whether this handler wants events of this type (others only move its checkpoint).
     fn handles(&self, event_type: &str) -> bool;
 
+    /// Whether deliveries go through the inbox. A handler whose effects are idempotent by
+    /// themselves (a unique key on what it writes) may say no and save a row per event.
+    fn needs_inbox(&self) -> bool {
+        true
+    }
+
     /// React to `event` inside the writer transaction `tx`. An `Err` rolls back the handler's
     /// effects and the event is retried.
     fn handle(&self, tx: &mut WriteTx<'_>, event: &StoredEvent) -> Result<Handled, StoreError>;

@@ -276,7 +276,7 @@ fn delivery(database: &DatabaseUrl, options: &DeliveryOptions) -> anyhow::Result
 
 async fn dlq(database: &DatabaseUrl, options: &DeliveryOptions, command: DlqCommand) -> anyhow::Result<()> {
     let delivery = delivery(database, options)?;
-    let store = open(database)?;
+    let store = delivery.store();
     let letter = |found: Option<loyalty_store::DeadLetter>, id: uuid::Uuid| {
         found.ok_or_else(|| anyhow::anyhow!("no dead letter {id}"))
     };

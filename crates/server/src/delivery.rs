@@ -130,6 +130,11 @@ impl Delivery {
         tasks
     }
 
+    /// The store events are delivered from.
+    pub fn store(&self) -> &SqliteStore {
+        &self.store
+    }
+
     /// The relay, for `loyalty events replay`.
     pub fn relay(&self) -> &Relay {
         &self.relay

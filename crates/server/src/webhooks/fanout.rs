@@ -1,5 +1,6 @@
 //! The handler that turns each committed event into one pending delivery per subscription that
-//! wants it, in the handler's own transaction (exactly once, through its inbox).
+//! wants it, in the handler's own transaction. Exactly once without an inbox: a delivery's
+//! (subscription, event) is unique, so a redelivered event queues nothing new.
 
 use loyalty_delivery::{EventHandler, Handled};
 use loyalty_store::{StoreError, StoredEvent, WriteTx};
@@ -19,6 +20,11 @@ impl EventHandler for WebhookFanout {
 
     fn handles(&self, _event_type: &str) -> bool {
         true
+    }
+
+    /// A delivery is unique per (subscription, event): queuing twice queues once.
+    fn needs_inbox(&self) -> bool {
+        false
     }
 
     fn handle(&self, tx: &mut WriteTx<'_>, event: &StoredEvent) -> Result<Handled, StoreError> {

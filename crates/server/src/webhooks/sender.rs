@@ -10,7 +10,7 @@ use loyalty_store::{SqliteStore, StoreError, Webhook, WebhookDelivery};
 
 use super::signature::{sign, SIGNATURE_HEADER};
 
-/// How many deliveries are sent at once.
+/// How many receivers are sent to at once.
 pub const WEBHOOK_SENDS_IN_FLIGHT_COUNT: usize = 16;
 
 /// How deliveries are attempted.
@@ -58,8 +58,21 @@ impl WebhookSender {
         let due = self.store.webhook_due(Utc::now(), 100).await?;
         let count = due.len();
         // Receivers answer at their own pace: one slow receiver must not hold up the others.
-        let mut attempts = futures::stream::iter(due)
-            .map(|(delivery, hook)| async move { self.attempt(&delivery, &hook).await })
+        // Each receiver gets its deliveries one at a time, in the order they became due.
+        let mut by_webhook: Vec<(Webhook, Vec<WebhookDelivery>)> = Vec::new();
+        for (delivery, hook) in due {
+            match by_webhook.iter_mut().find(|(h, _)| h.webhook_id == hook.webhook_id) {
+                Some((_, deliveries)) => deliveries.push(delivery),
+                None => by_webhook.push((hook, vec![delivery])),
+            }
+        }
+        let mut attempts = futures::stream::iter(by_webhook)
+            .map(|(hook, deliveries)| async move {
+                for delivery in &deliveries {
+                    self.attempt(delivery, &hook).await?;
+                }
+                Ok::<(), StoreError>(())
+            })
             .buffer_unordered(WEBHOOK_SENDS_IN_FLIGHT_COUNT);
         while let Some(result) = attempts.next().await {
             result?;

@@ -129,6 +129,19 @@ async fn matching_events_are_delivered_once_and_signed() {
     );
     let (_, _, delivered) = app.get(&path).await;
     assert_eq!(delivered["items"].as_array().map(Vec::len), Some(2), "{delivered}");
+    // Every event handed to the fan-out again (a lost checkpoint): nothing is sent twice.
+    app.store()
+        .write(|tx| tx.checkpoint_set("handler:webhooks", 0))
+        .await
+        .expect("reset the checkpoint");
+    eventually("the fan-out reads everything again", async || {
+        let head = app.store().head_position().await.expect("head");
+        app.store().checkpoint("handler:webhooks").await.expect("checkpoint") >= head
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.count(), 2, "redelivered events queue no second delivery");
+
     let (_, _, listed) = app.get("/v1/webhooks").await;
     assert_eq!(listed["items"][0]["url"], url.as_str());
     assert!(listed["items"][0].get("secret").is_none(), "secrets are shown once");
