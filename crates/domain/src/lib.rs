@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod event;
 pub mod fields;
 pub mod program;
+pub mod restaurant;
 pub mod reward;
 pub mod testing;
 pub mod upcast;

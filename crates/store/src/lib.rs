@@ -14,6 +14,7 @@ mod error;
 mod idempotency;
 mod projection;
 mod rebuild;
+mod restaurant;
 mod schema;
 pub mod sqlite;
 mod time;
@@ -26,6 +27,7 @@ pub use envelope::{EventMetadata, StoredEvent};
 pub use error::StoreError;
 pub use idempotency::{request_hash, IdempotencyRecord, StoredResponse};
 pub use rebuild::RebuildReport;
+pub use restaurant::{Location, PaymentRecord};
 pub use sqlite::{SqliteStore, StoreSettings, WriteTx};
 pub use webhooks::{Webhook, WebhookDelivery};
 

@@ -273,6 +273,45 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHER
 CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, created_at);
 "#,
     ),
+    (
+        6,
+        "restaurant integration: locations, table-order links, upstream payments",
+        r#"
+-- The per-location rollout switch: which program a location's payments earn in, and whether
+-- loyalty is on there. Configuration, not a projection: kept out of the rebuild.
+CREATE TABLE locations (
+    business_id     TEXT NOT NULL,
+    location_id     TEXT NOT NULL,
+    program_id      TEXT NOT NULL,
+    loyalty_enabled INTEGER NOT NULL,
+    updated_at      TEXT NOT NULL,
+    PRIMARY KEY (business_id, location_id)
+) WITHOUT ROWID;
+
+-- A guest showed their loyalty code at the table: that table order's payment is theirs.
+CREATE TABLE table_order_links (
+    business_id    TEXT NOT NULL,
+    table_order_id TEXT NOT NULL,
+    account_id     TEXT NOT NULL,
+    linked_at      TEXT NOT NULL,
+    PRIMARY KEY (business_id, table_order_id)
+) WITHOUT ROWID;
+
+-- Every upstream payment received, once, with what became of it (the adaptors' dedupe).
+CREATE TABLE payments (
+    business_id    TEXT NOT NULL,
+    source         TEXT NOT NULL,
+    payment_ref    TEXT NOT NULL,
+    location_id    TEXT,
+    amount         TEXT NOT NULL,
+    outcome        TEXT NOT NULL,
+    account_id     TEXT,
+    transaction_id TEXT,
+    received_at    TEXT NOT NULL,
+    PRIMARY KEY (business_id, source, payment_ref)
+) WITHOUT ROWID;
+"#,
+    ),
 ];
 
 /// Apply every migration not yet applied. Returns how many ran.

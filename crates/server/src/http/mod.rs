@@ -6,6 +6,8 @@ mod dead_letters;
 mod events;
 pub mod extract;
 mod health;
+mod integrations;
+mod locations;
 mod metrics;
 pub mod openapi;
 mod programs;
@@ -63,6 +65,8 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(dead_letters::router())
         .merge(webhooks::router())
+        .merge(integrations::router())
+        .merge(locations::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))

@@ -5,7 +5,10 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, businesses, dead_letters, events, health, programs, rewards, templates, webhooks, AppState};
+use super::{
+    accounts, businesses, dead_letters, events, health, integrations, locations, programs, rewards, templates,
+    webhooks, AppState,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +20,8 @@ use super::{accounts, businesses, dead_letters, events, health, programs, reward
         programs::pause_program, programs::resume_program, programs::end_program, programs::change_rule,
         rewards::create_reward, rewards::list_rewards,
         templates::list_templates, templates::create_from_template,
+        integrations::front_of_house_payment, integrations::online_payment, integrations::link_table_order,
+        locations::put_location, locations::list_locations,
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::delete_webhook,
         webhooks::list_deliveries, webhooks::replay_delivery,
         dead_letters::list_dead_letters, dead_letters::retry_dead_letter, dead_letters::discard_dead_letter,

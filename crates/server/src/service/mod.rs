@@ -3,6 +3,7 @@
 //! the same transaction.
 
 mod account_commands;
+mod payment_commands;
 mod program_commands;
 mod reward_commands;
 
@@ -14,6 +15,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 
 pub use account_commands::{AccountAction, EnrollInput, PurchaseReceipt};
+pub use payment_commands::{PaymentReceipt, UpstreamPayment};
 pub use program_commands::ProgramAction;
 
 /// An `Idempotency-Key` and the fingerprint of the request it came with.

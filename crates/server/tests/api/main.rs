@@ -14,6 +14,7 @@ mod programs;
 mod purchases;
 mod refunds;
 mod restart;
+mod restaurant;
 mod rewards;
 mod saga;
 mod templates;

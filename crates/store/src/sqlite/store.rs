@@ -270,6 +270,12 @@ impl SqliteStore {
         self.read(move |conn| crate::webhooks::due(conn, now, limit)).await
     }
 
+    /// A business's locations.
+    pub async fn locations(&self, business_id: Uuid) -> Result<Vec<crate::Location>, StoreError> {
+        self.read(move |conn| crate::restaurant::locations(conn, business_id))
+            .await
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }

@@ -369,6 +369,74 @@ impl<'c> WriteTx<'c> {
         crate::webhooks::replay(self.conn, self.now, webhook_id, delivery_id)
     }
 
+    /// Switch loyalty on or off at a location, for a program.
+    pub fn location_put(
+        &self,
+        business_id: Uuid,
+        location_id: &str,
+        program_id: Uuid,
+        enabled: bool,
+    ) -> Result<crate::Location, StoreError> {
+        crate::restaurant::location_put(self.conn, self.now, business_id, location_id, program_id, enabled)
+    }
+
+    /// A location's switch.
+    pub fn location(&self, business_id: Uuid, location_id: &str) -> Result<Option<crate::Location>, StoreError> {
+        crate::restaurant::location(self.conn, business_id, location_id)
+    }
+
+    /// Link a table order to a member's account.
+    pub fn table_order_link_put(
+        &self,
+        business_id: Uuid,
+        table_order_id: &str,
+        account_id: Uuid,
+    ) -> Result<(), StoreError> {
+        crate::restaurant::link_put(self.conn, self.now, business_id, table_order_id, account_id)
+    }
+
+    /// The account a table order was linked to.
+    pub fn table_order_account(&self, business_id: Uuid, table_order_id: &str) -> Result<Option<Uuid>, StoreError> {
+        crate::restaurant::linked_account(self.conn, business_id, table_order_id)
+    }
+
+    /// The account of a customer in a program.
+    pub fn account_of_customer(&self, program_id: Uuid, customer_id: &str) -> Result<Option<Uuid>, StoreError> {
+        crate::restaurant::account_of_customer(self.conn, program_id, customer_id)
+    }
+
+    /// An upstream payment already received.
+    pub fn payment(
+        &self,
+        business_id: Uuid,
+        source: &str,
+        payment_ref: &str,
+    ) -> Result<Option<crate::PaymentRecord>, StoreError> {
+        crate::restaurant::payment(self.conn, business_id, source, payment_ref)
+    }
+
+    /// Record an upstream payment and its outcome (once: a second one is a unique violation).
+    pub fn payment_put(
+        &self,
+        business_id: Uuid,
+        source: &str,
+        payment_ref: &str,
+        location_id: Option<&str>,
+        amount: &str,
+        record: &crate::PaymentRecord,
+    ) -> Result<(), StoreError> {
+        crate::restaurant::payment_put(
+            self.conn,
+            self.now,
+            business_id,
+            source,
+            payment_ref,
+            location_id,
+            amount,
+            record,
+        )
+    }
+
     /// Record a notification sent to a member.
     pub fn record_notification(
         &self,

@@ -1,0 +1,173 @@
+//! The restaurant adaptors' one translation (RIDDL `FromPayment`, `FromOnlinePayment`), shared by
+//! the HTTP endpoints and (later) the stream consumers: an upstream payment becomes a purchase
+//! accrual in its location's program, at most once per payment whichever way and however often
+//! it arrives, and every payment gets an outcome.
+
+use axum::http::StatusCode;
+use loyalty_domain::account::{AccountCommand, LoyaltyAccount, ProgramRules, RecordPurchase};
+use loyalty_domain::program::Program;
+use loyalty_domain::restaurant::{OnlinePaymentProcessed, PaymentOutcome, PaymentProcessed};
+use loyalty_domain::values::{Money, OrderRef, TransactionId};
+use loyalty_domain::Aggregate;
+use loyalty_store::{PaymentRecord, StoreError, WriteTx};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{ok, Context, Decision, Reply, Service};
+use crate::error::ApiError;
+
+/// A payment from one of the chain's systems.
+#[derive(Debug, Clone)]
+pub enum UpstreamPayment {
+    FrontOfHouse(PaymentProcessed),
+    Online(OnlinePaymentProcessed),
+}
+
+impl UpstreamPayment {
+    /// The adaptor's name, for dedupe records and metrics.
+    pub fn source(&self) -> &'static str {
+        match self {
+            Self::FrontOfHouse(_) => "front-of-house",
+            Self::Online(_) => "online-ordering",
+        }
+    }
+
+    /// The order the payment is for: the purchase's `orderRef`.
+    pub fn order_ref(&self) -> &OrderRef {
+        match self {
+            Self::FrontOfHouse(p) => &p.table_order_id,
+            Self::Online(p) => &p.online_order_id,
+        }
+    }
+
+    fn location_id(&self) -> Option<&str> {
+        match self {
+            Self::FrontOfHouse(p) => Some(&p.location_id),
+            Self::Online(p) => p.location_id.as_deref(),
+        }
+    }
+
+    /// What earns points: without the tip.
+    fn earning_amount(&self) -> Money {
+        match self {
+            Self::FrontOfHouse(p) => p.earning_amount(),
+            Self::Online(p) => p.amount,
+        }
+    }
+}
+
+/// The answer to an upstream payment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentReceipt {
+    /// `ACCRUED | DUPLICATE | LOCATION_NOT_ENABLED | NO_ACCOUNT`.
+    #[schema(value_type = String)]
+    pub outcome: PaymentOutcome,
+    /// The accrual, when there is one (for a duplicate: the first one's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<Uuid>,
+}
+
+impl Service {
+    /// Translate one upstream payment, exactly once.
+    pub async fn record_payment(&self, context: Context, payment: UpstreamPayment) -> Result<Reply, ApiError> {
+        let source = payment.source();
+        let reply = self
+            .execute(context, move |tx, ctx| translate(tx, ctx, &payment))
+            .await?;
+        if let Some(outcome) = reply.response.body.get("outcome").and_then(|o| o.as_str()) {
+            metrics::counter!("adaptor_payments_total", "adaptor" => source, "outcome" => outcome.to_owned())
+                .increment(1);
+        }
+        Ok(reply)
+    }
+}
+
+fn answer(outcome: PaymentOutcome, record: &PaymentRecord) -> Result<Decision, StoreError> {
+    ok(
+        StatusCode::ACCEPTED,
+        &PaymentReceipt {
+            outcome,
+            transaction_id: record.transaction_id,
+            account_id: record.account_id,
+        },
+    )
+}
+
+fn translate(tx: &mut WriteTx<'_>, ctx: &Context, payment: &UpstreamPayment) -> Result<Decision, StoreError> {
+    let business = ctx.business_id;
+    let (source, order_ref) = (payment.source(), payment.order_ref().as_str());
+    if let Some(first) = tx.payment(business, source, order_ref)? {
+        return answer(PaymentOutcome::Duplicate, &first);
+    }
+    let amount = payment.earning_amount().to_string();
+    let keep = |tx: &WriteTx<'_>, outcome: PaymentOutcome, account: Option<Uuid>, transaction: Option<Uuid>| {
+        let record = PaymentRecord {
+            outcome: outcome.as_str().to_owned(),
+            account_id: account,
+            transaction_id: transaction,
+        };
+        tx.payment_put(business, source, order_ref, payment.location_id(), &amount, &record)?;
+        answer(outcome, &record)
+    };
+    let location = match payment.location_id() {
+        Some(id) => tx.location(business, id)?,
+        None => None,
+    };
+    let Some(location) = location.filter(|l| l.loyalty_enabled) else {
+        return keep(tx, PaymentOutcome::LocationNotEnabled, None, None);
+    };
+    let account_id = match payment {
+        UpstreamPayment::FrontOfHouse(p) => tx.table_order_account(business, p.table_order_id.as_str())?,
+        UpstreamPayment::Online(p) => tx.account_of_customer(location.program_id, p.customer_id.as_str())?,
+    };
+    let account = match account_id {
+        Some(id) => tx.load::<LoyaltyAccount>(business, id)?,
+        None => None,
+    };
+    let Some(account) = account.filter(|a| {
+        a.state
+            .enrollment
+            .as_ref()
+            .is_some_and(|e| e.program_id.0 == location.program_id)
+    }) else {
+        return keep(tx, PaymentOutcome::NoAccount, None, None);
+    };
+    let rules = match tx.load::<Program>(business, location.program_id)? {
+        Some(program) if program.state.exists() => ProgramRules::of(&program.state),
+        _ => return keep(tx, PaymentOutcome::LocationNotEnabled, None, None),
+    };
+    let transaction_id = TransactionId(Uuid::now_v7());
+    let order_seen = tx.order_seen(account.aggregate_id, order_ref)?;
+    if order_seen {
+        return keep(tx, PaymentOutcome::Duplicate, Some(account.aggregate_id), None);
+    }
+    let command = AccountCommand::Purchase(RecordPurchase {
+        transaction_id,
+        order_ref: payment.order_ref().clone(),
+        amount: payment.earning_amount(),
+        location_id: payment.location_id().map(str::to_owned),
+        categories: Vec::new(),
+        program: rules,
+        now: tx.now(),
+        issued_reward_id: Uuid::now_v7(),
+        order_seen,
+    });
+    match account.state.handle(command) {
+        // A rule said no (suspended member, paused program): answered, not recorded, so the
+        // same payment can accrue when sent again later.
+        Err(refusal) => Ok(Err(refusal.into())),
+        Ok(events) => {
+            tx.append(&account, events, &ctx.metadata())?;
+            keep(
+                tx,
+                PaymentOutcome::Accrued,
+                Some(account.aggregate_id),
+                Some(transaction_id.0),
+            )
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The restaurant integration's state: locations (the rollout switch), table-order links and the
+//! upstream payments already received. Configuration and dedupe records, not projections of
+//! events, so the rebuild leaves them alone.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{time, StoreError};
+
+/// One location's switch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Location {
+    pub location_id: String,
+    pub program_id: Uuid,
+    pub loyalty_enabled: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An upstream payment as first received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRecord {
+    pub outcome: String,
+    pub account_id: Option<Uuid>,
+    pub transaction_id: Option<Uuid>,
+}
+
+fn uuid(raw: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(raw).map_err(|e| StoreError::Corrupt(format!("bad uuid {raw:?}: {e}")))
+}
+
+pub(crate) fn location_put(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    business_id: Uuid,
+    location_id: &str,
+    program_id: Uuid,
+    enabled: bool,
+) -> Result<Location, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO locations (business_id, location_id, program_id, loyalty_enabled, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (business_id, location_id) DO UPDATE SET program_id = excluded.program_id,
+             loyalty_enabled = excluded.loyalty_enabled, updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        business_id.to_string(),
+        location_id,
+        program_id.to_string(),
+        enabled,
+        time::format(now)
+    ])?;
+    Ok(Location {
+        location_id: location_id.to_owned(),
+        program_id,
+        loyalty_enabled: enabled,
+        updated_at: now,
+    })
+}
+
+pub(crate) fn location(
+    conn: &Connection,
+    business_id: Uuid,
+    location_id: &str,
+) -> Result<Option<Location>, StoreError> {
+    let row: Option<(String, bool, String)> = conn
+        .prepare_cached(
+            "SELECT program_id, loyalty_enabled, updated_at FROM locations WHERE business_id = ?1 AND location_id = ?2",
+        )?
+        .query_row(params![business_id.to_string(), location_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    row.map(|(program, enabled, updated)| {
+        Ok(Location {
+            location_id: location_id.to_owned(),
+            program_id: uuid(&program)?,
+            loyalty_enabled: enabled,
+            updated_at: time::parse(&updated)?,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) fn locations(conn: &Connection, business_id: Uuid) -> Result<Vec<Location>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT location_id, program_id, loyalty_enabled, updated_at FROM locations WHERE business_id = ?1
+         ORDER BY location_id",
+    )?;
+    let rows: Vec<(String, String, bool, String)> = stmt
+        .query_map([business_id.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(location_id, program, enabled, updated)| {
+            Ok(Location {
+                location_id,
+                program_id: uuid(&program)?,
+                loyalty_enabled: enabled,
+                updated_at: time::parse(&updated)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn link_put(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    business_id: Uuid,
+    table_order_id: &str,
+    account_id: Uuid,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO table_order_links (business_id, table_order_id, account_id, linked_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (business_id, table_order_id) DO UPDATE SET account_id = excluded.account_id,
+             linked_at = excluded.linked_at",
+    )?
+    .execute(params![
+        business_id.to_string(),
+        table_order_id,
+        account_id.to_string(),
+        time::format(now)
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn linked_account(
+    conn: &Connection,
+    business_id: Uuid,
+    table_order_id: &str,
+) -> Result<Option<Uuid>, StoreError> {
+    let found: Option<String> = conn
+        .prepare_cached("SELECT account_id FROM table_order_links WHERE business_id = ?1 AND table_order_id = ?2")?
+        .query_row(params![business_id.to_string(), table_order_id], |r| r.get(0))
+        .optional()?;
+    found.as_deref().map(uuid).transpose()
+}
+
+pub(crate) fn account_of_customer(
+    conn: &Connection,
+    program_id: Uuid,
+    customer_id: &str,
+) -> Result<Option<Uuid>, StoreError> {
+    let found: Option<String> = conn
+        .prepare_cached("SELECT account_id FROM accounts WHERE program_id = ?1 AND customer_id = ?2 LIMIT 1")?
+        .query_row(params![program_id.to_string(), customer_id], |r| r.get(0))
+        .optional()?;
+    found.as_deref().map(uuid).transpose()
+}
+
+pub(crate) fn payment(
+    conn: &Connection,
+    business_id: Uuid,
+    source: &str,
+    payment_ref: &str,
+) -> Result<Option<PaymentRecord>, StoreError> {
+    let row: Option<(String, Option<String>, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT outcome, account_id, transaction_id FROM payments
+             WHERE business_id = ?1 AND source = ?2 AND payment_ref = ?3",
+        )?
+        .query_row(params![business_id.to_string(), source, payment_ref], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    row.map(|(outcome, account, transaction)| {
+        Ok(PaymentRecord {
+            outcome,
+            account_id: account.as_deref().map(uuid).transpose()?,
+            transaction_id: transaction.as_deref().map(uuid).transpose()?,
+        })
+    })
+    .transpose()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn payment_put(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    business_id: Uuid,
+    source: &str,
+    payment_ref: &str,
+    location_id: Option<&str>,
+    amount: &str,
+    record: &PaymentRecord,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO payments (business_id, source, payment_ref, location_id, amount, outcome, account_id,
+                               transaction_id, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        business_id.to_string(),
+        source,
+        payment_ref,
+        location_id,
+        amount,
+        record.outcome,
+        record.account_id.map(|a| a.to_string()),
+        record.transaction_id.map(|t| t.to_string()),
+        time::format(now)
+    ])?;
+    Ok(())
+}
