@@ -63,7 +63,10 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Account(
-                AccountError::NotFound | AccountError::OrderNotFound { .. } | AccountError::IssuedRewardNotFound { .. },
+                AccountError::NotFound
+                | AccountError::OrderNotFound { .. }
+                | AccountError::IssuedRewardNotFound { .. }
+                | AccountError::PaymentNotFound { .. },
             )
             | Self::Program(ProgramError::NotFound)
             | Self::Reward(RewardError::NotFound) => StatusCode::NOT_FOUND,

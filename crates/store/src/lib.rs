@@ -27,7 +27,7 @@ pub use envelope::{EventMetadata, StoredEvent};
 pub use error::StoreError;
 pub use idempotency::{request_hash, IdempotencyRecord, StoredResponse};
 pub use rebuild::RebuildReport;
-pub use restaurant::{Location, PaymentRecord};
+pub use restaurant::{Location, PaymentRecord, UnclaimedPayment};
 pub use sqlite::{SqliteStore, StoreSettings, WriteTx};
 pub use webhooks::{Webhook, WebhookDelivery};
 

@@ -206,3 +206,61 @@ pub(crate) fn payment_put(
     ])?;
     Ok(())
 }
+
+/// A payment that found no member, waiting for a late claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnclaimedPayment {
+    pub location_id: Option<String>,
+    /// The amount that earns (tip excluded), as a decimal string.
+    pub amount: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A payment that found no member, for a late claim.
+pub(crate) fn unclaimed(
+    conn: &Connection,
+    business_id: Uuid,
+    source: &str,
+    payment_ref: &str,
+) -> Result<Option<UnclaimedPayment>, StoreError> {
+    let row: Option<(Option<String>, String, String)> = conn
+        .prepare_cached(
+            "SELECT location_id, amount, received_at FROM payments
+             WHERE business_id = ?1 AND source = ?2 AND payment_ref = ?3 AND outcome = 'NO_ACCOUNT'",
+        )?
+        .query_row(params![business_id.to_string(), source, payment_ref], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    row.map(|(location_id, amount, at)| {
+        Ok(UnclaimedPayment {
+            location_id,
+            amount,
+            received_at: time::parse(&at)?,
+        })
+    })
+    .transpose()
+}
+
+/// Mark a payment claimed by a member: it accrued for them.
+pub(crate) fn claimed(
+    conn: &Connection,
+    business_id: Uuid,
+    source: &str,
+    payment_ref: &str,
+    account_id: Uuid,
+    transaction_id: Uuid,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE payments SET outcome = 'CLAIMED', account_id = ?4, transaction_id = ?5
+         WHERE business_id = ?1 AND source = ?2 AND payment_ref = ?3",
+    )?
+    .execute(params![
+        business_id.to_string(),
+        source,
+        payment_ref,
+        account_id.to_string(),
+        transaction_id.to_string()
+    ])?;
+    Ok(())
+}

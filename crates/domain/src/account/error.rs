@@ -41,6 +41,14 @@ pub enum AccountError {
     IssuedRewardNotFound { issued_reward_id: uuid::Uuid },
     #[error("issued reward {issued_reward_id} was already used")]
     IssuedRewardUsed { issued_reward_id: uuid::Uuid },
+    #[error("no payment {payment_ref} of this business is known")]
+    PaymentNotFound { payment_ref: String },
+    #[error("payment {payment_ref} already earned points")]
+    AlreadyClaimed { payment_ref: String },
+    #[error("payment {payment_ref} cannot be claimed: {reason}")]
+    PaymentNotClaimable { payment_ref: String, reason: String },
+    #[error("payment {payment_ref} is past its {window_days}-day claim window")]
+    ClaimWindowClosed { payment_ref: String, window_days: u32 },
     #[error("order {order_ref} has {refundable} left to refund")]
     RefundExceedsOrder { order_ref: String, refundable: String },
 }
@@ -63,6 +71,10 @@ impl AccountError {
             Self::DuplicateOrder { .. } => "DUPLICATE_ORDER",
             Self::NoRule => "RULE_REQUIRED",
             Self::OrderNotFound { .. } => "ORDER_NOT_FOUND",
+            Self::PaymentNotFound { .. } => "PAYMENT_NOT_FOUND",
+            Self::AlreadyClaimed { .. } => "ALREADY_CLAIMED",
+            Self::PaymentNotClaimable { .. } => "PAYMENT_NOT_CLAIMABLE",
+            Self::ClaimWindowClosed { .. } => "CLAIM_WINDOW_CLOSED",
             Self::IssuedRewardNotFound { .. } => "ISSUED_REWARD_NOT_FOUND",
             Self::IssuedRewardUsed { .. } => "REWARD_ALREADY_USED",
             Self::RefundExceedsOrder { .. } => "REFUND_EXCEEDS_ORDER",

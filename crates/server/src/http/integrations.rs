@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
             "/v1/integrations/front-of-house/table-orders/{tableOrderId}/account",
             post(link_table_order),
         )
+        .route("/v1/accounts/{accountId}/claims", post(claim))
 }
 
 fn context(tenant: Tenant, command: &Command<impl Sized>) -> Context {
@@ -121,5 +122,44 @@ pub async fn link_table_order(
                 &json!({"tableOrderId": table_order_id.as_str(), "accountId": account_id}),
             )
         })
+        .await
+}
+
+/// A late claim: the payment of a table order or an online order that found no member.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClaimRequest {
+    table_order_id: Option<String>,
+    online_order_id: Option<String>,
+}
+
+/// Claim a payment that found no member, within 30 days: it accrues for this member, once.
+#[utoipa::path(post, path = "/v1/accounts/{accountId}/claims", tag = "integrations", request_body = ClaimRequest,
+    security(("apiKey" = [])),
+    params(("accountId" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = loyalty_store::views::TransactionView),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json", description = "ACCOUNT_NOT_FOUND, PAYMENT_NOT_FOUND (also another business's)"),
+              (status = 409, body = Problem, content_type = "application/problem+json", description = "ALREADY_CLAIMED, CLAIM_WINDOW_CLOSED, PAYMENT_NOT_CLAIMABLE")))]
+pub async fn claim(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(account): Path<String>,
+    command: Command<ClaimRequest>,
+) -> Result<Reply, ApiError> {
+    let account_id = path_id("accountId", &account)?;
+    let (source, field, raw) = match (&command.body.table_order_id, &command.body.online_order_id) {
+        (Some(id), None) => ("front-of-house", "tableOrderId", id),
+        (None, Some(id)) => ("online-ordering", "onlineOrderId", id),
+        _ => {
+            return Err(
+                ValidationErrors::single("tableOrderId", "give exactly one of tableOrderId and onlineOrderId").into(),
+            )
+        }
+    };
+    let payment_ref = OrderRef::parse(field, raw)?;
+    state
+        .service
+        .claim_payment(context(tenant, &command), account_id, source, payment_ref)
         .await
 }

@@ -20,7 +20,7 @@ use super::{
         programs::pause_program, programs::resume_program, programs::end_program, programs::change_rule,
         rewards::create_reward, rewards::list_rewards,
         templates::list_templates, templates::create_from_template,
-        integrations::front_of_house_payment, integrations::online_payment, integrations::link_table_order,
+        integrations::front_of_house_payment, integrations::online_payment, integrations::link_table_order, integrations::claim,
         locations::put_location, locations::list_locations,
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::delete_webhook,
         webhooks::list_deliveries, webhooks::replay_delivery,

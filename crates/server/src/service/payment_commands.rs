@@ -4,9 +4,9 @@
 //! it arrives, and every payment gets an outcome.
 
 use axum::http::StatusCode;
-use loyalty_domain::account::{AccountCommand, LoyaltyAccount, ProgramRules, RecordPurchase};
+use loyalty_domain::account::{AccountCommand, AccountError, LoyaltyAccount, ProgramRules, RecordPurchase};
 use loyalty_domain::program::Program;
-use loyalty_domain::restaurant::{OnlinePaymentProcessed, PaymentOutcome, PaymentProcessed};
+use loyalty_domain::restaurant::{claimable, OnlinePaymentProcessed, PaymentOutcome, PaymentProcessed};
 use loyalty_domain::values::{Money, OrderRef, TransactionId};
 use loyalty_domain::Aggregate;
 use loyalty_store::{PaymentRecord, StoreError, WriteTx};
@@ -72,6 +72,19 @@ pub struct PaymentReceipt {
 }
 
 impl Service {
+    /// A member claims a payment that found no member, within the claim window: it accrues for
+    /// them, once. `source` is `front-of-house` or `online-ordering`.
+    pub async fn claim_payment(
+        &self,
+        context: Context,
+        account_id: Uuid,
+        source: &'static str,
+        payment_ref: OrderRef,
+    ) -> Result<Reply, ApiError> {
+        self.execute(context, move |tx, ctx| claim(tx, ctx, account_id, source, &payment_ref))
+            .await
+    }
+
     /// Translate one upstream payment, exactly once.
     pub async fn record_payment(&self, context: Context, payment: UpstreamPayment) -> Result<Reply, ApiError> {
         let source = payment.source();
@@ -169,5 +182,87 @@ fn translate(tx: &mut WriteTx<'_>, ctx: &Context, payment: &UpstreamPayment) -> 
                 Some(transaction_id.0),
             )
         }
+    }
+}
+
+fn claim(
+    tx: &mut WriteTx<'_>,
+    ctx: &Context,
+    account_id: Uuid,
+    source: &'static str,
+    payment_ref: &OrderRef,
+) -> Result<Decision, StoreError> {
+    let business = ctx.business_id;
+    let account = match tx.load::<LoyaltyAccount>(business, account_id)? {
+        Some(account) if account.state.enrollment.is_some() => account,
+        _ => return Ok(Err(ApiError::NotFound("account"))),
+    };
+    let reference = payment_ref.as_str();
+    let Some(first) = tx.payment(business, source, reference)? else {
+        return Ok(Err(AccountError::PaymentNotFound {
+            payment_ref: reference.to_owned(),
+        }
+        .into()));
+    };
+    let now = tx.now();
+    let unclaimed = tx.unclaimed_payment(business, source, reference)?;
+    let received_at = unclaimed.as_ref().map_or(now, |u| u.received_at);
+    if let Err(refusal) = claimable(reference, &first.outcome, received_at, now) {
+        return Ok(Err(refusal.into()));
+    }
+    let Some(loyalty_store::UnclaimedPayment {
+        location_id, amount, ..
+    }) = unclaimed
+    else {
+        return Err(StoreError::Corrupt(format!("payment {reference} has no amount")));
+    };
+    let program_id = account
+        .state
+        .enrollment
+        .as_ref()
+        .map(|e| e.program_id.0)
+        .unwrap_or_default();
+    let location = match location_id.as_deref() {
+        Some(id) => tx.location(business, id)?,
+        None => None,
+    };
+    if location.as_ref().is_some_and(|l| l.program_id != program_id) {
+        return Ok(Err(AccountError::PaymentNotClaimable {
+            payment_ref: reference.to_owned(),
+            reason: "it was paid at a location of another program".to_owned(),
+        }
+        .into()));
+    }
+    let rules = match tx.load::<Program>(business, program_id)? {
+        Some(program) if program.state.exists() => ProgramRules::of(&program.state),
+        _ => return Err(StoreError::Corrupt(format!("account {account_id} has no program"))),
+    };
+    let amount = Money::parse("amount", &amount)
+        .map_err(|_| StoreError::Corrupt(format!("bad amount {amount:?} on payment {reference}")))?;
+    let transaction_id = TransactionId(Uuid::now_v7());
+    let command = AccountCommand::Purchase(RecordPurchase {
+        transaction_id,
+        order_ref: payment_ref.clone(),
+        amount,
+        location_id,
+        categories: Vec::new(),
+        program: rules,
+        now,
+        issued_reward_id: Uuid::now_v7(),
+        order_seen: tx.order_seen(account_id, reference)?,
+    });
+    let events = match account.state.handle(command) {
+        Ok(events) => events,
+        Err(refusal) => return Ok(Err(refusal.into())),
+    };
+    tx.append(&account, events, &ctx.metadata())?;
+    tx.payment_claimed(business, source, reference, account_id, transaction_id.0)?;
+    match tx.transaction_view(business, transaction_id.0)? {
+        Some(view) => ok(StatusCode::CREATED, &view),
+        // A purchase under the program's minimum earns nothing: the claim still counts.
+        None => ok(
+            StatusCode::CREATED,
+            &serde_json::json!({"transactionId": null, "pointsChanged": 0, "orderRef": reference}),
+        ),
     }
 }

@@ -179,3 +179,91 @@ async fn malformed_payments_are_refused_field_by_field() {
         "accountId",
     );
 }
+
+async fn claim(app: &TestApp, account: &str, body: Value) -> crate::helpers::Reply {
+    app.post(&format!("/v1/accounts/{account}/claims"), &body).await
+}
+
+#[tokio::test]
+async fn a_member_claims_a_payment_that_found_no_one_once_and_within_the_window() {
+    let (app, _, account) = chain().await;
+    let unmatched = pay(&app, FOH, &dine_in("T-20", "loc-1", "10.00", "1.00")).await;
+    assert_eq!(unmatched["outcome"], "NO_ACCOUNT");
+    let (status, _, earned) = claim(&app, &account, json!({"tableOrderId": "T-20"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{earned}");
+    assert_eq!(earned["pointsChanged"], 90, "on 9.00, without the tip");
+    assert_eq!(app.balance(&account).await, 90);
+    crate::helpers::assert_problem(
+        &claim(&app, &account, json!({"tableOrderId": "T-20"})).await,
+        StatusCode::CONFLICT,
+        "ALREADY_CLAIMED",
+    );
+    let again = pay(&app, FOH, &dine_in("T-20", "loc-1", "10.00", "1.00")).await;
+    assert_eq!(
+        again["outcome"], "DUPLICATE",
+        "the claimed payment arriving again accrues nothing"
+    );
+    assert_eq!(app.balance(&account).await, 90);
+
+    // Online too.
+    pay(&app, ONLINE, &online("W-20", "someone-else", "loc-1", "3.00")).await;
+    let (status, _, _) = claim(&app, &account, json!({"onlineOrderId": "W-20"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.balance(&account).await, 120);
+
+    // After the window.
+    pay(&app, FOH, &dine_in("T-21", "loc-1", "10.00", "0")).await;
+    let conn = rusqlite::Connection::open(app.db_path()).expect("open");
+    conn.execute(
+        "UPDATE payments SET received_at = '2020-01-01T00:00:00.000000Z' WHERE payment_ref = 'T-21'",
+        [],
+    )
+    .expect("age the payment");
+    crate::helpers::assert_problem(
+        &claim(&app, &account, json!({"tableOrderId": "T-21"})).await,
+        StatusCode::CONFLICT,
+        "CLAIM_WINDOW_CLOSED",
+    );
+    crate::helpers::assert_problem(
+        &claim(&app, &account, json!({"tableOrderId": "T-404"})).await,
+        StatusCode::NOT_FOUND,
+        "PAYMENT_NOT_FOUND",
+    );
+    assert_invalid_field(
+        &claim(&app, &account, json!({"tableOrderId": "T-20", "onlineOrderId": "W-20"})).await,
+        "tableOrderId",
+    );
+}
+
+#[tokio::test]
+async fn another_business_cannot_claim_a_payment() {
+    let (app, _, _) = chain().await;
+    pay(&app, FOH, &dine_in("T-30", "loc-1", "10.00", "0")).await;
+    let (_, key) = app.create_business("Elsewhere").await;
+    let (_, _, program) = app
+        .post_as(
+            &key,
+            "/v1/programs",
+            &json!({"name": "Theirs", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}}),
+        )
+        .await;
+    let program = program["programId"].as_str().expect("programId").to_owned();
+    app.post_as(&key, &format!("/v1/programs/{program}/activate"), &json!({}))
+        .await;
+    let (_, _, member) = app
+        .post_as(
+            &key,
+            "/v1/accounts",
+            &json!({"programId": program, "customerId": "x", "displayName": "X", "email": "x@example.com"}),
+        )
+        .await;
+    let member = member["accountId"].as_str().expect("accountId").to_owned();
+    let reply = app
+        .post_as(
+            &key,
+            &format!("/v1/accounts/{member}/claims"),
+            &json!({"tableOrderId": "T-30"}),
+        )
+        .await;
+    crate::helpers::assert_problem(&reply, StatusCode::NOT_FOUND, "PAYMENT_NOT_FOUND");
+}

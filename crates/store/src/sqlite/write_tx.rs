@@ -437,6 +437,28 @@ impl<'c> WriteTx<'c> {
         )
     }
 
+    /// A payment that found no member.
+    pub fn unclaimed_payment(
+        &self,
+        business_id: Uuid,
+        source: &str,
+        payment_ref: &str,
+    ) -> Result<Option<crate::UnclaimedPayment>, StoreError> {
+        crate::restaurant::unclaimed(self.conn, business_id, source, payment_ref)
+    }
+
+    /// Mark a payment claimed: it accrued for `account_id` as `transaction_id`.
+    pub fn payment_claimed(
+        &self,
+        business_id: Uuid,
+        source: &str,
+        payment_ref: &str,
+        account_id: Uuid,
+        transaction_id: Uuid,
+    ) -> Result<(), StoreError> {
+        crate::restaurant::claimed(self.conn, business_id, source, payment_ref, account_id, transaction_id)
+    }
+
     /// Record a notification sent to a member.
     pub fn record_notification(
         &self,
