@@ -71,6 +71,9 @@ pub enum Command {
     /// The event store.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// The per-location rollout switch of the restaurant integration (as `PUT /v1/locations/{id}`).
+    #[command(subcommand)]
+    Locations(LocationsCommand),
     /// Measure durable accruals per second through the HTTP API.
     Bench(BenchArgs),
 }
@@ -139,6 +142,32 @@ pub enum DlqCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum LocationsCommand {
+    /// A business's locations, as JSON lines.
+    List {
+        #[arg(long)]
+        business: uuid::Uuid,
+    },
+    /// Switch loyalty on at a location: its payments earn in `--program` from now on.
+    Enable {
+        #[arg(long)]
+        business: uuid::Uuid,
+        #[arg(long)]
+        location: String,
+        /// The program its payments earn in; the location's current one when omitted.
+        #[arg(long)]
+        program: Option<uuid::Uuid>,
+    },
+    /// Switch loyalty off at a location: its payments are acknowledged and counted, not accrued.
+    Disable {
+        #[arg(long)]
+        business: uuid::Uuid,
+        #[arg(long)]
+        location: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum EventsCommand {
     /// Publish stored events again to the bus (Redis: needs `--redis-url`), from a position on.
     /// Consumers are idempotent, so a replay only reaches those that missed an event.
@@ -194,6 +223,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections(ProjectionsCommand::Rebuild) => rebuild(&database).await,
         Command::Expire(args) => expire(&database, args).await,
         Command::Dlq(command) => dlq(&database, &delivery_settings, command).await,
+        Command::Locations(command) => locations(&database, command).await,
         Command::Events(EventsCommand::Replay { to_bus: _, from }) => replay(&database, &delivery_settings, from).await,
         Command::Bench(args) => crate::bench::run(args, &database).await,
     }
@@ -336,5 +366,44 @@ async fn replay(database: &DatabaseUrl, options: &DeliveryOptions, from: i64) ->
         .context("the replay stopped; run it again from the last position it reached")?;
     bar.finish_and_clear();
     println!("{}", serde_json::json!({"published": sent, "after": from}));
+    Ok(())
+}
+
+async fn locations(database: &DatabaseUrl, command: LocationsCommand) -> anyhow::Result<()> {
+    let store = open(database)?;
+    let (business, location, program, enabled) = match command {
+        LocationsCommand::List { business } => {
+            for location in store.locations(business).await? {
+                println!("{}", serde_json::to_string(&location)?);
+            }
+            return Ok(());
+        }
+        LocationsCommand::Enable {
+            business,
+            location,
+            program,
+        } => (business, location, program, true),
+        LocationsCommand::Disable { business, location } => (business, location, None, false),
+    };
+    let location = location.trim().to_owned();
+    anyhow::ensure!(
+        !location.is_empty() && location.chars().count() <= 50,
+        "--location must be 1 to 50 characters"
+    );
+    let switched = store
+        .write(move |tx| {
+            let program_id = match program.or(tx.location(business, &location)?.map(|l| l.program_id)) {
+                Some(id) => id,
+                None => return Ok(Err(format!("location {location} is not known yet: give --program"))),
+            };
+            match tx.load::<loyalty_domain::program::Program>(business, program_id)? {
+                Some(p) if p.state.exists() => {}
+                _ => return Ok(Err(format!("business {business} has no program {program_id}"))),
+            }
+            Ok(Ok(tx.location_put(business, &location, program_id, enabled)?))
+        })
+        .await?
+        .map_err(|why| anyhow::anyhow!(why))?;
+    println!("{}", serde_json::to_string(&switched)?);
     Ok(())
 }

@@ -267,3 +267,46 @@ async fn another_business_cannot_claim_a_payment() {
         .await;
     crate::helpers::assert_problem(&reply, StatusCode::NOT_FOUND, "PAYMENT_NOT_FOUND");
 }
+
+#[tokio::test]
+async fn locations_are_switched_from_the_command_line_at_once() {
+    let (app, program, account) = chain().await;
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
+            .arg("locations")
+            .args(args)
+            .args(["--business", &app.business_id])
+            .args(["--database-url", &format!("sqlite://{}", app.db_path().display())])
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run loyalty locations");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, _, stderr) = run(&["enable", "--location", "loc-new"]);
+    assert!(!ok, "an unknown location needs a program");
+    assert!(stderr.contains("--program"), "{stderr}");
+    let (ok, out, stderr) = run(&["enable", "--location", "loc-new", "--program", &program]);
+    assert!(ok, "{stderr}");
+    assert!(out.contains("\"loyaltyEnabled\":true"), "{out}");
+
+    link(&app, "T-40", &account).await;
+    assert_eq!(
+        pay(&app, FOH, &dine_in("T-40", "loc-new", "1.00", "0")).await["outcome"],
+        "ACCRUED",
+        "the running server sees the switch at once"
+    );
+    let (ok, _, stderr) = run(&["disable", "--location", "loc-new"]);
+    assert!(ok, "{stderr}");
+    link(&app, "T-41", &account).await;
+    assert_eq!(
+        pay(&app, FOH, &dine_in("T-41", "loc-new", "1.00", "0")).await["outcome"],
+        "LOCATION_NOT_ENABLED"
+    );
+    let (ok, out, _) = run(&["list"]);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 2, "{out}");
+}
