@@ -23,7 +23,7 @@ pub use handler::{EventHandler, Handled};
 pub use handlers::Handlers;
 pub use health::{DeliveryHealth, HealthState};
 pub use in_process::InProcessBus;
-pub use redis_bus::{RedisBus, RedisSettings, EVENT_FIELD};
+pub use redis_bus::{Decoder, RedisBus, RedisSettings, EVENT_FIELD};
 pub use relay::{Relay, RelayError, RelaySettings};
 pub use retry::RetryPolicy;
 pub use subscription::{Subscription, SubscriptionSettings};

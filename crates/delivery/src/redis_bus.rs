@@ -122,6 +122,8 @@ impl EventBus for RedisBus {
             settings: Arc::clone(&self.settings),
             store: self.store.clone(),
             handler,
+            streams: None,
+            decode: Arc::new(parse),
         };
         tokio::spawn(consumer.run())
     }
@@ -133,10 +135,46 @@ struct Consumer {
     settings: Arc<RedisSettings>,
     store: SqliteStore,
     handler: Arc<dyn EventHandler>,
+    /// The streams to read; the handler's event types' streams when `None`.
+    streams: Option<Vec<String>>,
+    decode: Decoder,
+}
+
+/// Turns a stream entry (of the stream named first) into the event a handler receives.
+pub type Decoder = Arc<dyn Fn(&str, &StreamId) -> Result<StoredEvent, String> + Send + Sync>;
+
+impl RedisBus {
+    /// Consume streams other systems publish (not this service's own events), each entry turned
+    /// into an event by `decode`, with the same groups, acknowledgements, reclaiming, retries and
+    /// dead letters as the bus's own subscriptions.
+    pub fn subscribe_streams(
+        &self,
+        handler: Arc<dyn EventHandler>,
+        streams: Vec<String>,
+        decode: Decoder,
+    ) -> JoinHandle<()> {
+        let consumer = Consumer {
+            client: self.client.clone(),
+            settings: Arc::clone(&self.settings),
+            store: self.store.clone(),
+            handler,
+            streams: Some(streams),
+            decode,
+        };
+        tokio::spawn(consumer.run())
+    }
+
+    /// A stream's full name: `<prefix><name>`.
+    pub fn stream_name(&self, name: &str) -> String {
+        self.settings.stream(name)
+    }
 }
 
 impl Consumer {
     fn streams(&self) -> Vec<String> {
+        if let Some(streams) = &self.streams {
+            return streams.clone();
+        }
         self.settings
             .event_types
             .iter()
@@ -233,7 +271,7 @@ impl Consumer {
     /// pending, to be reclaimed.
     async fn process(&self, conn: &mut ConnectionManager, stream: &str, entry: StreamId) -> Result<(), BusError> {
         let group = self.handler.name();
-        match parse(&entry) {
+        match (self.decode)(stream, &entry) {
             Err(why) => {
                 metrics::counter!("events_failed_total", "event_type" => "unknown", "handler" => group,
                     "reason" => "malformed")
@@ -253,7 +291,7 @@ impl Consumer {
     }
 }
 
-fn parse(entry: &StreamId) -> Result<StoredEvent, String> {
+fn parse(_stream: &str, entry: &StreamId) -> Result<StoredEvent, String> {
     let raw: String = entry
         .get(EVENT_FIELD)
         .ok_or_else(|| format!("no `{EVENT_FIELD}` field"))?;

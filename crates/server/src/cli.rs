@@ -39,6 +39,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "LOYALTY_REDIS_STREAM_PREFIX", default_value = "events:")]
     pub redis_stream_prefix: String,
 
+    /// With `--redis-url`: the business the restaurant chain's payment streams
+    /// (`frontofhouse.payment.processed`, `onlineordering.payment.processed`) belong to; they are
+    /// consumed through the same adaptors as the HTTP endpoints.
+    #[arg(long, global = true, env = "LOYALTY_RESTAURANT_BUSINESS_ID")]
+    pub restaurant_business: Option<uuid::Uuid>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -296,6 +302,7 @@ fn delivery_options(cli: &Cli) -> DeliveryOptions {
     DeliveryOptions {
         redis_url: cli.redis_url.clone(),
         stream_prefix: cli.redis_stream_prefix.clone(),
+        restaurant_business: cli.restaurant_business,
         ..DeliveryOptions::default()
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loyalty_delivery::{
-    deliver_once, BusError, DeliveryHealth, EventBus, EventHandler, Handled, Handlers, InProcessBus, RedisBus,
+    deliver_once, BusError, Decoder, DeliveryHealth, EventBus, EventHandler, Handled, Handlers, InProcessBus, RedisBus,
     RedisSettings, Relay, RelaySettings, RetryPolicy, SubscriptionSettings,
 };
 use loyalty_domain::LoyaltyEvent;
@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::notifications::RecordingNotifier;
+use crate::restaurant::{self, RestaurantAdaptor, FRONT_OF_HOUSE_PAYMENTS, ONLINE_PAYMENTS};
 use crate::sagas::EnrollmentSaga;
 use crate::webhooks::{WebhookFanout, WebhookOptions, WebhookSender};
 
@@ -31,6 +32,10 @@ pub struct DeliveryOptions {
     pub claim_idle: Duration,
     /// How webhook deliveries are attempted.
     pub webhooks: WebhookOptions,
+    /// The business the restaurant chain's payment streams belong to; with a Redis URL, its
+    /// `frontofhouse.payment.processed` and `onlineordering.payment.processed` streams are
+    /// consumed when set.
+    pub restaurant_business: Option<Uuid>,
 }
 
 impl Default for DeliveryOptions {
@@ -41,6 +46,7 @@ impl Default for DeliveryOptions {
             retry: RetryPolicy::default(),
             claim_idle: Duration::from_secs(30),
             webhooks: WebhookOptions::default(),
+            restaurant_business: None,
         }
     }
 }
@@ -54,13 +60,16 @@ pub struct Delivery {
     pub health: DeliveryHealth,
     relay: Relay,
     sender: WebhookSender,
+    /// The Redis bus and the business whose upstream payment streams it consumes.
+    upstream: Option<(Arc<RedisBus>, Uuid)>,
 }
 
 /// The handlers every process runs (and can retry dead letters for).
 pub fn handlers() -> Handlers {
     let saga: Arc<dyn EventHandler> = Arc::new(EnrollmentSaga::new(Arc::new(RecordingNotifier)));
     let webhooks: Arc<dyn EventHandler> = Arc::new(WebhookFanout);
-    Handlers::new([saga, webhooks])
+    let restaurant: Arc<dyn EventHandler> = Arc::new(RestaurantAdaptor);
+    Handlers::new([saga, webhooks, restaurant])
 }
 
 /// Why delivery could not be set up.
@@ -85,6 +94,7 @@ pub enum RetryOutcome {
 
 impl Delivery {
     pub fn build(store: SqliteStore, options: &DeliveryOptions) -> Result<Self, DeliveryError> {
+        let mut upstream = None;
         let bus: Arc<dyn EventBus> = match &options.redis_url {
             Some(url) => {
                 let mut settings = RedisSettings::new(url.clone(), types());
@@ -92,7 +102,9 @@ impl Delivery {
                 settings.retry = options.retry;
                 settings.claim_idle = options.claim_idle;
                 settings.claim_interval = options.claim_idle.min(Duration::from_secs(5));
-                Arc::new(RedisBus::new(settings, store.clone())?)
+                let redis = Arc::new(RedisBus::new(settings, store.clone())?);
+                upstream = options.restaurant_business.map(|b| (Arc::clone(&redis), b));
+                redis
             }
             None => Arc::new(InProcessBus::new(
                 store.clone(),
@@ -111,6 +123,7 @@ impl Delivery {
         );
         let sender = WebhookSender::new(store.clone(), options.webhooks.clone()).map_err(DeliveryError::Http)?;
         Ok(Self {
+            upstream,
             sender,
             store,
             bus,
@@ -127,6 +140,15 @@ impl Delivery {
             tokio::spawn(self.sender.clone().run()),
         ];
         tasks.extend(self.handlers.iter().map(|h| self.bus.subscribe(Arc::clone(h))));
+        if let Some((redis, business)) = &self.upstream {
+            let business = *business;
+            let streams = vec![
+                redis.stream_name(FRONT_OF_HOUSE_PAYMENTS),
+                redis.stream_name(ONLINE_PAYMENTS),
+            ];
+            let decode: Decoder = Arc::new(move |stream, entry| restaurant::decode(business, stream, entry));
+            tasks.push(redis.subscribe_streams(Arc::new(RestaurantAdaptor), streams, decode));
+        }
         tasks
     }
 

@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod error;
 pub mod http;
 pub mod notifications;
+pub mod restaurant;
 pub mod sagas;
 pub mod service;
 pub mod startup;

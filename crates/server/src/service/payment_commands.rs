@@ -89,7 +89,7 @@ impl Service {
     pub async fn record_payment(&self, context: Context, payment: UpstreamPayment) -> Result<Reply, ApiError> {
         let source = payment.source();
         let reply = self
-            .execute(context, move |tx, ctx| translate(tx, ctx, &payment))
+            .execute(context, move |tx, ctx| translate_payment(tx, ctx, &payment))
             .await?;
         if let Some(outcome) = reply.response.body.get("outcome").and_then(|o| o.as_str()) {
             metrics::counter!("adaptor_payments_total", "adaptor" => source, "outcome" => outcome.to_owned())
@@ -110,7 +110,12 @@ fn answer(outcome: PaymentOutcome, record: &PaymentRecord) -> Result<Decision, S
     )
 }
 
-fn translate(tx: &mut WriteTx<'_>, ctx: &Context, payment: &UpstreamPayment) -> Result<Decision, StoreError> {
+/// The translation, inside the writer's transaction (the HTTP adaptors and the stream consumers).
+pub fn translate_payment(
+    tx: &mut WriteTx<'_>,
+    ctx: &Context,
+    payment: &UpstreamPayment,
+) -> Result<Decision, StoreError> {
     let business = ctx.business_id;
     let (source, order_ref) = (payment.source(), payment.order_ref().as_str());
     if let Some(first) = tx.payment(business, source, order_ref)? {

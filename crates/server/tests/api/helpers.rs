@@ -153,6 +153,11 @@ impl TestApp {
         self.start().await;
     }
 
+    /// The delivery options the next (re)start uses.
+    pub fn delivery_mut(&mut self) -> &mut DeliveryOptions {
+        &mut self.delivery
+    }
+
     /// The running server's store (for what the API does not show: checkpoints, notifications).
     pub fn store(&self) -> &SqliteStore {
         self.store.as_ref().expect("the server is running")

@@ -310,3 +310,73 @@ async fn locations_are_switched_from_the_command_line_at_once() {
     assert!(ok);
     assert_eq!(out.lines().count(), 2, "{out}");
 }
+
+/// Append an upstream event to a Redis stream: the envelope in field `event`, the payment in `data`.
+async fn publish_upstream(url: &str, stream: &str, payment: &Value) {
+    let client = redis::Client::open(url).expect("client");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("connection");
+    let envelope = json!({"eventId": uuid::Uuid::new_v4(), "eventType": stream, "data": payment});
+    let _: String = redis::cmd("XADD")
+        .arg(stream)
+        .arg("*")
+        .arg("event")
+        .arg(envelope.to_string())
+        .query_async(&mut conn)
+        .await
+        .expect("xadd");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_payment_streams_go_through_the_same_adaptors() {
+    let Ok(url) = std::env::var("LOYALTY_TEST_REDIS_URL") else {
+        eprintln!("skipped: LOYALTY_TEST_REDIS_URL is not set");
+        return;
+    };
+    let prefix = format!("test-{}:events:", uuid::Uuid::new_v4().simple());
+    let (mut app, _, account) = chain().await;
+    let business = app.business_id.parse().expect("uuid");
+    {
+        let delivery = app.delivery_mut();
+        delivery.redis_url = Some(url.clone());
+        delivery.stream_prefix = prefix.clone();
+        delivery.restaurant_business = Some(business);
+        delivery.retry.initial = std::time::Duration::from_millis(5);
+        delivery.retry.max = std::time::Duration::from_millis(20);
+    }
+    app.restart().await;
+    link(&app, "T-50", &account).await;
+
+    let foh = format!("{prefix}frontofhouse.payment.processed");
+    let online_stream = format!("{prefix}onlineordering.payment.processed");
+    let payment = dine_in("T-50", "loc-1", "12.00", "2.00");
+    publish_upstream(&url, &foh, &payment).await;
+    publish_upstream(&url, &foh, &payment).await; // delivered twice upstream
+    let mut malformed = dine_in("T-51", "loc-1", "abc", "0");
+    malformed["orderPayment"]["paymentMethod"] = json!("Cheque");
+    publish_upstream(&url, &foh, &malformed).await;
+    publish_upstream(&url, &online_stream, &online("W-50", "guest-1", "loc-1", "5.00")).await;
+
+    crate::helpers::eventually("both payments accrue", async || app.balance(&account).await == 150).await;
+    crate::helpers::eventually("the malformed event is dead-lettered", async || {
+        !app.store().dead_letters(None, 10).await.expect("dlq").is_empty()
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.balance(&account).await, 150, "the duplicate accrued nothing");
+    let dead = app.store().dead_letters(None, 10).await.expect("dlq");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].handler, "restaurant-adaptor");
+    assert!(
+        dead[0].error.contains("orderPayment.paymentMethod"),
+        "{}",
+        dead[0].error
+    );
+    assert!(
+        dead[0].error.contains("orderPayment.paymentAmount"),
+        "{}",
+        dead[0].error
+    );
+
+    // The same payment over HTTP now is a duplicate: one translation, whichever way it comes.
+    assert_eq!(pay(&app, FOH, &payment).await["outcome"], "DUPLICATE");
+}

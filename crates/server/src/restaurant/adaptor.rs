@@ -1,0 +1,52 @@
+//! The adaptors (`FromPayment`, `FromOnlinePayment`) as an event handler: an upstream payment
+//! event goes through the same translation as the HTTP endpoints, in the handler's transaction.
+//! A malformed payment fails the handler, so after its retries it is dead-lettered with the
+//! fields that were wrong; the consumer goes on.
+
+use loyalty_delivery::{EventHandler, Handled};
+use loyalty_domain::restaurant::{OnlinePaymentProcessed, PaymentProcessed};
+use loyalty_store::{StoreError, StoredEvent, WriteTx};
+
+use super::upstream::{FRONT_OF_HOUSE_PAYMENTS, ONLINE_PAYMENTS};
+use crate::service::{translate_payment, Context, UpstreamPayment};
+
+/// Handles the chain's payment events.
+#[derive(Debug, Default)]
+pub struct RestaurantAdaptor;
+
+impl RestaurantAdaptor {
+    pub const NAME: &'static str = "restaurant-adaptor";
+}
+
+impl EventHandler for RestaurantAdaptor {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn handles(&self, event_type: &str) -> bool {
+        event_type == FRONT_OF_HOUSE_PAYMENTS || event_type == ONLINE_PAYMENTS
+    }
+
+    fn handle(&self, tx: &mut WriteTx<'_>, event: &StoredEvent) -> Result<Handled, StoreError> {
+        let payment = if event.event_type == ONLINE_PAYMENTS {
+            OnlinePaymentProcessed::parse(&event.data).map(UpstreamPayment::Online)
+        } else {
+            PaymentProcessed::parse(&event.data).map(UpstreamPayment::FrontOfHouse)
+        };
+        let payment = payment.map_err(|errors| StoreError::Corrupt(format!("malformed upstream payment: {errors}")))?;
+        let context = Context {
+            business_id: event.business_id,
+            idempotency: None,
+            correlation_id: event.event_id,
+        };
+        let source = payment.source();
+        Ok(match translate_payment(tx, &context, &payment)? {
+            Ok((_, receipt)) => {
+                let outcome = receipt["outcome"].as_str().unwrap_or("UNKNOWN").to_owned();
+                metrics::counter!("adaptor_payments_total", "adaptor" => source, "outcome" => outcome).increment(1);
+                Handled::Done
+            }
+            Err(refusal) => Handled::Refused(refusal.to_string()),
+        })
+    }
+}
