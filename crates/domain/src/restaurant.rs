@@ -7,9 +7,11 @@ mod online_payment;
 mod outcome;
 mod payment;
 mod payment_method;
+mod payment_refunded;
 
 pub use claim::{claimable, CLAIM_WINDOW_DAYS};
 pub use online_payment::OnlinePaymentProcessed;
 pub use outcome::PaymentOutcome;
 pub use payment::PaymentProcessed;
 pub use payment_method::PaymentMethod;
+pub use payment_refunded::PaymentRefunded;

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::notifications::RecordingNotifier;
-use crate::restaurant::{self, RestaurantAdaptor, FRONT_OF_HOUSE_PAYMENTS, ONLINE_PAYMENTS};
+use crate::restaurant::{self, RestaurantAdaptor, UPSTREAM_STREAMS};
 use crate::sagas::EnrollmentSaga;
 use crate::webhooks::{WebhookFanout, WebhookOptions, WebhookSender};
 
@@ -142,10 +142,7 @@ impl Delivery {
         tasks.extend(self.handlers.iter().map(|h| self.bus.subscribe(Arc::clone(h))));
         if let Some((redis, business)) = &self.upstream {
             let business = *business;
-            let streams = vec![
-                redis.stream_name(FRONT_OF_HOUSE_PAYMENTS),
-                redis.stream_name(ONLINE_PAYMENTS),
-            ];
+            let streams = UPSTREAM_STREAMS.iter().map(|s| redis.stream_name(s)).collect();
             let decode: Decoder = Arc::new(move |stream, entry| restaurant::decode(business, stream, entry));
             tasks.push(redis.subscribe_streams(Arc::new(RestaurantAdaptor), streams, decode));
         }

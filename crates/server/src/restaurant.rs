@@ -5,4 +5,4 @@ mod adaptor;
 mod upstream;
 
 pub use adaptor::RestaurantAdaptor;
-pub use upstream::{decode, FRONT_OF_HOUSE_PAYMENTS, ONLINE_PAYMENTS};
+pub use upstream::{decode, UPSTREAM_STREAMS};

@@ -4,11 +4,11 @@
 //! fields that were wrong; the consumer goes on.
 
 use loyalty_delivery::{EventHandler, Handled};
-use loyalty_domain::restaurant::{OnlinePaymentProcessed, PaymentProcessed};
+use loyalty_domain::restaurant::{OnlinePaymentProcessed, PaymentProcessed, PaymentRefunded};
 use loyalty_store::{StoreError, StoredEvent, WriteTx};
 
-use super::upstream::{FRONT_OF_HOUSE_PAYMENTS, ONLINE_PAYMENTS};
-use crate::service::{translate_payment, Context, UpstreamPayment};
+use super::upstream::{FRONT_OF_HOUSE_REFUNDS, ONLINE_PAYMENTS, ONLINE_REFUNDS, UPSTREAM_STREAMS};
+use crate::service::{refund_payment, translate_payment, Context, UpstreamPayment};
 
 /// Handles the chain's payment events.
 #[derive(Debug, Default)]
@@ -24,21 +24,34 @@ impl EventHandler for RestaurantAdaptor {
     }
 
     fn handles(&self, event_type: &str) -> bool {
-        event_type == FRONT_OF_HOUSE_PAYMENTS || event_type == ONLINE_PAYMENTS
+        UPSTREAM_STREAMS.contains(&event_type)
     }
 
     fn handle(&self, tx: &mut WriteTx<'_>, event: &StoredEvent) -> Result<Handled, StoreError> {
+        let context = Context {
+            business_id: event.business_id,
+            idempotency: None,
+            correlation_id: event.event_id,
+        };
+        if event.event_type == FRONT_OF_HOUSE_REFUNDS || event.event_type == ONLINE_REFUNDS {
+            let (source, field) = if event.event_type == ONLINE_REFUNDS {
+                ("online-ordering", "onlineOrderId")
+            } else {
+                ("front-of-house", "tableOrderId")
+            };
+            let refund = PaymentRefunded::parse(&event.data, field)
+                .map_err(|errors| StoreError::Corrupt(format!("malformed upstream refund: {errors}")))?;
+            return Ok(match refund_payment(tx, &context, source, &refund)? {
+                Ok(_) => Handled::Done,
+                Err(refusal) => Handled::Refused(refusal.to_string()),
+            });
+        }
         let payment = if event.event_type == ONLINE_PAYMENTS {
             OnlinePaymentProcessed::parse(&event.data).map(UpstreamPayment::Online)
         } else {
             PaymentProcessed::parse(&event.data).map(UpstreamPayment::FrontOfHouse)
         };
         let payment = payment.map_err(|errors| StoreError::Corrupt(format!("malformed upstream payment: {errors}")))?;
-        let context = Context {
-            business_id: event.business_id,
-            idempotency: None,
-            correlation_id: event.event_id,
-        };
         let source = payment.source();
         Ok(match translate_payment(tx, &context, &payment)? {
             Ok((_, receipt)) => {

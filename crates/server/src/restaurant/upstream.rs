@@ -14,6 +14,18 @@ use uuid::Uuid;
 pub const FRONT_OF_HOUSE_PAYMENTS: &str = "frontofhouse.payment.processed";
 /// Online Ordering's payment stream (after the prefix).
 pub const ONLINE_PAYMENTS: &str = "onlineordering.payment.processed";
+/// The Front of House's refund stream (after the prefix).
+pub const FRONT_OF_HOUSE_REFUNDS: &str = "frontofhouse.payment.refunded";
+/// Online Ordering's refund stream (after the prefix).
+pub const ONLINE_REFUNDS: &str = "onlineordering.payment.refunded";
+
+/// Every upstream stream the adaptors read.
+pub const UPSTREAM_STREAMS: [&str; 4] = [
+    FRONT_OF_HOUSE_PAYMENTS,
+    ONLINE_PAYMENTS,
+    FRONT_OF_HOUSE_REFUNDS,
+    ONLINE_REFUNDS,
+];
 
 /// Read an upstream entry of `stream` as an event of `business_id`.
 pub fn decode(business_id: Uuid, stream: &str, entry: &StreamId) -> Result<StoredEvent, String> {
@@ -21,11 +33,11 @@ pub fn decode(business_id: Uuid, stream: &str, entry: &StreamId) -> Result<Store
         .get(EVENT_FIELD)
         .ok_or_else(|| format!("no `{EVENT_FIELD}` field"))?;
     let envelope: Value = serde_json::from_str(&raw).map_err(|e| format!("the envelope is not JSON: {e}"))?;
-    let event_type = if stream.ends_with(ONLINE_PAYMENTS) {
-        ONLINE_PAYMENTS
-    } else {
-        FRONT_OF_HOUSE_PAYMENTS
-    };
+    let event_type = UPSTREAM_STREAMS
+        .iter()
+        .find(|name| stream.ends_with(*name))
+        .copied()
+        .ok_or_else(|| format!("{stream} is not an upstream stream"))?;
     let event_id = envelope
         .get("eventId")
         .and_then(Value::as_str)

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 
 pub use account_commands::{AccountAction, EnrollInput, PurchaseReceipt};
-pub use payment_commands::{translate_payment, PaymentReceipt, UpstreamPayment};
+pub use payment_commands::{refund_payment, translate_payment, PaymentReceipt, UpstreamPayment};
 pub use program_commands::ProgramAction;
 
 /// An `Idempotency-Key` and the fingerprint of the request it came with.

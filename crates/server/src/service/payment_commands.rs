@@ -4,9 +4,13 @@
 //! it arrives, and every payment gets an outcome.
 
 use axum::http::StatusCode;
-use loyalty_domain::account::{AccountCommand, AccountError, LoyaltyAccount, ProgramRules, RecordPurchase};
+use loyalty_domain::account::{
+    AccountCommand, AccountError, LoyaltyAccount, ProgramRules, RecordPurchase, RefundOrder,
+};
 use loyalty_domain::program::Program;
-use loyalty_domain::restaurant::{claimable, OnlinePaymentProcessed, PaymentOutcome, PaymentProcessed};
+use loyalty_domain::restaurant::{
+    claimable, OnlinePaymentProcessed, PaymentOutcome, PaymentProcessed, PaymentRefunded,
+};
 use loyalty_domain::values::{Money, OrderRef, TransactionId};
 use loyalty_domain::Aggregate;
 use loyalty_store::{PaymentRecord, StoreError, WriteTx};
@@ -269,5 +273,65 @@ fn claim(
             StatusCode::CREATED,
             &serde_json::json!({"transactionId": null, "pointsChanged": 0, "orderRef": reference}),
         ),
+    }
+}
+
+/// An upstream refund: the refund logic of purchases reverses what the payment's accrual earned.
+/// A payment that earned nothing here (no member, location off) has nothing to reverse.
+pub fn refund_payment(
+    tx: &mut WriteTx<'_>,
+    ctx: &Context,
+    source: &'static str,
+    refund: &PaymentRefunded,
+) -> Result<Decision, StoreError> {
+    let business = ctx.business_id;
+    let reference = refund.order_id.as_str();
+    let Some(account_id) = tx
+        .payment(business, source, reference)?
+        .filter(|p| p.outcome == "ACCRUED" || p.outcome == "CLAIMED")
+        .and_then(|p| p.account_id)
+    else {
+        return ok(StatusCode::OK, &serde_json::json!({"outcome": "NOTHING_TO_REVERSE"}));
+    };
+    let Some(account) = tx.load::<LoyaltyAccount>(business, account_id)? else {
+        return Err(StoreError::Corrupt(format!(
+            "payment {reference} names a missing account"
+        )));
+    };
+    let program_id = account
+        .state
+        .enrollment
+        .as_ref()
+        .map(|e| e.program_id.0)
+        .unwrap_or_default();
+    let rules = match tx.load::<Program>(business, program_id)? {
+        Some(program) if program.state.exists() => ProgramRules::of(&program.state),
+        _ => return Err(StoreError::Corrupt(format!("account {account_id} has no program"))),
+    };
+    let Some(order) = tx.order_facts(account_id, reference)? else {
+        return ok(StatusCode::OK, &serde_json::json!({"outcome": "NOTHING_TO_REVERSE"}));
+    };
+    // Refunds of more than the order earned on (a refunded tip) reverse the whole order.
+    let amount = refund
+        .amount
+        .filter(|a| *a < order.amount.checked_sub(order.refunded).unwrap_or(Money::ZERO));
+    let transaction_id = TransactionId(Uuid::now_v7());
+    let command = AccountCommand::Refund(RefundOrder {
+        transaction_id,
+        order_ref: refund.order_id.clone(),
+        amount,
+        order,
+        program: rules,
+        now: tx.now(),
+    });
+    match account.state.handle(command) {
+        Err(refusal) => Ok(Err(refusal.into())),
+        Ok(events) => {
+            tx.append(&account, events, &ctx.metadata())?;
+            ok(
+                StatusCode::OK,
+                &serde_json::json!({"outcome": "REVERSED", "transactionId": transaction_id.0}),
+            )
+        }
     }
 }

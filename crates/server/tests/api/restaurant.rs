@@ -379,4 +379,31 @@ async fn the_payment_streams_go_through_the_same_adaptors() {
 
     // The same payment over HTTP now is a duplicate: one translation, whichever way it comes.
     assert_eq!(pay(&app, FOH, &payment).await["outcome"], "DUPLICATE");
+
+    // The point of sale refunds half the table order, and an order loyalty never saw.
+    let refunds = format!("{prefix}frontofhouse.payment.refunded");
+    publish_upstream(
+        &url,
+        &refunds,
+        &json!({"tableOrderId": "T-50", "refundedAmount": "5.00"}),
+    )
+    .await;
+    publish_upstream(
+        &url,
+        &refunds,
+        &json!({"tableOrderId": "T-999", "refundedAmount": "5.00"}),
+    )
+    .await;
+    crate::helpers::eventually("the refund reverses half the points", async || {
+        app.balance(&account).await == 100
+    })
+    .await;
+    let reversed = app.account_events_of_type(&account, "loyalty.points.reversed").await;
+    assert_eq!(reversed.len(), 1);
+    assert_eq!(reversed[0]["data"]["pointsReversed"], 50);
+    assert_eq!(
+        app.store().dead_letters(None, 10).await.expect("dlq").len(),
+        1,
+        "nothing new dead-lettered"
+    );
 }
