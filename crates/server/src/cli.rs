@@ -77,6 +77,9 @@ pub enum Command {
     /// The event store.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Demonstrations on the configured database.
+    #[command(subcommand)]
+    Demo(DemoCommand),
     /// The per-location rollout switch of the restaurant integration (as `PUT /v1/locations/{id}`).
     #[command(subcommand)]
     Locations(LocationsCommand),
@@ -145,6 +148,14 @@ pub enum DlqCommand {
     Retry { id: uuid::Uuid },
     /// Remove a dead letter without handling it.
     Discard { id: uuid::Uuid },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// A restaurant chain: a RESTAURANT-template program, four locations (one not enabled),
+    /// members, and a stream of dine-in and online payments (some twice, some without a member,
+    /// a few refunded) through the adaptors; prints a summary that reconciles.
+    Restaurant(crate::demo::DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,6 +241,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Expire(args) => expire(&database, args).await,
         Command::Dlq(command) => dlq(&database, &delivery_settings, command).await,
         Command::Locations(command) => locations(&database, command).await,
+        Command::Demo(DemoCommand::Restaurant(args)) => demo(&database, args).await,
         Command::Events(EventsCommand::Replay { to_bus: _, from }) => replay(&database, &delivery_settings, from).await,
         Command::Bench(args) => crate::bench::run(args, &database).await,
     }
@@ -412,5 +424,23 @@ async fn locations(database: &DatabaseUrl, command: LocationsCommand) -> anyhow:
         .await?
         .map_err(|why| anyhow::anyhow!(why))?;
     println!("{}", serde_json::to_string(&switched)?);
+    Ok(())
+}
+
+async fn demo(database: &DatabaseUrl, args: crate::demo::DemoArgs) -> anyhow::Result<()> {
+    let store = open(database)?;
+    let bar = indicatif::ProgressBar::new(u64::from(args.payments));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} payments [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let summary = crate::demo::run(&store, &args, &mut |done, _| bar.set_position(done)).await?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print!("{}", crate::demo::table(&summary));
+    }
+    anyhow::ensure!(summary.reconciled, "the demo did not reconcile");
     Ok(())
 }

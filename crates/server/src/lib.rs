@@ -5,6 +5,7 @@ pub mod business;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod notifications;

@@ -407,3 +407,29 @@ async fn the_payment_streams_go_through_the_same_adaptors() {
         "nothing new dead-lettered"
     );
 }
+
+#[test]
+fn the_restaurant_demo_reconciles() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
+        .args(["demo", "restaurant", "--payments", "200", "--members", "20", "--json"])
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", dir.path().join("demo.db").display()))
+        .env("RUST_LOG", "warn")
+        .env_remove("LOYALTY_REDIS_URL")
+        .output()
+        .expect("run loyalty demo restaurant");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(summary["reconciled"], true, "{summary}");
+    let outcomes = summary["outcomes"].as_object().expect("outcomes");
+    let seen: u64 = outcomes.values().filter_map(Value::as_u64).sum();
+    assert_eq!(seen, summary["paymentsSent"].as_u64().expect("sent"));
+    for outcome in ["ACCRUED", "LOCATION_NOT_ENABLED", "NO_ACCOUNT"] {
+        assert!(
+            outcomes.get(outcome).and_then(Value::as_u64).unwrap_or(0) > 0,
+            "{outcome}: {summary}"
+        );
+    }
+    assert_eq!(summary["pointsOnAccounts"], summary["pointsInLedger"]);
+}

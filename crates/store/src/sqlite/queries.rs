@@ -674,3 +674,18 @@ pub fn notifications(conn: &Connection, account_id: Uuid) -> Result<Vec<(String,
         .map(|(kind, body)| Ok((kind, serde_json::from_str(&body)?)))
         .collect()
 }
+
+/// A business's points: the sum of its accounts' balances, and the sum of its ledger.
+pub fn point_totals(conn: &Connection, business_id: Uuid) -> Result<(i64, i64), StoreError> {
+    let balances: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(point_balance), 0) FROM accounts WHERE business_id = ?1",
+        [business_id.to_string()],
+        |r| r.get(0),
+    )?;
+    let ledger: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(points_changed), 0) FROM transactions WHERE business_id = ?1",
+        [business_id.to_string()],
+        |r| r.get(0),
+    )?;
+    Ok((balances, ledger))
+}

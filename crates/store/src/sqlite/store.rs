@@ -276,6 +276,11 @@ impl SqliteStore {
             .await
     }
 
+    /// A business's points: `(sum of balances, sum of the ledger)`; equal unless something is wrong.
+    pub async fn point_totals(&self, business_id: Uuid) -> Result<(i64, i64), StoreError> {
+        self.read(move |conn| queries::point_totals(conn, business_id)).await
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
