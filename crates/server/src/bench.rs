@@ -71,6 +71,7 @@ pub async fn run(args: BenchArgs, _database: &DatabaseUrl) -> anyhow::Result<()>
             let dir = tempfile::tempdir().context("could not create a temporary directory")?;
             let settings = ServeSettings {
                 delivery: crate::delivery::DeliveryOptions::default(),
+                claim_window_days: loyalty_domain::restaurant::CLAIM_WINDOW_DAYS,
                 sweep_interval: None,
                 listen: "127.0.0.1:0".parse()?,
                 database: DatabaseUrl::Sqlite(dir.path().join("bench.db")),

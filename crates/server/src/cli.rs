@@ -100,6 +100,9 @@ pub struct ServeArgs {
     /// sweeper (run `loyalty expire` from a scheduler instead).
     #[arg(long, env = "LOYALTY_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     pub sweep_interval_secs: u64,
+    /// Days during which a member can claim a restaurant payment that found no member.
+    #[arg(long, env = "LOYALTY_CLAIM_WINDOW_DAYS", default_value_t = loyalty_domain::restaurant::CLAIM_WINDOW_DAYS)]
+    pub claim_window_days: u32,
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +220,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 admin_token: args.admin_token,
                 sweep_interval: (args.sweep_interval_secs > 0).then(|| Duration::from_secs(args.sweep_interval_secs)),
                 delivery: delivery_settings,
+                claim_window_days: args.claim_window_days,
             };
             let app = Application::build(&settings).await?;
             app.run_until(shutdown_signal()).await

@@ -47,6 +47,8 @@ pub struct ServeSettings {
     pub sweep_interval: Option<std::time::Duration>,
     /// The event bus and handler retries.
     pub delivery: crate::delivery::DeliveryOptions,
+    /// How long a payment that found no member can be claimed.
+    pub claim_window_days: u32,
 }
 
 /// Parse a listen address such as `127.0.0.1:8080` or `0.0.0.0:80`.

@@ -35,7 +35,7 @@ impl Application {
         let delivery = Delivery::build(store.clone(), &settings.delivery).context("could not set up event delivery")?;
         let state = AppState {
             delivery,
-            service: Service::new(store.clone()),
+            service: Service::new(store.clone()).with_claim_window_days(settings.claim_window_days),
             store,
             keys: Arc::new(RwLock::new(HashMap::new())),
             admin_token_hash: settings

@@ -53,6 +53,8 @@ pub struct Reply {
 #[derive(Clone)]
 pub struct Service {
     pub store: SqliteStore,
+    /// How long a payment that found no member can be claimed.
+    pub claim_window_days: u32,
 }
 
 /// What one decision inside the writer produced: a success body, or a refusal that is an
@@ -72,7 +74,18 @@ enum Outcome {
 
 impl Service {
     pub fn new(store: SqliteStore) -> Self {
-        Self { store }
+        Self {
+            store,
+            claim_window_days: loyalty_domain::restaurant::CLAIM_WINDOW_DAYS,
+        }
+    }
+
+    /// The same service with another claim window.
+    pub fn with_claim_window_days(self, days: u32) -> Self {
+        Self {
+            claim_window_days: days,
+            ..self
+        }
     }
 
     /// Run `decide` in the writer's transaction under the idempotency rules of the contract:

@@ -85,8 +85,11 @@ impl Service {
         source: &'static str,
         payment_ref: OrderRef,
     ) -> Result<Reply, ApiError> {
-        self.execute(context, move |tx, ctx| claim(tx, ctx, account_id, source, &payment_ref))
-            .await
+        let window = self.claim_window_days;
+        self.execute(context, move |tx, ctx| {
+            claim(tx, ctx, account_id, source, &payment_ref, window)
+        })
+        .await
     }
 
     /// Translate one upstream payment, exactly once.
@@ -200,6 +203,7 @@ fn claim(
     account_id: Uuid,
     source: &'static str,
     payment_ref: &OrderRef,
+    window_days: u32,
 ) -> Result<Decision, StoreError> {
     let business = ctx.business_id;
     let account = match tx.load::<LoyaltyAccount>(business, account_id)? {
@@ -216,7 +220,7 @@ fn claim(
     let now = tx.now();
     let unclaimed = tx.unclaimed_payment(business, source, reference)?;
     let received_at = unclaimed.as_ref().map_or(now, |u| u.received_at);
-    if let Err(refusal) = claimable(reference, &first.outcome, received_at, now) {
+    if let Err(refusal) = claimable(reference, &first.outcome, received_at, now, window_days) {
         return Ok(Err(refusal.into()));
     }
     let Some(loyalty_store::UnclaimedPayment {

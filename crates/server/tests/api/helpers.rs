@@ -116,6 +116,7 @@ impl TestApp {
     async fn start(&mut self) {
         let settings = ServeSettings {
             delivery: self.delivery.clone(),
+            claim_window_days: 30,
             sweep_interval: None,
             listen: "127.0.0.1:0".parse().expect("listen address"),
             database: DatabaseUrl::Sqlite(self.db_path.clone()),
