@@ -15,7 +15,7 @@ use futures::stream::{self, StreamExt};
 use loyalty_domain::account::{
     AccountCommand, AccountEvent, ExpirePoints, LoyaltyAccount, ProgramRules, ReleasePending, ReviewTier,
 };
-use loyalty_domain::program::{EvaluationPeriod, Program, TierPolicy};
+use loyalty_domain::program::{EvaluationPeriod, TierPolicy};
 use loyalty_domain::Aggregate;
 use loyalty_store::{EventMetadata, SqliteStore, StoreError, WriteTx};
 use serde::Serialize;
@@ -126,17 +126,6 @@ fn metadata(sweep_id: Uuid) -> EventMetadata {
     }
 }
 
-/// The program rules of an account's program.
-fn rules_of(tx: &WriteTx<'_>, account: &LoyaltyAccount, business_id: Uuid) -> Result<ProgramRules, StoreError> {
-    let program_id = account.enrollment.as_ref().map(|e| e.program_id.0).unwrap_or_default();
-    match tx.load::<Program>(business_id, program_id)? {
-        Some(program) if program.state.exists() => Ok(ProgramRules::of(&program.state)),
-        _ => Err(StoreError::Corrupt(format!(
-            "an account refers to missing program {program_id}"
-        ))),
-    }
-}
-
 /// Run `command` on the account as it is now in this transaction; append what it decides.
 fn run(
     tx: &mut WriteTx<'_>,
@@ -151,7 +140,7 @@ fn run(
     if account.state.enrollment.is_none() {
         return Ok(Vec::new());
     }
-    let rules = rules_of(tx, &account.state, business_id)?;
+    let rules = crate::service::program_rules(tx, business_id, &account.state)?;
     match account.state.handle(command(rules)) {
         Ok(events) if !events.is_empty() => {
             tx.append(&account, events.clone(), &metadata(sweep_id))?;

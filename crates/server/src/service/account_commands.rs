@@ -3,8 +3,8 @@
 use axum::http::StatusCode;
 use loyalty_domain::account::{
     AccountCommand, AccountError, AccountEvent, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount,
-    ProgramFacts, ProgramRules, ReactivateAccount, RecordPurchase, RedeemPoints, ReferenceType, RefundOrder,
-    SuspendAccount, UseIssuedReward,
+    ProgramFacts, ReactivateAccount, RecordPurchase, RedeemPoints, ReferenceType, RefundOrder, SuspendAccount,
+    UseIssuedReward,
 };
 use loyalty_domain::program::{Program, TierPolicy};
 use loyalty_domain::values::{
@@ -167,20 +167,7 @@ fn act(
         Some(account) if account.state.enrollment.is_some() => account,
         _ => return Ok(Err(ApiError::NotFound("account"))),
     };
-    let program_id = account
-        .state
-        .enrollment
-        .as_ref()
-        .map(|e| e.program_id.0)
-        .unwrap_or_default();
-    let rules = match tx.load::<Program>(business, program_id)? {
-        Some(program) if program.state.exists() => ProgramRules::of(&program.state),
-        _ => {
-            return Err(StoreError::Corrupt(format!(
-                "account {account_id} refers to missing program {program_id}"
-            )))
-        }
-    };
+    let rules = super::program_rules(tx, business, &account.state)?;
     let now = tx.now();
     // Time-ordered ids keep the ledger index append-only.
     let transaction_id = TransactionId(uuid::Uuid::now_v7());

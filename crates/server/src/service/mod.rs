@@ -61,6 +61,21 @@ pub struct Service {
 /// answer (and is kept for idempotent replay), not a failure.
 pub type Decision = Result<(StatusCode, serde_json::Value), ApiError>;
 
+/// The rules of the program an account belongs to, read in the writer's transaction.
+pub fn program_rules(
+    tx: &WriteTx<'_>,
+    business_id: Uuid,
+    account: &loyalty_domain::account::LoyaltyAccount,
+) -> Result<loyalty_domain::account::ProgramRules, StoreError> {
+    let program_id = account.enrollment.as_ref().map(|e| e.program_id.0).unwrap_or_default();
+    match tx.load::<loyalty_domain::program::Program>(business_id, program_id)? {
+        Some(program) if program.state.exists() => Ok(loyalty_domain::account::ProgramRules::of(&program.state)),
+        _ => Err(StoreError::Corrupt(format!(
+            "an account refers to missing program {program_id}"
+        ))),
+    }
+}
+
 /// Render a view as a success body.
 pub fn ok<T: Serialize>(status: StatusCode, view: &T) -> Result<Decision, StoreError> {
     Ok(Ok((status, serde_json::to_value(view)?)))

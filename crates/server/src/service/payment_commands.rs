@@ -246,10 +246,7 @@ fn claim(
         }
         .into()));
     }
-    let rules = match tx.load::<Program>(business, program_id)? {
-        Some(program) if program.state.exists() => ProgramRules::of(&program.state),
-        _ => return Err(StoreError::Corrupt(format!("account {account_id} has no program"))),
-    };
+    let rules = super::program_rules(tx, business, &account.state)?;
     let amount = Money::parse("amount", &amount)
         .map_err(|_| StoreError::Corrupt(format!("bad amount {amount:?} on payment {reference}")))?;
     let transaction_id = TransactionId(Uuid::now_v7());
@@ -302,16 +299,7 @@ pub fn refund_payment(
             "payment {reference} names a missing account"
         )));
     };
-    let program_id = account
-        .state
-        .enrollment
-        .as_ref()
-        .map(|e| e.program_id.0)
-        .unwrap_or_default();
-    let rules = match tx.load::<Program>(business, program_id)? {
-        Some(program) if program.state.exists() => ProgramRules::of(&program.state),
-        _ => return Err(StoreError::Corrupt(format!("account {account_id} has no program"))),
-    };
+    let rules = super::program_rules(tx, business, &account.state)?;
     let Some(order) = tx.order_facts(account_id, reference)? else {
         return ok(StatusCode::OK, &serde_json::json!({"outcome": "NOTHING_TO_REVERSE"}));
     };

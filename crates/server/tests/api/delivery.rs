@@ -220,15 +220,7 @@ async fn commands_work_while_redis_is_down_and_delivery_catches_up_when_it_is_ba
     })
     .await;
     assert_eq!(stream(&url, &prefix, "loyalty.customer.enrolled").await.len(), 3);
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics_text().await;
     assert!(text.contains("events_published_total"), "{text}");
     assert!(text.contains("outbox_lag_events"), "{text}");
 }

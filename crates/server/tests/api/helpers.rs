@@ -154,6 +154,18 @@ impl TestApp {
         self.start().await;
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// The delivery options the next (re)start uses.
     pub fn delivery_mut(&mut self) -> &mut DeliveryOptions {
         &mut self.delivery

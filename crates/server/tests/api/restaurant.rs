@@ -93,15 +93,7 @@ async fn a_dine_in_payment_accrues_once_for_the_linked_member_without_the_tip() 
 
     let unlinked = pay(&app, FOH, &dine_in("T-18", "loc-1", "20.00", "0")).await;
     assert_eq!(unlinked["outcome"], "NO_ACCOUNT");
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics_text().await;
     assert!(text.contains("adaptor_payments_total"), "{text}");
 }
 
