@@ -74,6 +74,9 @@ impl Subscription {
         let name = Self::checkpoint_name(self.handler.name());
         let after = self.store.checkpoint(&name).await?;
         let events = self.store.events_after(after, self.settings.page_count).await?;
+        if !self.handler.needs_inbox() && !events.is_empty() && self.handle_page(&name, &events).await {
+            return Ok(events.len());
+        }
         let mut checkpointed = after;
         for event in &events {
             if self.handler.handles(&event.event_type) {
@@ -87,6 +90,31 @@ impl Subscription {
             self.store.write(move |tx| tx.checkpoint_set(&name, position)).await?;
         }
         Ok(events.len())
+    }
+
+    /// A handler without an inbox (its effects are idempotent by themselves) takes a whole page
+    /// in one writer job: one job per page instead of one per event. Whether it succeeded; if
+    /// not, nothing of it was kept and the page goes event by event, with retries and dead
+    /// letters.
+    async fn handle_page(&self, checkpoint: &str, events: &[loyalty_store::StoredEvent]) -> bool {
+        let handler = Arc::clone(&self.handler);
+        let (checkpoint, events) = (checkpoint.to_owned(), events.to_vec());
+        let result = self
+            .store
+            .write(move |tx| {
+                for event in events.iter().filter(|e| handler.handles(&e.event_type)) {
+                    handler.handle(tx, event)?;
+                }
+                if let Some(last) = events.last() {
+                    tx.checkpoint_set(&checkpoint, last.position)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(error) = &result {
+            tracing::warn!(handler = self.handler.name(), %error, "a page failed; handling it event by event");
+        }
+        result.is_ok()
     }
 
     /// Run until the task is dropped.
