@@ -127,10 +127,16 @@ pub(crate) fn delete(conn: &Connection, business_id: Uuid, webhook_id: Uuid) -> 
 
 /// Queue `event` for every subscription of its business that wants it (once per subscription).
 pub(crate) fn enqueue(conn: &Connection, now: DateTime<Utc>, event: &StoredEvent) -> Result<usize, StoreError> {
-    let hooks = list(conn, event.business_id)?;
+    let hooks: Vec<Webhook> = list(conn, event.business_id)?
+        .into_iter()
+        .filter(|h| h.wants(&event.event_type))
+        .collect();
+    if hooks.is_empty() {
+        return Ok(0);
+    }
     let json = serde_json::to_string(event)?;
     let mut queued = 0;
-    for hook in hooks.iter().filter(|h| h.wants(&event.event_type)) {
+    for hook in &hooks {
         queued += conn
             .prepare_cached(
                 "INSERT INTO webhook_deliveries (delivery_id, webhook_id, business_id, event_id, event_type, event, status,
