@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use loyalty_store::{SqliteStore, StoreError, StoredEvent};
+use loyalty_store::{Store, StoreError, StoredEvent};
 use uuid::Uuid;
 
 use crate::{EventHandler, Handled, RetryPolicy};
@@ -22,7 +22,7 @@ pub enum Delivered {
 
 /// One attempt: handle `event` unless the handler's inbox has it; move `checkpoint` past it.
 pub async fn deliver_once(
-    store: &SqliteStore,
+    store: &Store,
     handler: &Arc<dyn EventHandler>,
     event: &StoredEvent,
     checkpoint: Option<&str>,
@@ -80,7 +80,7 @@ pub fn reason_class(error: &StoreError) -> &'static str {
 /// Deliver with retries; after the last one, dead-letter the event (and move `checkpoint` past
 /// it in the same transaction). `Err` only when even the dead letter could not be written.
 pub async fn deliver(
-    store: &SqliteStore,
+    store: &Store,
     handler: &Arc<dyn EventHandler>,
     event: &StoredEvent,
     checkpoint: Option<&str>,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use loyalty_store::{SqliteStore, StoredEvent};
+use loyalty_store::{Store, StoredEvent};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -13,13 +13,13 @@ use crate::{EventHandler, Subscription, SubscriptionSettings};
 /// Handlers in this process, fed from the event store.
 #[derive(Clone)]
 pub struct InProcessBus {
-    store: SqliteStore,
+    store: Store,
     settings: SubscriptionSettings,
     wake: Arc<Notify>,
 }
 
 impl InProcessBus {
-    pub fn new(store: SqliteStore, settings: SubscriptionSettings) -> Self {
+    pub fn new(store: Store, settings: SubscriptionSettings) -> Self {
         Self {
             store,
             settings,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use loyalty_store::{SqliteStore, StoredEvent};
+use loyalty_store::{Store, StoredEvent};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
 use redis::AsyncCommands;
@@ -66,12 +66,12 @@ pub struct RedisBus {
     client: redis::Client,
     publisher: ConnectionManager,
     settings: Arc<RedisSettings>,
-    store: SqliteStore,
+    store: Store,
 }
 
 impl RedisBus {
     /// Connects lazily: a Redis that is down at start only delays delivery.
-    pub fn new(settings: RedisSettings, store: SqliteStore) -> Result<Self, BusError> {
+    pub fn new(settings: RedisSettings, store: Store) -> Result<Self, BusError> {
         let client = redis::Client::open(settings.url.as_str())?;
         let publisher = ConnectionManager::new_lazy_with_config(client.clone(), connection_config(None))?;
         Ok(Self {
@@ -133,7 +133,7 @@ impl EventBus for RedisBus {
 struct Consumer {
     client: redis::Client,
     settings: Arc<RedisSettings>,
-    store: SqliteStore,
+    store: Store,
     handler: Arc<dyn EventHandler>,
     /// The streams to read; the handler's event types' streams when `None`.
     streams: Option<Vec<String>>,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use loyalty_store::{SqliteStore, StoreError};
+use loyalty_store::{Store, StoreError};
 
 use crate::bus::{BusError, EventBus};
 use crate::DeliveryHealth;
@@ -49,14 +49,14 @@ pub enum RelayError {
 /// Publishes committed events to a bus.
 #[derive(Clone)]
 pub struct Relay {
-    store: SqliteStore,
+    store: Store,
     bus: Arc<dyn EventBus>,
     settings: RelaySettings,
     health: DeliveryHealth,
 }
 
 impl Relay {
-    pub fn new(store: SqliteStore, bus: Arc<dyn EventBus>, settings: RelaySettings, health: DeliveryHealth) -> Self {
+    pub fn new(store: Store, bus: Arc<dyn EventBus>, settings: RelaySettings, health: DeliveryHealth) -> Self {
         health.update(|s| s.bus = bus.name());
         Self {
             store,

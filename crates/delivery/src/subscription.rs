@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use loyalty_store::{SqliteStore, StoreError};
+use loyalty_store::{Store, StoreError};
 use tokio::sync::Notify;
 
 use crate::deliver::deliver;
@@ -37,14 +37,14 @@ impl Default for SubscriptionSettings {
 /// One handler's subscription to the event store.
 #[derive(Clone)]
 pub struct Subscription {
-    store: SqliteStore,
+    store: Store,
     handler: Arc<dyn EventHandler>,
     settings: SubscriptionSettings,
     wake: Arc<Notify>,
 }
 
 impl Subscription {
-    pub fn new(store: SqliteStore, handler: Arc<dyn EventHandler>, settings: SubscriptionSettings) -> Self {
+    pub fn new(store: Store, handler: Arc<dyn EventHandler>, settings: SubscriptionSettings) -> Self {
         Self {
             store,
             handler,

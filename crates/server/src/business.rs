@@ -1,7 +1,7 @@
 //! Creating a business: shared by `POST /v1/businesses` and `loyalty business create`.
 
 use loyalty_domain::values::BoundedText;
-use loyalty_store::{hash_api_key, SqliteStore};
+use loyalty_store::{hash_api_key, Store};
 use rand::RngCore;
 
 use crate::error::ApiError;
@@ -23,7 +23,7 @@ pub fn new_api_key() -> String {
 }
 
 /// Register a business and return its one-time API key.
-pub async fn create(store: &SqliteStore, name: BusinessName) -> Result<BusinessCreated, ApiError> {
+pub async fn create(store: &Store, name: BusinessName) -> Result<BusinessCreated, ApiError> {
     let api_key = new_api_key();
     let business = store
         .create_business(name.into_string(), hash_api_key(&api_key))

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use loyalty_store::{SqliteStore, StoreSettings};
+use loyalty_store::Store;
 
 use crate::bench::BenchArgs;
 use crate::config::{parse_listen, DatabaseUrl, ServeSettings};
@@ -235,10 +235,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            let path = database.sqlite_path();
-            let applied =
-                SqliteStore::migrate(path).with_context(|| format!("could not migrate {}", path.display()))?;
-            eprintln!("{}: {applied} migration(s) applied; schema is current", path.display());
+            let applied = Store::migrate(&database.store_settings().backend)
+                .with_context(|| format!("could not migrate {}", database.describe()))?;
+            eprintln!("{}: {applied} migration(s) applied; schema is current", database.describe());
             Ok(())
         }
         Command::Projections(ProjectionsCommand::Rebuild) => rebuild(&database).await,
@@ -273,10 +272,9 @@ async fn expire(database: &DatabaseUrl, args: ExpireArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn open(database: &DatabaseUrl) -> anyhow::Result<SqliteStore> {
-    let path = database.sqlite_path();
-    SqliteStore::open(&StoreSettings::new(path))
-        .with_context(|| format!("could not open the database at {}", path.display()))
+fn open(database: &DatabaseUrl) -> anyhow::Result<Store> {
+    Store::open(&database.store_settings())
+        .with_context(|| format!("could not open the database at {}", database.describe()))
 }
 
 async fn rebuild(database: &DatabaseUrl) -> anyhow::Result<()> {

@@ -9,14 +9,19 @@ use anyhow::{bail, Context};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Sqlite(PathBuf),
+    /// A PostgreSQL URL, as given.
+    Postgres(String),
 }
 
 impl DatabaseUrl {
-    /// `sqlite://PATH`, `sqlite:PATH` or a bare file path.
+    /// `sqlite://PATH`, `sqlite:PATH`, a bare file path, or `postgres://USER@HOST:PORT/DB`.
     pub fn parse(raw: &str) -> anyhow::Result<Self> {
         let raw = raw.trim();
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            bail!("PostgreSQL is not supported by this build yet; use sqlite://PATH");
+            if let Err(e) = raw.parse::<loyalty_store::PgConfig>() {
+                bail!("the PostgreSQL URL is not valid: {e}");
+            }
+            return Ok(Self::Postgres(raw.to_owned()));
         }
         let path = raw
             .strip_prefix("sqlite://")
@@ -28,9 +33,19 @@ impl DatabaseUrl {
         Ok(Self::Sqlite(PathBuf::from(path)))
     }
 
-    pub fn sqlite_path(&self) -> &PathBuf {
+    /// The store's settings for this database.
+    pub fn store_settings(&self) -> loyalty_store::StoreSettings {
         match self {
-            Self::Sqlite(path) => path,
+            Self::Sqlite(path) => loyalty_store::StoreSettings::new(path),
+            Self::Postgres(url) => loyalty_store::StoreSettings::postgres(url),
+        }
+    }
+
+    /// Where the data lives, for messages (a PostgreSQL URL without its password).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => path.display().to_string(),
+            Self::Postgres(url) => loyalty_store::describe(&loyalty_store::Backend::Postgres(url.clone())),
         }
     }
 }
@@ -73,6 +88,10 @@ mod tests {
             Some(DatabaseUrl::Sqlite(PathBuf::from("l.db")))
         );
         assert!(DatabaseUrl::parse("sqlite::memory:").is_err());
-        assert!(DatabaseUrl::parse("postgres://localhost/x").is_err());
+        assert_eq!(
+            DatabaseUrl::parse("postgres://postgres@localhost/x").ok(),
+            Some(DatabaseUrl::Postgres("postgres://postgres@localhost/x".to_owned()))
+        );
+        assert!(DatabaseUrl::parse("postgres://localhost:notaport/x").is_err());
     }
 }

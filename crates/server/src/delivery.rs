@@ -10,7 +10,7 @@ use loyalty_delivery::{
     RedisSettings, Relay, RelaySettings, RetryPolicy, SubscriptionSettings,
 };
 use loyalty_domain::LoyaltyEvent;
-use loyalty_store::{DeadLetter, SqliteStore, StoreError};
+use loyalty_store::{DeadLetter, Store, StoreError};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -54,7 +54,7 @@ impl Default for DeliveryOptions {
 /// The bus, its relay and the handlers of this process.
 #[derive(Clone)]
 pub struct Delivery {
-    store: SqliteStore,
+    store: Store,
     pub bus: Arc<dyn EventBus>,
     pub handlers: Handlers,
     pub health: DeliveryHealth,
@@ -93,7 +93,7 @@ pub enum RetryOutcome {
 }
 
 impl Delivery {
-    pub fn build(store: SqliteStore, options: &DeliveryOptions) -> Result<Self, DeliveryError> {
+    pub fn build(store: Store, options: &DeliveryOptions) -> Result<Self, DeliveryError> {
         let mut upstream = None;
         let bus: Arc<dyn EventBus> = match &options.redis_url {
             Some(url) => {
@@ -150,7 +150,7 @@ impl Delivery {
     }
 
     /// The store events are delivered from.
-    pub fn store(&self) -> &SqliteStore {
+    pub fn store(&self) -> &Store {
         &self.store
     }
 

@@ -15,7 +15,7 @@ use loyalty_domain::program::templates::{self, Industry};
 use loyalty_domain::program::{ProgramDefinition, TemplateUse};
 use loyalty_domain::restaurant::{OnlinePaymentProcessed, PaymentProcessed, PaymentRefunded};
 use loyalty_domain::values::{AccountId, CustomerId, DisplayName, Email, ProgramId};
-use loyalty_store::SqliteStore;
+use loyalty_store::Store;
 use rand::Rng;
 use serde::Serialize;
 use serde_json::json;
@@ -60,7 +60,7 @@ fn context(business_id: Uuid) -> Context {
 
 /// Run the demo on `store`.
 pub async fn run(
-    store: &SqliteStore,
+    store: &Store,
     args: &DemoArgs,
     progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> anyhow::Result<DemoSummary> {

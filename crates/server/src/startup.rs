@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
-use loyalty_store::{SqliteStore, StoreSettings};
+use loyalty_store::Store;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
@@ -26,9 +26,8 @@ pub struct Application {
 impl Application {
     /// Open (and migrate) the database and bind the listen address.
     pub async fn build(settings: &ServeSettings) -> anyhow::Result<Self> {
-        let path = settings.database.sqlite_path();
-        let store = SqliteStore::open(&StoreSettings::new(path))
-            .with_context(|| format!("could not open the database at {}", path.display()))?;
+        let store = Store::open(&settings.database.store_settings())
+            .with_context(|| format!("could not open the database at {}", settings.database.describe()))?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("could not listen on {}", settings.listen))?;
@@ -56,14 +55,14 @@ impl Application {
         Ok(self.listener.local_addr()?)
     }
 
-    pub fn store(&self) -> &SqliteStore {
+    pub fn store(&self) -> &Store {
         &self.state.store
     }
 
     /// Serve until `shutdown` resolves, then finish the requests in flight.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
-        tracing::info!(%addr, database = %self.state.store.path().display(), "loyalty is listening");
+        tracing::info!(%addr, database = %self.state.store.describe(), "loyalty is listening");
         let sweeper = self
             .sweep_interval
             .map(|every| tokio::spawn(crate::sweeper::run_periodically(self.state.store.clone(), every)));

@@ -17,7 +17,7 @@ use loyalty_domain::account::{
 };
 use loyalty_domain::program::{EvaluationPeriod, TierPolicy};
 use loyalty_domain::Aggregate;
-use loyalty_store::{EventMetadata, SqliteStore, StoreError, WriteTx};
+use loyalty_store::{EventMetadata, Store, StoreError, WriteTx};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -80,7 +80,7 @@ pub struct SweepScope {
 
 /// Run one sweep at `scope.as_of`; `progress(done, total_so_far)` is called as accounts finish.
 pub async fn sweep(
-    store: &SqliteStore,
+    store: &Store,
     scope: SweepScope,
     progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<SweepReport, StoreError> {
@@ -175,7 +175,7 @@ fn mature(
 }
 
 /// Move down the members of yearly-period programs who no longer reach their tier.
-async fn review_tiers(store: &SqliteStore, as_of: DateTime<Utc>, sweep_id: Uuid) -> Result<SweepReport, StoreError> {
+async fn review_tiers(store: &Store, as_of: DateTime<Utc>, sweep_id: Uuid) -> Result<SweepReport, StoreError> {
     let mut report = SweepReport::default();
     for (business_id, program_id, definition) in store.tiered_programs().await? {
         let policy = TierPolicy::of(&definition);
@@ -206,7 +206,7 @@ async fn review_tiers(store: &SqliteStore, as_of: DateTime<Utc>, sweep_id: Uuid)
 }
 
 /// Sweep every `interval` until the process stops; tiers are reviewed once per UTC day.
-pub async fn run_periodically(store: SqliteStore, interval: Duration) {
+pub async fn run_periodically(store: Store, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tiers_reviewed_on = None;

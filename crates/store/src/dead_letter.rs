@@ -3,7 +3,7 @@
 //! not a projection of events, so the rebuild leaves them alone.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::db::{params, Db, OptionalRow, Row};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -34,7 +34,7 @@ pub struct DeadLetter {
 const COLUMNS: &str = "dead_letter_id, business_id, handler, event_id, event_type, event, error, reason, attempts, \
                        created_at, updated_at";
 
-fn row(row: &Row<'_>) -> rusqlite::Result<[String; 11]> {
+fn row(row: &Row<'_>) -> Result<[String; 11], StoreError> {
     Ok([
         row.get(0)?,
         row.get(1)?,
@@ -44,7 +44,7 @@ fn row(row: &Row<'_>) -> rusqlite::Result<[String; 11]> {
         row.get(5)?,
         row.get(6)?,
         row.get(7)?,
-        row.get::<_, i64>(8)?.to_string(),
+        row.get::<i64>(8)?.to_string(),
         row.get(9)?,
         row.get(10)?,
     ])
@@ -71,7 +71,7 @@ fn parse(
 
 /// Record that `handler` gave up on `event` (or, if it had already, how it failed again).
 pub(crate) fn put(
-    conn: &Connection,
+    conn: Db<'_>,
     now: DateTime<Utc>,
     handler: &str,
     event: &StoredEvent,
@@ -105,7 +105,7 @@ pub(crate) fn put(
 }
 
 /// Remove a dead letter (handled after all, or discarded); whether it existed.
-pub(crate) fn delete(conn: &Connection, id: Uuid) -> Result<bool, StoreError> {
+pub(crate) fn delete(conn: Db<'_>, id: Uuid) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached("DELETE FROM dead_letters WHERE dead_letter_id = ?1")?
         .execute([id.to_string()])?
@@ -113,7 +113,7 @@ pub(crate) fn delete(conn: &Connection, id: Uuid) -> Result<bool, StoreError> {
 }
 
 /// Dead letters, oldest first, of one business or of all.
-pub(crate) fn list(conn: &Connection, business_id: Option<Uuid>, limit: u32) -> Result<Vec<DeadLetter>, StoreError> {
+pub(crate) fn list(conn: Db<'_>, business_id: Option<Uuid>, limit: u32) -> Result<Vec<DeadLetter>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM dead_letters WHERE ?1 IS NULL OR business_id = ?1 ORDER BY created_at, dead_letter_id LIMIT ?2"
     ))?;
@@ -124,7 +124,7 @@ pub(crate) fn list(conn: &Connection, business_id: Option<Uuid>, limit: u32) -> 
 }
 
 /// One dead letter.
-pub(crate) fn get(conn: &Connection, id: Uuid) -> Result<Option<DeadLetter>, StoreError> {
+pub(crate) fn get(conn: Db<'_>, id: Uuid) -> Result<Option<DeadLetter>, StoreError> {
     let found = conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM dead_letters WHERE dead_letter_id = ?1"))?
         .query_row([id.to_string()], row)
@@ -133,6 +133,6 @@ pub(crate) fn get(conn: &Connection, id: Uuid) -> Result<Option<DeadLetter>, Sto
 }
 
 /// How many dead letters there are.
-pub(crate) fn count(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT COUNT(*) FROM dead_letters", [], |r| r.get(0))?)
+pub(crate) fn count(conn: Db<'_>) -> Result<i64, StoreError> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM dead_letters", params![], |r| r.get(0))?)
 }

@@ -8,6 +8,13 @@ pub enum StoreError {
     Conflict { aggregate_id: String, expected: u64 },
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// A query for one row found none (read through [`crate::db::OptionalRow`]).
+    #[error("no row")]
+    NoRow,
+    #[error("bad database settings: {0}")]
+    Config(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("the write transaction failed: {0}")]
@@ -23,12 +30,27 @@ pub enum StoreError {
 impl StoreError {
     /// A unique index said no (used to map constraint violations to domain answers).
     pub fn is_unique_violation(&self) -> bool {
-        matches!(
-            self,
-            Self::Database(rusqlite::Error::SqliteFailure(e, _))
-                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        match self {
+            Self::Database(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                     || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-        )
+            }
+            Self::Postgres(e) => e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+            _ => false,
+        }
+    }
+
+    /// PostgreSQL gave up on this statement because of another transaction (a deadlock, a
+    /// serialization failure): the command is retried on fresh state, like a conflict.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Postgres(e) => matches!(
+                e.code(),
+                Some(&postgres::error::SqlState::T_R_DEADLOCK_DETECTED)
+                    | Some(&postgres::error::SqlState::T_R_SERIALIZATION_FAILURE)
+            ),
+            _ => false,
+        }
     }
 }
 

@@ -8,18 +8,24 @@
 //! savepoint and leaves the others untouched.
 
 mod business;
+mod db;
 mod dead_letter;
 mod envelope;
 mod error;
 mod idempotency;
+mod postgres;
 mod projection;
+mod queries;
 mod rebuild;
 mod restaurant;
-mod schema;
-pub mod sqlite;
+mod sqlite;
+mod store;
 mod time;
 pub mod views;
 mod webhooks;
+extern crate postgres as postgres_client;
+mod write_tx;
+mod writer;
 
 pub use business::{hash_api_key, Business};
 pub use dead_letter::DeadLetter;
@@ -28,7 +34,10 @@ pub use error::StoreError;
 pub use idempotency::{request_hash, IdempotencyRecord, StoredResponse};
 pub use rebuild::RebuildReport;
 pub use restaurant::{Location, PaymentRecord, UnclaimedPayment};
-pub use sqlite::{SqliteStore, StoreSettings, WriteTx};
+pub use store::{describe, Backend, Leadership, Store, StoreSettings};
+/// A parsed PostgreSQL URL (to check one before opening it).
+pub use postgres_client::Config as PgConfig;
+pub use write_tx::{Loaded, WriteTx};
 pub use webhooks::{Webhook, WebhookDelivery};
 
 /// The most commands one group commit carries.

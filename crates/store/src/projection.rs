@@ -6,13 +6,13 @@ use loyalty_domain::program::{ProgramDefinition, ProgramEvent, ProgramStatus};
 use loyalty_domain::reward::RewardEvent;
 use loyalty_domain::values::Money;
 use loyalty_domain::LoyaltyEvent;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::{params, Db, OptionalRow};
 
 use crate::time;
 use crate::{StoreError, StoredEvent};
 
 /// Apply `event` (stored as `stored`) to the read models.
-pub(crate) fn project(conn: &Connection, stored: &StoredEvent, event: &LoyaltyEvent) -> Result<(), StoreError> {
+pub(crate) fn project(conn: Db<'_>, stored: &StoredEvent, event: &LoyaltyEvent) -> Result<(), StoreError> {
     match event {
         LoyaltyEvent::Program(e) => project_program(conn, stored, e),
         LoyaltyEvent::Account(e) => project_account(conn, stored, e),
@@ -20,7 +20,7 @@ pub(crate) fn project(conn: &Connection, stored: &StoredEvent, event: &LoyaltyEv
     }
 }
 
-fn project_program(conn: &Connection, stored: &StoredEvent, event: &ProgramEvent) -> Result<(), StoreError> {
+fn project_program(conn: Db<'_>, stored: &StoredEvent, event: &ProgramEvent) -> Result<(), StoreError> {
     let id = stored.aggregate_id.to_string();
     let at = time::format(stored.timestamp);
     let set_status = |status: ProgramStatus| -> Result<(), StoreError> {
@@ -70,7 +70,7 @@ fn project_program(conn: &Connection, stored: &StoredEvent, event: &ProgramEvent
     Ok(())
 }
 
-fn project_account(conn: &Connection, stored: &StoredEvent, event: &AccountEvent) -> Result<(), StoreError> {
+fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> Result<(), StoreError> {
     let id = stored.aggregate_id.to_string();
     let at = time::format(stored.timestamp);
     match event {
@@ -303,7 +303,7 @@ fn project_account(conn: &Connection, stored: &StoredEvent, event: &AccountEvent
     Ok(())
 }
 
-fn project_reward(conn: &Connection, stored: &StoredEvent, event: &RewardEvent) -> Result<(), StoreError> {
+fn project_reward(conn: Db<'_>, stored: &StoredEvent, event: &RewardEvent) -> Result<(), StoreError> {
     let id = stored.aggregate_id.to_string();
     let at = time::format(stored.timestamp);
     match event {
@@ -362,7 +362,7 @@ fn project_reward(conn: &Connection, stored: &StoredEvent, event: &RewardEvent) 
 }
 
 /// The order's refunded amount after a refund of `amount`.
-fn refunded_total(conn: &Connection, account_id: &str, order_ref: &str, amount: Money) -> Result<String, StoreError> {
+fn refunded_total(conn: Db<'_>, account_id: &str, order_ref: &str, amount: Money) -> Result<String, StoreError> {
     let so_far: Option<String> = conn
         .prepare_cached("SELECT refunded_amount FROM orders WHERE account_id = ?1 AND order_ref = ?2")?
         .query_row(params![account_id, order_ref], |r| r.get(0))
@@ -385,7 +385,7 @@ struct Ledger<'a> {
     unrecovered_points: Option<i64>,
 }
 
-fn insert_transaction(conn: &Connection, stored: &StoredEvent, entry: &Ledger<'_>) -> Result<(), StoreError> {
+fn insert_transaction(conn: Db<'_>, stored: &StoredEvent, entry: &Ledger<'_>) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO transactions (transaction_id, position, account_id, business_id, type, points_changed, new_balance,
                                    reason, order_ref, reward_id, expires_at, timestamp, unrecovered_points)
@@ -410,7 +410,7 @@ fn insert_transaction(conn: &Connection, stored: &StoredEvent, entry: &Ledger<'_
 }
 
 fn update_balance(
-    conn: &Connection,
+    conn: Db<'_>,
     id: &str,
     balance: i64,
     earned: i64,
@@ -427,7 +427,7 @@ fn update_balance(
 }
 
 /// Change the account's pending points by `delta`.
-fn add_pending(conn: &Connection, id: &str, delta: i64, version: i64, at: &str) -> Result<(), StoreError> {
+fn add_pending(conn: Db<'_>, id: &str, delta: i64, version: i64, at: &str) -> Result<(), StoreError> {
     let rows = conn
         .prepare_cached(
             "UPDATE accounts SET pending_points = pending_points + ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
@@ -438,7 +438,7 @@ fn add_pending(conn: &Connection, id: &str, delta: i64, version: i64, at: &str) 
 
 /// Move the account to a tier (`(None, None, None)`: below every tier).
 fn set_tier(
-    conn: &Connection,
+    conn: Db<'_>,
     id: &str,
     (tier_id, name, level): (Option<&String>, Option<&String>, Option<u32>),
     version: i64,
@@ -453,7 +453,7 @@ fn set_tier(
     expect_one_row(rows, id)
 }
 
-fn set_account_status(conn: &Connection, id: &str, status: &str, version: i64, at: &str) -> Result<(), StoreError> {
+fn set_account_status(conn: Db<'_>, id: &str, status: &str, version: i64, at: &str) -> Result<(), StoreError> {
     let rows = conn
         .prepare_cached("UPDATE accounts SET status = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1")?
         .execute(params![id, status, version, at])?;
@@ -461,7 +461,7 @@ fn set_account_status(conn: &Connection, id: &str, status: &str, version: i64, a
 }
 
 /// Record that the account moved to `version` without other column changes.
-fn touch(conn: &Connection, id: &str, version: i64, at: &str) -> Result<(), StoreError> {
+fn touch(conn: Db<'_>, id: &str, version: i64, at: &str) -> Result<(), StoreError> {
     let rows = conn
         .prepare_cached("UPDATE accounts SET version = ?2, updated_at = ?3 WHERE account_id = ?1")?
         .execute(params![id, version, at])?;

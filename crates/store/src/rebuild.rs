@@ -8,11 +8,11 @@ use loyalty_domain::account::LoyaltyAccount;
 use loyalty_domain::program::Program;
 use loyalty_domain::reward::Reward;
 use loyalty_domain::{Aggregate, LoyaltyEvent};
-use rusqlite::{params, Connection, TransactionBehavior};
+use crate::db::{params, Db};
 use sha2::{Digest, Sha256};
 
 use crate::projection::project;
-use crate::sqlite::queries_for_rebuild::{event_row, event_select};
+use crate::queries::{event_row, event_select};
 use crate::{time, StoreError};
 
 /// What a rebuild did.
@@ -47,22 +47,46 @@ struct Folded {
     state: State,
 }
 
-pub(crate) fn rebuild(conn: &mut Connection, progress: &mut dyn FnMut(u64, u64)) -> Result<RebuildReport, StoreError> {
+/// How many events a rebuild reads per query.
+const REBUILD_PAGE_COUNT: i64 = 10_000;
+
+pub(crate) fn rebuild(db: Db<'_>, progress: &mut (dyn FnMut(u64, u64) + Send)) -> Result<RebuildReport, StoreError> {
+    db.begin()?;
+    match rebuild_in_transaction(db, progress) {
+        Ok(report) => {
+            db.commit()?;
+            Ok(report)
+        }
+        Err(e) => {
+            let _ = db.rollback();
+            Err(e)
+        }
+    }
+}
+
+fn rebuild_in_transaction(db: Db<'_>, progress: &mut (dyn FnMut(u64, u64) + Send)) -> Result<RebuildReport, StoreError> {
     let started = Instant::now();
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let total: i64 = tx.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+    let total: i64 = db.query_row("SELECT COUNT(*) FROM events", params![], |r| r.get(0))?;
     for table in REBUILT_TABLES {
-        tx.execute(&format!("DELETE FROM {table}"), [])?;
+        db.execute(&format!("DELETE FROM {table}"), params![])?;
     }
     let mut folded: HashMap<String, Folded> = HashMap::new();
     let mut done: u64 = 0;
-    {
-        let mut stmt = tx.prepare(&format!("{} ORDER BY position", event_select()))?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let stored = event_row(row)?.into_event()?;
+    let mut after: i64 = 0;
+    let page_sql = format!("{} WHERE position > ?1 ORDER BY position LIMIT ?2", event_select());
+    loop {
+        let page = db
+            .prepare_cached(&page_sql)?
+            .query_map(params![after, REBUILD_PAGE_COUNT], event_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        if page.is_empty() {
+            break;
+        }
+        for row in page {
+            let stored = row.into_event()?;
+            after = stored.position;
             let event = LoyaltyEvent::decode(&stored.event_type, &stored.version, stored.data.clone())?;
-            project(&tx, &stored, &event)?;
+            project(db, &stored, &event)?;
             let entry = folded.entry(stored.aggregate_id.to_string()).or_insert_with(|| Folded {
                 business_id: stored.business_id.to_string(),
                 version: 0,
@@ -90,28 +114,25 @@ pub(crate) fn rebuild(conn: &mut Connection, progress: &mut dyn FnMut(u64, u64))
             }
         }
     }
-    {
-        let mut insert = tx.prepare(
-            "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for (id, f) in &folded {
-            let (kind, state, due_at) = match &f.state {
-                State::Program(p) => (Program::AGGREGATE_TYPE, serde_json::to_string(p)?, p.due_at()),
-                State::Account(a) => (LoyaltyAccount::AGGREGATE_TYPE, serde_json::to_string(a)?, a.due_at()),
-                State::Reward(r) => (Reward::AGGREGATE_TYPE, serde_json::to_string(r)?, r.due_at()),
-            };
-            insert.execute(params![
-                id,
-                kind,
-                f.business_id,
-                f.version,
-                state,
-                due_at.map(time::format)
-            ])?;
-        }
+    let mut insert = db.prepare_cached(
+        "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (id, f) in &folded {
+        let (kind, state, due_at) = match &f.state {
+            State::Program(p) => (Program::AGGREGATE_TYPE, serde_json::to_string(p)?, p.due_at()),
+            State::Account(a) => (LoyaltyAccount::AGGREGATE_TYPE, serde_json::to_string(a)?, a.due_at()),
+            State::Reward(r) => (Reward::AGGREGATE_TYPE, serde_json::to_string(r)?, r.due_at()),
+        };
+        insert.execute(params![
+            id,
+            kind,
+            f.business_id,
+            f.version,
+            state,
+            due_at.map(time::format)
+        ])?;
     }
-    tx.commit()?;
     progress(done, total as u64);
     Ok(RebuildReport {
         events: done,
@@ -121,7 +142,7 @@ pub(crate) fn rebuild(conn: &mut Connection, progress: &mut dyn FnMut(u64, u64))
 }
 
 /// SHA-256 over every row of the rebuilt tables in primary-key order.
-pub(crate) fn fingerprint(conn: &Connection) -> Result<String, StoreError> {
+pub(crate) fn fingerprint(conn: Db<'_>) -> Result<String, StoreError> {
     let mut hasher = Sha256::new();
     for (table, key) in [
         ("programs", "program_id"),
@@ -133,16 +154,18 @@ pub(crate) fn fingerprint(conn: &Connection) -> Result<String, StoreError> {
         ("reward_claims", "transaction_id"),
         ("snapshots", "aggregate_id"),
     ] {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {key}"))?;
-        let columns = stmt.column_count();
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            hasher.update(table.as_bytes());
-            for i in 0..columns {
-                let value: rusqlite::types::Value = row.get(i)?;
-                hasher.update(format!("|{value:?}").as_bytes());
-            }
-            hasher.update(b"\n");
+        let rows = conn
+            .prepare_cached(&format!("SELECT * FROM {table} ORDER BY {key}"))?
+            .query_map(params![], |row| {
+                let mut line = String::from(table);
+                for i in 0..row.column_count() {
+                    line.push_str(&format!("|{:?}", row.get_as_text(i)?));
+                }
+                line.push('\n');
+                Ok(line)
+            })?;
+        for line in rows {
+            hasher.update(line?.as_bytes());
         }
     }
     Ok(hex::encode(hasher.finalize()))

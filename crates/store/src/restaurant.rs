@@ -3,7 +3,7 @@
 //! events, so the rebuild leaves them alone.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::{params, Db, OptionalRow};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -33,7 +33,7 @@ fn uuid(raw: &str) -> Result<Uuid, StoreError> {
 }
 
 pub(crate) fn location_put(
-    conn: &Connection,
+    conn: Db<'_>,
     now: DateTime<Utc>,
     business_id: Uuid,
     location_id: &str,
@@ -62,7 +62,7 @@ pub(crate) fn location_put(
 }
 
 pub(crate) fn location(
-    conn: &Connection,
+    conn: Db<'_>,
     business_id: Uuid,
     location_id: &str,
 ) -> Result<Option<Location>, StoreError> {
@@ -85,7 +85,7 @@ pub(crate) fn location(
     .transpose()
 }
 
-pub(crate) fn locations(conn: &Connection, business_id: Uuid) -> Result<Vec<Location>, StoreError> {
+pub(crate) fn locations(conn: Db<'_>, business_id: Uuid) -> Result<Vec<Location>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT location_id, program_id, loyalty_enabled, updated_at FROM locations WHERE business_id = ?1
          ORDER BY location_id",
@@ -108,7 +108,7 @@ pub(crate) fn locations(conn: &Connection, business_id: Uuid) -> Result<Vec<Loca
 }
 
 pub(crate) fn link_put(
-    conn: &Connection,
+    conn: Db<'_>,
     now: DateTime<Utc>,
     business_id: Uuid,
     table_order_id: &str,
@@ -129,7 +129,7 @@ pub(crate) fn link_put(
 }
 
 pub(crate) fn linked_account(
-    conn: &Connection,
+    conn: Db<'_>,
     business_id: Uuid,
     table_order_id: &str,
 ) -> Result<Option<Uuid>, StoreError> {
@@ -141,7 +141,7 @@ pub(crate) fn linked_account(
 }
 
 pub(crate) fn account_of_customer(
-    conn: &Connection,
+    conn: Db<'_>,
     program_id: Uuid,
     customer_id: &str,
 ) -> Result<Option<Uuid>, StoreError> {
@@ -153,7 +153,7 @@ pub(crate) fn account_of_customer(
 }
 
 pub(crate) fn payment(
-    conn: &Connection,
+    conn: Db<'_>,
     business_id: Uuid,
     source: &str,
     payment_ref: &str,
@@ -179,7 +179,7 @@ pub(crate) fn payment(
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn payment_put(
-    conn: &Connection,
+    conn: Db<'_>,
     now: DateTime<Utc>,
     business_id: Uuid,
     source: &str,
@@ -218,7 +218,7 @@ pub struct UnclaimedPayment {
 
 /// A payment that found no member, for a late claim.
 pub(crate) fn unclaimed(
-    conn: &Connection,
+    conn: Db<'_>,
     business_id: Uuid,
     source: &str,
     payment_ref: &str,
@@ -244,7 +244,7 @@ pub(crate) fn unclaimed(
 
 /// Mark a payment claimed by a member: it accrued for them.
 pub(crate) fn claimed(
-    conn: &Connection,
+    conn: Db<'_>,
     business_id: Uuid,
     source: &str,
     payment_ref: &str,

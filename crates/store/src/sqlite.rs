@@ -1,16 +1,12 @@
-//! The embedded SQLite backend: one file, WAL, a group-commit writer thread and a pool of
-//! read connections.
+//! The embedded SQLite backend: one file, WAL, `synchronous = FULL`, a checkpointer thread and
+//! a pool of read connections.
 
 mod checkpointer;
 mod connection;
-mod queries;
-pub(crate) mod queries_for_rebuild {
-    pub use super::queries::{event_row, event_select};
-}
 mod read_pool;
-mod store;
-mod write_tx;
-mod writer;
+mod schema;
 
-pub use store::{SqliteStore, StoreSettings};
-pub use write_tx::{Loaded, WriteTx};
+pub(crate) use checkpointer::spawn as spawn_checkpointer;
+pub(crate) use connection::open_writer;
+pub(crate) use read_pool::ReadPool;
+pub(crate) use schema::migrate;

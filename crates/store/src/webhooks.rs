@@ -3,7 +3,7 @@
 //! Operational state, not projections of events, so the rebuild leaves them alone.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::db::{params, Db, OptionalRow, Row};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -58,7 +58,7 @@ fn uuid(raw: &str) -> Result<Uuid, StoreError> {
 
 const WEBHOOK_COLUMNS: &str = "webhook_id, business_id, url, event_types, secret, created_at";
 
-fn webhook_row(row: &Row<'_>) -> rusqlite::Result<[String; 6]> {
+fn webhook_row(row: &Row<'_>) -> Result<[String; 6], StoreError> {
     Ok([
         row.get(0)?,
         row.get(1)?,
@@ -80,7 +80,7 @@ fn webhook([id, business, url, types, secret, created]: [String; 6]) -> Result<W
     })
 }
 
-pub(crate) fn insert(conn: &Connection, hook: &Webhook) -> Result<(), StoreError> {
+pub(crate) fn insert(conn: Db<'_>, hook: &Webhook) -> Result<(), StoreError> {
     conn.prepare_cached(&format!(
         "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
     ))?
@@ -95,7 +95,7 @@ pub(crate) fn insert(conn: &Connection, hook: &Webhook) -> Result<(), StoreError
     Ok(())
 }
 
-pub(crate) fn list(conn: &Connection, business_id: Uuid) -> Result<Vec<Webhook>, StoreError> {
+pub(crate) fn list(conn: Db<'_>, business_id: Uuid) -> Result<Vec<Webhook>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE business_id = ?1 ORDER BY created_at, webhook_id"
     ))?;
@@ -105,7 +105,7 @@ pub(crate) fn list(conn: &Connection, business_id: Uuid) -> Result<Vec<Webhook>,
     rows.into_iter().map(webhook).collect()
 }
 
-pub(crate) fn get(conn: &Connection, business_id: Uuid, webhook_id: Uuid) -> Result<Option<Webhook>, StoreError> {
+pub(crate) fn get(conn: Db<'_>, business_id: Uuid, webhook_id: Uuid) -> Result<Option<Webhook>, StoreError> {
     let row = conn
         .prepare_cached(&format!(
             "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE webhook_id = ?1 AND business_id = ?2"
@@ -116,7 +116,7 @@ pub(crate) fn get(conn: &Connection, business_id: Uuid, webhook_id: Uuid) -> Res
 }
 
 /// Remove a subscription and its undelivered deliveries; whether it existed.
-pub(crate) fn delete(conn: &Connection, business_id: Uuid, webhook_id: Uuid) -> Result<bool, StoreError> {
+pub(crate) fn delete(conn: Db<'_>, business_id: Uuid, webhook_id: Uuid) -> Result<bool, StoreError> {
     let removed = conn
         .prepare_cached("DELETE FROM webhooks WHERE webhook_id = ?1 AND business_id = ?2")?
         .execute(params![webhook_id.to_string(), business_id.to_string()])?;
@@ -126,7 +126,7 @@ pub(crate) fn delete(conn: &Connection, business_id: Uuid, webhook_id: Uuid) -> 
 }
 
 /// Queue `event` for every subscription of its business that wants it (once per subscription).
-pub(crate) fn enqueue(conn: &Connection, now: DateTime<Utc>, event: &StoredEvent) -> Result<usize, StoreError> {
+pub(crate) fn enqueue(conn: Db<'_>, now: DateTime<Utc>, event: &StoredEvent) -> Result<usize, StoreError> {
     let hooks: Vec<Webhook> = list(conn, event.business_id)?
         .into_iter()
         .filter(|h| h.wants(&event.event_type))
@@ -160,7 +160,7 @@ pub(crate) fn enqueue(conn: &Connection, now: DateTime<Utc>, event: &StoredEvent
 const DELIVERY_COLUMNS: &str = "delivery_id, webhook_id, event_id, event_type, status, attempts, last_error, \
                                 last_status_code, next_attempt_at, delivered_at, created_at, event";
 
-fn delivery(row: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
+fn delivery(row: &Row<'_>) -> Result<DeliveryRow, StoreError> {
     Ok(DeliveryRow {
         id: row.get(0)?,
         webhook: row.get(1)?,
@@ -218,7 +218,7 @@ impl DeliveryRow {
 
 /// Pending deliveries due by `now`, with their events and subscriptions.
 pub(crate) fn due(
-    conn: &Connection,
+    conn: Db<'_>,
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<(WebhookDelivery, Webhook)>, StoreError> {
@@ -246,7 +246,7 @@ pub(crate) fn due(
 /// Record one attempt's outcome: delivered; or failed, to be tried again at `retry_at` (`None`:
 /// it was the last attempt, the delivery is dead).
 pub(crate) fn record_attempt(
-    conn: &Connection,
+    conn: Db<'_>,
     now: DateTime<Utc>,
     delivery_id: Uuid,
     status_code: Option<u16>,
@@ -277,7 +277,7 @@ pub(crate) fn record_attempt(
 
 /// A subscription's deliveries, newest first, optionally of one status.
 pub(crate) fn deliveries(
-    conn: &Connection,
+    conn: Db<'_>,
     webhook_id: Uuid,
     status: Option<&str>,
     limit: u32,
@@ -295,7 +295,7 @@ pub(crate) fn deliveries(
 /// Queue a delivery to be sent again now (after a dead end, or to replay one delivered);
 /// `None` when the subscription has no such delivery.
 pub(crate) fn replay(
-    conn: &Connection,
+    conn: Db<'_>,
     now: DateTime<Utc>,
     webhook_id: Uuid,
     delivery_id: Uuid,

@@ -1,6 +1,18 @@
-//! The store's guarantees, tested through its public API on a real SQLite file: group commit
-//! isolates failures, appends are optimistic per aggregate, idempotency records live and die with
-//! their transaction, tenancy holds, and projections rebuild to exactly the live read models.
+//! The store's guarantees, tested through its public API: group commit isolates failures,
+//! appends are optimistic per aggregate, idempotency records live and die with their
+//! transaction, tenancy holds, and projections rebuild to exactly the live read models.
+//!
+//! One conformance suite, written once, run against both backends: every test below runs on a
+//! real SQLite file (`sqlite::*`) and, when `LOYALTY_TEST_POSTGRES_URL` is set, on PostgreSQL in
+//! a schema of its own (`postgres::*`).
+
+#[path = "store/backend.rs"]
+#[macro_use]
+mod backend;
+#[path = "store/postgres_only.rs"]
+mod postgres_only;
+
+use backend::Kind;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -15,20 +27,32 @@ use loyalty_domain::values::{
     AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, RewardId, TransactionId,
 };
 use loyalty_domain::Aggregate;
-use loyalty_store::{EventMetadata, IdempotencyRecord, SqliteStore, StoreError, StoreSettings, StoredResponse};
+use loyalty_store::{EventMetadata, IdempotencyRecord, Store, StoreError, StoredResponse};
 use serde_json::json;
 use uuid::Uuid;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    store: SqliteStore,
+conformance!(
+    a_failing_command_in_a_batch_leaves_the_others_committed,
+    a_stale_append_conflicts_and_is_retried_on_fresh_state,
+    an_idempotency_record_commits_only_with_its_events,
+    another_business_cannot_load_or_read_an_aggregate,
+    the_unique_email_index_backs_the_duplicate_check,
+    a_rebuild_reproduces_the_live_read_models_and_repairs_drift,
+    concurrent_claims_never_exceed_the_stock_and_rebuild_to_the_live_catalogue,
+    reopening_the_database_keeps_everything_and_migrations_run_once,
+    points_earned_1_0_is_read_as_2_0_by_aggregates_projections_and_readers,
+);
+
+pub struct Fixture {
+    db: backend::TestDb,
+    store: Store,
     business: Uuid,
     program: Uuid,
 }
 
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&StoreSettings::new(dir.path().join("test.db"))).expect("open");
+async fn fixture(kind: Kind) -> Fixture {
+    let db = backend::TestDb::new(kind);
+    let store = Store::open(&db.settings()).expect("open");
     let business = store
         .create_business("Cafe".to_owned(), format!("hash-{}", Uuid::new_v4()))
         .await
@@ -62,7 +86,7 @@ async fn fixture() -> Fixture {
         .await
         .expect("program");
     Fixture {
-        _dir: dir,
+        db,
         store,
         business,
         program,
@@ -128,9 +152,8 @@ async fn enrolled(f: &Fixture, email: &str) -> Uuid {
     account
 }
 
-#[tokio::test]
-async fn a_failing_command_in_a_batch_leaves_the_others_committed() {
-    let f = Arc::new(fixture().await);
+async fn a_failing_command_in_a_batch_leaves_the_others_committed(kind: Kind) {
+    let f = Arc::new(fixture(kind).await);
     let account = enrolled(&f, "ada@example.com").await;
     let mut handles = Vec::new();
     for i in 0..200u64 {
@@ -175,9 +198,8 @@ async fn a_failing_command_in_a_batch_leaves_the_others_committed() {
     assert_eq!(page.items.len(), 133);
 }
 
-#[tokio::test]
-async fn a_stale_append_conflicts_and_is_retried_on_fresh_state() {
-    let f = fixture().await;
+async fn a_stale_append_conflicts_and_is_retried_on_fresh_state(kind: Kind) {
+    let f = fixture(kind).await;
     let account = enrolled(&f, "ada@example.com").await;
     let business = f.business;
     let attempts = Arc::new(AtomicU32::new(0));
@@ -215,9 +237,8 @@ async fn a_stale_append_conflicts_and_is_retried_on_fresh_state() {
     assert_eq!(view.point_balance, 7);
 }
 
-#[tokio::test]
-async fn an_idempotency_record_commits_only_with_its_events() {
-    let f = fixture().await;
+async fn an_idempotency_record_commits_only_with_its_events(kind: Kind) {
+    let f = fixture(kind).await;
     let business = f.business;
     let record = IdempotencyRecord {
         request_hash: "h".to_owned(),
@@ -254,9 +275,8 @@ async fn an_idempotency_record_commits_only_with_its_events() {
     assert_eq!(found, Some(record));
 }
 
-#[tokio::test]
-async fn another_business_cannot_load_or_read_an_aggregate() {
-    let f = fixture().await;
+async fn another_business_cannot_load_or_read_an_aggregate(kind: Kind) {
+    let f = fixture(kind).await;
     let account = enrolled(&f, "ada@example.com").await;
     let other = Uuid::new_v4();
     let loaded = f
@@ -276,9 +296,8 @@ async fn another_business_cannot_load_or_read_an_aggregate() {
     assert!(f.store.event_feed(other, 0, 10).await.expect("read").items.is_empty());
 }
 
-#[tokio::test]
-async fn the_unique_email_index_backs_the_duplicate_check() {
-    let f = fixture().await;
+async fn the_unique_email_index_backs_the_duplicate_check(kind: Kind) {
+    let f = fixture(kind).await;
     enrolled(&f, "ada@example.com").await;
     let second = Uuid::new_v4();
     let result = account_command(&f, second, enroll_command(f.program, second, "ADA@example.com")).await;
@@ -286,9 +305,8 @@ async fn the_unique_email_index_backs_the_duplicate_check() {
     assert!(error.is_unique_violation(), "{error}");
 }
 
-#[tokio::test]
-async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift() {
-    let f = fixture().await;
+async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind) {
+    let f = fixture(kind).await;
     for n in 0..20 {
         let account = enrolled(&f, &format!("member{n}@example.com")).await;
         for p in 1..=n {
@@ -301,11 +319,8 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift() {
     assert_eq!(report.aggregates, 21);
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
 
-    let conn = rusqlite::Connection::open(f.store.path()).expect("open");
-    conn.execute("UPDATE accounts SET point_balance = point_balance + 1000", [])
-        .expect("drift");
-    conn.execute("DELETE FROM transactions WHERE rowid % 2 = 0", [])
-        .expect("drift");
+    f.db.execute("UPDATE accounts SET point_balance = point_balance + 1000");
+    f.db.execute("DELETE FROM transactions WHERE position % 2 = 0");
     assert_ne!(f.store.read_model_fingerprint().expect("fingerprint"), live);
     f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
@@ -364,9 +379,8 @@ async fn claim(f: &Fixture, reward: Uuid, account: Uuid) -> Result<bool, StoreEr
         .await
 }
 
-#[tokio::test]
-async fn concurrent_claims_never_exceed_the_stock_and_rebuild_to_the_live_catalogue() {
-    let f = Arc::new(fixture().await);
+async fn concurrent_claims_never_exceed_the_stock_and_rebuild_to_the_live_catalogue(kind: Kind) {
+    let f = Arc::new(fixture(kind).await);
     let reward = reward(&f, 5).await;
     let mut accounts = Vec::new();
     for n in 0..20 {
@@ -416,14 +430,12 @@ async fn concurrent_claims_never_exceed_the_stock_and_rebuild_to_the_live_catalo
     );
 }
 
-#[tokio::test]
-async fn reopening_the_database_keeps_everything_and_migrations_run_once() {
-    let f = fixture().await;
+async fn reopening_the_database_keeps_everything_and_migrations_run_once(kind: Kind) {
+    let f = fixture(kind).await;
     let account = enrolled(&f, "ada@example.com").await;
     account_command(&f, account, accrue_command(42)).await.expect("accrued");
-    let path = f.store.path().to_owned();
-    assert_eq!(SqliteStore::migrate(&path).expect("migrate"), 0, "already current");
-    let reopened = SqliteStore::open(&StoreSettings::new(&path)).expect("reopen");
+    assert_eq!(Store::migrate(&f.db.settings().backend).expect("migrate"), 0, "already current");
+    let reopened = Store::open(&f.db.settings()).expect("reopen");
     let view = reopened
         .account(f.business, account)
         .await
@@ -442,27 +454,22 @@ fn insert_old_event(
     version: &str,
     data: &serde_json::Value,
 ) {
-    let conn = rusqlite::Connection::open(f.store.path()).expect("open");
-    conn.execute(
+    let quote = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    f.db.execute(&format!(
         "INSERT INTO events (event_id, event_type, version, timestamp, aggregate_type, aggregate_id, sequence,
                              business_id, data, metadata)
-         VALUES (?1, ?2, ?3, '2025-11-07T15:30:00.000000Z', 'LoyaltyAccount', ?4, ?5, ?6, ?7, '{}')",
-        rusqlite::params![
-            Uuid::new_v4().to_string(),
-            event_type,
-            version,
-            account.to_string(),
-            sequence,
-            f.business.to_string(),
-            data.to_string()
-        ],
-    )
-    .expect("insert an old event");
+         VALUES ({}, {}, {}, '2025-11-07T15:30:00.000000Z', 'LoyaltyAccount', {}, {sequence}, {}, {}, '{{}}')",
+        quote(&Uuid::new_v4().to_string()),
+        quote(event_type),
+        quote(version),
+        quote(&account.to_string()),
+        quote(&f.business.to_string()),
+        quote(&data.to_string()),
+    ));
 }
 
-#[tokio::test]
-async fn points_earned_1_0_is_read_as_2_0_by_aggregates_projections_and_readers() {
-    let f = fixture().await;
+async fn points_earned_1_0_is_read_as_2_0_by_aggregates_projections_and_readers(kind: Kind) {
+    let f = fixture(kind).await;
     let account = enrolled(&f, "old@example.com").await;
     account_command(&f, account, accrue_command(10)).await.expect("accrued");
     // The seed's 1.0 shape: `points`, no reason, no transactionId, no earnedAt.

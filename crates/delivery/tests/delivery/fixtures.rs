@@ -6,13 +6,13 @@ use std::time::Duration;
 use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition};
 use loyalty_domain::values::{BusinessId, ProgramId};
 use loyalty_domain::Aggregate;
-use loyalty_store::{EventMetadata, SqliteStore, StoreSettings};
+use loyalty_store::{EventMetadata, Store, StoreSettings};
 use serde_json::json;
 use uuid::Uuid;
 
 /// A store with `n` programs, each created and activated.
-pub async fn store_with_programs(dir: &tempfile::TempDir, n: usize) -> (SqliteStore, Vec<Uuid>) {
-    let store = SqliteStore::open(&StoreSettings::new(dir.path().join("test.db"))).expect("open");
+pub async fn store_with_programs(dir: &tempfile::TempDir, n: usize) -> (Store, Vec<Uuid>) {
+    let store = Store::open(&StoreSettings::new(dir.path().join("test.db"))).expect("open");
     let business = store
         .create_business("Cafe".to_owned(), format!("hash-{}", Uuid::new_v4()))
         .await
@@ -53,7 +53,7 @@ pub async fn store_with_programs(dir: &tempfile::TempDir, n: usize) -> (SqliteSt
 }
 
 /// How many notifications each program got (what the test handlers record).
-pub async fn seen(store: &SqliteStore, programs: &[Uuid]) -> Vec<usize> {
+pub async fn seen(store: &Store, programs: &[Uuid]) -> Vec<usize> {
     let mut counts = Vec::new();
     for program in programs {
         counts.push(store.notifications(*program).await.expect("notifications").len());

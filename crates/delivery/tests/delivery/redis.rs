@@ -12,7 +12,7 @@ use loyalty_delivery::{
     deliver_once, DeliveryHealth, EventBus, EventHandler, Handled, RedisBus, RedisSettings, Relay, RelaySettings,
     RetryPolicy,
 };
-use loyalty_store::{SqliteStore, StoreError, StoredEvent, WriteTx};
+use loyalty_store::{Store, StoreError, StoredEvent, WriteTx};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -76,7 +76,7 @@ impl EventHandler for Recorder {
     }
 }
 
-fn bus(url: &str, prefix: &str, store: &SqliteStore, claim_idle: Duration) -> Arc<RedisBus> {
+fn bus(url: &str, prefix: &str, store: &Store, claim_idle: Duration) -> Arc<RedisBus> {
     let mut settings = RedisSettings::new(
         url,
         vec![
@@ -96,7 +96,7 @@ fn bus(url: &str, prefix: &str, store: &SqliteStore, claim_idle: Duration) -> Ar
     Arc::new(RedisBus::new(settings, store.clone()).expect("bus"))
 }
 
-async fn publish_everything(store: &SqliteStore, bus: Arc<RedisBus>) {
+async fn publish_everything(store: &Store, bus: Arc<RedisBus>) {
     let relay = Relay::new(store.clone(), bus, RelaySettings::default(), DeliveryHealth::default());
     while relay.run_once().await.expect("relay") > 0 {}
     assert_eq!(

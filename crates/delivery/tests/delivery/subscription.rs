@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loyalty_delivery::{deliver_once, EventHandler, Handled, RetryPolicy, Subscription, SubscriptionSettings};
-use loyalty_store::{SqliteStore, StoreError, StoredEvent, WriteTx};
+use loyalty_store::{Store, StoreError, StoredEvent, WriteTx};
 use serde_json::json;
 
 use crate::fixtures::{seen, store_with_programs};
@@ -56,7 +56,7 @@ fn fast_retries() -> RetryPolicy {
     }
 }
 
-fn subscription_of(store: &SqliteStore, handler: Arc<dyn EventHandler>) -> Subscription {
+fn subscription_of(store: &Store, handler: Arc<dyn EventHandler>) -> Subscription {
     Subscription::new(
         store.clone(),
         handler,
@@ -68,7 +68,7 @@ fn subscription_of(store: &SqliteStore, handler: Arc<dyn EventHandler>) -> Subsc
     )
 }
 
-fn subscription(store: &SqliteStore, failures: u32) -> Subscription {
+fn subscription(store: &Store, failures: u32) -> Subscription {
     subscription_of(store, recorder(failures))
 }
 

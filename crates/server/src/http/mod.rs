@@ -33,7 +33,7 @@ use uuid::Uuid;
 
 use crate::error::{problem_response, ApiError};
 use crate::service::{Reply, Service};
-use loyalty_store::SqliteStore;
+use loyalty_store::Store;
 
 /// How long one request may take before it is answered 408.
 pub const REQUEST_TIMEOUT_MS: u64 = 30_000;
@@ -41,7 +41,7 @@ pub const REQUEST_TIMEOUT_MS: u64 = 30_000;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: SqliteStore,
+    pub store: Store,
     pub service: Service,
     /// API key hash → business, filled on first use (keys never change once issued).
     pub keys: Arc<RwLock<HashMap<String, Uuid>>>,

@@ -8,7 +8,7 @@ mod program_commands;
 mod reward_commands;
 
 use axum::http::StatusCode;
-use loyalty_store::{EventMetadata, IdempotencyRecord, SqliteStore, StoreError, StoredResponse, WriteTx};
+use loyalty_store::{EventMetadata, IdempotencyRecord, Store, StoreError, StoredResponse, WriteTx};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -52,7 +52,7 @@ pub struct Reply {
 /// The services the HTTP layer and the CLI call.
 #[derive(Clone)]
 pub struct Service {
-    pub store: SqliteStore,
+    pub store: Store,
     /// How long a payment that found no member can be claimed.
     pub claim_window_days: u32,
 }
@@ -88,7 +88,7 @@ enum Outcome {
 }
 
 impl Service {
-    pub fn new(store: SqliteStore) -> Self {
+    pub fn new(store: Store) -> Self {
         Self {
             store,
             claim_window_days: loyalty_domain::restaurant::CLAIM_WINDOW_DAYS,

@@ -102,7 +102,7 @@ impl Service {
 fn decide_and_render(
     tx: &mut WriteTx<'_>,
     ctx: &Context,
-    program: &loyalty_store::sqlite::Loaded<Program>,
+    program: &loyalty_store::Loaded<Program>,
     command: ProgramCommand,
     status: StatusCode,
 ) -> Result<Decision, StoreError> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
-use loyalty_store::{SqliteStore, StoreError, Webhook, WebhookDelivery};
+use loyalty_store::{Store, StoreError, Webhook, WebhookDelivery};
 
 use super::signature::{sign, SIGNATURE_HEADER};
 
@@ -42,13 +42,13 @@ impl Default for WebhookOptions {
 /// Sends webhook deliveries.
 #[derive(Clone)]
 pub struct WebhookSender {
-    store: SqliteStore,
+    store: Store,
     client: reqwest::Client,
     options: WebhookOptions,
 }
 
 impl WebhookSender {
-    pub fn new(store: SqliteStore, options: WebhookOptions) -> Result<Self, reqwest::Error> {
+    pub fn new(store: Store, options: WebhookOptions) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder().timeout(options.timeout).build()?;
         Ok(Self { store, client, options })
     }

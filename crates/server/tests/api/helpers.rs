@@ -9,7 +9,7 @@ use std::time::Duration;
 use loyalty_server::config::{DatabaseUrl, ServeSettings};
 use loyalty_server::delivery::DeliveryOptions;
 use loyalty_server::startup::Application;
-use loyalty_store::SqliteStore;
+use loyalty_store::Store;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
@@ -35,7 +35,7 @@ pub struct TestApp {
     pub dir: TempDir,
     db_path: PathBuf,
     admin_token: Option<String>,
-    store: Option<SqliteStore>,
+    store: Option<Store>,
     delivery: DeliveryOptions,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -172,7 +172,7 @@ impl TestApp {
     }
 
     /// The running server's store (for what the API does not show: checkpoints, notifications).
-    pub fn store(&self) -> &SqliteStore {
+    pub fn store(&self) -> &Store {
         self.store.as_ref().expect("the server is running")
     }
 

@@ -9,7 +9,7 @@ use super::connection::open_reader;
 use crate::StoreError;
 
 /// Idle read connections kept for reuse.
-pub struct ReadPool {
+pub(crate) struct ReadPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     idle_count_max: usize,

@@ -5,12 +5,12 @@ use chrono::{DateTime, SubsecRound, Utc};
 use loyalty_domain::account::OrderFacts;
 use loyalty_domain::values::Money;
 use loyalty_domain::{Aggregate, DomainEvent, LoyaltyEvent};
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::{params, Db, OptionalRow};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::queries;
+use crate::queries;
 use crate::projection::project;
 use crate::views::{AccountView, ProgramView, RewardView, TransactionView};
 use crate::{time, Business, EventMetadata, IdempotencyRecord, StoreError, StoredEvent, StoredResponse};
@@ -27,16 +27,16 @@ pub struct Loaded<A> {
 
 /// The writer's transaction as seen by one command.
 pub struct WriteTx<'c> {
-    conn: &'c Connection,
+    db: Db<'c>,
     now: DateTime<Utc>,
 }
 
 impl<'c> WriteTx<'c> {
     /// `now` is cut to microseconds, the precision timestamps are stored with, so a time a
     /// decision derives from it (an `expiresAt`) reads back exactly as the aggregate holds it.
-    pub(crate) fn new(conn: &'c Connection, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(db: Db<'c>, now: DateTime<Utc>) -> Self {
         Self {
-            conn,
+            db,
             now: now.trunc_subsecs(6),
         }
     }
@@ -52,8 +52,7 @@ impl<'c> WriteTx<'c> {
     where
         A: Aggregate + DeserializeOwned,
     {
-        let row: Option<(String, String, i64, String)> = self
-            .conn
+        let row: Option<(String, String, i64, String)> = self.db
             .prepare_cached(
                 "SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1",
             )?
@@ -114,7 +113,7 @@ impl<'c> WriteTx<'c> {
             };
             let position = self.insert_event(&record, &metadata_json)?;
             let record = StoredEvent { position, ..record };
-            project(self.conn, &record, &event.into())?;
+            project(self.db, &record, &event.into())?;
             stored.push(record);
         }
         self.save_snapshot(loaded, sequence, &state)?;
@@ -127,14 +126,14 @@ impl<'c> WriteTx<'c> {
     }
 
     fn insert_event(&self, event: &StoredEvent, metadata_json: &str) -> Result<i64, StoreError> {
-        let inserted = self
-            .conn
+        let inserted = self.db
             .prepare_cached(
                 "INSERT INTO events (event_id, event_type, version, timestamp, aggregate_type, aggregate_id, sequence,
                                      business_id, data, metadata)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 RETURNING position",
             )?
-            .execute(params![
+            .query_row(params![
                 event.event_id.to_string(),
                 event.event_type,
                 event.version,
@@ -145,12 +144,11 @@ impl<'c> WriteTx<'c> {
                 event.business_id.to_string(),
                 serde_json::to_string(&event.data)?,
                 metadata_json,
-            ]);
+            ], |r| r.get(0));
         match inserted {
-            Ok(_) => Ok(self.conn.last_insert_rowid()),
+            Ok(position) => Ok(position),
             Err(e) => {
-                let e = StoreError::from(e);
-                if e.is_unique_violation() {
+                                if e.is_unique_violation() {
                     Err(StoreError::Conflict {
                         aggregate_id: event.aggregate_id.to_string(),
                         expected: (event.sequence - 1) as u64,
@@ -172,7 +170,7 @@ impl<'c> WriteTx<'c> {
         let due_at = state.due_at().map(time::format);
         let id = loaded.aggregate_id.to_string();
         let rows = if loaded.version == 0 {
-            self.conn
+            self.db
                 .prepare_cached(
                     "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -187,7 +185,7 @@ impl<'c> WriteTx<'c> {
                     due_at
                 ])?
         } else {
-            self.conn
+            self.db
                 .prepare_cached(
                     "UPDATE snapshots SET version = ?3, state = ?4, due_at = ?5 WHERE aggregate_id = ?1 AND version = ?2",
                 )?
@@ -205,8 +203,7 @@ impl<'c> WriteTx<'c> {
 
     /// The first answer to `key`, if this business used it before.
     pub fn idempotency_get(&self, business_id: Uuid, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let row: Option<(String, u16, String)> = self
-            .conn
+        let row: Option<(String, u16, String)> = self.db
             .prepare_cached(
                 "SELECT request_hash, status, body FROM idempotency WHERE business_id = ?1 AND idem_key = ?2",
             )?
@@ -228,7 +225,7 @@ impl<'c> WriteTx<'c> {
 
     /// Keep the answer to `key`, in this transaction.
     pub fn idempotency_put(&self, business_id: Uuid, key: &str, record: &IdempotencyRecord) -> Result<(), StoreError> {
-        self.conn
+        self.db
             .prepare_cached(
                 "INSERT INTO idempotency (business_id, idem_key, request_hash, status, body, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -246,24 +243,21 @@ impl<'c> WriteTx<'c> {
 
     /// Whether an account of `program_id` already has this email (compared in lower case).
     pub fn email_taken(&self, program_id: Uuid, email_key: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
+        Ok(self.db
             .prepare_cached("SELECT 1 FROM accounts WHERE program_id = ?1 AND email_key = ?2")?
             .exists(params![program_id.to_string(), email_key])?)
     }
 
     /// Whether this account already recorded a purchase with this order reference.
     pub fn order_seen(&self, account_id: Uuid, order_ref: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
+        Ok(self.db
             .prepare_cached("SELECT 1 FROM orders WHERE account_id = ?1 AND order_ref = ?2")?
             .exists(params![account_id.to_string(), order_ref])?)
     }
 
     /// The purchase `order_ref` of an account, with what refunds took back from it so far.
     pub fn order_facts(&self, account_id: Uuid, order_ref: &str) -> Result<Option<OrderFacts>, StoreError> {
-        let row: Option<(String, i64, String, i64)> = self
-            .conn
+        let row: Option<(String, i64, String, i64)> = self.db
             .prepare_cached(
                 "SELECT amount, points_earned, refunded_amount, points_reversed FROM orders
                  WHERE account_id = ?1 AND order_ref = ?2",
@@ -291,15 +285,14 @@ impl<'c> WriteTx<'c> {
 
     /// Whether `handler` already handled `event_id`.
     pub fn inbox_seen(&self, handler: &str, event_id: Uuid) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
+        Ok(self.db
             .prepare_cached("SELECT 1 FROM inbox WHERE handler = ?1 AND event_id = ?2")?
             .exists(params![handler, event_id.to_string()])?)
     }
 
     /// Record that `handler` handled `event_id`, in the transaction of the handler's effects.
     pub fn inbox_record(&self, handler: &str, event_id: Uuid, outcome: &str) -> Result<(), StoreError> {
-        self.conn
+        self.db
             .prepare_cached("INSERT INTO inbox (handler, event_id, outcome, handled_at) VALUES (?1, ?2, ?3, ?4)")?
             .execute(params![handler, event_id.to_string(), outcome, time::format(self.now)])?;
         Ok(())
@@ -307,7 +300,7 @@ impl<'c> WriteTx<'c> {
 
     /// Move the checkpoint `name` to `position`.
     pub fn checkpoint_set(&self, name: &str, position: i64) -> Result<(), StoreError> {
-        self.conn
+        self.db
             .prepare_cached(
                 "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
@@ -326,27 +319,27 @@ impl<'c> WriteTx<'c> {
         reason: &str,
         attempts: u32,
     ) -> Result<Uuid, StoreError> {
-        crate::dead_letter::put(self.conn, self.now, handler, event, error, reason, attempts)
+        crate::dead_letter::put(self.db, self.now, handler, event, error, reason, attempts)
     }
 
     /// Remove a dead letter; whether it existed.
     pub fn dead_letter_delete(&self, id: Uuid) -> Result<bool, StoreError> {
-        crate::dead_letter::delete(self.conn, id)
+        crate::dead_letter::delete(self.db, id)
     }
 
     /// Add a webhook subscription.
     pub fn webhook_insert(&self, hook: &crate::Webhook) -> Result<(), StoreError> {
-        crate::webhooks::insert(self.conn, hook)
+        crate::webhooks::insert(self.db, hook)
     }
 
     /// Remove a business's subscription and its pending deliveries; whether it existed.
     pub fn webhook_delete(&self, business_id: Uuid, webhook_id: Uuid) -> Result<bool, StoreError> {
-        crate::webhooks::delete(self.conn, business_id, webhook_id)
+        crate::webhooks::delete(self.db, business_id, webhook_id)
     }
 
     /// Queue `event` for the subscriptions of its business that want it; how many.
     pub fn webhook_enqueue(&self, event: &StoredEvent) -> Result<usize, StoreError> {
-        crate::webhooks::enqueue(self.conn, self.now, event)
+        crate::webhooks::enqueue(self.db, self.now, event)
     }
 
     /// Record a delivery attempt: delivered, or failed with the time of the next attempt
@@ -357,7 +350,7 @@ impl<'c> WriteTx<'c> {
         status_code: Option<u16>,
         outcome: Result<(), (String, Option<DateTime<Utc>>)>,
     ) -> Result<(), StoreError> {
-        crate::webhooks::record_attempt(self.conn, self.now, delivery_id, status_code, outcome)
+        crate::webhooks::record_attempt(self.db, self.now, delivery_id, status_code, outcome)
     }
 
     /// Queue a delivery to be sent again now.
@@ -366,7 +359,7 @@ impl<'c> WriteTx<'c> {
         webhook_id: Uuid,
         delivery_id: Uuid,
     ) -> Result<Option<crate::WebhookDelivery>, StoreError> {
-        crate::webhooks::replay(self.conn, self.now, webhook_id, delivery_id)
+        crate::webhooks::replay(self.db, self.now, webhook_id, delivery_id)
     }
 
     /// Switch loyalty on or off at a location, for a program.
@@ -377,12 +370,12 @@ impl<'c> WriteTx<'c> {
         program_id: Uuid,
         enabled: bool,
     ) -> Result<crate::Location, StoreError> {
-        crate::restaurant::location_put(self.conn, self.now, business_id, location_id, program_id, enabled)
+        crate::restaurant::location_put(self.db, self.now, business_id, location_id, program_id, enabled)
     }
 
     /// A location's switch.
     pub fn location(&self, business_id: Uuid, location_id: &str) -> Result<Option<crate::Location>, StoreError> {
-        crate::restaurant::location(self.conn, business_id, location_id)
+        crate::restaurant::location(self.db, business_id, location_id)
     }
 
     /// Link a table order to a member's account.
@@ -392,17 +385,17 @@ impl<'c> WriteTx<'c> {
         table_order_id: &str,
         account_id: Uuid,
     ) -> Result<(), StoreError> {
-        crate::restaurant::link_put(self.conn, self.now, business_id, table_order_id, account_id)
+        crate::restaurant::link_put(self.db, self.now, business_id, table_order_id, account_id)
     }
 
     /// The account a table order was linked to.
     pub fn table_order_account(&self, business_id: Uuid, table_order_id: &str) -> Result<Option<Uuid>, StoreError> {
-        crate::restaurant::linked_account(self.conn, business_id, table_order_id)
+        crate::restaurant::linked_account(self.db, business_id, table_order_id)
     }
 
     /// The account of a customer in a program.
     pub fn account_of_customer(&self, program_id: Uuid, customer_id: &str) -> Result<Option<Uuid>, StoreError> {
-        crate::restaurant::account_of_customer(self.conn, program_id, customer_id)
+        crate::restaurant::account_of_customer(self.db, program_id, customer_id)
     }
 
     /// An upstream payment already received.
@@ -412,7 +405,7 @@ impl<'c> WriteTx<'c> {
         source: &str,
         payment_ref: &str,
     ) -> Result<Option<crate::PaymentRecord>, StoreError> {
-        crate::restaurant::payment(self.conn, business_id, source, payment_ref)
+        crate::restaurant::payment(self.db, business_id, source, payment_ref)
     }
 
     /// Record an upstream payment and its outcome (once: a second one is a unique violation).
@@ -426,7 +419,7 @@ impl<'c> WriteTx<'c> {
         record: &crate::PaymentRecord,
     ) -> Result<(), StoreError> {
         crate::restaurant::payment_put(
-            self.conn,
+            self.db,
             self.now,
             business_id,
             source,
@@ -444,7 +437,7 @@ impl<'c> WriteTx<'c> {
         source: &str,
         payment_ref: &str,
     ) -> Result<Option<crate::UnclaimedPayment>, StoreError> {
-        crate::restaurant::unclaimed(self.conn, business_id, source, payment_ref)
+        crate::restaurant::unclaimed(self.db, business_id, source, payment_ref)
     }
 
     /// Mark a payment claimed: it accrued for `account_id` as `transaction_id`.
@@ -456,7 +449,7 @@ impl<'c> WriteTx<'c> {
         account_id: Uuid,
         transaction_id: Uuid,
     ) -> Result<(), StoreError> {
-        crate::restaurant::claimed(self.conn, business_id, source, payment_ref, account_id, transaction_id)
+        crate::restaurant::claimed(self.db, business_id, source, payment_ref, account_id, transaction_id)
     }
 
     /// Record a notification sent to a member.
@@ -468,7 +461,7 @@ impl<'c> WriteTx<'c> {
         body: &serde_json::Value,
         caused_by: Uuid,
     ) -> Result<(), StoreError> {
-        self.conn
+        self.db
             .prepare_cached(
                 "INSERT INTO notifications (notification_id, business_id, account_id, kind, body, caused_by, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -487,8 +480,7 @@ impl<'c> WriteTx<'c> {
 
     /// How often this customer has claimed this reward.
     pub fn reward_claims_by_customer(&self, reward_id: Uuid, customer_id: &str) -> Result<u64, StoreError> {
-        let count: i64 = self
-            .conn
+        let count: i64 = self.db
             .prepare_cached("SELECT COUNT(*) FROM reward_claims WHERE reward_id = ?1 AND customer_id = ?2")?
             .query_row(params![reward_id.to_string(), customer_id], |r| r.get(0))?;
         Ok(count as u64)
@@ -496,8 +488,7 @@ impl<'c> WriteTx<'c> {
 
     /// How many rewards a program's catalogue holds.
     pub fn reward_count(&self, program_id: Uuid) -> Result<u64, StoreError> {
-        let count: i64 = self
-            .conn
+        let count: i64 = self.db
             .prepare_cached("SELECT COUNT(*) FROM rewards WHERE program_id = ?1")?
             .query_row([program_id.to_string()], |r| r.get(0))?;
         Ok(count as u64)
@@ -505,8 +496,7 @@ impl<'c> WriteTx<'c> {
 
     /// How many accounts a program has.
     pub fn account_count(&self, program_id: Uuid) -> Result<u64, StoreError> {
-        let count: i64 = self
-            .conn
+        let count: i64 = self.db
             .prepare_cached("SELECT COUNT(*) FROM accounts WHERE program_id = ?1")?
             .query_row([program_id.to_string()], |r| r.get(0))?;
         Ok(count as u64)
@@ -519,7 +509,7 @@ impl<'c> WriteTx<'c> {
             name: name.to_owned(),
             created_at: self.now,
         };
-        self.conn
+        self.db
             .prepare_cached(
                 "INSERT INTO businesses (business_id, name, api_key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
             )?
@@ -533,15 +523,15 @@ impl<'c> WriteTx<'c> {
     }
 
     pub fn account_view(&self, business_id: Uuid, account_id: Uuid) -> Result<Option<AccountView>, StoreError> {
-        queries::account(self.conn, business_id, account_id)
+        queries::account(self.db, business_id, account_id)
     }
 
     pub fn program_view(&self, business_id: Uuid, program_id: Uuid) -> Result<Option<ProgramView>, StoreError> {
-        queries::program(self.conn, business_id, program_id)
+        queries::program(self.db, business_id, program_id)
     }
 
     pub fn reward_view(&self, business_id: Uuid, reward_id: Uuid) -> Result<Option<RewardView>, StoreError> {
-        queries::reward(self.conn, business_id, reward_id)
+        queries::reward(self.db, business_id, reward_id)
     }
 
     pub fn transaction_view(
@@ -549,6 +539,6 @@ impl<'c> WriteTx<'c> {
         business_id: Uuid,
         transaction_id: Uuid,
     ) -> Result<Option<TransactionView>, StoreError> {
-        queries::transaction(self.conn, business_id, transaction_id)
+        queries::transaction(self.db, business_id, transaction_id)
     }
 }

@@ -1,4 +1,4 @@
-//! `SqliteStore`: the handle the service holds. Cheap to clone.
+//! `Store`: the handle the service holds, over SQLite or PostgreSQL. Cheap to clone.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -6,46 +6,77 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use loyalty_domain::program::ProgramDefinition;
-use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::connection::open_writer;
-use super::queries;
-use super::read_pool::ReadPool;
-use super::write_tx::WriteTx;
-use super::writer::{self, JobBox, TypedJob};
+use crate::db::{params, Db};
+use crate::queries;
 use crate::views::{AccountView, EventFeed, ProgramView, RewardView, TransactionPage};
-use crate::{schema, Business, DeadLetter, RebuildReport, StoreError, StoredEvent, WRITER_QUEUE_COUNT_MAX};
+use crate::write_tx::WriteTx;
+use crate::writer::{self, JobBox, TypedJob, WriterConn};
+use crate::{Business, DeadLetter, RebuildReport, StoreError, StoredEvent, WRITER_QUEUE_COUNT_MAX};
+
+/// Which database, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (`postgres://user@host:port/db`; a schema with
+    /// `?options=-c%20search_path%3DNAME`).
+    Postgres(String),
+}
 
 /// Where the database lives and how many idle readers to keep.
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
-    pub path: PathBuf,
+    pub backend: Backend,
     pub read_connections_idle_max: usize,
 }
 
 impl StoreSettings {
+    /// An embedded SQLite database at `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
-            path: path.into(),
+            backend: Backend::Sqlite(path.into()),
+            read_connections_idle_max: 16,
+        }
+    }
+
+    /// A PostgreSQL database.
+    pub fn postgres(url: impl Into<String>) -> Self {
+        Self {
+            backend: Backend::Postgres(url.into()),
             read_connections_idle_max: 16,
         }
     }
 }
 
-/// The SQLite event store with its read models.
+/// The event store with its read models.
 #[derive(Clone)]
-pub struct SqliteStore {
+pub struct Store {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    path: PathBuf,
+    backend: Backend,
     /// Tells the checkpointer to stop once the last handle is dropped.
     stop_checkpointer: Arc<AtomicBool>,
     jobs: mpsc::Sender<JobBox>,
-    readers: ReadPool,
+    readers: Readers,
+}
+
+enum Readers {
+    Sqlite(crate::sqlite::ReadPool),
+    Pg(crate::postgres::ReadPool),
+}
+
+impl Readers {
+    fn with<T>(&self, f: impl FnOnce(Db<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match self {
+            Readers::Sqlite(pool) => pool.with(|conn| f(Db::Sqlite(conn))),
+            Readers::Pg(pool) => pool.with(|conn| f(Db::Pg(conn))),
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -54,38 +85,89 @@ impl Drop for Inner {
     }
 }
 
-impl SqliteStore {
+impl Store {
     /// Open (creating if needed) and migrate the database, and start the writer thread.
     pub fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
-        if let Some(parent) = settings.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mut conn = open_writer(&settings.path)?;
-        schema::migrate(&mut conn)?;
+        let stop_checkpointer = Arc::new(AtomicBool::new(false));
+        let (conn, readers) = match &settings.backend {
+            Backend::Sqlite(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)?;
+                }
+                let mut conn = crate::sqlite::open_writer(path)?;
+                crate::sqlite::migrate(&mut conn)?;
+                crate::sqlite::spawn_checkpointer(path.clone(), Arc::clone(&stop_checkpointer))?;
+                let readers = crate::sqlite::ReadPool::new(path.clone(), settings.read_connections_idle_max);
+                (WriterConn::Sqlite(conn), Readers::Sqlite(readers))
+            }
+            Backend::Postgres(url) => {
+                let conn = off_runtime(|| {
+                    let conn = crate::postgres::connect(url)?;
+                    crate::postgres::migrate(&conn)?;
+                    Ok(conn)
+                })?;
+                let readers = crate::postgres::ReadPool::new(url.clone(), settings.read_connections_idle_max);
+                (
+                    WriterConn::Pg { conn, url: url.clone() },
+                    Readers::Pg(readers),
+                )
+            }
+        };
         let (jobs, receiver) = mpsc::channel(WRITER_QUEUE_COUNT_MAX);
         std::thread::Builder::new()
             .name("loyalty-writer".to_owned())
             .spawn(move || writer::run(conn, receiver))?;
-        let stop_checkpointer = Arc::new(AtomicBool::new(false));
-        super::checkpointer::spawn(settings.path.clone(), Arc::clone(&stop_checkpointer))?;
         Ok(Self {
             inner: Arc::new(Inner {
-                path: settings.path.clone(),
+                backend: settings.backend.clone(),
                 stop_checkpointer,
                 jobs,
-                readers: ReadPool::new(settings.path.clone(), settings.read_connections_idle_max),
+                readers,
             }),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    pub fn backend(&self) -> &Backend {
+        &self.inner.backend
+    }
+
+    /// The SQLite file, when the store is one.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.inner.backend {
+            Backend::Sqlite(path) => Some(path),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// Where the data lives, for logs (a PostgreSQL URL without its password).
+    pub fn describe(&self) -> String {
+        describe(&self.inner.backend)
     }
 
     /// Apply the embedded migrations (also done by `open`); returns how many ran.
-    pub fn migrate(path: &Path) -> Result<usize, StoreError> {
-        let mut conn = open_writer(path)?;
-        schema::migrate(&mut conn)
+    pub fn migrate(backend: &Backend) -> Result<usize, StoreError> {
+        match backend {
+            Backend::Sqlite(path) => {
+                let mut conn = crate::sqlite::open_writer(path)?;
+                crate::sqlite::migrate(&mut conn)
+            }
+            Backend::Postgres(url) => off_runtime(|| crate::postgres::connect(url).and_then(|c| crate::postgres::migrate(&c))),
+        }
+    }
+
+    /// Try once to become the instance that runs background work `key` (one number per kind
+    /// of work). On SQLite, one process owns the file's background work: always granted.
+    pub async fn try_lead(&self, key: i32) -> Result<Option<Leadership>, StoreError> {
+        match &self.inner.backend {
+            Backend::Sqlite(_) => Ok(Some(Leadership(None))),
+            Backend::Postgres(url) => {
+                let url = url.clone();
+                tokio::task::spawn_blocking(move || crate::postgres::Leadership::try_acquire(&url, key))
+                    .await
+                    .map_err(|e| StoreError::WriteFailed(format!("leadership task failed: {e}")))?
+                    .map(|held| held.map(|l| Leadership(Some(l))))
+            }
+        }
     }
 
     /// Run `work` in the writer's next group commit; answered once that commit is durable.
@@ -110,7 +192,7 @@ impl SqliteStore {
     /// Run a read on a pooled connection on a blocking thread.
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(Db<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
@@ -188,7 +270,7 @@ impl SqliteStore {
     /// Whether the database answers (for `/readyz`).
     /// Accounts with a lot to expire or pending points to release by `as_of`, soonest first.
     pub async fn due_accounts(&self, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
-        self.read(move |conn| queries::due_accounts(conn, as_of, limit)).await
+        self.read(move |db| queries::due_accounts(db, as_of, limit)).await
     }
 
     /// Programs whose members can move between tiers: `(business_id, program_id, definition)`.
@@ -198,19 +280,19 @@ impl SqliteStore {
 
     /// Members of `program_id` above tier `level`.
     pub async fn accounts_above_tier(&self, program_id: Uuid, level: u32) -> Result<Vec<Uuid>, StoreError> {
-        self.read(move |conn| queries::accounts_above_tier(conn, program_id, level))
+        self.read(move |db| queries::accounts_above_tier(db, program_id, level))
             .await
     }
 
     /// Every business's events after `after`, in commit order (for event handlers).
     pub async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        self.read(move |conn| queries::events_after(conn, after, limit)).await
+        self.read(move |db| queries::events_after(db, after, limit)).await
     }
 
     /// Where checkpoint `name` stands.
     pub async fn checkpoint(&self, name: &str) -> Result<i64, StoreError> {
         let name = name.to_owned();
-        self.read(move |conn| queries::checkpoint(conn, &name)).await
+        self.read(move |db| queries::checkpoint(db, &name)).await
     }
 
     /// The position of the newest event.
@@ -220,18 +302,18 @@ impl SqliteStore {
 
     /// Notifications sent to an account: `(kind, body)`, oldest first.
     pub async fn notifications(&self, account_id: Uuid) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        self.read(move |conn| queries::notifications(conn, account_id)).await
+        self.read(move |db| queries::notifications(db, account_id)).await
     }
 
     /// Dead letters, oldest first, of one business or (`None`) of all.
     pub async fn dead_letters(&self, business_id: Option<Uuid>, limit: u32) -> Result<Vec<DeadLetter>, StoreError> {
-        self.read(move |conn| crate::dead_letter::list(conn, business_id, limit))
+        self.read(move |db| crate::dead_letter::list(db, business_id, limit))
             .await
     }
 
     /// One dead letter.
     pub async fn dead_letter(&self, id: Uuid) -> Result<Option<DeadLetter>, StoreError> {
-        self.read(move |conn| crate::dead_letter::get(conn, id)).await
+        self.read(move |db| crate::dead_letter::get(db, id)).await
     }
 
     /// How many dead letters there are.
@@ -241,12 +323,12 @@ impl SqliteStore {
 
     /// A business's webhook subscriptions.
     pub async fn webhooks(&self, business_id: Uuid) -> Result<Vec<crate::Webhook>, StoreError> {
-        self.read(move |conn| crate::webhooks::list(conn, business_id)).await
+        self.read(move |db| crate::webhooks::list(db, business_id)).await
     }
 
     /// One subscription of a business.
     pub async fn webhook(&self, business_id: Uuid, webhook_id: Uuid) -> Result<Option<crate::Webhook>, StoreError> {
-        self.read(move |conn| crate::webhooks::get(conn, business_id, webhook_id))
+        self.read(move |db| crate::webhooks::get(db, business_id, webhook_id))
             .await
     }
 
@@ -257,7 +339,7 @@ impl SqliteStore {
         status: Option<String>,
         limit: u32,
     ) -> Result<Vec<crate::WebhookDelivery>, StoreError> {
-        self.read(move |conn| crate::webhooks::deliveries(conn, webhook_id, status.as_deref(), limit))
+        self.read(move |db| crate::webhooks::deliveries(db, webhook_id, status.as_deref(), limit))
             .await
     }
 
@@ -267,33 +349,89 @@ impl SqliteStore {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<(crate::WebhookDelivery, crate::Webhook)>, StoreError> {
-        self.read(move |conn| crate::webhooks::due(conn, now, limit)).await
+        self.read(move |db| crate::webhooks::due(db, now, limit)).await
     }
 
     /// A business's locations.
     pub async fn locations(&self, business_id: Uuid) -> Result<Vec<crate::Location>, StoreError> {
-        self.read(move |conn| crate::restaurant::locations(conn, business_id))
+        self.read(move |db| crate::restaurant::locations(db, business_id))
             .await
     }
 
     /// A business's points: `(sum of balances, sum of the ledger)`; equal unless something is wrong.
     pub async fn point_totals(&self, business_id: Uuid) -> Result<(i64, i64), StoreError> {
-        self.read(move |conn| queries::point_totals(conn, business_id)).await
+        self.read(move |db| queries::point_totals(db, business_id)).await
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
+        self.read(|db| db.query_row("SELECT 1", params![], |_| Ok(()))).await
     }
 
     /// Rebuild every read model and snapshot from the event store, in one transaction on a
     /// connection of its own. `progress(done, total)` is called as events are replayed.
-    pub fn rebuild_projections(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<RebuildReport, StoreError> {
-        let mut conn = open_writer(&self.inner.path)?;
-        crate::rebuild::rebuild(&mut conn, progress)
+    pub fn rebuild_projections(&self, progress: &mut (dyn FnMut(u64, u64) + Send)) -> Result<RebuildReport, StoreError> {
+        match &self.inner.backend {
+            Backend::Sqlite(path) => {
+                let conn = crate::sqlite::open_writer(path)?;
+                crate::rebuild::rebuild(Db::Sqlite(&conn), progress)
+            }
+            Backend::Postgres(url) => off_runtime(|| {
+                let conn = crate::postgres::connect(url)?;
+                crate::rebuild::rebuild(Db::Pg(&conn), progress)
+            }),
+        }
     }
 
     /// A digest of every read model and snapshot row, to compare live projections with a rebuild.
     pub fn read_model_fingerprint(&self) -> Result<String, StoreError> {
-        self.inner.readers.with(crate::rebuild::fingerprint)
+        off_runtime(|| self.inner.readers.with(crate::rebuild::fingerprint))
+    }
+}
+
+/// Run blocking database work on a plain thread of its own: PostgreSQL's synchronous client
+/// must not block (nor be dropped) on an async runtime's thread, and these entry points are
+/// called from async code.
+fn off_runtime<T: Send>(work: impl FnOnce() -> Result<T, StoreError> + Send) -> Result<T, StoreError> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(work)
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::WriteFailed("a database thread panicked".to_owned())))
+    })
+}
+
+/// Background work this instance leads (see [`Store::try_lead`]); given up when dropped.
+pub struct Leadership(Option<crate::postgres::Leadership>);
+
+impl Leadership {
+    /// Whether the leadership still holds (its connection still answers). Blocking: call
+    /// from a blocking thread.
+    pub fn still_held(&self) -> bool {
+        self.0.as_ref().is_none_or(crate::postgres::Leadership::still_held)
+    }
+}
+
+/// Where the data lives, for logs and messages (a PostgreSQL URL without its password).
+pub fn describe(backend: &Backend) -> String {
+    match backend {
+        Backend::Sqlite(path) => path.display().to_string(),
+        Backend::Postgres(url) => match url.parse::<postgres::Config>() {
+            Ok(config) => {
+                let host = config
+                    .get_hosts()
+                    .first()
+                    .map(|h| match h {
+                        postgres::config::Host::Tcp(name) => name.clone(),
+                        postgres::config::Host::Unix(path) => path.display().to_string(),
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "postgres://{}@{host}/{}",
+                    config.get_user().unwrap_or(""),
+                    config.get_dbname().unwrap_or("")
+                )
+            }
+            Err(_) => "postgres (unparsable URL)".to_owned(),
+        },
     }
 }

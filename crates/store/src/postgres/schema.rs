@@ -1,17 +1,18 @@
-//! Schema migrations, embedded and applied in order on start. Each runs once, inside the
-//! transaction that records it, under SQLite's write lock, so two processes starting at once
-//! cannot both apply one.
+//! PostgreSQL schema migrations, embedded and applied in order on start (and by `loyalty
+//! migrate`). Each runs inside the transaction that records it, under an advisory lock, so two
+//! instances starting at once apply it once. The schema is SQLite's (migrations 1 to 6 of that
+//! backend, in one step) with PostgreSQL's types: BIGINT integers, an identity column for
+//! event positions.
 
-use rusqlite::{Connection, TransactionBehavior};
-
+use super::{LOCK_CLASS, LOCK_MIGRATIONS};
+use crate::db::{params, Db, PgConn};
 use crate::StoreError;
 
 /// Every migration, in order. Never edit one that has shipped: add another.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "event store, read models, idempotency, businesses",
-        r#"
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "event store, read models, idempotency, inbox, checkpoints, dead letters, webhooks, restaurant",
+    r#"
 CREATE TABLE businesses (
     business_id  TEXT PRIMARY KEY,
     name         TEXT NOT NULL,
@@ -19,18 +20,18 @@ CREATE TABLE businesses (
     created_at   TEXT NOT NULL
 );
 
--- The record. position is commit order (events are never deleted, so a plain rowid never reuses
--- one); (aggregate_id, sequence) is unique, so two writers of one aggregate cannot both append the
+-- The record. position is commit order: every writer transaction holds the event-log advisory
+-- lock from BEGIN to COMMIT, so positions are taken and committed in one order; (aggregate_id, sequence) is unique, so two writers of one aggregate cannot both append the
 -- same next event.
 CREATE TABLE events (
-    position       INTEGER PRIMARY KEY,
+    position       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     event_id       TEXT NOT NULL UNIQUE,
     event_type     TEXT NOT NULL,
     version        TEXT NOT NULL,
     timestamp      TEXT NOT NULL,
     aggregate_type TEXT NOT NULL,
     aggregate_id   TEXT NOT NULL,
-    sequence       INTEGER NOT NULL,
+    sequence       BIGINT NOT NULL,
     business_id    TEXT NOT NULL,
     data           TEXT NOT NULL,
     metadata       TEXT NOT NULL,
@@ -43,9 +44,9 @@ CREATE TABLE snapshots (
     aggregate_id   TEXT PRIMARY KEY,
     aggregate_type TEXT NOT NULL,
     business_id    TEXT NOT NULL,
-    version        INTEGER NOT NULL,
+    version        BIGINT NOT NULL,
     state          TEXT NOT NULL
-) WITHOUT ROWID;
+);
 
 -- Read models: projections of the events, rebuilt by `loyalty projections rebuild`.
 CREATE TABLE programs (
@@ -55,7 +56,7 @@ CREATE TABLE programs (
     status      TEXT NOT NULL,
     definition  TEXT NOT NULL,
     template_id TEXT,
-    version     INTEGER NOT NULL,
+    version     BIGINT NOT NULL,
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL
 );
@@ -70,13 +71,13 @@ CREATE TABLE accounts (
     email           TEXT NOT NULL,
     email_key       TEXT NOT NULL,
     status          TEXT NOT NULL,
-    point_balance   INTEGER NOT NULL,
-    lifetime_points INTEGER NOT NULL,
+    point_balance   BIGINT NOT NULL,
+    lifetime_points BIGINT NOT NULL,
     tier_id         TEXT,
     tier_name       TEXT,
-    tier_level      INTEGER,
+    tier_level      BIGINT,
     progress        TEXT,
-    version         INTEGER NOT NULL,
+    version         BIGINT NOT NULL,
     enrolled_at     TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
     UNIQUE (program_id, email_key)
@@ -85,13 +86,13 @@ CREATE INDEX accounts_by_email ON accounts (business_id, email_key);
 CREATE INDEX accounts_by_customer ON accounts (business_id, customer_id);
 
 CREATE TABLE transactions (
-    position       INTEGER PRIMARY KEY,
+    position       BIGINT PRIMARY KEY,
     transaction_id TEXT NOT NULL UNIQUE,
     account_id     TEXT NOT NULL,
     business_id    TEXT NOT NULL,
     type           TEXT NOT NULL,
-    points_changed INTEGER NOT NULL,
-    new_balance    INTEGER NOT NULL,
+    points_changed BIGINT NOT NULL,
+    new_balance    BIGINT NOT NULL,
     reason         TEXT NOT NULL,
     order_ref      TEXT,
     reward_id      TEXT,
@@ -106,12 +107,12 @@ CREATE TABLE orders (
     order_ref      TEXT NOT NULL,
     business_id    TEXT NOT NULL,
     amount         TEXT NOT NULL,
-    points_earned  INTEGER NOT NULL,
+    points_earned  BIGINT NOT NULL,
     transaction_id TEXT NOT NULL,
     location_id    TEXT,
     recorded_at    TEXT NOT NULL,
     PRIMARY KEY (account_id, order_ref)
-) WITHOUT ROWID;
+);
 
 -- Rewards full cards issued to members, each usable once.
 CREATE TABLE issued_rewards (
@@ -131,23 +132,19 @@ CREATE TABLE idempotency (
     business_id  TEXT NOT NULL,
     idem_key     TEXT NOT NULL,
     request_hash TEXT NOT NULL,
-    status       INTEGER NOT NULL,
+    status       BIGINT NOT NULL,
     body         TEXT NOT NULL,
     created_at   TEXT NOT NULL,
     PRIMARY KEY (business_id, idem_key)
-) WITHOUT ROWID;
-"#,
-    ),
-    (
-        2,
-        "refunds, pending points, when each aggregate next needs attention, event handlers' inbox and checkpoints, notifications",
-        r#"
+);
+
+
 -- What refunds took back from each order so far.
 ALTER TABLE orders ADD COLUMN refunded_amount TEXT NOT NULL DEFAULT '0.00';
-ALTER TABLE orders ADD COLUMN points_reversed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN points_reversed BIGINT NOT NULL DEFAULT 0;
 -- Points a reversal could not take back because they were already spent.
-ALTER TABLE transactions ADD COLUMN unrecovered_points INTEGER;
-ALTER TABLE accounts ADD COLUMN pending_points INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE transactions ADD COLUMN unrecovered_points BIGINT;
+ALTER TABLE accounts ADD COLUMN pending_points BIGINT NOT NULL DEFAULT 0;
 -- The next moment the aggregate changes without a command (a lot expires, pending points are
 -- released): what the sweeper looks for.
 ALTER TABLE snapshots ADD COLUMN due_at TEXT;
@@ -161,12 +158,12 @@ CREATE TABLE inbox (
     outcome    TEXT NOT NULL,
     handled_at TEXT NOT NULL,
     PRIMARY KEY (handler, event_id)
-) WITHOUT ROWID;
+);
 CREATE TABLE checkpoints (
     name       TEXT PRIMARY KEY,
-    position   INTEGER NOT NULL,
+    position   BIGINT NOT NULL,
     updated_at TEXT NOT NULL
-) WITHOUT ROWID;
+);
 
 -- Notifications sent to members through the notification port (the welcome message).
 CREATE TABLE notifications (
@@ -177,14 +174,10 @@ CREATE TABLE notifications (
     body            TEXT NOT NULL,
     caused_by       TEXT NOT NULL,
     created_at      TEXT NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX notifications_by_account ON notifications (account_id, created_at);
-"#,
-    ),
-    (
-        3,
-        "rewards catalogue and reward claims",
-        r#"
+
+
 -- Each program's rewards catalogue, with what is left of each limited stock.
 CREATE TABLE rewards (
     reward_id          TEXT PRIMARY KEY,
@@ -192,12 +185,12 @@ CREATE TABLE rewards (
     program_id         TEXT NOT NULL,
     name               TEXT NOT NULL,
     reward_type        TEXT NOT NULL,
-    points_cost        INTEGER NOT NULL,
-    stock              INTEGER,
-    remaining_stock    INTEGER,
-    per_customer_limit INTEGER,
-    claimed_count      INTEGER NOT NULL,
-    version            INTEGER NOT NULL,
+    points_cost        BIGINT NOT NULL,
+    stock              BIGINT,
+    remaining_stock    BIGINT,
+    per_customer_limit BIGINT,
+    claimed_count      BIGINT NOT NULL,
+    version            BIGINT NOT NULL,
     created_at         TEXT NOT NULL,
     updated_at         TEXT NOT NULL
 );
@@ -210,16 +203,12 @@ CREATE TABLE reward_claims (
     business_id    TEXT NOT NULL,
     account_id     TEXT NOT NULL,
     customer_id    TEXT NOT NULL,
-    points_cost    INTEGER NOT NULL,
+    points_cost    BIGINT NOT NULL,
     claimed_at     TEXT NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX reward_claims_by_customer ON reward_claims (reward_id, customer_id);
-"#,
-    ),
-    (
-        4,
-        "dead letters: events a handler could not handle after its retries",
-        r#"
+
+
 -- Operational state, not a projection: kept out of the rebuild.
 CREATE TABLE dead_letters (
     dead_letter_id TEXT PRIMARY KEY,
@@ -230,18 +219,14 @@ CREATE TABLE dead_letters (
     event          TEXT NOT NULL,
     error          TEXT NOT NULL,
     reason         TEXT NOT NULL,
-    attempts       INTEGER NOT NULL,
+    attempts       BIGINT NOT NULL,
     created_at     TEXT NOT NULL,
     updated_at     TEXT NOT NULL,
     UNIQUE (handler, event_id)
-) WITHOUT ROWID;
+);
 CREATE INDEX dead_letters_by_business ON dead_letters (business_id, created_at);
-"#,
-    ),
-    (
-        5,
-        "webhook subscriptions and their deliveries",
-        r#"
+
+
 -- Operational state, not projections: kept out of the rebuild.
 CREATE TABLE webhooks (
     webhook_id  TEXT PRIMARY KEY,
@@ -250,7 +235,7 @@ CREATE TABLE webhooks (
     event_types TEXT NOT NULL,
     secret      TEXT NOT NULL,
     created_at  TEXT NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX webhooks_by_business ON webhooks (business_id, created_at);
 
 CREATE TABLE webhook_deliveries (
@@ -261,32 +246,28 @@ CREATE TABLE webhook_deliveries (
     event_type       TEXT NOT NULL,
     event            TEXT NOT NULL,
     status           TEXT NOT NULL,
-    attempts         INTEGER NOT NULL,
+    attempts         BIGINT NOT NULL,
     last_error       TEXT,
-    last_status_code INTEGER,
+    last_status_code BIGINT,
     next_attempt_at  TEXT,
     delivered_at     TEXT,
     created_at       TEXT NOT NULL,
     UNIQUE (webhook_id, event_id)
-) WITHOUT ROWID;
+);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'PENDING';
 CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, created_at);
-"#,
-    ),
-    (
-        6,
-        "restaurant integration: locations, table-order links, upstream payments",
-        r#"
+
+
 -- The per-location rollout switch: which program a location's payments earn in, and whether
 -- loyalty is on there. Configuration, not a projection: kept out of the rebuild.
 CREATE TABLE locations (
     business_id     TEXT NOT NULL,
     location_id     TEXT NOT NULL,
     program_id      TEXT NOT NULL,
-    loyalty_enabled INTEGER NOT NULL,
+    loyalty_enabled BIGINT NOT NULL,
     updated_at      TEXT NOT NULL,
     PRIMARY KEY (business_id, location_id)
-) WITHOUT ROWID;
+);
 
 -- A guest showed their loyalty code at the table: that table order's payment is theirs.
 CREATE TABLE table_order_links (
@@ -295,7 +276,7 @@ CREATE TABLE table_order_links (
     account_id     TEXT NOT NULL,
     linked_at      TEXT NOT NULL,
     PRIMARY KEY (business_id, table_order_id)
-) WITHOUT ROWID;
+);
 
 -- Every upstream payment received, once, with what became of it (the adaptors' dedupe).
 CREATE TABLE payments (
@@ -309,22 +290,40 @@ CREATE TABLE payments (
     transaction_id TEXT,
     received_at    TEXT NOT NULL,
     PRIMARY KEY (business_id, source, payment_ref)
-) WITHOUT ROWID;
+);
 "#,
-    ),
-];
+)];
 
 /// Apply every migration not yet applied. Returns how many ran.
-pub fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute_batch(
+pub(crate) fn migrate(conn: &PgConn) -> Result<usize, StoreError> {
+    let db = Db::Pg(conn);
+    db.begin()?;
+    match migrate_in_transaction(db) {
+        Ok(count) => {
+            db.commit()?;
+            Ok(count)
+        }
+        Err(e) => {
+            let _ = db.rollback();
+            Err(e)
+        }
+    }
+}
+
+fn migrate_in_transaction(db: Db<'_>) -> Result<usize, StoreError> {
+    db.query_row(
+        "SELECT pg_advisory_xact_lock(?1, ?2)::TEXT",
+        params![LOCK_CLASS, LOCK_MIGRATIONS],
+        |_| Ok(()),
+    )?;
+    db.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
-            version     INTEGER PRIMARY KEY,
+            version     BIGINT PRIMARY KEY,
             description TEXT NOT NULL,
             applied_at  TEXT NOT NULL
         )",
     )?;
-    let applied: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| {
+    let applied: i64 = db.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", params![], |r| {
         r.get(0)
     })?;
     let mut count = 0;
@@ -332,14 +331,13 @@ pub fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
         if *version <= applied {
             continue;
         }
-        tx.execute_batch(sql)?;
-        tx.execute(
+        db.execute_batch(sql)?;
+        db.execute(
             "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)",
-            rusqlite::params![version, description, crate::time::format(chrono::Utc::now())],
+            params![*version, *description, crate::time::format(chrono::Utc::now())],
         )?;
         tracing::info!(version, description, "applied migration");
         count += 1;
     }
-    tx.commit()?;
     Ok(count)
 }

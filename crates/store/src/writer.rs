@@ -2,11 +2,42 @@
 
 use std::time::Instant;
 
-use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::write_tx::WriteTx;
+use crate::db::{params, Db, PgConn};
+use crate::write_tx::WriteTx;
 use crate::{StoreError, CONFLICT_RETRY_COUNT_MAX, WRITER_BATCH_COUNT_MAX};
+
+/// The writer's own connection.
+pub(crate) enum WriterConn {
+    Sqlite(rusqlite::Connection),
+    /// With the URL, to reconnect after the server closed the connection.
+    Pg { conn: PgConn, url: String },
+}
+
+impl WriterConn {
+    fn db(&self) -> Db<'_> {
+        match self {
+            WriterConn::Sqlite(conn) => Db::Sqlite(conn),
+            WriterConn::Pg { conn, .. } => Db::Pg(conn),
+        }
+    }
+
+    /// Reconnect a PostgreSQL connection that was closed under us.
+    fn ensure_open(&mut self) {
+        if let WriterConn::Pg { conn, url } = self {
+            if conn.is_closed() {
+                match crate::postgres::connect(url) {
+                    Ok(fresh) => {
+                        tracing::warn!("writer reconnected to PostgreSQL");
+                        *conn = fresh;
+                    }
+                    Err(e) => tracing::error!(error = %e, "writer could not reconnect to PostgreSQL"),
+                }
+            }
+        }
+    }
+}
 
 /// A unit of work for the writer. `run` may be called more than once (after a conflict); its
 /// effects are kept only if the batch commits, and only then is the caller told.
@@ -46,7 +77,7 @@ where
 pub(crate) type JobBox = Box<dyn WriteJob>;
 
 /// Run the writer until every sender is dropped.
-pub(crate) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<JobBox>) {
+pub(crate) fn run(mut conn: WriterConn, mut jobs: mpsc::Receiver<JobBox>) {
     let mut batch: Vec<JobBox> = Vec::with_capacity(WRITER_BATCH_COUNT_MAX);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -56,29 +87,45 @@ pub(crate) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<JobBox>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&mut conn, &mut batch);
+        conn.ensure_open();
+        commit_batch(conn.db(), &mut batch);
     }
     tracing::debug!("writer stopped: every handle was dropped");
 }
 
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<JobBox>) {
+/// Begin the batch's transaction; on PostgreSQL, take the event-log lock (see
+/// [`crate::postgres::LOCK_EVENT_LOG`]) so positions commit in the order they are taken.
+fn begin(db: Db<'_>) -> Result<(), StoreError> {
+    db.begin()?;
+    if db.is_postgres() {
+        let locked = db.query_row(
+            "SELECT pg_advisory_xact_lock(?1, ?2)::TEXT",
+            params![crate::postgres::LOCK_CLASS, crate::postgres::LOCK_EVENT_LOG],
+            |_| Ok(()),
+        );
+        if let Err(e) = locked {
+            let _ = db.rollback();
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) {
     let started = Instant::now();
     let size = batch.len();
-    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => {
-            tracing::error!(error = %e, "could not begin a write transaction");
-            fail_all(batch, &e.to_string());
-            return;
-        }
-    };
+    if let Err(e) = begin(db) {
+        tracing::error!(error = %e, "could not begin a write transaction");
+        fail_all(batch, &e.to_string());
+        return;
+    }
     let now = chrono::Utc::now();
     let mut outcomes: Vec<Result<(), StoreError>> = Vec::with_capacity(size);
     for job in batch.iter_mut() {
-        outcomes.push(run_in_savepoint(&tx, job.as_mut(), now));
+        outcomes.push(run_in_savepoint(db, job.as_mut(), now));
     }
     let committing = Instant::now();
-    let committed = tx.commit();
+    let committed = db.commit();
     metrics::histogram!("store_commit_seconds").record(committing.elapsed().as_secs_f64());
     match committed {
         Ok(()) => {
@@ -88,6 +135,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<JobBox>) {
         }
         Err(e) => {
             tracing::error!(error = %e, "group commit failed");
+            let _ = db.rollback();
             fail_all(batch, &e.to_string());
         }
     }
@@ -97,23 +145,24 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<JobBox>) {
 
 /// One job in its own savepoint: on error everything it wrote is undone, nothing else is.
 fn run_in_savepoint(
-    conn: &Connection,
+    db: Db<'_>,
     job: &mut dyn WriteJob,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
     let mut attempt = 0;
     loop {
-        conn.execute_batch("SAVEPOINT job")?;
-        let mut tx = WriteTx::new(conn, now);
+        db.execute_batch("SAVEPOINT job")?;
+        let mut tx = WriteTx::new(db, now);
         let result = job.run(&mut tx);
         match result {
             Ok(()) => {
-                conn.execute_batch("RELEASE job")?;
+                db.execute_batch("RELEASE SAVEPOINT job")?;
                 return Ok(());
             }
             Err(error) => {
-                conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
-                let retry = matches!(error, StoreError::Conflict { .. }) && attempt < CONFLICT_RETRY_COUNT_MAX;
+                db.execute_batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")?;
+                let retry = (matches!(error, StoreError::Conflict { .. }) || error.is_transient())
+                    && attempt < CONFLICT_RETRY_COUNT_MAX;
                 if !retry {
                     return Err(error);
                 }

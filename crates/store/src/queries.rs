@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use loyalty_domain::account::Lots;
 use loyalty_domain::program::ProgramDefinition;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::db::{params, Db, OptionalRow, Row};
 use uuid::Uuid;
 
 use crate::views::{
@@ -22,7 +22,7 @@ const TRANSACTION_COLUMNS: &str =
     "transaction_id, type, points_changed, new_balance, reason, order_ref, reward_id, expires_at, timestamp, position,
      unrecovered_points";
 
-fn transaction_row(row: &Row<'_>) -> rusqlite::Result<(TransactionRow, i64)> {
+fn transaction_row(row: &Row<'_>) -> Result<(TransactionRow, i64), StoreError> {
     Ok((
         TransactionRow {
             transaction_id: row.get(0)?,
@@ -72,7 +72,7 @@ impl TransactionRow {
 
 /// Transactions of an account, newest first, strictly before `before` (a position) when given.
 fn transactions(
-    conn: &Connection,
+    conn: Db<'_>,
     account_id: &str,
     before: Option<i64>,
     limit: u32,
@@ -98,7 +98,7 @@ pub const EXPIRING_SOON_DAYS: i64 = 30;
 /// Points expiring within [`EXPIRING_SOON_DAYS`] of `now`, and the next expiry, from the
 /// account's snapshot (only accounts with something scheduled have lots worth reading).
 fn expiring(
-    conn: &Connection,
+    conn: Db<'_>,
     account_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
@@ -119,7 +119,7 @@ fn expiring(
     Ok((i64::try_from(soon).unwrap_or(i64::MAX), next))
 }
 
-fn account_from_row(conn: &Connection, row: AccountRow) -> Result<AccountView, StoreError> {
+fn account_from_row(conn: Db<'_>, row: AccountRow) -> Result<AccountView, StoreError> {
     let recent = transactions(conn, &row.account_id, None, RECENT_TRANSACTIONS_COUNT)?
         .into_iter()
         .map(|(t, _)| t)
@@ -173,7 +173,7 @@ struct AccountRow {
 }
 
 /// A member's unused issued rewards, oldest first.
-fn issued_rewards(conn: &Connection, account_id: &str) -> Result<Vec<IssuedRewardView>, StoreError> {
+fn issued_rewards(conn: Db<'_>, account_id: &str) -> Result<Vec<IssuedRewardView>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT issued_reward_id, reward_type, reward_value, order_ref, issued_at FROM issued_rewards
          WHERE account_id = ?1 AND used_at IS NULL ORDER BY issued_at, issued_reward_id LIMIT 100",
@@ -196,7 +196,7 @@ fn issued_rewards(conn: &Connection, account_id: &str) -> Result<Vec<IssuedRewar
         .collect()
 }
 
-fn account_row(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
+fn account_row(row: &Row<'_>) -> Result<AccountRow, StoreError> {
     Ok(AccountRow {
         account_id: row.get(0)?,
         program_id: row.get(1)?,
@@ -218,7 +218,7 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
 }
 
 /// One account of a business.
-pub fn account(conn: &Connection, business_id: Uuid, account_id: Uuid) -> Result<Option<AccountView>, StoreError> {
+pub fn account(conn: Db<'_>, business_id: Uuid, account_id: Uuid) -> Result<Option<AccountView>, StoreError> {
     let row = conn
         .prepare_cached(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?1 AND business_id = ?2"
@@ -229,13 +229,13 @@ pub fn account(conn: &Connection, business_id: Uuid, account_id: Uuid) -> Result
 }
 
 /// The accounts of a business with this email (any letter case), across its programs.
-pub fn accounts_by_email(conn: &Connection, business_id: Uuid, email: &str) -> Result<Vec<AccountView>, StoreError> {
+pub fn accounts_by_email(conn: Db<'_>, business_id: Uuid, email: &str) -> Result<Vec<AccountView>, StoreError> {
     accounts_where(conn, "email_key", business_id, &email.trim().to_lowercase())
 }
 
 /// The accounts of a business for this customer id, across its programs.
 pub fn accounts_by_customer(
-    conn: &Connection,
+    conn: Db<'_>,
     business_id: Uuid,
     customer_id: &str,
 ) -> Result<Vec<AccountView>, StoreError> {
@@ -243,7 +243,7 @@ pub fn accounts_by_customer(
 }
 
 fn accounts_where(
-    conn: &Connection,
+    conn: Db<'_>,
     column: &str,
     business_id: Uuid,
     value: &str,
@@ -261,7 +261,7 @@ fn accounts_where(
 }
 
 /// Whether the account exists for this business (cheap, for 404s).
-pub fn account_exists(conn: &Connection, business_id: Uuid, account_id: Uuid) -> Result<bool, StoreError> {
+pub fn account_exists(conn: Db<'_>, business_id: Uuid, account_id: Uuid) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM accounts WHERE account_id = ?1 AND business_id = ?2")?
         .exists(params![account_id.to_string(), business_id.to_string()])?)
@@ -270,7 +270,7 @@ pub fn account_exists(conn: &Connection, business_id: Uuid, account_id: Uuid) ->
 /// A page of an account's transactions, newest first. `None` when the account is not the
 /// business's.
 pub fn transaction_page(
-    conn: &Connection,
+    conn: Db<'_>,
     business_id: Uuid,
     account_id: Uuid,
     cursor: Option<i64>,
@@ -294,7 +294,7 @@ pub fn transaction_page(
 
 /// One transaction of a business.
 pub fn transaction(
-    conn: &Connection,
+    conn: Db<'_>,
     business_id: Uuid,
     transaction_id: Uuid,
 ) -> Result<Option<TransactionView>, StoreError> {
@@ -322,7 +322,7 @@ struct ProgramRow {
     version: i64,
 }
 
-fn program_row(row: &Row<'_>) -> rusqlite::Result<ProgramRow> {
+fn program_row(row: &Row<'_>) -> Result<ProgramRow, StoreError> {
     Ok(ProgramRow {
         program_id: row.get(0)?,
         status: row.get(1)?,
@@ -368,7 +368,7 @@ fn program_view(row: ProgramRow) -> Result<ProgramView, StoreError> {
 }
 
 /// One program of a business.
-pub fn program(conn: &Connection, business_id: Uuid, program_id: Uuid) -> Result<Option<ProgramView>, StoreError> {
+pub fn program(conn: Db<'_>, business_id: Uuid, program_id: Uuid) -> Result<Option<ProgramView>, StoreError> {
     let row = conn
         .prepare_cached(&format!(
             "SELECT {PROGRAM_COLUMNS} FROM programs WHERE program_id = ?1 AND business_id = ?2"
@@ -379,7 +379,7 @@ pub fn program(conn: &Connection, business_id: Uuid, program_id: Uuid) -> Result
 }
 
 /// Every program of a business, oldest first.
-pub fn programs(conn: &Connection, business_id: Uuid) -> Result<Vec<ProgramView>, StoreError> {
+pub fn programs(conn: Db<'_>, business_id: Uuid) -> Result<Vec<ProgramView>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {PROGRAM_COLUMNS} FROM programs WHERE business_id = ?1 ORDER BY created_at, program_id"
     ))?;
@@ -407,7 +407,7 @@ struct RewardRow {
     version: i64,
 }
 
-fn reward_row(row: &Row<'_>) -> rusqlite::Result<RewardRow> {
+fn reward_row(row: &Row<'_>) -> Result<RewardRow, StoreError> {
     Ok(RewardRow {
         reward_id: row.get(0)?,
         program_id: row.get(1)?,
@@ -444,7 +444,7 @@ impl RewardRow {
 }
 
 /// One reward of a business.
-pub fn reward(conn: &Connection, business_id: Uuid, reward_id: Uuid) -> Result<Option<RewardView>, StoreError> {
+pub fn reward(conn: Db<'_>, business_id: Uuid, reward_id: Uuid) -> Result<Option<RewardView>, StoreError> {
     let row = conn
         .prepare_cached(&format!(
             "SELECT {REWARD_COLUMNS} FROM rewards WHERE reward_id = ?1 AND business_id = ?2"
@@ -455,7 +455,7 @@ pub fn reward(conn: &Connection, business_id: Uuid, reward_id: Uuid) -> Result<O
 }
 
 /// The catalogue of a program, oldest first. `None` when the program is not the business's.
-pub fn rewards(conn: &Connection, business_id: Uuid, program_id: Uuid) -> Result<Option<Vec<RewardView>>, StoreError> {
+pub fn rewards(conn: Db<'_>, business_id: Uuid, program_id: Uuid) -> Result<Option<Vec<RewardView>>, StoreError> {
     let program_exists = conn
         .prepare_cached("SELECT 1 FROM programs WHERE program_id = ?1 AND business_id = ?2")?
         .exists(params![program_id.to_string(), business_id.to_string()])?;
@@ -486,7 +486,7 @@ const EVENT_COLUMNS: &str =
     "position, event_id, event_type, version, timestamp, aggregate_type, aggregate_id, sequence, business_id, data, metadata";
 
 /// A stored event row, as read.
-pub fn event_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
+pub fn event_row(row: &Row<'_>) -> Result<EventRow, StoreError> {
     Ok(EventRow {
         position: row.get(0)?,
         event_id: row.get(1)?,
@@ -552,7 +552,7 @@ pub fn event_select() -> String {
 
 /// An aggregate's events, oldest first. `None` when it is not the business's.
 pub fn aggregate_events(
-    conn: &Connection,
+    conn: Db<'_>,
     business_id: Uuid,
     aggregate_id: Uuid,
     limit: u32,
@@ -571,7 +571,7 @@ pub fn aggregate_events(
 }
 
 /// The business's feed after `after`, in commit order.
-pub fn event_feed(conn: &Connection, business_id: Uuid, after: i64, limit: u32) -> Result<EventFeed, StoreError> {
+pub fn event_feed(conn: Db<'_>, business_id: Uuid, after: i64, limit: u32) -> Result<EventFeed, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE business_id = ?1 AND position > ?2 ORDER BY position LIMIT ?3"
     ))?;
@@ -584,7 +584,7 @@ pub fn event_feed(conn: &Connection, business_id: Uuid, after: i64, limit: u32) 
 }
 
 /// The business an API key hash belongs to.
-pub fn business_by_key_hash(conn: &Connection, key_hash: &str) -> Result<Option<Business>, StoreError> {
+pub fn business_by_key_hash(conn: Db<'_>, key_hash: &str) -> Result<Option<Business>, StoreError> {
     let row: Option<(String, String, String)> = conn
         .prepare_cached("SELECT business_id, name, created_at FROM businesses WHERE api_key_hash = ?1")?
         .query_row([key_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -601,7 +601,7 @@ pub fn business_by_key_hash(conn: &Connection, key_hash: &str) -> Result<Option<
 
 /// Accounts with something due by `as_of` (a lot to expire, pending points to release), soonest
 /// first: `(business_id, account_id)`.
-pub fn due_accounts(conn: &Connection, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+pub fn due_accounts(conn: Db<'_>, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT business_id, aggregate_id FROM snapshots
          WHERE due_at IS NOT NULL AND due_at <= ?1 AND aggregate_type = 'LoyaltyAccount'
@@ -615,12 +615,12 @@ pub fn due_accounts(conn: &Connection, as_of: DateTime<Utc>, limit: u32) -> Resu
 
 /// Programs that can move members between tiers (not drafts, not ended), with their
 /// definitions: `(business_id, program_id, definition)`.
-pub fn tiered_programs(conn: &Connection) -> Result<Vec<(Uuid, Uuid, ProgramDefinition)>, StoreError> {
+pub fn tiered_programs(conn: Db<'_>) -> Result<Vec<(Uuid, Uuid, ProgramDefinition)>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT business_id, program_id, definition FROM programs WHERE status IN ('ACTIVE', 'PAUSED')",
     )?;
     let rows: Vec<(String, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     rows.iter()
         .map(|(b, p, d)| Ok((uuid(b)?, uuid(p)?, serde_json::from_str(d)?)))
@@ -628,7 +628,7 @@ pub fn tiered_programs(conn: &Connection) -> Result<Vec<(Uuid, Uuid, ProgramDefi
 }
 
 /// Members of a program whose tier is above `level`.
-pub fn accounts_above_tier(conn: &Connection, program_id: Uuid, level: u32) -> Result<Vec<Uuid>, StoreError> {
+pub fn accounts_above_tier(conn: Db<'_>, program_id: Uuid, level: u32) -> Result<Vec<Uuid>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT account_id FROM accounts WHERE program_id = ?1 AND tier_level > ?2")?;
     let rows: Vec<String> = stmt
         .query_map(params![program_id.to_string(), level], |r| r.get(0))?
@@ -637,7 +637,7 @@ pub fn accounts_above_tier(conn: &Connection, program_id: Uuid, level: u32) -> R
 }
 
 /// Every business's events after `after`, in commit order: what event handlers read.
-pub fn events_after(conn: &Connection, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+pub fn events_after(conn: Db<'_>, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
     ))?;
@@ -649,7 +649,7 @@ pub fn events_after(conn: &Connection, after: i64, limit: u32) -> Result<Vec<Sto
 }
 
 /// Where the checkpoint `name` is (0 before its first event).
-pub fn checkpoint(conn: &Connection, name: &str) -> Result<i64, StoreError> {
+pub fn checkpoint(conn: Db<'_>, name: &str) -> Result<i64, StoreError> {
     Ok(conn
         .prepare_cached("SELECT position FROM checkpoints WHERE name = ?1")?
         .query_row([name], |r| r.get(0))
@@ -658,12 +658,12 @@ pub fn checkpoint(conn: &Connection, name: &str) -> Result<i64, StoreError> {
 }
 
 /// The last event's position (0 when there is none).
-pub fn head_position(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| r.get(0))?)
+pub fn head_position(conn: Db<'_>) -> Result<i64, StoreError> {
+    Ok(conn.query_row("SELECT COALESCE(MAX(position), 0) FROM events", params![], |r| r.get(0))?)
 }
 
 /// The notifications sent to an account, oldest first: `(kind, body)`.
-pub fn notifications(conn: &Connection, account_id: Uuid) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+pub fn notifications(conn: Db<'_>, account_id: Uuid) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT kind, body FROM notifications WHERE account_id = ?1 ORDER BY created_at, notification_id",
     )?;
@@ -676,14 +676,14 @@ pub fn notifications(conn: &Connection, account_id: Uuid) -> Result<Vec<(String,
 }
 
 /// A business's points: the sum of its accounts' balances, and the sum of its ledger.
-pub fn point_totals(conn: &Connection, business_id: Uuid) -> Result<(i64, i64), StoreError> {
+pub fn point_totals(conn: Db<'_>, business_id: Uuid) -> Result<(i64, i64), StoreError> {
     let balances: i64 = conn.query_row(
-        "SELECT COALESCE(SUM(point_balance), 0) FROM accounts WHERE business_id = ?1",
+        "SELECT CAST(COALESCE(SUM(point_balance), 0) AS BIGINT) FROM accounts WHERE business_id = ?1",
         [business_id.to_string()],
         |r| r.get(0),
     )?;
     let ledger: i64 = conn.query_row(
-        "SELECT COALESCE(SUM(points_changed), 0) FROM transactions WHERE business_id = ?1",
+        "SELECT CAST(COALESCE(SUM(points_changed), 0) AS BIGINT) FROM transactions WHERE business_id = ?1",
         [business_id.to_string()],
         |r| r.get(0),
     )?;

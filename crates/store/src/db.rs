@@ -1,0 +1,497 @@
+//! One small seam over the two databases the store runs on: embedded SQLite (rusqlite) and
+//! PostgreSQL (the `postgres` client). The store's SQL is written once, in the dialect both
+//! accept, with `?N` placeholders (rewritten to `$N` for PostgreSQL); values cross the seam as a
+//! handful of plain types (integers, text, reals, NULL), which is all the schema stores.
+//!
+//! The surface mirrors rusqlite's (`prepare_cached`, `query_row`, `query_map`, `execute`,
+//! `exists`), so a query reads the same whichever database runs it.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::StoreError;
+
+/// A connection of either backend, borrowed for the length of one unit of work.
+#[derive(Clone, Copy)]
+pub enum Db<'a> {
+    Sqlite(&'a rusqlite::Connection),
+    Pg(&'a PgConn),
+}
+
+/// A PostgreSQL client with its own cache of prepared statements (keyed by the SQL as written).
+pub struct PgConn {
+    client: RefCell<postgres::Client>,
+    statements: RefCell<HashMap<String, postgres::Statement>>,
+}
+
+impl PgConn {
+    pub fn new(client: postgres::Client) -> Self {
+        Self {
+            client: RefCell::new(client),
+            statements: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The statement for `sql`, prepared once per connection.
+    fn statement(&self, sql: &str) -> Result<postgres::Statement, StoreError> {
+        if let Some(statement) = self.statements.borrow().get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.borrow_mut().prepare(&pg_placeholders(sql))?;
+        self.statements.borrow_mut().insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    pub fn batch_execute(&self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client.borrow_mut().batch_execute(sql)?)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.client.borrow().is_closed()
+    }
+}
+
+/// `?N` placeholders (SQLite) as `$N` (PostgreSQL); text in single quotes is left alone.
+pub fn pg_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quoted = false;
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => out.push('$'),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+impl<'a> Db<'a> {
+    /// A statement ready to run (cached per connection on both backends).
+    pub fn prepare_cached(self, sql: &str) -> Result<Stmt<'a>, StoreError> {
+        match self {
+            Db::Sqlite(conn) => Ok(Stmt::Sqlite(conn.prepare_cached(sql)?)),
+            Db::Pg(conn) => Ok(Stmt::Pg {
+                conn,
+                statement: conn.statement(sql)?,
+            }),
+        }
+    }
+
+    pub fn execute(self, sql: &str, params: impl Params) -> Result<usize, StoreError> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    pub fn query_row<T>(
+        self,
+        sql: &str,
+        params: impl Params,
+        f: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    /// Several statements without parameters (savepoints, schema).
+    pub fn execute_batch(self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
+            Db::Pg(conn) => conn.batch_execute(sql),
+        }
+    }
+
+    /// Begin a write transaction (SQLite: taking the write lock at once).
+    pub fn begin(self) -> Result<(), StoreError> {
+        self.execute_batch(match self {
+            Db::Sqlite(_) => "BEGIN IMMEDIATE",
+            Db::Pg(_) => "BEGIN",
+        })
+    }
+
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.execute_batch("COMMIT")
+    }
+
+    pub fn rollback(self) -> Result<(), StoreError> {
+        self.execute_batch("ROLLBACK")
+    }
+
+    pub fn is_postgres(self) -> bool {
+        matches!(self, Db::Pg(_))
+    }
+}
+
+/// A prepared statement of either backend.
+pub enum Stmt<'a> {
+    Sqlite(rusqlite::CachedStatement<'a>),
+    Pg {
+        conn: &'a PgConn,
+        statement: postgres::Statement,
+    },
+}
+
+impl Stmt<'_> {
+    /// Run a statement that returns no rows; how many rows it changed.
+    pub fn execute(&mut self, params: impl Params) -> Result<usize, StoreError> {
+        let values = params.values();
+        match self {
+            Stmt::Sqlite(stmt) => Ok(stmt.execute(rusqlite::params_from_iter(values.iter()))?),
+            Stmt::Pg { conn, statement } => {
+                let refs = pg_refs(&values);
+                let changed = conn.client.borrow_mut().execute(&*statement, &refs)?;
+                Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+            }
+        }
+    }
+
+    /// The first row, mapped; [`StoreError::NoRow`] when there is none (see [`OptionalRow`]).
+    pub fn query_row<T>(
+        &mut self,
+        params: impl Params,
+        f: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let values = params.values();
+        match self {
+            Stmt::Sqlite(stmt) => {
+                let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+                match rows.next()? {
+                    Some(row) => f(&Row::Sqlite(row)),
+                    None => Err(StoreError::NoRow),
+                }
+            }
+            Stmt::Pg { conn, statement } => {
+                let refs = pg_refs(&values);
+                let row = conn.client.borrow_mut().query_opt(&*statement, &refs)?;
+                match row {
+                    Some(row) => f(&Row::Pg(&row)),
+                    None => Err(StoreError::NoRow),
+                }
+            }
+        }
+    }
+
+    /// Whether the query returns any row.
+    pub fn exists(&mut self, params: impl Params) -> Result<bool, StoreError> {
+        self.query_row(params, |_| Ok(())).optional().map(|found| found.is_some())
+    }
+
+    /// Every row, mapped (collect the answer into a `Result<Vec<_>, _>`).
+    pub fn query_map<T>(
+        &mut self,
+        params: impl Params,
+        mut f: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<std::vec::IntoIter<Result<T, StoreError>>, StoreError> {
+        let values = params.values();
+        let mut out = Vec::new();
+        match self {
+            Stmt::Sqlite(stmt) => {
+                let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+                while let Some(row) = rows.next()? {
+                    out.push(f(&Row::Sqlite(row)));
+                }
+            }
+            Stmt::Pg { conn, statement } => {
+                let refs = pg_refs(&values);
+                for row in conn.client.borrow_mut().query(&*statement, &refs)? {
+                    out.push(f(&Row::Pg(&row)));
+                }
+            }
+        }
+        Ok(out.into_iter())
+    }
+}
+
+fn pg_refs<'v>(values: &'v [Value<'_>]) -> Vec<&'v (dyn postgres::types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+        .collect()
+}
+
+/// `query_row(..).optional()`: no row is `None`, not an error.
+pub trait OptionalRow<T> {
+    fn optional(self) -> Result<Option<T>, StoreError>;
+}
+
+impl<T> OptionalRow<T> for Result<T, StoreError> {
+    fn optional(self) -> Result<Option<T>, StoreError> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(StoreError::NoRow) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone)]
+pub enum Value<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(Cow<'a, str>),
+}
+
+/// What can be bound to a placeholder.
+pub trait ToParam {
+    fn value(&self) -> Value<'_>;
+}
+
+macro_rules! int_param {
+    ($($t:ty),*) => {$(
+        impl ToParam for $t {
+            fn value(&self) -> Value<'_> {
+                Value::Int(i64::try_from(*self).unwrap_or(i64::MAX))
+            }
+        }
+    )*};
+}
+int_param!(i64, i32, u32, u16, u64, usize);
+
+impl ToParam for bool {
+    fn value(&self) -> Value<'_> {
+        Value::Int(i64::from(*self))
+    }
+}
+
+impl ToParam for f64 {
+    fn value(&self) -> Value<'_> {
+        Value::Real(*self)
+    }
+}
+
+impl ToParam for str {
+    fn value(&self) -> Value<'_> {
+        Value::Text(Cow::Borrowed(self))
+    }
+}
+
+impl ToParam for String {
+    fn value(&self) -> Value<'_> {
+        Value::Text(Cow::Borrowed(self.as_str()))
+    }
+}
+
+impl<T: ToParam + ?Sized> ToParam for &T {
+    fn value(&self) -> Value<'_> {
+        (**self).value()
+    }
+}
+
+impl<T: ToParam> ToParam for Option<T> {
+    fn value(&self) -> Value<'_> {
+        match self {
+            Some(v) => v.value(),
+            None => Value::Null,
+        }
+    }
+}
+
+/// The parameters of one statement.
+pub trait Params {
+    fn values(&self) -> Vec<Value<'_>>;
+}
+
+impl Params for &[&dyn ToParam] {
+    fn values(&self) -> Vec<Value<'_>> {
+        self.iter().map(|p| p.value()).collect()
+    }
+}
+
+impl<T: ToParam, const N: usize> Params for [T; N] {
+    fn values(&self) -> Vec<Value<'_>> {
+        self.iter().map(ToParam::value).collect()
+    }
+}
+
+/// `params![a, b, c]`: a statement's parameters, of mixed types.
+macro_rules! params {
+    () => { &[] as &[&dyn $crate::db::ToParam] };
+    ($($p:expr),+ $(,)?) => { &[$(&$p as &dyn $crate::db::ToParam),+] as &[&dyn $crate::db::ToParam] };
+}
+pub(crate) use params;
+
+impl rusqlite::ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            Value::Real(f) => ToSqlOutput::Borrowed(ValueRef::Real(*f)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+impl postgres::types::ToSql for Value<'_> {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::Type;
+        match self {
+            Value::Null => Ok(postgres::types::IsNull::Yes),
+            Value::Int(i) => match *ty {
+                Type::INT8 => i.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                Type::BOOL => (*i != 0).to_sql(ty, out),
+                Type::FLOAT8 => (*i as f64).to_sql(ty, out),
+                _ => i.to_string().as_str().to_sql(ty, out),
+            },
+            Value::Real(f) => match *ty {
+                Type::FLOAT4 => (*f as f32).to_sql(ty, out),
+                _ => f.to_sql(ty, out),
+            },
+            Value::Text(s) => s.as_ref().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// A row of either backend.
+pub enum Row<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+    Pg(&'r postgres::Row),
+}
+
+/// A column's value as read, before conversion.
+pub enum Column {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl Row<'_> {
+    /// Column `idx`, converted to `T`.
+    pub fn get<T: FromColumn>(&self, idx: usize) -> Result<T, StoreError> {
+        let column = self.column(idx)?;
+        T::from_column(column).map_err(|expected| StoreError::Corrupt(format!("column {idx}: expected {expected}")))
+    }
+
+    pub fn column_count(&self) -> usize {
+        match self {
+            Row::Sqlite(row) => row.as_ref().column_count(),
+            Row::Pg(row) => row.len(),
+        }
+    }
+
+    /// Column `idx` as text, whatever its type (for digests of whole rows).
+    pub fn get_as_text(&self, idx: usize) -> Result<Option<String>, StoreError> {
+        Ok(match self.column(idx)? {
+            Column::Null => None,
+            Column::Int(i) => Some(i.to_string()),
+            Column::Real(f) => Some(f.to_string()),
+            Column::Text(s) => Some(s),
+        })
+    }
+
+    fn column(&self, idx: usize) -> Result<Column, StoreError> {
+        match self {
+            Row::Sqlite(row) => {
+                use rusqlite::types::ValueRef;
+                Ok(match row.get_ref(idx)? {
+                    ValueRef::Null => Column::Null,
+                    ValueRef::Integer(i) => Column::Int(i),
+                    ValueRef::Real(f) => Column::Real(f),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => Column::Text(
+                        String::from_utf8(t.to_vec()).map_err(|_| StoreError::Corrupt(format!("column {idx}: not UTF-8")))?,
+                    ),
+                })
+            }
+            Row::Pg(row) => {
+                use postgres::types::Type;
+                let ty = row
+                    .columns()
+                    .get(idx)
+                    .ok_or_else(|| StoreError::Corrupt(format!("no column {idx}")))?
+                    .type_()
+                    .clone();
+                Ok(match ty {
+                    Type::INT8 => row.try_get::<_, Option<i64>>(idx)?.map_or(Column::Null, Column::Int),
+                    Type::INT4 => row
+                        .try_get::<_, Option<i32>>(idx)?
+                        .map_or(Column::Null, |i| Column::Int(i.into())),
+                    Type::INT2 => row
+                        .try_get::<_, Option<i16>>(idx)?
+                        .map_or(Column::Null, |i| Column::Int(i.into())),
+                    Type::BOOL => row
+                        .try_get::<_, Option<bool>>(idx)?
+                        .map_or(Column::Null, |b| Column::Int(b.into())),
+                    Type::FLOAT8 => row.try_get::<_, Option<f64>>(idx)?.map_or(Column::Null, Column::Real),
+                    _ => row.try_get::<_, Option<String>>(idx)?.map_or(Column::Null, Column::Text),
+                })
+            }
+        }
+    }
+}
+
+/// What a column converts into.
+pub trait FromColumn: Sized {
+    /// The value, or what was expected instead.
+    fn from_column(column: Column) -> Result<Self, &'static str>;
+}
+
+impl FromColumn for i64 {
+    fn from_column(column: Column) -> Result<Self, &'static str> {
+        match column {
+            Column::Int(i) => Ok(i),
+            _ => Err("an integer"),
+        }
+    }
+}
+
+macro_rules! narrow_int_column {
+    ($($t:ty),*) => {$(
+        impl FromColumn for $t {
+                    fn from_column(column: Column) -> Result<Self, &'static str> {
+                let wide = i64::from_column(column)?;
+                <$t>::try_from(wide).map_err(|_| concat!("an integer that fits ", stringify!($t)))
+            }
+        }
+    )*};
+}
+narrow_int_column!(i32, u16, u32, u64);
+
+impl FromColumn for bool {
+    fn from_column(column: Column) -> Result<Self, &'static str> {
+        Ok(i64::from_column(column)? != 0)
+    }
+}
+
+impl FromColumn for f64 {
+    fn from_column(column: Column) -> Result<Self, &'static str> {
+        match column {
+            Column::Real(f) => Ok(f),
+            Column::Int(i) => Ok(i as f64),
+            _ => Err("a number"),
+        }
+    }
+}
+
+impl FromColumn for String {
+    fn from_column(column: Column) -> Result<Self, &'static str> {
+        match column {
+            Column::Text(s) => Ok(s),
+            _ => Err("text"),
+        }
+    }
+}
+
+impl<T: FromColumn> FromColumn for Option<T> {
+    fn from_column(column: Column) -> Result<Self, &'static str> {
+        match column {
+            Column::Null => Ok(None),
+            other => T::from_column(other).map(Some),
+        }
+    }
+}

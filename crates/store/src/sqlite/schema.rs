@@ -1,0 +1,345 @@
+//! Schema migrations, embedded and applied in order on start. Each runs once, inside the
+//! transaction that records it, under SQLite's write lock, so two processes starting at once
+//! cannot both apply one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::StoreError;
+
+/// Every migration, in order. Never edit one that has shipped: add another.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "event store, read models, idempotency, businesses",
+        r#"
+CREATE TABLE businesses (
+    business_id  TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    api_key_hash TEXT NOT NULL UNIQUE,
+    created_at   TEXT NOT NULL
+);
+
+-- The record. position is commit order (events are never deleted, so a plain rowid never reuses
+-- one); (aggregate_id, sequence) is unique, so two writers of one aggregate cannot both append the
+-- same next event.
+CREATE TABLE events (
+    position       INTEGER PRIMARY KEY,
+    event_id       TEXT NOT NULL UNIQUE,
+    event_type     TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    timestamp      TEXT NOT NULL,
+    aggregate_type TEXT NOT NULL,
+    aggregate_id   TEXT NOT NULL,
+    sequence       INTEGER NOT NULL,
+    business_id    TEXT NOT NULL,
+    data           TEXT NOT NULL,
+    metadata       TEXT NOT NULL,
+    UNIQUE (aggregate_id, sequence)
+);
+CREATE INDEX events_by_business ON events (business_id, position);
+
+-- Each aggregate's state after its latest event, so commands never replay histories.
+CREATE TABLE snapshots (
+    aggregate_id   TEXT PRIMARY KEY,
+    aggregate_type TEXT NOT NULL,
+    business_id    TEXT NOT NULL,
+    version        INTEGER NOT NULL,
+    state          TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Read models: projections of the events, rebuilt by `loyalty projections rebuild`.
+CREATE TABLE programs (
+    program_id  TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    definition  TEXT NOT NULL,
+    template_id TEXT,
+    version     INTEGER NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX programs_by_business ON programs (business_id, created_at);
+
+CREATE TABLE accounts (
+    account_id      TEXT PRIMARY KEY,
+    business_id     TEXT NOT NULL,
+    program_id      TEXT NOT NULL,
+    customer_id     TEXT NOT NULL,
+    display_name    TEXT NOT NULL,
+    email           TEXT NOT NULL,
+    email_key       TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    point_balance   INTEGER NOT NULL,
+    lifetime_points INTEGER NOT NULL,
+    tier_id         TEXT,
+    tier_name       TEXT,
+    tier_level      INTEGER,
+    progress        TEXT,
+    version         INTEGER NOT NULL,
+    enrolled_at     TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    UNIQUE (program_id, email_key)
+);
+CREATE INDEX accounts_by_email ON accounts (business_id, email_key);
+CREATE INDEX accounts_by_customer ON accounts (business_id, customer_id);
+
+CREATE TABLE transactions (
+    position       INTEGER PRIMARY KEY,
+    transaction_id TEXT NOT NULL UNIQUE,
+    account_id     TEXT NOT NULL,
+    business_id    TEXT NOT NULL,
+    type           TEXT NOT NULL,
+    points_changed INTEGER NOT NULL,
+    new_balance    INTEGER NOT NULL,
+    reason         TEXT NOT NULL,
+    order_ref      TEXT,
+    reward_id      TEXT,
+    expires_at     TEXT,
+    timestamp      TEXT NOT NULL
+);
+CREATE INDEX transactions_by_account ON transactions (account_id, position);
+
+-- Purchases by order reference: an order accrues once per account.
+CREATE TABLE orders (
+    account_id     TEXT NOT NULL,
+    order_ref      TEXT NOT NULL,
+    business_id    TEXT NOT NULL,
+    amount         TEXT NOT NULL,
+    points_earned  INTEGER NOT NULL,
+    transaction_id TEXT NOT NULL,
+    location_id    TEXT,
+    recorded_at    TEXT NOT NULL,
+    PRIMARY KEY (account_id, order_ref)
+) WITHOUT ROWID;
+
+-- Rewards full cards issued to members, each usable once.
+CREATE TABLE issued_rewards (
+    issued_reward_id TEXT PRIMARY KEY,
+    account_id       TEXT NOT NULL,
+    business_id      TEXT NOT NULL,
+    reward_type      TEXT NOT NULL,
+    reward_value     TEXT NOT NULL,
+    order_ref        TEXT NOT NULL,
+    issued_at        TEXT NOT NULL,
+    used_at          TEXT
+);
+CREATE INDEX issued_rewards_by_account ON issued_rewards (account_id, issued_at);
+
+-- The first answer to each Idempotency-Key, per business, written with the events it answers for.
+CREATE TABLE idempotency (
+    business_id  TEXT NOT NULL,
+    idem_key     TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    body         TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (business_id, idem_key)
+) WITHOUT ROWID;
+"#,
+    ),
+    (
+        2,
+        "refunds, pending points, when each aggregate next needs attention, event handlers' inbox and checkpoints, notifications",
+        r#"
+-- What refunds took back from each order so far.
+ALTER TABLE orders ADD COLUMN refunded_amount TEXT NOT NULL DEFAULT '0.00';
+ALTER TABLE orders ADD COLUMN points_reversed INTEGER NOT NULL DEFAULT 0;
+-- Points a reversal could not take back because they were already spent.
+ALTER TABLE transactions ADD COLUMN unrecovered_points INTEGER;
+ALTER TABLE accounts ADD COLUMN pending_points INTEGER NOT NULL DEFAULT 0;
+-- The next moment the aggregate changes without a command (a lot expires, pending points are
+-- released): what the sweeper looks for.
+ALTER TABLE snapshots ADD COLUMN due_at TEXT;
+CREATE INDEX snapshots_due ON snapshots (due_at) WHERE due_at IS NOT NULL;
+
+-- Event handlers: the events each has handled (committed with the handler's own effects, so a
+-- redelivered event has no second effect), and how far through the event store each has read.
+CREATE TABLE inbox (
+    handler    TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    outcome    TEXT NOT NULL,
+    handled_at TEXT NOT NULL,
+    PRIMARY KEY (handler, event_id)
+) WITHOUT ROWID;
+CREATE TABLE checkpoints (
+    name       TEXT PRIMARY KEY,
+    position   INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Notifications sent to members through the notification port (the welcome message).
+CREATE TABLE notifications (
+    notification_id TEXT PRIMARY KEY,
+    business_id     TEXT NOT NULL,
+    account_id      TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    caused_by       TEXT NOT NULL,
+    created_at      TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX notifications_by_account ON notifications (account_id, created_at);
+"#,
+    ),
+    (
+        3,
+        "rewards catalogue and reward claims",
+        r#"
+-- Each program's rewards catalogue, with what is left of each limited stock.
+CREATE TABLE rewards (
+    reward_id          TEXT PRIMARY KEY,
+    business_id        TEXT NOT NULL,
+    program_id         TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    reward_type        TEXT NOT NULL,
+    points_cost        INTEGER NOT NULL,
+    stock              INTEGER,
+    remaining_stock    INTEGER,
+    per_customer_limit INTEGER,
+    claimed_count      INTEGER NOT NULL,
+    version            INTEGER NOT NULL,
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL
+);
+CREATE INDEX rewards_by_program ON rewards (program_id, created_at);
+
+-- Every claim of a reward, by the redemption that paid for it: what per-customer limits count.
+CREATE TABLE reward_claims (
+    transaction_id TEXT PRIMARY KEY,
+    reward_id      TEXT NOT NULL,
+    business_id    TEXT NOT NULL,
+    account_id     TEXT NOT NULL,
+    customer_id    TEXT NOT NULL,
+    points_cost    INTEGER NOT NULL,
+    claimed_at     TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX reward_claims_by_customer ON reward_claims (reward_id, customer_id);
+"#,
+    ),
+    (
+        4,
+        "dead letters: events a handler could not handle after its retries",
+        r#"
+-- Operational state, not a projection: kept out of the rebuild.
+CREATE TABLE dead_letters (
+    dead_letter_id TEXT PRIMARY KEY,
+    business_id    TEXT NOT NULL,
+    handler        TEXT NOT NULL,
+    event_id       TEXT NOT NULL,
+    event_type     TEXT NOT NULL,
+    event          TEXT NOT NULL,
+    error          TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    attempts       INTEGER NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    UNIQUE (handler, event_id)
+) WITHOUT ROWID;
+CREATE INDEX dead_letters_by_business ON dead_letters (business_id, created_at);
+"#,
+    ),
+    (
+        5,
+        "webhook subscriptions and their deliveries",
+        r#"
+-- Operational state, not projections: kept out of the rebuild.
+CREATE TABLE webhooks (
+    webhook_id  TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    event_types TEXT NOT NULL,
+    secret      TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX webhooks_by_business ON webhooks (business_id, created_at);
+
+CREATE TABLE webhook_deliveries (
+    delivery_id      TEXT PRIMARY KEY,
+    webhook_id       TEXT NOT NULL,
+    business_id      TEXT NOT NULL,
+    event_id         TEXT NOT NULL,
+    event_type       TEXT NOT NULL,
+    event            TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL,
+    last_error       TEXT,
+    last_status_code INTEGER,
+    next_attempt_at  TEXT,
+    delivered_at     TEXT,
+    created_at       TEXT NOT NULL,
+    UNIQUE (webhook_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'PENDING';
+CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, created_at);
+"#,
+    ),
+    (
+        6,
+        "restaurant integration: locations, table-order links, upstream payments",
+        r#"
+-- The per-location rollout switch: which program a location's payments earn in, and whether
+-- loyalty is on there. Configuration, not a projection: kept out of the rebuild.
+CREATE TABLE locations (
+    business_id     TEXT NOT NULL,
+    location_id     TEXT NOT NULL,
+    program_id      TEXT NOT NULL,
+    loyalty_enabled INTEGER NOT NULL,
+    updated_at      TEXT NOT NULL,
+    PRIMARY KEY (business_id, location_id)
+) WITHOUT ROWID;
+
+-- A guest showed their loyalty code at the table: that table order's payment is theirs.
+CREATE TABLE table_order_links (
+    business_id    TEXT NOT NULL,
+    table_order_id TEXT NOT NULL,
+    account_id     TEXT NOT NULL,
+    linked_at      TEXT NOT NULL,
+    PRIMARY KEY (business_id, table_order_id)
+) WITHOUT ROWID;
+
+-- Every upstream payment received, once, with what became of it (the adaptors' dedupe).
+CREATE TABLE payments (
+    business_id    TEXT NOT NULL,
+    source         TEXT NOT NULL,
+    payment_ref    TEXT NOT NULL,
+    location_id    TEXT,
+    amount         TEXT NOT NULL,
+    outcome        TEXT NOT NULL,
+    account_id     TEXT,
+    transaction_id TEXT,
+    received_at    TEXT NOT NULL,
+    PRIMARY KEY (business_id, source, payment_ref)
+) WITHOUT ROWID;
+"#,
+    ),
+];
+
+/// Apply every migration not yet applied. Returns how many ran.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version     INTEGER PRIMARY KEY,
+            description TEXT NOT NULL,
+            applied_at  TEXT NOT NULL
+        )",
+    )?;
+    let applied: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| {
+        r.get(0)
+    })?;
+    let mut count = 0;
+    for (version, description, sql) in MIGRATIONS {
+        if *version <= applied {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![version, description, crate::time::format(chrono::Utc::now())],
+        )?;
+        tracing::info!(version, description, "applied migration");
+        count += 1;
+    }
+    tx.commit()?;
+    Ok(count)
+}
