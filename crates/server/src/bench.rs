@@ -3,6 +3,8 @@
 //! By default it starts the service in-process on a fresh temporary database and a free port,
 //! so the figure includes HTTP, JSON, idempotency records, group commit and fsync, and the load
 //! generator shares the machine with the server, as a till fleet's traffic would not. With
+//! `--database-url postgres://...` the in-process server runs on that PostgreSQL database (use
+//! a scratch database or schema: the run's business, program and accounts stay in it). With
 //! `--url` it drives a server that is already running.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,7 +61,7 @@ pub struct BenchReport {
     pub ledger_points: u64,
 }
 
-pub async fn run(args: BenchArgs, _database: &DatabaseUrl) -> anyhow::Result<()> {
+pub async fn run(args: BenchArgs, database: &DatabaseUrl) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.accounts == 0 || args.duration_secs == 0 {
         bail!("--concurrency, --accounts and --duration-secs must be at least 1");
     }
@@ -74,7 +76,10 @@ pub async fn run(args: BenchArgs, _database: &DatabaseUrl) -> anyhow::Result<()>
                 claim_window_days: loyalty_domain::restaurant::CLAIM_WINDOW_DAYS,
                 sweep_interval: None,
                 listen: "127.0.0.1:0".parse()?,
-                database: DatabaseUrl::Sqlite(dir.path().join("bench.db")),
+                database: match database {
+                    DatabaseUrl::Postgres(url) => DatabaseUrl::Postgres(url.clone()),
+                    DatabaseUrl::Sqlite(_) => DatabaseUrl::Sqlite(dir.path().join("bench.db")),
+                },
                 admin_token: None,
             };
             let app = Application::build(&settings).await?;

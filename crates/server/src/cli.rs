@@ -237,7 +237,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let applied = Store::migrate(&database.store_settings().backend)
                 .with_context(|| format!("could not migrate {}", database.describe()))?;
-            eprintln!("{}: {applied} migration(s) applied; schema is current", database.describe());
+            eprintln!(
+                "{}: {applied} migration(s) applied; schema is current",
+                database.describe()
+            );
             Ok(())
         }
         Command::Projections(ProjectionsCommand::Rebuild) => rebuild(&database).await,

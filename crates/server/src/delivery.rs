@@ -62,6 +62,9 @@ pub struct Delivery {
     sender: WebhookSender,
     /// The Redis bus and the business whose upstream payment streams it consumes.
     upstream: Option<(Arc<RedisBus>, Uuid)>,
+    /// Whether handlers consume a broker's consumer groups (safe on every instance) rather
+    /// than follow the event store from a checkpoint (one instance at a time).
+    handlers_on_broker: bool,
 }
 
 /// The handlers every process runs (and can retry dead letters for).
@@ -123,6 +126,7 @@ impl Delivery {
         );
         let sender = WebhookSender::new(store.clone(), options.webhooks.clone()).map_err(DeliveryError::Http)?;
         Ok(Self {
+            handlers_on_broker: options.redis_url.is_some(),
             upstream,
             sender,
             store,
@@ -133,13 +137,35 @@ impl Delivery {
         })
     }
 
-    /// Start the relay and every handler's consumer; abort the handles to stop them.
+    /// Start everything: what every instance runs and what the leader runs (one process, or
+    /// tests); abort the handles to stop them.
     pub fn start(&self) -> Vec<JoinHandle<()>> {
+        let mut tasks = self.start_on_every_instance();
+        tasks.extend(self.start_on_leader());
+        tasks
+    }
+
+    /// What exactly one instance runs at a time: the outbox relay, webhook sending, and
+    /// handlers that follow the event store from a checkpoint (the in-process bus).
+    pub fn start_on_leader(&self) -> Vec<JoinHandle<()>> {
         let mut tasks = vec![
             tokio::spawn(self.relay.clone().run()),
             tokio::spawn(self.sender.clone().run()),
         ];
-        tasks.extend(self.handlers.iter().map(|h| self.bus.subscribe(Arc::clone(h))));
+        if !self.handlers_on_broker {
+            tasks.extend(self.handlers.iter().map(|h| self.bus.subscribe(Arc::clone(h))));
+        }
+        tasks
+    }
+
+    /// What every instance runs: consumers in the broker's consumer groups, which share the
+    /// work between instances (each entry goes to one consumer; the inbox makes a redelivery
+    /// harmless).
+    pub fn start_on_every_instance(&self) -> Vec<JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        if self.handlers_on_broker {
+            tasks.extend(self.handlers.iter().map(|h| self.bus.subscribe(Arc::clone(h))));
+        }
         if let Some((redis, business)) = &self.upstream {
             let business = *business;
             let streams = UPSTREAM_STREAMS.iter().map(|s| redis.stream_name(s)).collect();

@@ -63,18 +63,18 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!(%addr, database = %self.state.store.describe(), "loyalty is listening");
-        let sweeper = self
-            .sweep_interval
-            .map(|every| tokio::spawn(crate::sweeper::run_periodically(self.state.store.clone(), every)));
-        let delivery = self.state.delivery.start();
+        let everywhere = self.state.delivery.start_on_every_instance();
+        let leader = tokio::spawn(crate::leadership::lead_background_work(
+            self.state.store.clone(),
+            self.state.delivery.clone(),
+            self.sweep_interval,
+        ));
         let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await
             .context("the HTTP server failed");
-        if let Some(sweeper) = sweeper {
-            sweeper.abort();
-        }
-        for task in delivery {
+        leader.abort();
+        for task in everywhere {
             task.abort();
         }
         served

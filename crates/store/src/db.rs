@@ -174,7 +174,9 @@ impl Stmt<'_> {
 
     /// Whether the query returns any row.
     pub fn exists(&mut self, params: impl Params) -> Result<bool, StoreError> {
-        self.query_row(params, |_| Ok(())).optional().map(|found| found.is_some())
+        self.query_row(params, |_| Ok(()))
+            .optional()
+            .map(|found| found.is_some())
     }
 
     /// Every row, mapped (collect the answer into a `Result<Vec<_>, _>`).
@@ -404,7 +406,8 @@ impl Row<'_> {
                     ValueRef::Integer(i) => Column::Int(i),
                     ValueRef::Real(f) => Column::Real(f),
                     ValueRef::Text(t) | ValueRef::Blob(t) => Column::Text(
-                        String::from_utf8(t.to_vec()).map_err(|_| StoreError::Corrupt(format!("column {idx}: not UTF-8")))?,
+                        String::from_utf8(t.to_vec())
+                            .map_err(|_| StoreError::Corrupt(format!("column {idx}: not UTF-8")))?,
                     ),
                 })
             }
@@ -428,7 +431,9 @@ impl Row<'_> {
                         .try_get::<_, Option<bool>>(idx)?
                         .map_or(Column::Null, |b| Column::Int(b.into())),
                     Type::FLOAT8 => row.try_get::<_, Option<f64>>(idx)?.map_or(Column::Null, Column::Real),
-                    _ => row.try_get::<_, Option<String>>(idx)?.map_or(Column::Null, Column::Text),
+                    _ => row
+                        .try_get::<_, Option<String>>(idx)?
+                        .map_or(Column::Null, Column::Text),
                 })
             }
         }

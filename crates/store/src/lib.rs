@@ -32,13 +32,13 @@ pub use dead_letter::DeadLetter;
 pub use envelope::{EventMetadata, StoredEvent};
 pub use error::StoreError;
 pub use idempotency::{request_hash, IdempotencyRecord, StoredResponse};
+/// A parsed PostgreSQL URL (to check one before opening it).
+pub use postgres_client::Config as PgConfig;
 pub use rebuild::RebuildReport;
 pub use restaurant::{Location, PaymentRecord, UnclaimedPayment};
 pub use store::{describe, Backend, Leadership, Store, StoreSettings};
-/// A parsed PostgreSQL URL (to check one before opening it).
-pub use postgres_client::Config as PgConfig;
-pub use write_tx::{Loaded, WriteTx};
 pub use webhooks::{Webhook, WebhookDelivery};
+pub use write_tx::{Loaded, WriteTx};
 
 /// The most commands one group commit carries.
 pub const WRITER_BATCH_COUNT_MAX: usize = 512;

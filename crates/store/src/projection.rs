@@ -1,12 +1,12 @@
 //! The projector: applies one stored event to the read models. Used by every append (in the
 //! same transaction as the event) and by `loyalty projections rebuild`, so both agree.
 
+use crate::db::{params, Db, OptionalRow};
 use loyalty_domain::account::AccountEvent;
 use loyalty_domain::program::{ProgramDefinition, ProgramEvent, ProgramStatus};
 use loyalty_domain::reward::RewardEvent;
 use loyalty_domain::values::Money;
 use loyalty_domain::LoyaltyEvent;
-use crate::db::{params, Db, OptionalRow};
 
 use crate::time;
 use crate::{StoreError, StoredEvent};
@@ -409,14 +409,7 @@ fn insert_transaction(conn: Db<'_>, stored: &StoredEvent, entry: &Ledger<'_>) ->
     Ok(())
 }
 
-fn update_balance(
-    conn: Db<'_>,
-    id: &str,
-    balance: i64,
-    earned: i64,
-    version: i64,
-    at: &str,
-) -> Result<(), StoreError> {
+fn update_balance(conn: Db<'_>, id: &str, balance: i64, earned: i64, version: i64, at: &str) -> Result<(), StoreError> {
     let rows = conn
         .prepare_cached(
             "UPDATE accounts SET point_balance = ?2, lifetime_points = lifetime_points + ?3, version = ?4, updated_at = ?5

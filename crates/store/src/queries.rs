@@ -1,9 +1,9 @@
 //! Read queries over the projections, shared by the read pool and the writer's transaction.
 
+use crate::db::{params, Db, OptionalRow, Row};
 use chrono::{DateTime, Utc};
 use loyalty_domain::account::Lots;
 use loyalty_domain::program::ProgramDefinition;
-use crate::db::{params, Db, OptionalRow, Row};
 use uuid::Uuid;
 
 use crate::views::{
@@ -97,11 +97,7 @@ pub const EXPIRING_SOON_DAYS: i64 = 30;
 
 /// Points expiring within [`EXPIRING_SOON_DAYS`] of `now`, and the next expiry, from the
 /// account's snapshot (only accounts with something scheduled have lots worth reading).
-fn expiring(
-    conn: Db<'_>,
-    account_id: &str,
-    now: DateTime<Utc>,
-) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+fn expiring(conn: Db<'_>, account_id: &str, now: DateTime<Utc>) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
     #[derive(serde::Deserialize)]
     struct LotsOnly {
         #[serde(default)]
@@ -242,12 +238,7 @@ pub fn accounts_by_customer(
     accounts_where(conn, "customer_id", business_id, customer_id.trim())
 }
 
-fn accounts_where(
-    conn: Db<'_>,
-    column: &str,
-    business_id: Uuid,
-    value: &str,
-) -> Result<Vec<AccountView>, StoreError> {
+fn accounts_where(conn: Db<'_>, column: &str, business_id: Uuid, value: &str) -> Result<Vec<AccountView>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE business_id = ?1 AND {column} = ?2 ORDER BY enrolled_at LIMIT ?3"
     ))?;
@@ -262,9 +253,8 @@ fn accounts_where(
 
 /// Whether the account exists for this business (cheap, for 404s).
 pub fn account_exists(conn: Db<'_>, business_id: Uuid, account_id: Uuid) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM accounts WHERE account_id = ?1 AND business_id = ?2")?
-        .exists(params![account_id.to_string(), business_id.to_string()])?)
+    conn.prepare_cached("SELECT 1 FROM accounts WHERE account_id = ?1 AND business_id = ?2")?
+        .exists(params![account_id.to_string(), business_id.to_string()])
 }
 
 /// A page of an account's transactions, newest first. `None` when the account is not the
@@ -565,7 +555,7 @@ pub fn aggregate_events(
             params![aggregate_id.to_string(), business_id.to_string(), limit],
             event_row,
         )?
-        .map(|r| r.map_err(StoreError::from).and_then(EventRow::into_event))
+        .map(|r| r.and_then(EventRow::into_event))
         .collect::<Result<_, _>>()?;
     Ok(if events.is_empty() { None } else { Some(events) })
 }
@@ -577,7 +567,7 @@ pub fn event_feed(conn: Db<'_>, business_id: Uuid, after: i64, limit: u32) -> Re
     ))?;
     let items: Vec<StoredEvent> = stmt
         .query_map(params![business_id.to_string(), after, limit], event_row)?
-        .map(|r| r.map_err(StoreError::from).and_then(EventRow::into_event))
+        .map(|r| r.and_then(EventRow::into_event))
         .collect::<Result<_, _>>()?;
     let last_position = items.last().map_or(after, |e| e.position);
     Ok(EventFeed { items, last_position })
@@ -643,7 +633,7 @@ pub fn events_after(conn: Db<'_>, after: i64, limit: u32) -> Result<Vec<StoredEv
     ))?;
     let items = stmt
         .query_map(params![after, limit], event_row)?
-        .map(|r| r.map_err(StoreError::from).and_then(EventRow::into_event))
+        .map(|r| r.and_then(EventRow::into_event))
         .collect::<Result<_, _>>()?;
     Ok(items)
 }
@@ -659,7 +649,7 @@ pub fn checkpoint(conn: Db<'_>, name: &str) -> Result<i64, StoreError> {
 
 /// The last event's position (0 when there is none).
 pub fn head_position(conn: Db<'_>) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT COALESCE(MAX(position), 0) FROM events", params![], |r| r.get(0))?)
+    conn.query_row("SELECT COALESCE(MAX(position), 0) FROM events", params![], |r| r.get(0))
 }
 
 /// The notifications sent to an account, oldest first: `(kind, body)`.

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::db::{params, Db};
 use loyalty_domain::account::LoyaltyAccount;
 use loyalty_domain::program::Program;
 use loyalty_domain::reward::Reward;
 use loyalty_domain::{Aggregate, LoyaltyEvent};
-use crate::db::{params, Db};
 use sha2::{Digest, Sha256};
 
 use crate::projection::project;
@@ -64,7 +64,10 @@ pub(crate) fn rebuild(db: Db<'_>, progress: &mut (dyn FnMut(u64, u64) + Send)) -
     }
 }
 
-fn rebuild_in_transaction(db: Db<'_>, progress: &mut (dyn FnMut(u64, u64) + Send)) -> Result<RebuildReport, StoreError> {
+fn rebuild_in_transaction(
+    db: Db<'_>,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> Result<RebuildReport, StoreError> {
     let started = Instant::now();
     let total: i64 = db.query_row("SELECT COUNT(*) FROM events", params![], |r| r.get(0))?;
     for table in REBUILT_TABLES {

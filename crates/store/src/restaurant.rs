@@ -2,8 +2,8 @@
 //! upstream payments already received. Configuration and dedupe records, not projections of
 //! events, so the rebuild leaves them alone.
 
-use chrono::{DateTime, Utc};
 use crate::db::{params, Db, OptionalRow};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -61,11 +61,7 @@ pub(crate) fn location_put(
     })
 }
 
-pub(crate) fn location(
-    conn: Db<'_>,
-    business_id: Uuid,
-    location_id: &str,
-) -> Result<Option<Location>, StoreError> {
+pub(crate) fn location(conn: Db<'_>, business_id: Uuid, location_id: &str) -> Result<Option<Location>, StoreError> {
     let row: Option<(String, bool, String)> = conn
         .prepare_cached(
             "SELECT program_id, loyalty_enabled, updated_at FROM locations WHERE business_id = ?1 AND location_id = ?2",

@@ -108,7 +108,10 @@ impl Store {
                 })?;
                 let readers = crate::postgres::ReadPool::new(url.clone(), settings.read_connections_idle_max);
                 (
-                    WriterConn::Pg { conn, url: url.clone() },
+                    WriterConn::Pg {
+                        conn: Box::new(conn),
+                        url: url.clone(),
+                    },
                     Readers::Pg(readers),
                 )
             }
@@ -151,7 +154,9 @@ impl Store {
                 let mut conn = crate::sqlite::open_writer(path)?;
                 crate::sqlite::migrate(&mut conn)
             }
-            Backend::Postgres(url) => off_runtime(|| crate::postgres::connect(url).and_then(|c| crate::postgres::migrate(&c))),
+            Backend::Postgres(url) => {
+                off_runtime(|| crate::postgres::connect(url).and_then(|c| crate::postgres::migrate(&c)))
+            }
         }
     }
 
@@ -354,8 +359,7 @@ impl Store {
 
     /// A business's locations.
     pub async fn locations(&self, business_id: Uuid) -> Result<Vec<crate::Location>, StoreError> {
-        self.read(move |db| crate::restaurant::locations(db, business_id))
-            .await
+        self.read(move |db| crate::restaurant::locations(db, business_id)).await
     }
 
     /// A business's points: `(sum of balances, sum of the ledger)`; equal unless something is wrong.
@@ -369,7 +373,10 @@ impl Store {
 
     /// Rebuild every read model and snapshot from the event store, in one transaction on a
     /// connection of its own. `progress(done, total)` is called as events are replayed.
-    pub fn rebuild_projections(&self, progress: &mut (dyn FnMut(u64, u64) + Send)) -> Result<RebuildReport, StoreError> {
+    pub fn rebuild_projections(
+        &self,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<RebuildReport, StoreError> {
         match &self.inner.backend {
             Backend::Sqlite(path) => {
                 let conn = crate::sqlite::open_writer(path)?;

@@ -2,8 +2,8 @@
 //! event's delivery to each subscription (pending, delivered, or dead after its last attempt).
 //! Operational state, not projections of events, so the rebuild leaves them alone.
 
-use chrono::{DateTime, Utc};
 use crate::db::{params, Db, OptionalRow, Row};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -217,11 +217,7 @@ impl DeliveryRow {
 }
 
 /// Pending deliveries due by `now`, with their events and subscriptions.
-pub(crate) fn due(
-    conn: Db<'_>,
-    now: DateTime<Utc>,
-    limit: u32,
-) -> Result<Vec<(WebhookDelivery, Webhook)>, StoreError> {
+pub(crate) fn due(conn: Db<'_>, now: DateTime<Utc>, limit: u32) -> Result<Vec<(WebhookDelivery, Webhook)>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
          WHERE status = 'PENDING' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"

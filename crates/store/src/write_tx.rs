@@ -1,17 +1,17 @@
 //! What a command may do inside the writer's transaction: load aggregates from snapshots,
 //! append events (which updates the snapshot and the read models), and keep idempotency records.
 
+use crate::db::{params, Db, OptionalRow};
 use chrono::{DateTime, SubsecRound, Utc};
 use loyalty_domain::account::OrderFacts;
 use loyalty_domain::values::Money;
 use loyalty_domain::{Aggregate, DomainEvent, LoyaltyEvent};
-use crate::db::{params, Db, OptionalRow};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::queries;
 use crate::projection::project;
+use crate::queries;
 use crate::views::{AccountView, ProgramView, RewardView, TransactionView};
 use crate::{time, Business, EventMetadata, IdempotencyRecord, StoreError, StoredEvent, StoredResponse};
 
@@ -52,7 +52,8 @@ impl<'c> WriteTx<'c> {
     where
         A: Aggregate + DeserializeOwned,
     {
-        let row: Option<(String, String, i64, String)> = self.db
+        let row: Option<(String, String, i64, String)> = self
+            .db
             .prepare_cached(
                 "SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1",
             )?
@@ -126,29 +127,33 @@ impl<'c> WriteTx<'c> {
     }
 
     fn insert_event(&self, event: &StoredEvent, metadata_json: &str) -> Result<i64, StoreError> {
-        let inserted = self.db
+        let inserted = self
+            .db
             .prepare_cached(
                 "INSERT INTO events (event_id, event_type, version, timestamp, aggregate_type, aggregate_id, sequence,
                                      business_id, data, metadata)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  RETURNING position",
             )?
-            .query_row(params![
-                event.event_id.to_string(),
-                event.event_type,
-                event.version,
-                time::format(event.timestamp),
-                event.aggregate_type,
-                event.aggregate_id.to_string(),
-                event.sequence,
-                event.business_id.to_string(),
-                serde_json::to_string(&event.data)?,
-                metadata_json,
-            ], |r| r.get(0));
+            .query_row(
+                params![
+                    event.event_id.to_string(),
+                    event.event_type,
+                    event.version,
+                    time::format(event.timestamp),
+                    event.aggregate_type,
+                    event.aggregate_id.to_string(),
+                    event.sequence,
+                    event.business_id.to_string(),
+                    serde_json::to_string(&event.data)?,
+                    metadata_json,
+                ],
+                |r| r.get(0),
+            );
         match inserted {
             Ok(position) => Ok(position),
             Err(e) => {
-                                if e.is_unique_violation() {
+                if e.is_unique_violation() {
                     Err(StoreError::Conflict {
                         aggregate_id: event.aggregate_id.to_string(),
                         expected: (event.sequence - 1) as u64,
@@ -203,7 +208,8 @@ impl<'c> WriteTx<'c> {
 
     /// The first answer to `key`, if this business used it before.
     pub fn idempotency_get(&self, business_id: Uuid, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let row: Option<(String, u16, String)> = self.db
+        let row: Option<(String, u16, String)> = self
+            .db
             .prepare_cached(
                 "SELECT request_hash, status, body FROM idempotency WHERE business_id = ?1 AND idem_key = ?2",
             )?
@@ -243,21 +249,22 @@ impl<'c> WriteTx<'c> {
 
     /// Whether an account of `program_id` already has this email (compared in lower case).
     pub fn email_taken(&self, program_id: Uuid, email_key: &str) -> Result<bool, StoreError> {
-        Ok(self.db
+        self.db
             .prepare_cached("SELECT 1 FROM accounts WHERE program_id = ?1 AND email_key = ?2")?
-            .exists(params![program_id.to_string(), email_key])?)
+            .exists(params![program_id.to_string(), email_key])
     }
 
     /// Whether this account already recorded a purchase with this order reference.
     pub fn order_seen(&self, account_id: Uuid, order_ref: &str) -> Result<bool, StoreError> {
-        Ok(self.db
+        self.db
             .prepare_cached("SELECT 1 FROM orders WHERE account_id = ?1 AND order_ref = ?2")?
-            .exists(params![account_id.to_string(), order_ref])?)
+            .exists(params![account_id.to_string(), order_ref])
     }
 
     /// The purchase `order_ref` of an account, with what refunds took back from it so far.
     pub fn order_facts(&self, account_id: Uuid, order_ref: &str) -> Result<Option<OrderFacts>, StoreError> {
-        let row: Option<(String, i64, String, i64)> = self.db
+        let row: Option<(String, i64, String, i64)> = self
+            .db
             .prepare_cached(
                 "SELECT amount, points_earned, refunded_amount, points_reversed FROM orders
                  WHERE account_id = ?1 AND order_ref = ?2",
@@ -285,9 +292,9 @@ impl<'c> WriteTx<'c> {
 
     /// Whether `handler` already handled `event_id`.
     pub fn inbox_seen(&self, handler: &str, event_id: Uuid) -> Result<bool, StoreError> {
-        Ok(self.db
+        self.db
             .prepare_cached("SELECT 1 FROM inbox WHERE handler = ?1 AND event_id = ?2")?
-            .exists(params![handler, event_id.to_string()])?)
+            .exists(params![handler, event_id.to_string()])
     }
 
     /// Record that `handler` handled `event_id`, in the transaction of the handler's effects.
@@ -480,7 +487,8 @@ impl<'c> WriteTx<'c> {
 
     /// How often this customer has claimed this reward.
     pub fn reward_claims_by_customer(&self, reward_id: Uuid, customer_id: &str) -> Result<u64, StoreError> {
-        let count: i64 = self.db
+        let count: i64 = self
+            .db
             .prepare_cached("SELECT COUNT(*) FROM reward_claims WHERE reward_id = ?1 AND customer_id = ?2")?
             .query_row(params![reward_id.to_string(), customer_id], |r| r.get(0))?;
         Ok(count as u64)
@@ -488,7 +496,8 @@ impl<'c> WriteTx<'c> {
 
     /// How many rewards a program's catalogue holds.
     pub fn reward_count(&self, program_id: Uuid) -> Result<u64, StoreError> {
-        let count: i64 = self.db
+        let count: i64 = self
+            .db
             .prepare_cached("SELECT COUNT(*) FROM rewards WHERE program_id = ?1")?
             .query_row([program_id.to_string()], |r| r.get(0))?;
         Ok(count as u64)
@@ -496,7 +505,8 @@ impl<'c> WriteTx<'c> {
 
     /// How many accounts a program has.
     pub fn account_count(&self, program_id: Uuid) -> Result<u64, StoreError> {
-        let count: i64 = self.db
+        let count: i64 = self
+            .db
             .prepare_cached("SELECT COUNT(*) FROM accounts WHERE program_id = ?1")?
             .query_row([program_id.to_string()], |r| r.get(0))?;
         Ok(count as u64)

@@ -12,14 +12,17 @@ use crate::{StoreError, CONFLICT_RETRY_COUNT_MAX, WRITER_BATCH_COUNT_MAX};
 pub(crate) enum WriterConn {
     Sqlite(rusqlite::Connection),
     /// With the URL, to reconnect after the server closed the connection.
-    Pg { conn: PgConn, url: String },
+    Pg {
+        conn: Box<PgConn>,
+        url: String,
+    },
 }
 
 impl WriterConn {
     fn db(&self) -> Db<'_> {
         match self {
             WriterConn::Sqlite(conn) => Db::Sqlite(conn),
-            WriterConn::Pg { conn, .. } => Db::Pg(conn),
+            WriterConn::Pg { conn, .. } => Db::Pg(conn.as_ref()),
         }
     }
 
@@ -30,7 +33,7 @@ impl WriterConn {
                 match crate::postgres::connect(url) {
                     Ok(fresh) => {
                         tracing::warn!("writer reconnected to PostgreSQL");
-                        *conn = fresh;
+                        **conn = fresh;
                     }
                     Err(e) => tracing::error!(error = %e, "writer could not reconnect to PostgreSQL"),
                 }
@@ -144,11 +147,7 @@ fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) {
 }
 
 /// One job in its own savepoint: on error everything it wrote is undone, nothing else is.
-fn run_in_savepoint(
-    db: Db<'_>,
-    job: &mut dyn WriteJob,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), StoreError> {
+fn run_in_savepoint(db: Db<'_>, job: &mut dyn WriteJob, now: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
     let mut attempt = 0;
     loop {
         db.execute_batch("SAVEPOINT job")?;

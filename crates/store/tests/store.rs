@@ -434,7 +434,11 @@ async fn reopening_the_database_keeps_everything_and_migrations_run_once(kind: K
     let f = fixture(kind).await;
     let account = enrolled(&f, "ada@example.com").await;
     account_command(&f, account, accrue_command(42)).await.expect("accrued");
-    assert_eq!(Store::migrate(&f.db.settings().backend).expect("migrate"), 0, "already current");
+    assert_eq!(
+        Store::migrate(&f.db.settings().backend).expect("migrate"),
+        0,
+        "already current"
+    );
     let reopened = Store::open(&f.db.settings()).expect("reopen");
     let view = reopened
         .account(f.business, account)

@@ -210,11 +210,16 @@ async fn without_an_admin_token_http_business_creation_is_off() {
 /// Start `loyalty serve` as a process configured by the environment; answers the child and the
 /// address it logged that it listens on.
 fn serve_process(db: &Path) -> (std::process::Child, String) {
+    serve_process_at(&database_url(db))
+}
+
+/// `loyalty serve` on the database at `url`; answers the child and its address.
+pub fn serve_process_at(url: &str) -> (std::process::Child, String) {
     use std::io::BufRead;
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_loyalty"))
         .args(["--log-format", "json", "serve"])
-        .env("LOYALTY_DATABASE_URL", database_url(db))
+        .env("LOYALTY_DATABASE_URL", url)
         .env("LOYALTY_LISTEN", "127.0.0.1:0")
         .env("LOYALTY_ADMIN_TOKEN", ADMIN_TOKEN)
         .env_remove("LOYALTY_REDIS_URL")

@@ -9,6 +9,7 @@ mod delivery;
 mod errors;
 mod helpers;
 mod idempotency;
+mod instances;
 mod operations;
 mod programs;
 mod purchases;

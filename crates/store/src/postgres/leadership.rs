@@ -15,9 +15,10 @@ impl Leadership {
     /// Try once to take the lock `key` (a stable number per kind of work).
     pub(crate) fn try_acquire(url: &str, key: i32) -> Result<Option<Self>, StoreError> {
         let conn = connect(url)?;
-        let held: bool = Db::Pg(&conn).query_row("SELECT pg_try_advisory_lock(?1, ?2)", params![LOCK_CLASS, key], |r| {
-            r.get(0)
-        })?;
+        let held: bool =
+            Db::Pg(&conn).query_row("SELECT pg_try_advisory_lock(?1, ?2)", params![LOCK_CLASS, key], |r| {
+                r.get(0)
+            })?;
         if held {
             Ok(Some(Self { conn: Some(conn) }))
         } else {

@@ -323,9 +323,11 @@ fn migrate_in_transaction(db: Db<'_>) -> Result<usize, StoreError> {
             applied_at  TEXT NOT NULL
         )",
     )?;
-    let applied: i64 = db.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", params![], |r| {
-        r.get(0)
-    })?;
+    let applied: i64 = db.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        params![],
+        |r| r.get(0),
+    )?;
     let mut count = 0;
     for (version, description, sql) in MIGRATIONS {
         if *version <= applied {

@@ -55,14 +55,21 @@ async fn two_instances_writing_one_account_lose_no_update() {
     for n in 0..200u64 {
         let store = if n % 2 == 0 { f.store.clone() } else { other.clone() };
         let (business, account) = (f.business, accounts[(n % 4 / 2) as usize]);
-        tasks.push(tokio::spawn(async move { accrue_through(&store, business, account, n + 1).await }));
+        tasks.push(tokio::spawn(async move {
+            accrue_through(&store, business, account, n + 1).await
+        }));
     }
     for task in tasks {
         task.await.expect("task").expect("every accrual commits");
     }
     let mut total = 0;
     for account in accounts {
-        let through_one = f.store.account(f.business, account).await.expect("read").expect("exists");
+        let through_one = f
+            .store
+            .account(f.business, account)
+            .await
+            .expect("read")
+            .expect("exists");
         let through_other = other.account(f.business, account).await.expect("read").expect("exists");
         assert_eq!(through_one.point_balance, through_other.point_balance);
         assert_eq!(through_one.version, 101, "enrolment and 100 accruals, none lost");
@@ -131,7 +138,9 @@ async fn a_reader_following_the_log_sees_every_event_once_in_aggregate_order() {
     for n in 0..300u64 {
         let store = if n % 2 == 0 { f.store.clone() } else { other.clone() };
         let (business, account) = (f.business, accounts[(n % 6) as usize]);
-        writers.push(tokio::spawn(async move { accrue_through(&store, business, account, 1).await }));
+        writers.push(tokio::spawn(async move {
+            accrue_through(&store, business, account, 1).await
+        }));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     stall_release.send(()).expect("release the stall");
@@ -148,7 +157,12 @@ async fn a_reader_following_the_log_sees_every_event_once_in_aggregate_order() {
         *counts.entry(event.event_id).or_default() += 1;
     }
     for event in &all {
-        assert_eq!(counts.get(&event.event_id), Some(&1), "event {} seen exactly once", event.position);
+        assert_eq!(
+            counts.get(&event.event_id),
+            Some(&1),
+            "event {} seen exactly once",
+            event.position
+        );
     }
     assert_eq!(seen.len(), all.len());
     let mut last_sequence: HashMap<Uuid, i64> = HashMap::new();
