@@ -14,6 +14,8 @@ mod envelope;
 mod error;
 mod idempotency;
 mod postgres;
+/// The SQL every PostgreSQL writer transaction starts with (for tests that stall the log).
+pub use postgres::EVENT_LOG_LOCK_SQL;
 mod projection;
 mod queries;
 mod rebuild;

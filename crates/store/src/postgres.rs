@@ -13,10 +13,17 @@ pub use leadership::Leadership;
 pub(crate) use read_pool::ReadPool;
 pub(crate) use schema::migrate;
 
-/// Advisory lock keys (first argument of the two-key form; the second names the holder).
-pub(crate) const LOCK_CLASS: i32 = 0x4c59_4c54; // "LYLT"
-/// Held by every writer transaction from BEGIN to COMMIT: event positions are taken and
-/// committed in one order across instances, so a reader never sees position 42 before 41.
-pub(crate) const LOCK_EVENT_LOG: i32 = 1;
+// Advisory locks are per database, not per schema: each key is a hash of the schema's name and
+// the lock's name, so deployments (and tests) in different schemas of one database never wait
+// for each other.
+
+/// Taken by every writer transaction and held from BEGIN to COMMIT: event positions are taken
+/// and committed in one order across instances, so a reader never sees position 42 before 41.
+pub const EVENT_LOG_LOCK_SQL: &str =
+    "SELECT pg_advisory_xact_lock(hashtextextended(COALESCE(current_schema(), '') || ':loyalty:event-log', 0))::TEXT";
 /// Held while migrations run.
-pub(crate) const LOCK_MIGRATIONS: i32 = 2;
+pub(crate) const MIGRATIONS_LOCK_SQL: &str =
+    "SELECT pg_advisory_xact_lock(hashtextextended(COALESCE(current_schema(), '') || ':loyalty:migrations', 0))::TEXT";
+/// Leadership of background work `?1` (a session lock).
+pub(crate) const LEADERSHIP_LOCK_SQL: &str =
+    "SELECT pg_try_advisory_lock(hashtextextended(COALESCE(current_schema(), '') || ':loyalty:lead:' || ?1, 0))";

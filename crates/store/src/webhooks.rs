@@ -279,7 +279,7 @@ pub(crate) fn deliveries(
     limit: u32,
 ) -> Result<Vec<WebhookDelivery>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ?1 AND (?2 IS NULL OR status = ?2)
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR status = ?2)
          ORDER BY created_at DESC, delivery_id DESC LIMIT ?3"
     ))?;
     let rows: Vec<DeliveryRow> = stmt

@@ -97,15 +97,11 @@ pub(crate) fn run(mut conn: WriterConn, mut jobs: mpsc::Receiver<JobBox>) {
 }
 
 /// Begin the batch's transaction; on PostgreSQL, take the event-log lock (see
-/// [`crate::postgres::LOCK_EVENT_LOG`]) so positions commit in the order they are taken.
+/// [`crate::postgres::EVENT_LOG_LOCK_SQL`]) so positions commit in the order they are taken.
 fn begin(db: Db<'_>) -> Result<(), StoreError> {
     db.begin()?;
     if db.is_postgres() {
-        let locked = db.query_row(
-            "SELECT pg_advisory_xact_lock(?1, ?2)::TEXT",
-            params![crate::postgres::LOCK_CLASS, crate::postgres::LOCK_EVENT_LOG],
-            |_| Ok(()),
-        );
+        let locked = db.query_row(crate::postgres::EVENT_LOG_LOCK_SQL, params![], |_| Ok(()));
         if let Err(e) = locked {
             let _ = db.rollback();
             return Err(e);

@@ -142,7 +142,7 @@ async fn projections_rebuild_leaves_the_read_models_unchanged() {
     let ledger_before = app.all_transactions(&account).await;
     app.stop().await;
 
-    let url = database_url(app.db_path());
+    let url = app.database_url();
     let output = tokio::task::spawn_blocking(move || loyalty(&["--database-url", &url, "projections", "rebuild"]))
         .await
         .expect("CLI task");

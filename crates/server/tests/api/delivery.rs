@@ -270,7 +270,7 @@ async fn dead_letters_are_listed_retried_and_discarded() {
     assert_eq!(status, StatusCode::NOT_FOUND, "a handled dead letter is gone");
 
     // The command line sees the other one and discards it.
-    let database = format!("sqlite://{}", app.db_path().display());
+    let database = app.database_url();
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
             .args(args)
@@ -322,7 +322,7 @@ async fn events_replay_republishes_a_range_and_consumers_ignore_what_they_had() 
     let replay = |extra: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
             .args(["events", "replay", "--to-bus", "--from", "0"])
-            .args(["--database-url", &format!("sqlite://{}", app.db_path().display())])
+            .args(["--database-url", &app.database_url()])
             .args(extra)
             .env_remove("LOYALTY_REDIS_URL")
             .env("RUST_LOG", "warn")

@@ -3,7 +3,7 @@
 //! Every helper answers `(status, headers, body)`; the body is the parsed JSON, or the raw text
 //! as a JSON string when the answer is not JSON.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use loyalty_server::config::{DatabaseUrl, ServeSettings};
@@ -33,7 +33,11 @@ pub struct TestApp {
     /// Holds the database directory; it is deleted when the app is dropped.
     #[allow(dead_code)]
     pub dir: TempDir,
-    db_path: PathBuf,
+    /// Where the server keeps its data: the SQLite file at `db_path`, or (with
+    /// `LOYALTY_TEST_API_BACKEND=postgres`) a PostgreSQL schema of this test's own.
+    database: DatabaseUrl,
+    #[allow(dead_code)]
+    pg_schema: Option<crate::instances::PgSchema>,
     admin_token: Option<String>,
     store: Option<Store>,
     delivery: DeliveryOptions,
@@ -43,26 +47,33 @@ pub struct TestApp {
 
 /// A server with a fresh database, the admin token set, and one business.
 pub async fn spawn_app() -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_path = dir.path().join("loyalty.db");
-    spawn_app_on(dir, db_path, Some(ADMIN_TOKEN)).await
+    spawn_app_delivering(DeliveryOptions::default()).await
 }
 
 /// A server on an existing database file (it is migrated if needed), with one new business.
 pub async fn spawn_app_on(dir: TempDir, db_path: PathBuf, admin_token: Option<&str>) -> TestApp {
-    spawn_app_with(dir, db_path, admin_token, DeliveryOptions::default()).await
+    spawn_app_with(dir, db_path, None, admin_token, DeliveryOptions::default()).await
 }
 
 /// A server with fresh database and these delivery options (a Redis bus, fast retries).
+///
+/// The database is a SQLite file, or a PostgreSQL schema of its own when
+/// `LOYALTY_TEST_API_BACKEND=postgres` (with `LOYALTY_TEST_POSTGRES_URL`): the same suite runs
+/// on both backends.
 pub async fn spawn_app_delivering(delivery: DeliveryOptions) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db_path = dir.path().join("loyalty.db");
-    spawn_app_with(dir, db_path, Some(ADMIN_TOKEN), delivery).await
+    let pg_schema = match std::env::var("LOYALTY_TEST_API_BACKEND").as_deref() {
+        Ok("postgres") => crate::instances::PgSchema::create("the API suite on PostgreSQL"),
+        _ => None,
+    };
+    spawn_app_with(dir, db_path, pg_schema, Some(ADMIN_TOKEN), delivery).await
 }
 
 async fn spawn_app_with(
     dir: TempDir,
     db_path: PathBuf,
+    pg_schema: Option<crate::instances::PgSchema>,
     admin_token: Option<&str>,
     delivery: DeliveryOptions,
 ) -> TestApp {
@@ -79,7 +90,11 @@ async fn spawn_app_with(
             .build()
             .expect("HTTP client"),
         dir,
-        db_path,
+        database: match &pg_schema {
+            Some(schema) => DatabaseUrl::Postgres(schema.url()),
+            None => DatabaseUrl::Sqlite(db_path.clone()),
+        },
+        pg_schema,
         admin_token: admin_token.map(str::to_owned),
         store: None,
         delivery,
@@ -119,7 +134,7 @@ impl TestApp {
             claim_window_days: 30,
             sweep_interval: None,
             listen: "127.0.0.1:0".parse().expect("listen address"),
-            database: DatabaseUrl::Sqlite(self.db_path.clone()),
+            database: self.database.clone(),
             admin_token: self.admin_token.clone(),
         };
         let app = Application::build(&settings).await.expect("build the application");
@@ -176,8 +191,24 @@ impl TestApp {
         self.store.as_ref().expect("the server is running")
     }
 
-    pub fn db_path(&self) -> &Path {
-        &self.db_path
+    /// The `--database-url` of this app's database, for the CLI.
+    pub fn database_url(&self) -> String {
+        match &self.database {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// Run SQL on the app's database behind the service's back (to age a row, to write an event
+    /// as an old version did).
+    pub fn execute_sql(&self, sql: &str) {
+        match &self.database {
+            DatabaseUrl::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).expect("open the database");
+                conn.execute_batch(sql).expect("raw SQL");
+            }
+            DatabaseUrl::Postgres(url) => crate::instances::sql(url, sql),
+        }
     }
 
     /// Register another business directly in the store; answers `(businessId, apiKey)`.
@@ -507,7 +538,7 @@ impl TestApp {
             .args([
                 "expire",
                 "--database-url",
-                &format!("sqlite://{}", self.db_path.display()),
+                &self.database_url(),
                 "--as-of",
                 &as_of.to_rfc3339(),
             ])

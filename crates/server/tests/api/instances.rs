@@ -46,19 +46,28 @@ impl PgSchema {
 }
 
 impl Drop for PgSchema {
+    /// Best effort: a server of the test may still hold locks in the schema.
     fn drop(&mut self) {
-        sql(&self.base, &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        if let Err(e) = try_sql(&self.base, &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)) {
+            eprintln!("could not drop test schema {}: {e}", self.name);
+        }
     }
 }
 
-fn sql(url: &str, statement: &str) {
+/// Run SQL on a connection of its own (on a plain thread: the synchronous client must not run
+/// on the test's runtime).
+pub fn sql(url: &str, statement: &str) {
+    try_sql(url, statement).expect("run SQL");
+}
+
+fn try_sql(url: &str, statement: &str) -> Result<(), String> {
     let (url, statement) = (url.to_owned(), statement.to_owned());
     std::thread::spawn(move || {
-        let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect to PostgreSQL");
-        client.batch_execute(&statement).expect("run SQL");
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).map_err(|e| e.to_string())?;
+        client.batch_execute(&statement).map_err(|e| e.to_string())
     })
     .join()
-    .expect("SQL thread");
+    .map_err(|_| "the SQL thread panicked".to_owned())?
 }
 
 /// One request a client made, and what (if anything) acknowledged it.
@@ -250,7 +259,10 @@ async fn drive(client: &Client, bases: &[String; 2], first: &mut std::process::C
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Kill the first instance once a quarter of the requests are done.
+    while sent.lock().await.len() < 80 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     first.kill().map_err(|e| format!("SIGKILL: {e}"))?;
     killed.store(true, std::sync::atomic::Ordering::Release);
     let done_before_kill = sent.lock().await.len();

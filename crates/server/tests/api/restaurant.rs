@@ -205,12 +205,7 @@ async fn a_member_claims_a_payment_that_found_no_one_once_and_within_the_window(
 
     // After the window.
     pay(&app, FOH, &dine_in("T-21", "loc-1", "10.00", "0")).await;
-    let conn = rusqlite::Connection::open(app.db_path()).expect("open");
-    conn.execute(
-        "UPDATE payments SET received_at = '2020-01-01T00:00:00.000000Z' WHERE payment_ref = 'T-21'",
-        [],
-    )
-    .expect("age the payment");
+    app.execute_sql("UPDATE payments SET received_at = '2020-01-01T00:00:00.000000Z' WHERE payment_ref = 'T-21'");
     crate::helpers::assert_problem(
         &claim(&app, &account, json!({"tableOrderId": "T-21"})).await,
         StatusCode::CONFLICT,
@@ -268,7 +263,7 @@ async fn locations_are_switched_from_the_command_line_at_once() {
             .arg("locations")
             .args(args)
             .args(["--business", &app.business_id])
-            .args(["--database-url", &format!("sqlite://{}", app.db_path().display())])
+            .args(["--database-url", &app.database_url()])
             .env("RUST_LOG", "warn")
             .output()
             .expect("run loyalty locations");

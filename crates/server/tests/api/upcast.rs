@@ -12,24 +12,18 @@ async fn points_earned_1_0_is_served_as_2_0() {
     let app = spawn_app().await;
     let (program, account) = app.account().await;
     assert_eq!(app.accrue(&account, 10).await.0, StatusCode::CREATED);
-    let conn = rusqlite::Connection::open(app.db_path()).expect("open the database");
-    conn.execute(
+    app.execute_sql(&format!(
         "INSERT INTO events (event_id, event_type, version, timestamp, aggregate_type, aggregate_id, sequence,
                              business_id, data, metadata)
-         VALUES (?1, 'loyalty.points.earned', '1.0', '2025-11-07T15:30:00.000000Z', 'LoyaltyAccount', ?2, 3, ?3, ?4,
-                 '{}')",
-        rusqlite::params![
-            uuid::Uuid::new_v4().to_string(),
-            account,
-            app.business_id,
-            json!({"customerId": "cust-1", "programId": program, "points": 50, "totalPoints": 60}).to_string()
-        ],
-    )
-    .expect("an event as an old version wrote it");
-    drop(conn);
+         VALUES ('{}', 'loyalty.points.earned', '1.0', '2025-11-07T15:30:00.000000Z', 'LoyaltyAccount', '{account}', 3,
+                 '{}', '{}', '{{}}')",
+        uuid::Uuid::new_v4(),
+        app.business_id,
+        json!({"customerId": "cust-1", "programId": program, "points": 50, "totalPoints": 60})
+    ));
     let rebuilt = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"))
         .args(["projections", "rebuild", "--database-url"])
-        .arg(format!("sqlite://{}", app.db_path().display()))
+        .arg(app.database_url())
         .env("RUST_LOG", "warn")
         .output()
         .expect("run loyalty projections rebuild");

@@ -2,7 +2,7 @@
 //! When the holder dies its connection closes, PostgreSQL releases the lock, and a surviving
 //! instance takes it at its next try.
 
-use super::{connect, LOCK_CLASS};
+use super::{connect, LEADERSHIP_LOCK_SQL};
 use crate::db::{params, Db, PgConn};
 use crate::StoreError;
 
@@ -15,10 +15,7 @@ impl Leadership {
     /// Try once to take the lock `key` (a stable number per kind of work).
     pub(crate) fn try_acquire(url: &str, key: i32) -> Result<Option<Self>, StoreError> {
         let conn = connect(url)?;
-        let held: bool =
-            Db::Pg(&conn).query_row("SELECT pg_try_advisory_lock(?1, ?2)", params![LOCK_CLASS, key], |r| {
-                r.get(0)
-            })?;
+        let held: bool = Db::Pg(&conn).query_row(LEADERSHIP_LOCK_SQL, params![key.to_string()], |r| r.get(0))?;
         if held {
             Ok(Some(Self { conn: Some(conn) }))
         } else {

@@ -4,7 +4,7 @@
 //! backend, in one step) with PostgreSQL's types: BIGINT integers, an identity column for
 //! event positions.
 
-use super::{LOCK_CLASS, LOCK_MIGRATIONS};
+use super::MIGRATIONS_LOCK_SQL;
 use crate::db::{params, Db, PgConn};
 use crate::StoreError;
 
@@ -311,11 +311,7 @@ pub(crate) fn migrate(conn: &PgConn) -> Result<usize, StoreError> {
 }
 
 fn migrate_in_transaction(db: Db<'_>) -> Result<usize, StoreError> {
-    db.query_row(
-        "SELECT pg_advisory_xact_lock(?1, ?2)::TEXT",
-        params![LOCK_CLASS, LOCK_MIGRATIONS],
-        |_| Ok(()),
-    )?;
+    db.query_row(MIGRATIONS_LOCK_SQL, params![], |_| Ok(()))?;
     db.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version     BIGINT PRIMARY KEY,

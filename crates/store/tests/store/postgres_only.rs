@@ -106,7 +106,7 @@ async fn a_reader_following_the_log_sees_every_event_once_in_aggregate_order() {
     let staller = std::thread::spawn(move || {
         let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
         let mut tx = client.transaction().expect("begin");
-        tx.execute("SELECT pg_advisory_xact_lock(1280920660, 1)::TEXT", &[])
+        tx.execute(loyalty_store::EVENT_LOG_LOCK_SQL, &[])
             .expect("take the event-log lock");
         stalled_tx.send(()).expect("signal");
         stall_wait.recv_timeout(Duration::from_secs(30)).ok();
