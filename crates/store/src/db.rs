@@ -1,55 +1,20 @@
 //! One small seam over the two databases the store runs on: embedded SQLite (rusqlite) and
-//! PostgreSQL (the `postgres` client). The store's SQL is written once, in the dialect both
+//! PostgreSQL (tokio-postgres, driven synchronously; see `postgres::conn`). The store's SQL is written once, in the dialect both
 //! accept, with `?N` placeholders (rewritten to `$N` for PostgreSQL); values cross the seam as a
 //! handful of plain types (integers, text, reals, NULL), which is all the schema stores.
 //!
 //! The surface mirrors rusqlite's (`prepare_cached`, `query_row`, `query_map`, `execute`,
 //! `exists`), so a query reads the same whichever database runs it.
 
-use std::borrow::Cow;
-use std::cell::RefCell;
-use std::collections::HashMap;
-
+pub use crate::postgres::PgConn;
 use crate::StoreError;
+use std::borrow::Cow;
 
 /// A connection of either backend, borrowed for the length of one unit of work.
 #[derive(Clone, Copy)]
 pub enum Db<'a> {
     Sqlite(&'a rusqlite::Connection),
     Pg(&'a PgConn),
-}
-
-/// A PostgreSQL client with its own cache of prepared statements (keyed by the SQL as written).
-pub struct PgConn {
-    client: RefCell<postgres::Client>,
-    statements: RefCell<HashMap<String, postgres::Statement>>,
-}
-
-impl PgConn {
-    pub fn new(client: postgres::Client) -> Self {
-        Self {
-            client: RefCell::new(client),
-            statements: RefCell::new(HashMap::new()),
-        }
-    }
-
-    /// The statement for `sql`, prepared once per connection.
-    fn statement(&self, sql: &str) -> Result<postgres::Statement, StoreError> {
-        if let Some(statement) = self.statements.borrow().get(sql) {
-            return Ok(statement.clone());
-        }
-        let statement = self.client.borrow_mut().prepare(&pg_placeholders(sql))?;
-        self.statements.borrow_mut().insert(sql.to_owned(), statement.clone());
-        Ok(statement)
-    }
-
-    pub fn batch_execute(&self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.client.borrow_mut().batch_execute(sql)?)
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.client.borrow().is_closed()
-    }
 }
 
 /// `?N` placeholders (SQLite) as `$N` (PostgreSQL); text in single quotes is left alone.
@@ -77,6 +42,7 @@ impl<'a> Db<'a> {
             Db::Pg(conn) => Ok(Stmt::Pg {
                 conn,
                 statement: conn.statement(sql)?,
+                sql: sql.to_owned(),
             }),
         }
     }
@@ -94,6 +60,33 @@ impl<'a> Db<'a> {
         self.prepare_cached(sql)?.query_row(params, f)
     }
 
+    /// Open a command's savepoint (on PostgreSQL, queued: see `postgres::conn`).
+    pub fn savepoint(self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(conn) => Ok(conn.execute_batch("SAVEPOINT job")?),
+            Db::Pg(conn) => {
+                conn.savepoint();
+                Ok(())
+            }
+        }
+    }
+
+    /// Keep what the command did (on PostgreSQL, sending what it queued).
+    pub fn release_savepoint(self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(conn) => Ok(conn.execute_batch("RELEASE SAVEPOINT job")?),
+            Db::Pg(conn) => conn.release(),
+        }
+    }
+
+    /// Undo what the command did.
+    pub fn rollback_to_savepoint(self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(conn) => Ok(conn.execute_batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")?),
+            Db::Pg(conn) => conn.rollback_to_savepoint(),
+        }
+    }
+
     /// Several statements without parameters (savepoints, schema).
     pub fn execute_batch(self, sql: &str) -> Result<(), StoreError> {
         match self {
@@ -106,7 +99,10 @@ impl<'a> Db<'a> {
     pub fn begin(self) -> Result<(), StoreError> {
         self.execute_batch(match self {
             Db::Sqlite(_) => "BEGIN IMMEDIATE",
-            Db::Pg(_) => "BEGIN",
+            Db::Pg(conn) => {
+                conn.reset_positions();
+                "BEGIN"
+            }
         })
     }
 
@@ -115,6 +111,9 @@ impl<'a> Db<'a> {
     }
 
     pub fn rollback(self) -> Result<(), StoreError> {
+        if let Db::Pg(conn) = self {
+            conn.reset_positions();
+        }
         self.execute_batch("ROLLBACK")
     }
 
@@ -128,7 +127,8 @@ pub enum Stmt<'a> {
     Sqlite(rusqlite::CachedStatement<'a>),
     Pg {
         conn: &'a PgConn,
-        statement: postgres::Statement,
+        statement: tokio_postgres::Statement,
+        sql: String,
     },
 }
 
@@ -138,10 +138,65 @@ impl Stmt<'_> {
         let values = params.values();
         match self {
             Stmt::Sqlite(stmt) => Ok(stmt.execute(rusqlite::params_from_iter(values.iter()))?),
-            Stmt::Pg { conn, statement } => {
-                let refs = pg_refs(&values);
-                let changed = conn.client.borrow_mut().execute(&*statement, &refs)?;
+            Stmt::Pg { conn, statement, .. } => {
+                let changed = conn.execute(statement, &values)?;
                 Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+            }
+        }
+    }
+
+    /// Run a write whose answer nothing waits for: at once on SQLite, queued for the next
+    /// pipeline on PostgreSQL (errors surface by the end of the command).
+    pub fn execute_deferred(&mut self, params: impl Params) -> Result<(), StoreError> {
+        match self {
+            Stmt::Sqlite(_) => self.execute(params).map(|_| ()),
+            Stmt::Pg { conn, statement, .. } => {
+                conn.defer(statement.clone(), owned(params.values()), None);
+                Ok(())
+            }
+        }
+    }
+
+    /// A deferred insert whose unique-index violation means `otherwise` (a conflict).
+    pub fn execute_unique(&mut self, params: impl Params, otherwise: StoreError) -> Result<(), StoreError> {
+        match self {
+            Stmt::Sqlite(_) => match self.execute(params) {
+                Ok(_) => Ok(()),
+                Err(e) if e.is_unique_violation() => Err(otherwise),
+                Err(e) => Err(e),
+            },
+            Stmt::Pg { conn, statement, .. } => {
+                conn.defer(statement.clone(), owned(params.values()), Some(otherwise));
+                Ok(())
+            }
+        }
+    }
+
+    /// A deferred write that must change exactly `rows` rows, else the command fails with
+    /// `otherwise` (an optimistic-concurrency check).
+    pub fn execute_expecting(
+        &mut self,
+        params: impl Params,
+        rows: u64,
+        otherwise: StoreError,
+    ) -> Result<(), StoreError> {
+        match self {
+            Stmt::Sqlite(_) => {
+                if self.execute(params)? as u64 == rows {
+                    Ok(())
+                } else {
+                    Err(otherwise)
+                }
+            }
+            Stmt::Pg { conn, sql, .. } => {
+                // The check runs in the database: a wrong count divides by zero, which aborts
+                // what follows in the pipeline (the release included) and is reported as
+                // `otherwise`.
+                let checked = conn.statement(&format!(
+                    "WITH changed AS ({sql} RETURNING 1) SELECT 1 / CASE WHEN COUNT(*) = {rows} THEN 1 ELSE 0 END FROM changed"
+                ))?;
+                conn.defer(checked, owned(params.values()), Some(otherwise));
+                Ok(())
             }
         }
     }
@@ -161,11 +216,10 @@ impl Stmt<'_> {
                     None => Err(StoreError::NoRow),
                 }
             }
-            Stmt::Pg { conn, statement } => {
-                let refs = pg_refs(&values);
-                let row = conn.client.borrow_mut().query_opt(&*statement, &refs)?;
-                match row {
-                    Some(row) => f(&Row::Pg(&row)),
+            Stmt::Pg { conn, statement, .. } => {
+                let rows = conn.query(statement, &values)?;
+                match rows.first() {
+                    Some(row) => f(&Row::Pg(row)),
                     None => Err(StoreError::NoRow),
                 }
             }
@@ -194,9 +248,8 @@ impl Stmt<'_> {
                     out.push(f(&Row::Sqlite(row)));
                 }
             }
-            Stmt::Pg { conn, statement } => {
-                let refs = pg_refs(&values);
-                for row in conn.client.borrow_mut().query(&*statement, &refs)? {
+            Stmt::Pg { conn, statement, .. } => {
+                for row in conn.query(statement, &values)? {
                     out.push(f(&Row::Pg(&row)));
                 }
             }
@@ -205,10 +258,16 @@ impl Stmt<'_> {
     }
 }
 
-fn pg_refs<'v>(values: &'v [Value<'_>]) -> Vec<&'v (dyn postgres::types::ToSql + Sync)> {
+/// Values that outlive the call (for a deferred write).
+fn owned(values: Vec<Value<'_>>) -> Vec<Value<'static>> {
     values
-        .iter()
-        .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+        .into_iter()
+        .map(|v| match v {
+            Value::Null => Value::Null,
+            Value::Int(i) => Value::Int(i),
+            Value::Real(f) => Value::Real(f),
+            Value::Text(t) => Value::Text(Cow::Owned(t.into_owned())),
+        })
         .collect()
 }
 

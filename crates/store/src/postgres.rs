@@ -3,12 +3,17 @@
 //! under an advisory lock so instances starting together apply each once, and leadership for
 //! background work by a session advisory lock.
 
-mod connection;
+mod conn;
 mod leadership;
 mod read_pool;
 mod schema;
 
-pub(crate) use connection::connect;
+pub use conn::PgConn;
+
+/// Connect to PostgreSQL (see [`PgConn::connect`]).
+pub(crate) fn connect(url: &str) -> Result<PgConn, crate::StoreError> {
+    PgConn::connect(url)
+}
 pub use leadership::Leadership;
 pub(crate) use read_pool::ReadPool;
 pub(crate) use schema::migrate;

@@ -25,7 +25,7 @@ fn project_program(conn: Db<'_>, stored: &StoredEvent, event: &ProgramEvent) -> 
     let at = time::format(stored.timestamp);
     let set_status = |status: ProgramStatus| -> Result<(), StoreError> {
         conn.prepare_cached("UPDATE programs SET status = ?2, version = ?3, updated_at = ?4 WHERE program_id = ?1")?
-            .execute(params![id, status.as_str(), stored.sequence, at])?;
+            .execute_deferred(params![id, status.as_str(), stored.sequence, at])?;
         Ok(())
     };
     match event {
@@ -34,7 +34,7 @@ fn project_program(conn: Db<'_>, stored: &StoredEvent, event: &ProgramEvent) -> 
                 "INSERT INTO programs (program_id, business_id, name, status, definition, template_id, version, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
             )?
-            .execute(params![
+            .execute_deferred(params![
                 id,
                 stored.business_id.to_string(),
                 e.definition.name,
@@ -50,7 +50,7 @@ fn project_program(conn: Db<'_>, stored: &StoredEvent, event: &ProgramEvent) -> 
         ProgramEvent::Ended(_) => set_status(ProgramStatus::Ended)?,
         ProgramEvent::TemplateUsed(_) => {
             conn.prepare_cached("UPDATE programs SET version = ?2, updated_at = ?3 WHERE program_id = ?1")?
-                .execute(params![id, stored.sequence, at])?;
+                .execute_deferred(params![id, stored.sequence, at])?;
         }
         ProgramEvent::RuleChanged(e) => {
             let definition: Option<String> = conn
@@ -64,7 +64,7 @@ fn project_program(conn: Db<'_>, stored: &StoredEvent, event: &ProgramEvent) -> 
             conn.prepare_cached(
                 "UPDATE programs SET definition = ?2, version = ?3, updated_at = ?4 WHERE program_id = ?1",
             )?
-            .execute(params![id, serde_json::to_string(&definition)?, stored.sequence, at])?;
+            .execute_deferred(params![id, serde_json::to_string(&definition)?, stored.sequence, at])?;
         }
     }
     Ok(())
@@ -81,7 +81,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
                                        version, enrolled_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'ACTIVE', 0, 0, ?10, ?11, ?12, ?8, ?9, ?9)",
             )?
-            .execute(params![
+            .execute_deferred(params![
                 id,
                 stored.business_id.to_string(),
                 e.program_id.to_string(),
@@ -101,7 +101,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
                 "INSERT INTO orders (account_id, order_ref, business_id, amount, points_earned, transaction_id, location_id, recorded_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
-            .execute(params![
+            .execute_deferred(params![
                 id,
                 e.order_ref,
                 stored.business_id.to_string(),
@@ -121,19 +121,21 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
                 "target": e.target,
                 "completedCards": e.completed_cards,
             });
-            let rows = conn
-                .prepare_cached(
-                    "UPDATE accounts SET progress = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
-                )?
-                .execute(params![id, progress.to_string(), stored.sequence, at])?;
-            expect_one_row(rows, &id)?;
+            conn.prepare_cached(
+                "UPDATE accounts SET progress = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
+            )?
+            .execute_expecting(
+                params![id, progress.to_string(), stored.sequence, at],
+                1,
+                no_account_row(&id),
+            )?;
         }
         AccountEvent::RewardIssued(e) => {
             conn.prepare_cached(
                 "INSERT INTO issued_rewards (issued_reward_id, account_id, business_id, reward_type, reward_value, order_ref, issued_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![
+            .execute_deferred(params![
                 e.issued_reward_id.to_string(),
                 id,
                 stored.business_id.to_string(),
@@ -243,23 +245,20 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
             if e.pending_cancelled > 0 {
                 add_pending(conn, &id, -to_i64(e.pending_cancelled)?, stored.sequence, &at)?;
             }
-            let rows = conn
-                .prepare_cached(
-                    "UPDATE orders SET refunded_amount = ?3, points_reversed = points_reversed + ?4
+            conn.prepare_cached(
+                "UPDATE orders SET refunded_amount = ?3, points_reversed = points_reversed + ?4
                      WHERE account_id = ?1 AND order_ref = ?2",
-                )?
-                .execute(params![
+            )?
+            .execute_expecting(
+                params![
                     id,
                     e.order_ref,
                     refunded_total(conn, &id, &e.order_ref, e.refund_amount)?,
                     to_i64(e.points_reversed)?
-                ])?;
-            if rows != 1 {
-                return Err(StoreError::Corrupt(format!(
-                    "no order {} for account {id}",
-                    e.order_ref
-                )));
-            }
+                ],
+                1,
+                StoreError::Corrupt(format!("no order {} for account {id}", e.order_ref)),
+            )?;
             insert_transaction(
                 conn,
                 stored,
@@ -277,17 +276,14 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
             )?;
         }
         AccountEvent::IssuedRewardUsed(e) => {
-            let rows = conn
-                .prepare_cached(
-                    "UPDATE issued_rewards SET used_at = ?3 WHERE issued_reward_id = ?1 AND account_id = ?2",
-                )?
-                .execute(params![e.issued_reward_id.to_string(), id, time::format(e.used_at)])?;
-            if rows != 1 {
-                return Err(StoreError::Corrupt(format!(
-                    "no issued reward {} on account {id}",
-                    e.issued_reward_id
-                )));
-            }
+            conn.prepare_cached(
+                "UPDATE issued_rewards SET used_at = ?3 WHERE issued_reward_id = ?1 AND account_id = ?2",
+            )?
+            .execute_expecting(
+                params![e.issued_reward_id.to_string(), id, time::format(e.used_at)],
+                1,
+                StoreError::Corrupt(format!("no issued reward {} on account {id}", e.issued_reward_id)),
+            )?;
             touch(conn, &id, stored.sequence, &at)?;
         }
         AccountEvent::TierDowngraded(e) => set_tier(
@@ -313,7 +309,7 @@ fn project_reward(conn: Db<'_>, stored: &StoredEvent, event: &RewardEvent) -> Re
                                       remaining_stock, per_customer_limit, claimed_count, version, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, 0, ?9, ?10, ?10)",
             )?
-            .execute(params![
+            .execute_deferred(params![
                 id,
                 stored.business_id.to_string(),
                 e.program_id.to_string(),
@@ -327,27 +323,22 @@ fn project_reward(conn: Db<'_>, stored: &StoredEvent, event: &RewardEvent) -> Re
             ])?;
         }
         RewardEvent::Claimed(e) => {
-            let rows = conn
-                .prepare_cached(
-                    "UPDATE rewards SET remaining_stock = ?2, claimed_count = claimed_count + 1, version = ?3,
+            conn.prepare_cached(
+                "UPDATE rewards SET remaining_stock = ?2, claimed_count = claimed_count + 1, version = ?3,
                                         updated_at = ?4
                      WHERE reward_id = ?1",
-                )?
-                .execute(params![
-                    id,
-                    e.remaining_stock.map(to_i64).transpose()?,
-                    stored.sequence,
-                    at
-                ])?;
-            if rows != 1 {
-                return Err(StoreError::Corrupt(format!("no reward row for {id}")));
-            }
+            )?
+            .execute_expecting(
+                params![id, e.remaining_stock.map(to_i64).transpose()?, stored.sequence, at],
+                1,
+                StoreError::Corrupt(format!("no reward row for {id}")),
+            )?;
             conn.prepare_cached(
                 "INSERT INTO reward_claims (transaction_id, reward_id, business_id, account_id, customer_id, points_cost,
                                             claimed_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![
+            .execute_deferred(params![
                 e.transaction_id.to_string(),
                 id,
                 stored.business_id.to_string(),
@@ -391,7 +382,7 @@ fn insert_transaction(conn: Db<'_>, stored: &StoredEvent, entry: &Ledger<'_>) ->
                                    reason, order_ref, reward_id, expires_at, timestamp, unrecovered_points)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
-    .execute(params![
+    .execute_deferred(params![
         entry.transaction_id,
         stored.position,
         stored.aggregate_id.to_string(),
@@ -410,23 +401,19 @@ fn insert_transaction(conn: Db<'_>, stored: &StoredEvent, entry: &Ledger<'_>) ->
 }
 
 fn update_balance(conn: Db<'_>, id: &str, balance: i64, earned: i64, version: i64, at: &str) -> Result<(), StoreError> {
-    let rows = conn
-        .prepare_cached(
-            "UPDATE accounts SET point_balance = ?2, lifetime_points = lifetime_points + ?3, version = ?4, updated_at = ?5
+    conn.prepare_cached(
+        "UPDATE accounts SET point_balance = ?2, lifetime_points = lifetime_points + ?3, version = ?4, updated_at = ?5
              WHERE account_id = ?1",
-        )?
-        .execute(params![id, balance, earned, version, at])?;
-    expect_one_row(rows, id)
+    )?
+    .execute_expecting(params![id, balance, earned, version, at], 1, no_account_row(id))
 }
 
 /// Change the account's pending points by `delta`.
 fn add_pending(conn: Db<'_>, id: &str, delta: i64, version: i64, at: &str) -> Result<(), StoreError> {
-    let rows = conn
-        .prepare_cached(
-            "UPDATE accounts SET pending_points = pending_points + ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
-        )?
-        .execute(params![id, delta, version, at])?;
-    expect_one_row(rows, id)
+    conn.prepare_cached(
+        "UPDATE accounts SET pending_points = pending_points + ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
+    )?
+    .execute_expecting(params![id, delta, version, at], 1, no_account_row(id))
 }
 
 /// Move the account to a tier (`(None, None, None)`: below every tier).
@@ -437,36 +424,26 @@ fn set_tier(
     version: i64,
     at: &str,
 ) -> Result<(), StoreError> {
-    let rows = conn
-        .prepare_cached(
-            "UPDATE accounts SET tier_id = ?2, tier_name = ?3, tier_level = ?4, version = ?5, updated_at = ?6
+    conn.prepare_cached(
+        "UPDATE accounts SET tier_id = ?2, tier_name = ?3, tier_level = ?4, version = ?5, updated_at = ?6
              WHERE account_id = ?1",
-        )?
-        .execute(params![id, tier_id, name, level, version, at])?;
-    expect_one_row(rows, id)
+    )?
+    .execute_expecting(params![id, tier_id, name, level, version, at], 1, no_account_row(id))
 }
 
 fn set_account_status(conn: Db<'_>, id: &str, status: &str, version: i64, at: &str) -> Result<(), StoreError> {
-    let rows = conn
-        .prepare_cached("UPDATE accounts SET status = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1")?
-        .execute(params![id, status, version, at])?;
-    expect_one_row(rows, id)
+    conn.prepare_cached("UPDATE accounts SET status = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1")?
+        .execute_expecting(params![id, status, version, at], 1, no_account_row(id))
 }
 
 /// Record that the account moved to `version` without other column changes.
 fn touch(conn: Db<'_>, id: &str, version: i64, at: &str) -> Result<(), StoreError> {
-    let rows = conn
-        .prepare_cached("UPDATE accounts SET version = ?2, updated_at = ?3 WHERE account_id = ?1")?
-        .execute(params![id, version, at])?;
-    expect_one_row(rows, id)
+    conn.prepare_cached("UPDATE accounts SET version = ?2, updated_at = ?3 WHERE account_id = ?1")?
+        .execute_expecting(params![id, version, at], 1, no_account_row(id))
 }
 
-fn expect_one_row(rows: usize, id: &str) -> Result<(), StoreError> {
-    if rows == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::Corrupt(format!("no account row for {id}")))
-    }
+fn no_account_row(id: &str) -> StoreError {
+    StoreError::Corrupt(format!("no account row for {id}"))
 }
 
 fn to_i64(value: u64) -> Result<i64, StoreError> {

@@ -127,40 +127,72 @@ impl<'c> WriteTx<'c> {
     }
 
     fn insert_event(&self, event: &StoredEvent, metadata_json: &str) -> Result<i64, StoreError> {
-        let inserted = self
-            .db
-            .prepare_cached(
-                "INSERT INTO events (event_id, event_type, version, timestamp, aggregate_type, aggregate_id, sequence,
-                                     business_id, data, metadata)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 RETURNING position",
-            )?
-            .query_row(
-                params![
-                    event.event_id.to_string(),
-                    event.event_type,
-                    event.version,
-                    time::format(event.timestamp),
-                    event.aggregate_type,
-                    event.aggregate_id.to_string(),
-                    event.sequence,
-                    event.business_id.to_string(),
-                    serde_json::to_string(&event.data)?,
-                    metadata_json,
-                ],
-                |r| r.get(0),
-            );
-        match inserted {
-            Ok(position) => Ok(position),
-            Err(e) => {
-                if e.is_unique_violation() {
-                    Err(StoreError::Conflict {
-                        aggregate_id: event.aggregate_id.to_string(),
-                        expected: (event.sequence - 1) as u64,
-                    })
-                } else {
-                    Err(e)
-                }
+        let conflict = || StoreError::Conflict {
+            aggregate_id: event.aggregate_id.to_string(),
+            expected: (event.sequence - 1) as u64,
+        };
+        let data = serde_json::to_string(&event.data)?;
+        let timestamp = time::format(event.timestamp);
+        let (event_id, aggregate_id, business_id) = (
+            event.event_id.to_string(),
+            event.aggregate_id.to_string(),
+            event.business_id.to_string(),
+        );
+        match self.db {
+            // SQLite: the rowid is the position.
+            Db::Sqlite(_) => {
+                let inserted = self
+                    .db
+                    .prepare_cached(
+                        "INSERT INTO events (event_id, event_type, version, timestamp, aggregate_type, aggregate_id,
+                                             sequence, business_id, data, metadata)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                         RETURNING position",
+                    )?
+                    .query_row(
+                        params![
+                            event_id,
+                            event.event_type,
+                            event.version,
+                            timestamp,
+                            event.aggregate_type,
+                            aggregate_id,
+                            event.sequence,
+                            business_id,
+                            data,
+                            metadata_json,
+                        ],
+                        |r| r.get(0),
+                    );
+                inserted.map_err(|e| if e.is_unique_violation() { conflict() } else { e })
+            }
+            // PostgreSQL: this transaction holds the event-log lock, so it gives out the
+            // positions itself, and the insert joins the command's pipeline.
+            Db::Pg(conn) => {
+                let position = conn.next_position()?;
+                self.db
+                    .prepare_cached(
+                        "INSERT INTO events (position, event_id, event_type, version, timestamp, aggregate_type,
+                                             aggregate_id, sequence, business_id, data, metadata)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    )?
+                    .execute_unique(
+                        params![
+                            position,
+                            event_id,
+                            event.event_type,
+                            event.version,
+                            timestamp,
+                            event.aggregate_type,
+                            aggregate_id,
+                            event.sequence,
+                            business_id,
+                            data,
+                            metadata_json,
+                        ],
+                        conflict(),
+                    )?;
+                Ok(position)
             }
         }
     }
@@ -174,35 +206,35 @@ impl<'c> WriteTx<'c> {
         let state_json = serde_json::to_string(state)?;
         let due_at = state.due_at().map(time::format);
         let id = loaded.aggregate_id.to_string();
-        let rows = if loaded.version == 0 {
+        let conflict = StoreError::Conflict {
+            aggregate_id: id.clone(),
+            expected: loaded.version as u64,
+        };
+        if loaded.version == 0 {
             self.db
                 .prepare_cached(
                     "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (aggregate_id) DO NOTHING",
                 )?
-                .execute(params![
-                    id,
-                    A::AGGREGATE_TYPE,
-                    loaded.business_id.to_string(),
-                    version,
-                    state_json,
-                    due_at
-                ])?
+                .execute_expecting(
+                    params![
+                        id,
+                        A::AGGREGATE_TYPE,
+                        loaded.business_id.to_string(),
+                        version,
+                        state_json,
+                        due_at
+                    ],
+                    1,
+                    conflict,
+                )
         } else {
             self.db
                 .prepare_cached(
                     "UPDATE snapshots SET version = ?3, state = ?4, due_at = ?5 WHERE aggregate_id = ?1 AND version = ?2",
                 )?
-                .execute(params![id, loaded.version, version, state_json, due_at])?
-        };
-        if rows == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict {
-                aggregate_id: id,
-                expected: loaded.version as u64,
-            })
+                .execute_expecting(params![id, loaded.version, version, state_json, due_at], 1, conflict)
         }
     }
 
@@ -236,7 +268,7 @@ impl<'c> WriteTx<'c> {
                 "INSERT INTO idempotency (business_id, idem_key, request_hash, status, body, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![
+            .execute_deferred(params![
                 business_id.to_string(),
                 key,
                 record.request_hash,
@@ -301,7 +333,7 @@ impl<'c> WriteTx<'c> {
     pub fn inbox_record(&self, handler: &str, event_id: Uuid, outcome: &str) -> Result<(), StoreError> {
         self.db
             .prepare_cached("INSERT INTO inbox (handler, event_id, outcome, handled_at) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![handler, event_id.to_string(), outcome, time::format(self.now)])?;
+            .execute_deferred(params![handler, event_id.to_string(), outcome, time::format(self.now)])?;
         Ok(())
     }
 
@@ -312,7 +344,7 @@ impl<'c> WriteTx<'c> {
                 "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
             )?
-            .execute(params![name, position, time::format(self.now)])?;
+            .execute_deferred(params![name, position, time::format(self.now)])?;
         Ok(())
     }
 
@@ -473,7 +505,7 @@ impl<'c> WriteTx<'c> {
                 "INSERT INTO notifications (notification_id, business_id, account_id, kind, body, caused_by, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![
+            .execute_deferred(params![
                 Uuid::now_v7().to_string(),
                 business_id.to_string(),
                 account_id.to_string(),

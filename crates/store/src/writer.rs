@@ -146,27 +146,26 @@ fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) {
 fn run_in_savepoint(db: Db<'_>, job: &mut dyn WriteJob, now: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
     let mut attempt = 0;
     loop {
-        db.execute_batch("SAVEPOINT job")?;
+        db.savepoint()?;
         let mut tx = WriteTx::new(db, now);
-        let result = job.run(&mut tx);
-        match result {
-            Ok(()) => {
-                db.execute_batch("RELEASE SAVEPOINT job")?;
-                return Ok(());
-            }
-            Err(error) => {
-                db.execute_batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")?;
-                let retry = (matches!(error, StoreError::Conflict { .. }) || error.is_transient())
-                    && attempt < CONFLICT_RETRY_COUNT_MAX;
-                if !retry {
-                    return Err(error);
-                }
-                attempt += 1;
-                metrics::counter!("store_conflict_retries_total").increment(1);
-                tracing::debug!(attempt, %error, "retrying after a concurrency conflict");
-            }
+        // On PostgreSQL the release also sends what the command queued: a failure there is
+        // the command's, undone like any other.
+        let Err(error) = job.run(&mut tx).and_then(|()| db.release_savepoint()) else {
+            return Ok(());
+        };
+        db.rollback_to_savepoint()?;
+        if !retryable(&error, attempt) {
+            return Err(error);
         }
+        attempt += 1;
+        metrics::counter!("store_conflict_retries_total").increment(1);
+        tracing::debug!(attempt, %error, "retrying after a concurrency conflict");
     }
+}
+
+/// A conflict (or a deadlock) is retried on fresh state, a few times.
+fn retryable(error: &StoreError, attempt: u32) -> bool {
+    (matches!(error, StoreError::Conflict { .. }) || error.is_transient()) && attempt < CONFLICT_RETRY_COUNT_MAX
 }
 
 fn fail_all(batch: &mut Vec<JobBox>, message: &str) {

@@ -13,9 +13,9 @@ async fn points_earned_1_0_is_served_as_2_0() {
     let (program, account) = app.account().await;
     assert_eq!(app.accrue(&account, 10).await.0, StatusCode::CREATED);
     app.execute_sql(&format!(
-        "INSERT INTO events (event_id, event_type, version, timestamp, aggregate_type, aggregate_id, sequence,
-                             business_id, data, metadata)
-         VALUES ('{}', 'loyalty.points.earned', '1.0', '2025-11-07T15:30:00.000000Z', 'LoyaltyAccount', '{account}', 3,
+        "INSERT INTO events (position, event_id, event_type, version, timestamp, aggregate_type, aggregate_id,
+                             sequence, business_id, data, metadata)
+         VALUES ((SELECT COALESCE(MAX(position), 0) + 1 FROM events), '{}', 'loyalty.points.earned', '1.0', '2025-11-07T15:30:00.000000Z', 'LoyaltyAccount', '{account}', 3,
                  '{}', '{}', '{{}}')",
         uuid::Uuid::new_v4(),
         app.business_id,

@@ -2,7 +2,7 @@
 //! migrate`). Each runs inside the transaction that records it, under an advisory lock, so two
 //! instances starting at once apply it once. The schema is SQLite's (migrations 1 to 6 of that
 //! backend, in one step) with PostgreSQL's types: BIGINT integers, an identity column for
-//! event positions.
+//! event positions given out by the writer under the event-log lock.
 
 use super::MIGRATIONS_LOCK_SQL;
 use crate::db::{params, Db, PgConn};
@@ -21,10 +21,10 @@ CREATE TABLE businesses (
 );
 
 -- The record. position is commit order: every writer transaction holds the event-log advisory
--- lock from BEGIN to COMMIT, so positions are taken and committed in one order; (aggregate_id, sequence) is unique, so two writers of one aggregate cannot both append the
+-- lock from BEGIN to COMMIT and gives out the positions after the highest committed one; (aggregate_id, sequence) is unique, so two writers of one aggregate cannot both append the
 -- same next event.
 CREATE TABLE events (
-    position       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    position       BIGINT PRIMARY KEY,
     event_id       TEXT NOT NULL UNIQUE,
     event_type     TEXT NOT NULL,
     version        TEXT NOT NULL,
