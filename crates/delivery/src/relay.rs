@@ -140,10 +140,11 @@ impl Relay {
                 }
                 Ok(_) => delay = self.settings.retry_initial,
                 Err(error) => {
-                    let message = error.to_string();
-                    self.health.update(|s| s.last_error = Some(message));
+                    // The lag first: whoever sees the error also sees how far behind it is.
                     let behind = self.checkpoint().await.unwrap_or(0);
                     self.record_lag(behind).await;
+                    let message = error.to_string();
+                    self.health.update(|s| s.last_error = Some(message));
                     tracing::warn!(bus = self.bus.name(), %error, retry_in = ?delay,
                         "publishing failed; events wait in the outbox");
                     tokio::time::sleep(delay).await;

@@ -100,21 +100,37 @@ impl<'a> Db<'a> {
         self.execute_batch(match self {
             Db::Sqlite(_) => "BEGIN IMMEDIATE",
             Db::Pg(conn) => {
-                conn.reset_positions();
+                conn.reset_transaction();
                 "BEGIN"
             }
         })
     }
 
+    /// Commit; on PostgreSQL after sending what is still queued (a failure there rolls back).
     pub fn commit(self) -> Result<(), StoreError> {
+        if let Db::Pg(conn) = self {
+            conn.finish()?;
+        }
         self.execute_batch("COMMIT")
     }
 
     pub fn rollback(self) -> Result<(), StoreError> {
         if let Db::Pg(conn) = self {
-            conn.reset_positions();
+            conn.reset_transaction();
         }
         self.execute_batch("ROLLBACK")
+    }
+
+    /// Send each command's writes before the next command starts (see `postgres::conn`).
+    pub fn set_strict(self, strict: bool) {
+        if let Db::Pg(conn) = self {
+            conn.set_strict(strict);
+        }
+    }
+
+    /// Whether a write of a command already done failed in this transaction.
+    pub fn batch_poisoned(self) -> bool {
+        matches!(self, Db::Pg(conn) if conn.poisoned())
     }
 
     pub fn is_postgres(self) -> bool {

@@ -52,6 +52,10 @@ const REBUILD_PAGE_COUNT: i64 = 10_000;
 
 pub(crate) fn rebuild(db: Db<'_>, progress: &mut (dyn FnMut(u64, u64) + Send)) -> Result<RebuildReport, StoreError> {
     db.begin()?;
+    if db.is_postgres() {
+        // Writers wait: no event or snapshot changes while the read models are rebuilt.
+        db.query_row(crate::postgres::EVENT_LOG_LOCK_SQL, params![], |_| Ok(()))?;
+    }
     match rebuild_in_transaction(db, progress) {
         Ok(report) => {
             db.commit()?;

@@ -52,15 +52,27 @@ impl<'c> WriteTx<'c> {
     where
         A: Aggregate + DeserializeOwned,
     {
-        let row: Option<(String, String, i64, String)> = self
-            .db
-            .prepare_cached(
-                "SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1",
-            )?
-            .query_row([aggregate_id.to_string()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()?;
+        let id = aggregate_id.to_string();
+        let cached = match self.db {
+            Db::Pg(conn) => conn.cached_snapshot(&id),
+            Db::Sqlite(_) => None,
+        };
+        let row: Option<(String, String, i64, String)> = match cached {
+            Some(row) => row,
+            None => {
+                let row = self
+                    .db
+                    .prepare_cached(
+                        "SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1",
+                    )?
+                    .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .optional()?;
+                if let Db::Pg(conn) = self.db {
+                    conn.cache_snapshot(id, row.clone());
+                }
+                row
+            }
+        };
         let Some((owner, aggregate_type, version, state)) = row else {
             return Ok(Some(Loaded {
                 business_id,
@@ -210,6 +222,18 @@ impl<'c> WriteTx<'c> {
             aggregate_id: id.clone(),
             expected: loaded.version as u64,
         };
+        if let Db::Pg(conn) = self.db {
+            // A failed write fails the command, whose rollback forgets the cache.
+            conn.cache_snapshot(
+                id.clone(),
+                Some((
+                    loaded.business_id.to_string(),
+                    A::AGGREGATE_TYPE.to_owned(),
+                    version,
+                    state_json.clone(),
+                )),
+            );
+        }
         if loaded.version == 0 {
             self.db
                 .prepare_cached(

@@ -113,33 +113,60 @@ fn begin(db: Db<'_>) -> Result<(), StoreError> {
 fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) {
     let started = Instant::now();
     let size = batch.len();
-    if let Err(e) = begin(db) {
-        tracing::error!(error = %e, "could not begin a write transaction");
-        fail_all(batch, &e.to_string());
-        return;
+    // On PostgreSQL a command's last writes ride along with the next command's first
+    // statement. If one of them fails, the batch is run again with every command's writes
+    // sent before the next command starts, so the failure is that command's alone.
+    for strict in [false, true] {
+        db.set_strict(strict);
+        match run_batch(db, batch) {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    job.finish(outcome);
+                }
+                break;
+            }
+            Err(BatchFailure { error, retry_strict }) => {
+                let _ = db.rollback();
+                if retry_strict && !strict {
+                    metrics::counter!("store_batch_strict_retries_total").increment(1);
+                    tracing::warn!(%error, "a command's write failed after it was done; running the batch again, strictly");
+                    continue;
+                }
+                tracing::error!(%error, "group commit failed");
+                fail_all(batch, &error.to_string());
+                break;
+            }
+        }
     }
+    db.set_strict(false);
+    metrics::histogram!("store_batch_commands").record(size as f64);
+    metrics::histogram!("store_batch_seconds").record(started.elapsed().as_secs_f64());
+}
+
+/// Why a batch did not commit, and whether running it strictly could help.
+struct BatchFailure {
+    error: StoreError,
+    retry_strict: bool,
+}
+
+/// Run every job of the batch in one transaction and commit it; the jobs' outcomes.
+fn run_batch(db: Db<'_>, batch: &mut [JobBox]) -> Result<Vec<Result<(), StoreError>>, BatchFailure> {
+    begin(db).map_err(|error| BatchFailure {
+        error,
+        retry_strict: false,
+    })?;
     let now = chrono::Utc::now();
-    let mut outcomes: Vec<Result<(), StoreError>> = Vec::with_capacity(size);
+    let mut outcomes: Vec<Result<(), StoreError>> = Vec::with_capacity(batch.len());
     for job in batch.iter_mut() {
         outcomes.push(run_in_savepoint(db, job.as_mut(), now));
     }
     let committing = Instant::now();
     let committed = db.commit();
     metrics::histogram!("store_commit_seconds").record(committing.elapsed().as_secs_f64());
-    match committed {
-        Ok(()) => {
-            for (job, outcome) in batch.drain(..).zip(outcomes) {
-                job.finish(outcome);
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "group commit failed");
-            let _ = db.rollback();
-            fail_all(batch, &e.to_string());
-        }
-    }
-    metrics::histogram!("store_batch_commands").record(size as f64);
-    metrics::histogram!("store_batch_seconds").record(started.elapsed().as_secs_f64());
+    committed.map(|()| outcomes).map_err(|error| BatchFailure {
+        retry_strict: db.batch_poisoned(),
+        error,
+    })
 }
 
 /// One job in its own savepoint: on error everything it wrote is undone, nothing else is.
@@ -148,8 +175,8 @@ fn run_in_savepoint(db: Db<'_>, job: &mut dyn WriteJob, now: chrono::DateTime<ch
     loop {
         db.savepoint()?;
         let mut tx = WriteTx::new(db, now);
-        // On PostgreSQL the release also sends what the command queued: a failure there is
-        // the command's, undone like any other.
+        // On PostgreSQL what the command queued is sent with the next command's first
+        // statement, or before COMMIT; a failure then fails the whole batch.
         let Err(error) = job.run(&mut tx).and_then(|()| db.release_savepoint()) else {
             return Ok(());
         };

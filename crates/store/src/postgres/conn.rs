@@ -44,9 +44,21 @@ pub struct PgConn {
     pending: RefCell<Vec<Deferred>>,
     /// The command's `SAVEPOINT` is still in the queue (nothing of the command was sent).
     savepoint_queued: Cell<bool>,
+    /// How many queued items belong to commands already released (their last writes and
+    /// `RELEASE` ride along with the next command's first statement).
+    carried: Cell<usize>,
+    /// A released command's queued write failed: the whole transaction must be rolled back.
+    poisoned: Cell<bool>,
+    /// Send each command's writes when it ends (see `set_strict`).
+    strict: Cell<bool>,
     /// The next event position of this transaction (see `next_position`).
     next_position: Cell<Option<i64>>,
+    /// Snapshot rows read or written in this transaction (see `cached_snapshot`).
+    snapshots: RefCell<HashMap<String, Option<SnapshotRow>>>,
 }
+
+/// A snapshot row: owner business, aggregate type, version, state (JSON).
+pub type SnapshotRow = (String, String, i64, String);
 
 impl PgConn {
     /// Connect; `url` is a libpq-style URL (a schema with `options=-c search_path=NAME`).
@@ -72,7 +84,11 @@ impl PgConn {
             statements: RefCell::new(HashMap::new()),
             pending: RefCell::new(Vec::new()),
             savepoint_queued: Cell::new(false),
+            carried: Cell::new(0),
+            poisoned: Cell::new(false),
+            strict: Cell::new(false),
             next_position: Cell::new(None),
+            snapshots: RefCell::new(HashMap::new()),
         })
     }
 
@@ -123,21 +139,68 @@ impl PgConn {
         self.savepoint_queued.set(true);
     }
 
-    /// End a command: release its savepoint and send everything it queued.
+    /// End a command: queue the release of its savepoint. What it queued goes out with the
+    /// next command's first statement, or at the end of the batch ([`Self::finish`]); in
+    /// strict mode, now.
     pub fn release(&self) -> Result<(), StoreError> {
-        self.pending
-            .borrow_mut()
-            .push(Deferred::Simple("RELEASE SAVEPOINT job"));
-        self.flush()
+        let carried = {
+            let mut pending = self.pending.borrow_mut();
+            pending.push(Deferred::Simple("RELEASE SAVEPOINT job"));
+            pending.len()
+        };
+        if self.strict.get() {
+            return self.flush();
+        }
+        self.carried.set(carried);
+        Ok(())
+    }
+
+    /// Strict mode: every command's writes are sent when it ends (used to run a batch again
+    /// when a carried write failed, so the failure is attributed to its command).
+    pub fn set_strict(&self, strict: bool) {
+        self.strict.set(strict);
+    }
+
+    /// Whether a carried write failed in this transaction (it must roll back).
+    pub fn poisoned(&self) -> bool {
+        self.poisoned.get()
     }
 
     /// Undo a command: drop what it queued, and roll back what it sent.
     pub fn rollback_to_savepoint(&self) -> Result<(), StoreError> {
-        self.pending.borrow_mut().clear();
+        // What this command read or wrote may be undone: forget every cached snapshot.
+        self.snapshots.borrow_mut().clear();
         if self.savepoint_queued.replace(false) {
+            // Nothing of the command was sent: drop its part of the queue.
+            self.pending.borrow_mut().truncate(self.carried.get());
             return Ok(());
         }
+        self.pending.borrow_mut().clear();
         self.batch_execute("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
+    }
+
+    /// End the batch's commands: send what is still queued. An error means a command that
+    /// was already counted as done did not write everything: the transaction must roll back.
+    pub fn finish(&self) -> Result<(), StoreError> {
+        self.flush()?;
+        if self.poisoned.get() {
+            return Err(StoreError::WriteFailed(
+                "a write of an earlier command in this batch failed".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The snapshot row of `aggregate_id` as this transaction last saw or wrote it; `None` when
+    /// not seen yet, `Some(None)` when it does not exist. Exact while the transaction holds
+    /// the event-log lock: no other writer changes snapshots meanwhile.
+    pub fn cached_snapshot(&self, aggregate_id: &str) -> Option<Option<SnapshotRow>> {
+        self.snapshots.borrow().get(aggregate_id).cloned()
+    }
+
+    /// Remember a snapshot row read or written in this transaction.
+    pub fn cache_snapshot(&self, aggregate_id: String, row: Option<SnapshotRow>) {
+        self.snapshots.borrow_mut().insert(aggregate_id, row);
     }
 
     /// Send everything queued.
@@ -148,11 +211,14 @@ impl PgConn {
         self.pipelined(std::future::ready(Ok::<(), tokio_postgres::Error>(())))
     }
 
-    /// Forget the transaction's event position (at BEGIN).
-    pub fn reset_positions(&self) {
+    /// Forget everything of the last transaction (at BEGIN and ROLLBACK).
+    pub fn reset_transaction(&self) {
         self.next_position.set(None);
         self.pending.borrow_mut().clear();
         self.savepoint_queued.set(false);
+        self.carried.set(0);
+        self.poisoned.set(false);
+        self.snapshots.borrow_mut().clear();
     }
 
     /// The position of the next event appended in this transaction. Every writer transaction
@@ -175,6 +241,7 @@ impl PgConn {
     /// Send the queue and then `last` in one pipeline; the first failure wins.
     fn pipelined<T>(&self, last: impl Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, StoreError> {
         let pending = std::mem::take(&mut *self.pending.borrow_mut());
+        let carried = self.carried.replace(0);
         self.savepoint_queued.set(false);
         if pending.is_empty() {
             return Ok(self.runtime.block_on(last)?);
@@ -184,8 +251,14 @@ impl PgConn {
             let sends: Vec<_> = pending.iter().map(|deferred| send(client, deferred)).collect();
             futures::join!(futures::future::join_all(sends), last)
         });
-        for (deferred, outcome) in pending.into_iter().zip(outcomes) {
+        for (index, (deferred, outcome)) in pending.into_iter().zip(outcomes).enumerate() {
             if let Err(error) = outcome {
+                if index < carried {
+                    self.poisoned.set(true);
+                    return Err(StoreError::WriteFailed(format!(
+                        "a write of an earlier command in this batch failed: {error}"
+                    )));
+                }
                 use tokio_postgres::error::SqlState;
                 let check_failed = matches!(
                     error.code(),
