@@ -165,16 +165,29 @@ async fn events_go_to_their_streams_in_commit_order_and_the_saga_runs_on_redis()
     let (_, _, history) = app.account_events(&account).await;
     let history = history["items"].as_array().expect("items").clone();
     assert_eq!(entries.len(), history.len(), "one entry per event: {entries:?}");
-    // Entries of different streams added in the same millisecond get the same id (`ms-0`):
-    // Redis cannot say which came first, so those ties are broken by position.
-    entries.sort_by_key(|(id, e)| (stream_order(id), e["position"].as_i64().unwrap_or(0)));
+    // Stream ids are `ms-n` with `n` counted per stream: entries of different streams added in
+    // the same millisecond cannot be ordered by id, so those are ordered by position.
+    entries.sort_by_key(|(id, e)| (stream_order(id).0, e["position"].as_i64().unwrap_or(0)));
     let published: Vec<i64> = entries
         .iter()
         .map(|(_, e)| e["sequence"].as_i64().expect("sequence"))
         .collect();
     let mut sorted = published.clone();
     sorted.sort_unstable();
-    assert_eq!(published, sorted, "published in commit order per aggregate");
+    assert_eq!(
+        published,
+        sorted,
+        "published in commit order per aggregate: {:?}",
+        entries
+            .iter()
+            .map(|(id, e)| (
+                id.clone(),
+                e["position"].clone(),
+                e["sequence"].clone(),
+                e["eventType"].clone()
+            ))
+            .collect::<Vec<_>>()
+    );
     let earned: Vec<&Value> = entries
         .iter()
         .map(|(_, e)| e)
