@@ -80,6 +80,9 @@ pub enum Command {
     /// Demonstrations on the configured database.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// Bulk loads, all or nothing.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// The per-location rollout switch of the restaurant integration (as `PUT /v1/locations/{id}`).
     #[command(subcommand)]
     Locations(LocationsCommand),
@@ -151,6 +154,14 @@ pub enum DlqCommand {
     Retry { id: uuid::Uuid },
     /// Remove a dead letter without handling it.
     Discard { id: uuid::Uuid },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Enrol the members of a CSV file (header: customerId, displayName, email[, accountId]) in
+    /// one ACTIVE program, in one transaction: every row is checked first and every bad row
+    /// reported with its line; if any row is bad or refused, nothing is imported.
+    Accounts(crate::import::ImportAccountsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +261,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(DemoCommand::Restaurant(args)) => demo(&database, args).await,
         Command::Events(EventsCommand::Replay { to_bus: _, from }) => replay(&database, &delivery_settings, from).await,
         Command::Bench(args) => crate::bench::run(args, &database).await,
+        Command::Import(ImportCommand::Accounts(args)) => crate::import::run(&open(&database)?, args).await,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod leadership;
 pub mod notifications;
 pub mod restaurant;

@@ -10,6 +10,7 @@ mod delivery;
 mod errors;
 mod helpers;
 mod idempotency;
+mod import;
 mod instances;
 mod operations;
 mod programs;
