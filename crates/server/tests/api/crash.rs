@@ -52,11 +52,16 @@ async fn acknowledged_commands_survive_repeated_sigkills_exactly_once() {
 
     let live: traffic::Bases = Arc::new(RwLock::new(vec![base]));
     let (sent, clients) = traffic::start(&client, &live, &key, &accounts, 6, requests);
+    let total = 6 * requests;
     let mut killed_mid_traffic = 0;
-    for _ in 0..kills {
-        let pause = rand::rng().random_range(50..250);
+    for kill in 0..kills {
+        // Spread the kills over the traffic, each at a random moment within its share.
+        while sent.lock().await.len() < kill * total / (kills + 1) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let pause = rand::rng().random_range(0..20);
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        if sent.lock().await.len() < 6 * requests {
+        if sent.lock().await.len() < total {
             killed_mid_traffic += 1;
         }
         child.kill().expect("SIGKILL");
