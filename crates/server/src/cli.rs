@@ -16,7 +16,7 @@ use crate::startup::{shutdown_signal, Application};
 #[derive(Debug, Parser)]
 #[command(name = "loyalty", version, propagate_version = true)]
 pub struct Cli {
-    /// Where the data lives: `sqlite://PATH` (embedded, created on first use) or a bare file path.
+    /// Where the data lives: `sqlite://PATH` (embedded, created on first use), a bare file path, or `postgres://USER@HOST:PORT/DB` (several instances may share one PostgreSQL database)
     #[arg(
         long,
         global = true,
