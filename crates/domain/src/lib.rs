@@ -17,6 +17,9 @@ pub mod upcast;
 pub mod validation;
 pub mod values;
 
+#[cfg(test)]
+mod decoding_properties;
+
 pub use aggregate::Aggregate;
 pub use event::{DomainEvent, EventDecodeError, LoyaltyEvent};
 pub use validation::{FieldError, ValidationErrors};
