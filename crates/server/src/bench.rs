@@ -1,4 +1,5 @@
-//! `loyalty bench`: durable accruals per second through the real HTTP API.
+//! `loyalty bench`: durable commands per second through the real HTTP API, against the
+//! physical limit of the storage underneath.
 //!
 //! By default it starts the service in-process on a fresh temporary database and a free port,
 //! so the figure includes HTTP, JSON, idempotency records, group commit and fsync, and the load
@@ -6,7 +7,13 @@
 //! `--database-url postgres://...` the in-process server runs on that PostgreSQL database (use
 //! a scratch database or schema: the run's business, program and accounts stay in it). With
 //! `--url` it drives a server that is already running.
+//!
+//! Clients send a mix (`--mix accrual=70,purchase=10,redemption=10,read=10`; default all
+//! accruals), every write with an `Idempotency-Key`. Before the load, the same kind of database
+//! with the same settings takes plain batched inserts of rows of about an event's size for a few
+//! seconds (`--probe-secs`); the report gives the service's write rate as a ratio of that rate.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,10 +32,10 @@ pub struct BenchArgs {
     /// Concurrent clients, each sending one request at a time.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
-    /// How long to send accruals, in seconds.
+    /// How long to send the load, in seconds.
     #[arg(long, default_value_t = 10)]
     pub duration_secs: u64,
-    /// How many accounts the accruals are spread over.
+    /// How many accounts the load is spread over.
     #[arg(long, default_value_t = 1_000)]
     pub accounts: usize,
     /// Drive an already running server at this base URL (e.g. http://127.0.0.1:8080) instead of
@@ -41,6 +48,72 @@ pub struct BenchArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// The share of each operation: `accrual`, `purchase`, `redemption` (1 point each) and
+    /// `read` (GET of the account), as weights.
+    #[arg(long, default_value = "accrual=100", value_parser = parse_mix)]
+    pub mix: Mix,
+    /// How long to measure the storage's plain batched insert rate first (0: skip).
+    #[arg(long, default_value_t = 3)]
+    pub probe_secs: u64,
+}
+
+/// The operations a client draws from, by weight.
+#[derive(Debug, Clone)]
+pub struct Mix(Vec<(Op, u32)>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Op {
+    Accrual,
+    Purchase,
+    Redemption,
+    Read,
+}
+
+impl Op {
+    fn is_write(self) -> bool {
+        self != Op::Read
+    }
+}
+
+fn parse_mix(raw: &str) -> Result<Mix, String> {
+    let mut mix = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, weight) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?}: write NAME=WEIGHT, e.g. accrual=70"))?;
+        let op = match name.trim() {
+            "accrual" => Op::Accrual,
+            "purchase" => Op::Purchase,
+            "redemption" => Op::Redemption,
+            "read" => Op::Read,
+            other => return Err(format!("{other:?} is not one of accrual, purchase, redemption, read")),
+        };
+        let weight: u32 = weight
+            .trim()
+            .parse()
+            .map_err(|_| format!("{part:?}: the weight must be a whole number"))?;
+        mix.push((op, weight));
+    }
+    if mix.iter().map(|(_, w)| u64::from(*w)).sum::<u64>() == 0 {
+        return Err("the mix needs at least one operation with a weight above 0".to_owned());
+    }
+    Ok(Mix(mix))
+}
+
+impl Mix {
+    /// The operation for draw `n` (a deterministic walk through the weights).
+    fn pick(&self, n: usize) -> Op {
+        let total: u64 = self.0.iter().map(|(_, w)| u64::from(*w)).sum();
+        let mut at = (n as u64).wrapping_mul(2_654_435_761) % total;
+        for (op, weight) in &self.0 {
+            if at < u64::from(*weight) {
+                return *op;
+            }
+            at -= u64::from(*weight);
+        }
+        Op::Accrual
+    }
 }
 
 /// What a run measured.
@@ -50,16 +123,38 @@ pub struct BenchReport {
     pub concurrency: usize,
     pub duration_secs: f64,
     pub accounts: usize,
-    pub accruals_ok: u64,
-    pub accruals_failed: u64,
-    pub accruals_per_sec: f64,
+    /// Per operation: how many were acknowledged, refused (a redemption without points) or failed.
+    pub operations: BTreeMap<Op, OpCounts>,
+    /// Acknowledged writes (accruals, purchases, redemptions) per second: each durable.
+    pub writes_per_sec: f64,
+    /// Every answered operation per second, reads included.
+    pub ops_per_sec: f64,
     pub latency_ms_p50: f64,
     pub latency_ms_p95: f64,
     pub latency_ms_p99: f64,
     pub latency_ms_max: f64,
-    /// The sum of the accounts' balances after the run; equals `accrualsOk` when nothing was lost.
-    pub ledger_points: u64,
+    /// The sum of the accounts' balances after the run.
+    pub ledger_points: i64,
+    /// What the acknowledged operations add up to (accruals + purchases - redemptions).
+    pub expected_points: i64,
+    /// Plain batched inserts per second into the same kind of database (see `--probe-secs`).
+    pub storage_rows_per_sec: Option<f64>,
+    /// `writesPerSec / storageRowsPerSec`.
+    pub ratio_to_storage: Option<f64>,
 }
+
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpCounts {
+    pub ok: u64,
+    pub refused: u64,
+    pub failed: u64,
+}
+
+/// Rows per transaction of the storage probe: about what one group commit carries.
+pub const PROBE_BATCH_ROWS: usize = 64;
+/// Bytes per probe row: about one stored event.
+pub const PROBE_ROW_BYTES: usize = 400;
 
 pub async fn run(args: BenchArgs, database: &DatabaseUrl) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.accounts == 0 || args.duration_secs == 0 {
@@ -95,6 +190,24 @@ pub async fn run(args: BenchArgs, database: &DatabaseUrl) -> anyhow::Result<()> 
             (format!("http://{addr}"), created.api_key)
         }
     };
+    // The storage's own limit, measured before the load so neither disturbs the other. With
+    // --url the server's database is not known here: no probe.
+    let storage = match (&args.url, args.probe_secs) {
+        (None, secs) if secs > 0 => {
+            eprintln!("measuring plain batched inserts into the same kind of database for {secs}s");
+            let backend = match database {
+                DatabaseUrl::Postgres(url) => loyalty_store::Backend::Postgres(url.clone()),
+                DatabaseUrl::Sqlite(_) => loyalty_store::Backend::Sqlite(std::path::PathBuf::new()),
+            };
+            let duration = Duration::from_secs(secs);
+            let rate = tokio::task::spawn_blocking(move || {
+                loyalty_store::probe::insert_rate(&backend, duration, PROBE_BATCH_ROWS, PROBE_ROW_BYTES)
+            })
+            .await??;
+            Some(rate.rows_per_sec())
+        }
+        _ => None,
+    };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency * 2)
         .timeout(Duration::from_secs(30))
@@ -103,38 +216,57 @@ pub async fn run(args: BenchArgs, database: &DatabaseUrl) -> anyhow::Result<()> 
     eprintln!("setting up a program and {} accounts on {}", args.accounts, api.base);
     let accounts = api.setup(args.accounts).await?;
     eprintln!(
-        "sending accruals from {} clients for {}s",
-        args.concurrency, args.duration_secs
+        "sending {:?} from {} clients for {}s",
+        args.mix.0, args.concurrency, args.duration_secs
     );
-    let report = api.drive(&args, Arc::new(accounts)).await?;
+    let mut report = api.drive(&args, Arc::new(accounts)).await?;
+    report.storage_rows_per_sec = storage;
+    report.ratio_to_storage = storage.map(|rows| report.writes_per_sec / rows.max(1e-9));
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        println!(
-            "accruals: {} ok, {} failed in {:.1}s = {:.0} durable accruals/s at {} concurrent clients\n\
-             latency ms: p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}\n\
-             ledger check: balances sum to {} points ({})",
-            report.accruals_ok,
-            report.accruals_failed,
-            report.duration_secs,
-            report.accruals_per_sec,
-            report.concurrency,
-            report.latency_ms_p50,
-            report.latency_ms_p95,
-            report.latency_ms_p99,
-            report.latency_ms_max,
-            report.ledger_points,
-            if report.ledger_points == report.accruals_ok {
-                "matches every acknowledged accrual"
-            } else {
-                "MISMATCH"
-            }
-        );
+        print(&report);
     }
-    if report.ledger_points != report.accruals_ok {
-        bail!("the ledger does not match the acknowledged accruals");
+    if report.ledger_points != report.expected_points {
+        bail!("the ledger does not match the acknowledged operations");
     }
     Ok(())
+}
+
+fn print(report: &BenchReport) {
+    for (op, counts) in &report.operations {
+        println!(
+            "{:<11} {} ok, {} refused, {} failed",
+            format!("{op:?}:").to_lowercase(),
+            counts.ok,
+            counts.refused,
+            counts.failed
+        );
+    }
+    println!(
+        "{:.0} durable writes/s ({:.0} operations/s) in {:.1}s at {} concurrent clients",
+        report.writes_per_sec, report.ops_per_sec, report.duration_secs, report.concurrency
+    );
+    println!(
+        "latency ms: p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}",
+        report.latency_ms_p50, report.latency_ms_p95, report.latency_ms_p99, report.latency_ms_max
+    );
+    if let (Some(rows), Some(ratio)) = (report.storage_rows_per_sec, report.ratio_to_storage) {
+        println!(
+            "storage limit: {rows:.0} plain inserted rows/s ({PROBE_ROW_BYTES}-byte rows, {PROBE_BATCH_ROWS} per commit); \
+             the service's writes are {:.1}% of it",
+            ratio * 100.0
+        );
+    }
+    println!(
+        "ledger check: balances sum to {} points ({})",
+        report.ledger_points,
+        if report.ledger_points == report.expected_points {
+            "matches every acknowledged operation"
+        } else {
+            "MISMATCH"
+        }
+    );
 }
 
 struct Api {
@@ -193,41 +325,68 @@ impl Api {
         let mut workers = Vec::with_capacity(args.concurrency);
         for worker in 0..args.concurrency {
             let (client, base, key) = (self.client.clone(), self.base.clone(), self.api_key.clone());
-            let (accounts, stop) = (Arc::clone(&accounts), Arc::clone(&stop));
+            let (accounts, stop, mix) = (Arc::clone(&accounts), Arc::clone(&stop), args.mix.clone());
             workers.push(tokio::spawn(async move {
                 let mut latencies_us: Vec<u32> = Vec::with_capacity(65_536);
-                let mut failed = 0u64;
+                let mut counts: BTreeMap<Op, OpCounts> = BTreeMap::new();
                 let mut n = worker;
+                let mut draw = worker;
                 while !stop.load(Ordering::Relaxed) {
                     let account = &accounts[n % accounts.len()];
                     n += args_stride();
+                    let op = mix.pick(draw);
+                    draw += 1;
+                    let idem = Uuid::new_v4().to_string();
+                    let request = match op {
+                        Op::Accrual => client
+                            .post(format!("{base}/v1/accounts/{account}/accruals"))
+                            .json(&json!({"points": 1, "reason": "bench"})),
+                        Op::Purchase => client
+                            .post(format!("{base}/v1/accounts/{account}/purchases"))
+                            .json(&json!({"amount": "1.00", "orderRef": format!("bench-{idem}")})),
+                        Op::Redemption => client
+                            .post(format!("{base}/v1/accounts/{account}/redemptions"))
+                            .json(&json!({"points": 1, "reason": "bench"})),
+                        Op::Read => client.get(format!("{base}/v1/accounts/{account}")),
+                    };
+                    let request = if op.is_write() {
+                        request.header("Idempotency-Key", idem)
+                    } else {
+                        request
+                    };
                     let sent = Instant::now();
-                    let result = client
-                        .post(format!("{base}/v1/accounts/{account}/accruals"))
-                        .bearer_auth(&key)
-                        .header("Idempotency-Key", Uuid::new_v4().to_string())
-                        .json(&json!({"points": 1, "reason": "bench"}))
-                        .send()
-                        .await;
+                    let result = request.bearer_auth(&key).send().await;
+                    let entry = counts.entry(op).or_default();
                     match result {
-                        Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
+                        Ok(r) if r.status().is_success() => {
                             let _ = r.bytes().await;
+                            entry.ok += 1;
                             latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
                         }
-                        _ => failed += 1,
+                        Ok(r) if r.status() == reqwest::StatusCode::CONFLICT => {
+                            let _ = r.bytes().await;
+                            entry.refused += 1;
+                            latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        }
+                        _ => entry.failed += 1,
                     }
                 }
-                (latencies_us, failed)
+                (latencies_us, counts)
             }));
         }
         tokio::time::sleep(Duration::from_secs(args.duration_secs)).await;
         stop.store(true, Ordering::Relaxed);
         let mut latencies: Vec<u32> = Vec::new();
-        let mut failed = 0;
+        let mut operations: BTreeMap<Op, OpCounts> = BTreeMap::new();
         for worker in workers {
-            let (l, f) = worker.await?;
+            let (l, counts) = worker.await?;
             latencies.extend(l);
-            failed += f;
+            for (op, c) in counts {
+                let total = operations.entry(op).or_default();
+                total.ok += c.ok;
+                total.refused += c.refused;
+                total.failed += c.failed;
+            }
         }
         let elapsed = started.elapsed().as_secs_f64();
         latencies.sort_unstable();
@@ -238,7 +397,7 @@ impl Api {
             let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
             f64::from(latencies[index]) / 1000.0
         };
-        let mut ledger_points = 0u64;
+        let mut ledger_points = 0i64;
         for account in accounts.iter() {
             let response = self
                 .client
@@ -247,20 +406,26 @@ impl Api {
                 .send()
                 .await?;
             let body: Value = response.json().await?;
-            ledger_points += body["pointBalance"].as_u64().unwrap_or(0);
+            ledger_points += body["pointBalance"].as_i64().unwrap_or(0);
         }
+        let ok = |op: Op| operations.get(&op).map_or(0, |c| c.ok) as i64;
+        let writes = ok(Op::Accrual) + ok(Op::Purchase) + ok(Op::Redemption);
+        let answered: u64 = operations.values().map(|c| c.ok + c.refused).sum();
         Ok(BenchReport {
             concurrency: args.concurrency,
             duration_secs: elapsed,
             accounts: accounts.len(),
-            accruals_ok: latencies.len() as u64,
-            accruals_failed: failed,
-            accruals_per_sec: latencies.len() as f64 / elapsed,
+            writes_per_sec: writes as f64 / elapsed,
+            ops_per_sec: answered as f64 / elapsed,
+            expected_points: ok(Op::Accrual) + ok(Op::Purchase) - ok(Op::Redemption),
+            operations,
             latency_ms_p50: pct(0.50),
             latency_ms_p95: pct(0.95),
             latency_ms_p99: pct(0.99),
             latency_ms_max: pct(1.0),
             ledger_points,
+            storage_rows_per_sec: None,
+            ratio_to_storage: None,
         })
     }
 }

@@ -14,6 +14,7 @@ mod envelope;
 mod error;
 mod idempotency;
 mod postgres;
+pub mod probe;
 /// The SQL every PostgreSQL writer transaction starts with (for tests that stall the log).
 pub use postgres::EVENT_LOG_LOCK_SQL;
 mod projection;

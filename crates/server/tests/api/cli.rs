@@ -356,3 +356,40 @@ async fn acknowledged_writes_survive_a_killed_process() {
     let (_, _, events) = app.get_as(&key, &format!("/v1/accounts/{account_id}/events")).await;
     assert_eq!(events["items"].as_array().map(Vec::len), Some(21));
 }
+
+#[test]
+fn bench_drives_a_mix_and_reports_against_the_storage_limit() {
+    let output = loyalty(&[
+        "bench",
+        "--duration-secs",
+        "1",
+        "--accounts",
+        "5",
+        "--concurrency",
+        "2",
+        "--mix",
+        "accrual=2,purchase=1,redemption=1,read=1",
+        "--probe-secs",
+        "1",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("one JSON object");
+    for op in ["accrual", "purchase", "redemption", "read"] {
+        assert!(
+            report["operations"][op]["ok"].as_u64().unwrap_or(0) > 0,
+            "{op}: {report}"
+        );
+    }
+    assert_eq!(report["ledgerPoints"], report["expectedPoints"], "{report}");
+    assert!(report["storageRowsPerSec"].as_f64().unwrap_or(0.0) > 0.0, "{report}");
+    assert!(report["ratioToStorage"].as_f64().unwrap_or(0.0) > 0.0, "{report}");
+
+    let bad = loyalty(&["bench", "--mix", "teleport=5"]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("accrual, purchase, redemption, read"),
+        "{}",
+        stderr(&bad)
+    );
+}
