@@ -32,7 +32,7 @@ use super::{
         accounts::suspend, accounts::reactivate, accounts::transactions, accounts::account_events,
         events::event_feed,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &CommonProblems),
     tags((name = "accounts"), (name = "programs"), (name = "rewards"), (name = "events"), (name = "businesses"), (name = "operations"))
 )]
 pub struct ApiDoc;
@@ -45,6 +45,60 @@ impl Modify for Security {
         let bearer = || SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
         components.add_security_scheme("apiKey", bearer());
         components.add_security_scheme("adminToken", bearer());
+    }
+}
+
+/// Answers every operation can give, declared once: 400 (a malformed path, query, body or
+/// `Idempotency-Key`) on every operation of the API, 401 on every operation that needs a key,
+/// 422 (`IDEMPOTENCY_KEY_REUSED`) on every write, which all take an `Idempotency-Key`.
+struct CommonProblems;
+
+impl Modify for CommonProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let problem = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/problem+json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/v1/") {
+                continue;
+            }
+            let operations = [
+                (false, item.get.as_mut()),
+                (true, item.put.as_mut()),
+                (true, item.post.as_mut()),
+                (true, item.delete.as_mut()),
+                (true, item.patch.as_mut()),
+            ];
+            for (write, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("400".to_owned())
+                    .or_insert_with(|| problem("The request is malformed; the problem names the field"));
+                if secured {
+                    responses
+                        .entry("401".to_owned())
+                        .or_insert_with(|| problem("Missing or unknown API key"));
+                }
+                if write {
+                    responses.entry("422".to_owned()).or_insert_with(|| {
+                        problem("IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with a different request")
+                    });
+                }
+            }
+        }
     }
 }
 
