@@ -39,6 +39,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "LOYALTY_REDIS_STREAM_PREFIX", default_value = "events:")]
     pub redis_stream_prefix: String,
 
+    /// With `--redis-url`: how long an entry may stay unacknowledged with a consumer (one that
+    /// died, say) before another consumer takes it over, in seconds.
+    #[arg(long, global = true, env = "LOYALTY_REDIS_CLAIM_IDLE_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub redis_claim_idle_secs: u64,
+
     /// With `--redis-url`: the business the restaurant chain's payment streams
     /// (`frontofhouse.payment.processed`, `onlineordering.payment.processed`) belong to; they are
     /// consumed through the same adaptors as the HTTP endpoints.
@@ -332,6 +338,7 @@ fn delivery_options(cli: &Cli) -> DeliveryOptions {
         redis_url: cli.redis_url.clone(),
         stream_prefix: cli.redis_stream_prefix.clone(),
         restaurant_business: cli.restaurant_business,
+        claim_idle: Duration::from_secs(cli.redis_claim_idle_secs),
         ..DeliveryOptions::default()
     }
 }

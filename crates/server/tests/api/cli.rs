@@ -215,6 +215,11 @@ fn serve_process(db: &Path) -> (std::process::Child, String) {
 
 /// `loyalty serve` on the database at `url`; answers the child and its address.
 pub fn serve_process_at(url: &str) -> (std::process::Child, String) {
+    serve_process_with(url, &[])
+}
+
+/// `loyalty serve` on the database at `url` with more settings (`("LOYALTY_REDIS_URL", ..)`).
+pub fn serve_process_with(url: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
     use std::io::BufRead;
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_loyalty"))
@@ -223,6 +228,7 @@ pub fn serve_process_at(url: &str) -> (std::process::Child, String) {
         .env("LOYALTY_LISTEN", "127.0.0.1:0")
         .env("LOYALTY_ADMIN_TOKEN", ADMIN_TOKEN)
         .env_remove("LOYALTY_REDIS_URL")
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

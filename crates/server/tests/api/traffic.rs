@@ -266,3 +266,147 @@ pub async fn setup(client: &Client, base: &str, count: usize) -> Result<(String,
     }
     Ok((key, program_id, accounts))
 }
+
+/// One client enrolling `count` members in `program`, each with its own key, retried like the
+/// others; answers the accounts whose enrolment was acknowledged.
+pub fn enrol(
+    client: &Client,
+    bases: &Bases,
+    key: &str,
+    program: &str,
+    count: usize,
+) -> (Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>) {
+    let members: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let (client, bases, key, program, out) = (
+        client.clone(),
+        Arc::clone(bases),
+        key.to_owned(),
+        program.to_owned(),
+        Arc::clone(&members),
+    );
+    let task = tokio::spawn(async move {
+        for n in 0..count {
+            let idem = Uuid::new_v4().to_string();
+            let body = crate::helpers::enrollment(&program, &format!("joiner-{n}"), &format!("joiner{n}@example.com"));
+            let started = Instant::now();
+            while started.elapsed() < RETRY_DEADLINE {
+                let base = bases.read().expect("bases")[0].clone();
+                match post(&client, &base, &key, "/v1/accounts", &idem, &body).await {
+                    Some((status, body)) if status.is_success() => {
+                        if let Some(id) = body["accountId"].as_str() {
+                            out.lock().await.push(id.to_owned());
+                        }
+                        break;
+                    }
+                    Some((status, _)) if status.is_client_error() => break,
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        }
+    });
+    (members, task)
+}
+
+async fn get_json(client: &Client, url: &str, key: &str) -> Result<Value, String> {
+    client
+        .get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Every member got the signup bonus exactly once (the handler's effect, after redeliveries).
+pub async fn bonus_once(client: &Client, base: &str, key: &str, members: &[String]) -> Result<(), String> {
+    if members.is_empty() {
+        return Err("no member was enrolled".to_owned());
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for member in members {
+        loop {
+            let page = get_json(
+                client,
+                &format!("{base}/v1/accounts/{member}/transactions?limit=500"),
+                key,
+            )
+            .await?;
+            let bonuses = page["items"]
+                .as_array()
+                .ok_or("no items")?
+                .iter()
+                .filter(|t| t["reason"] == "Signup bonus")
+                .count();
+            match bonuses {
+                1 => break,
+                0 if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+                n => return Err(format!("member {member} got the signup bonus {n} times")),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every event the store holds reached its Redis stream (`<prefix><eventType>`) at least once.
+pub async fn every_event_in_streams(
+    client: &Client,
+    base: &str,
+    key: &str,
+    redis_url: &str,
+    prefix: &str,
+) -> Result<(), String> {
+    let mut stored: HashMap<String, String> = HashMap::new();
+    let mut after = 0;
+    loop {
+        let page = get_json(client, &format!("{base}/v1/events?after={after}&limit=500"), key).await?;
+        let items = page["items"].as_array().ok_or("no items")?;
+        if items.is_empty() {
+            break;
+        }
+        for event in items {
+            let id = event["eventId"].as_str().ok_or("no eventId")?.to_owned();
+            stored.insert(id, event["eventType"].as_str().unwrap_or_default().to_owned());
+        }
+        after = page["lastPosition"].as_i64().ok_or("no lastPosition")?;
+    }
+    let redis = redis::Client::open(redis_url).map_err(|e| e.to_string())?;
+    let mut conn = redis
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut published: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let types: std::collections::BTreeSet<&String> = stored.values().collect();
+        for event_type in types {
+            let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+                .arg(format!("{prefix}{event_type}"))
+                .arg("-")
+                .arg("+")
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            for (_, fields) in entries {
+                for (_, json) in fields {
+                    let envelope: Value = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+                    if let Some(id) = envelope["eventId"].as_str() {
+                        published.insert(id.to_owned());
+                    }
+                }
+            }
+        }
+        let missing = stored.keys().filter(|id| !published.contains(*id)).count();
+        if missing == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{missing} of {} stored events never reached their stream",
+                stored.len()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
