@@ -133,8 +133,17 @@ fn accrue_command(points: u64) -> AccountCommand {
 
 /// Run one account command in its own write, as the service does.
 async fn account_command(f: &Fixture, account: Uuid, command: AccountCommand) -> Result<(), StoreError> {
-    let business = f.business;
-    f.store
+    account_command_on(&f.store, f.business, account, command).await
+}
+
+/// The same through any store (another instance on the same database).
+async fn account_command_on(
+    store: &Store,
+    business: Uuid,
+    account: Uuid,
+    command: AccountCommand,
+) -> Result<(), StoreError> {
+    store
         .write(move |tx| {
             let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("same business");
             let events = loaded.state.handle(command.clone()).expect("accepted");

@@ -156,15 +156,12 @@ pub async fn verify(
             let query = cursor
                 .as_ref()
                 .map_or("limit=500".to_owned(), |c| format!("limit=500&cursor={c}"));
-            let page: Value = client
-                .get(format!("{base}/v1/accounts/{account}/transactions?{query}"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .json()
-                .await
-                .map_err(|e| e.to_string())?;
+            let page = get_json(
+                client,
+                &format!("{base}/v1/accounts/{account}/transactions?{query}"),
+                key,
+            )
+            .await?;
             for item in page["items"].as_array().ok_or("no items")? {
                 let id = item["transactionId"].as_str().ok_or("no transaction id")?.to_owned();
                 *ledger.entry(id).or_default() += 1;
@@ -200,15 +197,7 @@ pub async fn verify(
                 acknowledged.len()
             ));
         }
-        let view: Value = client
-            .get(format!("{base}/v1/accounts/{account}"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let view = get_json(client, &format!("{base}/v1/accounts/{account}"), key).await?;
         let balance = view["pointBalance"].as_i64().ok_or("no balance")?;
         if balance != sum || balance < 0 {
             return Err(format!("{account}: balance {balance}, ledger sums to {sum}"));

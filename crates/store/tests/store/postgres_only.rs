@@ -6,24 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loyalty_domain::account::LoyaltyAccount;
-use loyalty_domain::Aggregate;
-use loyalty_store::{EventMetadata, Store, StoreError, StoredEvent};
+use loyalty_store::{Store, StoreError, StoredEvent};
 use uuid::Uuid;
 
 use super::backend::{self, Kind};
-use super::{accrue_command, enrolled, fixture};
+use super::{account_command_on, accrue_command, enrolled, fixture};
 
 async fn accrue_through(store: &Store, business: Uuid, account: Uuid, points: u64) -> Result<(), StoreError> {
-    let command = accrue_command(points);
-    store
-        .write(move |tx| {
-            let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("same business");
-            let events = loaded.state.handle(command.clone()).expect("accepted");
-            tx.append(&loaded, events, &EventMetadata::default())?;
-            Ok(())
-        })
-        .await
+    account_command_on(store, business, account, accrue_command(points)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
