@@ -8,7 +8,7 @@ mod leadership;
 mod read_pool;
 mod schema;
 
-pub use conn::PgConn;
+pub use conn::{PgConn, SnapshotRow};
 
 /// Connect to PostgreSQL (see [`PgConn::connect`]).
 pub(crate) fn connect(url: &str) -> Result<PgConn, crate::StoreError> {

@@ -108,8 +108,10 @@ impl Service {
         account_id: AccountId,
         action: AccountAction,
     ) -> Result<Reply, ApiError> {
-        self.execute(context, move |tx, ctx| act(tx, ctx, account_id, &action))
-            .await
+        self.execute_on(context, Some(account_id.0), move |tx, ctx| {
+            act(tx, ctx, account_id, &action)
+        })
+        .await
     }
 }
 

@@ -105,7 +105,21 @@ impl Service {
 
     /// Run `decide` in the writer's transaction under the idempotency rules of the contract:
     /// a key seen with the same request replays the first answer; with another request, 422.
-    pub async fn execute<F>(&self, context: Context, mut decide: F) -> Result<Reply, ApiError>
+    pub async fn execute<F>(&self, context: Context, decide: F) -> Result<Reply, ApiError>
+    where
+        F: FnMut(&mut WriteTx<'_>, &Context) -> Result<Decision, StoreError> + Send + 'static,
+    {
+        self.execute_on(context, None, decide).await
+    }
+
+    /// [`Self::execute`] for a command to `aggregate`, whose snapshot is read together with the
+    /// idempotency record (one round trip on PostgreSQL).
+    pub async fn execute_on<F>(
+        &self,
+        context: Context,
+        aggregate: Option<Uuid>,
+        mut decide: F,
+    ) -> Result<Reply, ApiError>
     where
         F: FnMut(&mut WriteTx<'_>, &Context) -> Result<Decision, StoreError> + Send + 'static,
     {
@@ -114,7 +128,11 @@ impl Service {
             .write(move |tx| {
                 let business_id = context.business_id;
                 if let Some(idempotency) = &context.idempotency {
-                    if let Some(record) = tx.idempotency_get(business_id, &idempotency.key)? {
+                    let record = match aggregate {
+                        Some(aggregate) => tx.idempotency_get_prefetching(business_id, &idempotency.key, aggregate)?,
+                        None => tx.idempotency_get(business_id, &idempotency.key)?,
+                    };
+                    if let Some(record) = record {
                         return Ok(if record.request_hash == idempotency.request_hash {
                             Outcome::Replayed(record.response)
                         } else {
