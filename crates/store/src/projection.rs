@@ -377,6 +377,24 @@ struct Ledger<'a> {
 }
 
 fn insert_transaction(conn: Db<'_>, stored: &StoredEvent, entry: &Ledger<'_>) -> Result<(), StoreError> {
+    if let Db::Pg(pg) = conn {
+        pg.remember_transaction(
+            entry.transaction_id.clone(),
+            stored.business_id.to_string(),
+            crate::queries::TransactionRow {
+                transaction_id: entry.transaction_id.clone(),
+                kind: entry.kind.to_owned(),
+                points_changed: entry.points_changed,
+                new_balance: entry.new_balance,
+                reason: entry.reason.to_owned(),
+                order_ref: entry.order_ref.map(str::to_owned),
+                reward_id: entry.reward_id.clone(),
+                expires_at: entry.expires_at.clone(),
+                timestamp: time::format(stored.timestamp),
+                unrecovered_points: entry.unrecovered_points,
+            },
+        );
+    }
     conn.prepare_cached(
         "INSERT INTO transactions (transaction_id, position, account_id, business_id, type, points_changed, new_balance,
                                    reason, order_ref, reward_id, expires_at, timestamp, unrecovered_points)

@@ -40,21 +40,23 @@ fn transaction_row(row: &Row<'_>) -> Result<(TransactionRow, i64), StoreError> {
     ))
 }
 
-struct TransactionRow {
-    transaction_id: String,
-    kind: String,
-    points_changed: i64,
-    new_balance: i64,
-    reason: String,
-    order_ref: Option<String>,
-    reward_id: Option<String>,
-    expires_at: Option<String>,
-    timestamp: String,
-    unrecovered_points: Option<i64>,
+/// A ledger row as stored (and as the writer projects it).
+#[derive(Debug, Clone)]
+pub(crate) struct TransactionRow {
+    pub transaction_id: String,
+    pub kind: String,
+    pub points_changed: i64,
+    pub new_balance: i64,
+    pub reason: String,
+    pub order_ref: Option<String>,
+    pub reward_id: Option<String>,
+    pub expires_at: Option<String>,
+    pub timestamp: String,
+    pub unrecovered_points: Option<i64>,
 }
 
 impl TransactionRow {
-    fn into_view(self) -> Result<TransactionView, StoreError> {
+    pub(crate) fn into_view(self) -> Result<TransactionView, StoreError> {
         Ok(TransactionView {
             transaction_id: uuid(&self.transaction_id)?,
             transaction_type: self.kind,
@@ -288,6 +290,16 @@ pub fn transaction(
     business_id: Uuid,
     transaction_id: Uuid,
 ) -> Result<Option<TransactionView>, StoreError> {
+    // The writer's PostgreSQL transaction answers what it projected itself, without a read.
+    if let Db::Pg(pg) = conn {
+        if let Some((owner, row)) = pg.projected_transaction(&transaction_id.to_string()) {
+            return if owner == business_id.to_string() {
+                row.into_view().map(Some)
+            } else {
+                Ok(None)
+            };
+        }
+    }
     let row = conn
         .prepare_cached(&format!(
             "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE transaction_id = ?1 AND business_id = ?2"

@@ -18,6 +18,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
 use crate::db::{pg_placeholders, Value};
+use crate::queries::TransactionRow;
 use crate::StoreError;
 
 /// How long a connection attempt may take.
@@ -55,6 +56,9 @@ pub struct PgConn {
     next_position: Cell<Option<i64>>,
     /// Snapshot rows read or written in this transaction (see `cached_snapshot`).
     snapshots: RefCell<HashMap<String, Option<SnapshotRow>>>,
+    /// Ledger rows projected in this transaction, with their business (see
+    /// `projected_transaction`).
+    transactions: RefCell<HashMap<String, (String, TransactionRow)>>,
 }
 
 /// A snapshot row: owner business, aggregate type, version, state (JSON).
@@ -89,6 +93,7 @@ impl PgConn {
             strict: Cell::new(false),
             next_position: Cell::new(None),
             snapshots: RefCell::new(HashMap::new()),
+            transactions: RefCell::new(HashMap::new()),
         })
     }
 
@@ -168,8 +173,9 @@ impl PgConn {
 
     /// Undo a command: drop what it queued, and roll back what it sent.
     pub fn rollback_to_savepoint(&self) -> Result<(), StoreError> {
-        // What this command read or wrote may be undone: forget every cached snapshot.
+        // What this command read or wrote may be undone: forget every cached row.
         self.snapshots.borrow_mut().clear();
+        self.transactions.borrow_mut().clear();
         if self.savepoint_queued.replace(false) {
             // Nothing of the command was sent: drop its part of the queue.
             self.pending.borrow_mut().truncate(self.carried.get());
@@ -198,6 +204,19 @@ impl PgConn {
         self.snapshots.borrow().get(aggregate_id).cloned()
     }
 
+    /// A ledger row this transaction projected: the answer of a command that just wrote it,
+    /// without reading it back.
+    pub(crate) fn projected_transaction(&self, transaction_id: &str) -> Option<(String, TransactionRow)> {
+        self.transactions.borrow().get(transaction_id).cloned()
+    }
+
+    /// Remember a ledger row projected in this transaction.
+    pub(crate) fn remember_transaction(&self, transaction_id: String, business_id: String, row: TransactionRow) {
+        self.transactions
+            .borrow_mut()
+            .insert(transaction_id, (business_id, row));
+    }
+
     /// Remember a snapshot row read or written in this transaction.
     pub fn cache_snapshot(&self, aggregate_id: String, row: Option<SnapshotRow>) {
         self.snapshots.borrow_mut().insert(aggregate_id, row);
@@ -219,6 +238,7 @@ impl PgConn {
         self.carried.set(0);
         self.poisoned.set(false);
         self.snapshots.borrow_mut().clear();
+        self.transactions.borrow_mut().clear();
     }
 
     /// The position of the next event appended in this transaction. Every writer transaction
