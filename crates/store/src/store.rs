@@ -16,6 +16,10 @@ use crate::write_tx::WriteTx;
 use crate::writer::{self, JobBox, TypedJob, WriterConn};
 use crate::{Business, DeadLetter, RebuildReport, StoreError, StoredEvent, WRITER_QUEUE_COUNT_MAX};
 
+/// The page cache of a SQLite rebuild's connection: 512 MiB at most (SQLite's negative
+/// `cache_size` is KiB), taken only as the rebuild touches pages.
+const REBUILD_CACHE_KIB_NEGATIVE: i64 = -512 * 1024;
+
 /// Which database, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
@@ -380,6 +384,9 @@ impl Store {
         match &self.inner.backend {
             Backend::Sqlite(path) => {
                 let conn = crate::sqlite::open_writer(path)?;
+                // One transaction rewrites every read model: with the writer's 16 MiB page
+                // cache it spills pages into the WAL and reads them back, over and over.
+                conn.pragma_update(None, "cache_size", REBUILD_CACHE_KIB_NEGATIVE)?;
                 crate::rebuild::rebuild(Db::Sqlite(&conn), progress)
             }
             Backend::Postgres(url) => off_runtime(|| {
