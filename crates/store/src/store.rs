@@ -30,7 +30,7 @@ pub enum Backend {
     Postgres(String),
 }
 
-/// Where the database lives and how many idle readers to keep.
+/// Where the database lives, and how many read connections to keep (and use at once).
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
     pub backend: Backend,
@@ -67,6 +67,8 @@ struct Inner {
     stop_checkpointer: Arc<AtomicBool>,
     jobs: mpsc::Sender<JobBox>,
     readers: Readers,
+    /// At most this many reads at once: each holds a connection (PostgreSQL's are limited).
+    read_permits: tokio::sync::Semaphore,
 }
 
 enum Readers {
@@ -130,6 +132,7 @@ impl Store {
                 stop_checkpointer,
                 jobs,
                 readers,
+                read_permits: tokio::sync::Semaphore::new(settings.read_connections_idle_max.max(1)),
             }),
         })
     }
@@ -204,6 +207,12 @@ impl Store {
         F: FnOnce(Db<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
+        let _permit = self
+            .inner
+            .read_permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::WriteFailed("the read pool is closed".to_owned()))?;
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || inner.readers.with(f))
             .await
