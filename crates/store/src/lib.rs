@@ -1,5 +1,6 @@
 //! Storage of the loyalty platform: the event store (the record), the read models projected
-//! from it in the same transaction, idempotency records, and the group-commit writer.
+//! from it in the same transaction, idempotency records, and the group-commit writer, on
+//! embedded SQLite or on PostgreSQL (the SQL is written once: see `db`).
 //!
 //! One writer thread owns the write connection. Commands from concurrent requests queue up on a
 //! bounded channel; the writer takes every command waiting (up to [`WRITER_BATCH_COUNT_MAX`]),

@@ -1,7 +1,8 @@
 //! The PostgreSQL backend: several service instances on one database. The same SQL as SQLite,
-//! its own schema (BIGINT integers, an identity column for event positions), migrations applied
-//! under an advisory lock so instances starting together apply each once, and leadership for
-//! background work by a session advisory lock.
+//! its own schema (BIGINT integers; event positions given out by the writer under the event-log
+//! lock), migrations applied under an advisory lock so instances starting together apply each
+//! once, a pipelining connection (`conn`), and leadership for background work by a session
+//! advisory lock.
 
 mod conn;
 mod leadership;

@@ -1,8 +1,8 @@
 //! PostgreSQL schema migrations, embedded and applied in order on start (and by `loyalty
 //! migrate`). Each runs inside the transaction that records it, under an advisory lock, so two
 //! instances starting at once apply it once. The schema is SQLite's (migrations 1 to 6 of that
-//! backend, in one step) with PostgreSQL's types: BIGINT integers, an identity column for
-//! event positions given out by the writer under the event-log lock.
+//! backend, in one step) with PostgreSQL's types: BIGINT integers, and event positions given
+//! out by the writer under the event-log lock (no sequence).
 
 use super::MIGRATIONS_LOCK_SQL;
 use crate::db::{params, Db, PgConn};
