@@ -1,0 +1,165 @@
+//! The expiry sweep at scale: seed `LOYALTY_SWEEP_LOTS` members (default 200,000), each with
+//! one lot of points that expired, on a fresh SQLite database; then time one sweep that expires
+//! them all, as `loyalty expire` runs it. Prints the figure; not part of `cargo test`.
+//! `cargo bench -p loyalty-server --bench sweep` (`LOYALTY_SWEEP_LOTS=1000000` for the proof
+//! issue's scale: its seeding, 100,000 members per transaction, slows down as the tables grow
+//! and takes many minutes).
+
+use std::time::Instant;
+
+use chrono::{Duration, Utc};
+use loyalty_domain::account::{
+    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount, ProgramFacts, ProgramRules,
+    ReferenceType,
+};
+use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition, ProgramStatus};
+use loyalty_domain::values::{
+    AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, TransactionId,
+};
+use loyalty_domain::Aggregate;
+use loyalty_server::sweeper::{sweep, SweepScope};
+use loyalty_store::{EventMetadata, Loaded, Store, StoreSettings};
+use serde_json::json;
+use uuid::Uuid;
+
+/// Members per seeding transaction.
+const SEED_CHUNK: usize = 100_000;
+
+fn main() {
+    let lots: usize = std::env::var("LOYALTY_SWEEP_LOTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&StoreSettings::new(dir.path().join("sweep.db"))).expect("open");
+    runtime.block_on(async {
+        let business = store
+            .create_business("Sweep".to_owned(), format!("hash-{}", Uuid::new_v4()))
+            .await
+            .expect("business")
+            .business_id;
+        let program = create_program(&store, business).await;
+        let seeding = Instant::now();
+        let mut seeded = 0;
+        while seeded < lots {
+            let count = SEED_CHUNK.min(lots - seeded);
+            seed(&store, business, program, seeded, count).await;
+            seeded += count;
+        }
+        eprintln!(
+            "seeded {lots} members with an expired lot each in {:.1}s",
+            seeding.elapsed().as_secs_f64()
+        );
+        let started = Instant::now();
+        let report = sweep(
+            &store,
+            SweepScope {
+                as_of: Utc::now(),
+                review_tiers: false,
+            },
+            &mut |_, _| {},
+        )
+        .await
+        .expect("sweep");
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "expiry sweep: {} lots expired ({} points) on {} accounts in {seconds:.1}s = {:.0} lots/s",
+            report.lots_expired,
+            report.points_expired,
+            report.accounts_swept,
+            report.lots_expired as f64 / seconds
+        );
+        assert_eq!(report.lots_expired as usize, lots, "every lot expired once");
+    });
+}
+
+async fn create_program(store: &Store, business: Uuid) -> Uuid {
+    let program = Uuid::now_v7();
+    store
+        .write(move |tx| {
+            let loaded = tx.load::<Program>(business, program)?.expect("fresh");
+            let definition = ProgramDefinition::parse(&json!({
+                "name": "Expiring", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1},
+                "pointExpiryDays": 365
+            }))
+            .expect("valid");
+            let mut events = loaded
+                .state
+                .handle(ProgramCommand::Create(CreateProgram {
+                    program_id: ProgramId(program),
+                    business_id: BusinessId(business),
+                    definition,
+                    template_id: None,
+                }))
+                .expect("created");
+            let mut state = loaded.state.clone();
+            for e in &events {
+                state.apply(e);
+            }
+            events.extend(state.handle(ProgramCommand::Activate).expect("activated"));
+            tx.append(&loaded, events, &EventMetadata::default())?;
+            Ok(())
+        })
+        .await
+        .expect("program");
+    program
+}
+
+/// `count` members enrolled 400 days ago, each with one 10-point lot that expired after 365.
+async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count: usize) {
+    let earned_at = Utc::now() - Duration::days(400);
+    store
+        .write(move |tx| {
+            for n in first..first + count {
+                let account = Uuid::now_v7();
+                let mut loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("fresh");
+                let commands = [
+                    AccountCommand::Enroll(EnrollCustomer {
+                        account_id: AccountId(account),
+                        customer_id: CustomerId::parse("customerId", &format!("c-{n}")).expect("valid"),
+                        display_name: DisplayName::parse("displayName", "Member").expect("valid"),
+                        email: Email::parse("email", &format!("m{n}@example.com")).expect("valid"),
+                        method: EnrollmentMethod::Manual,
+                        program: ProgramFacts {
+                            program_id: ProgramId(program),
+                            name: "Expiring".to_owned(),
+                            status: ProgramStatus::Active,
+                            self_enroll_enabled: true,
+                            enrollment_full: false,
+                            initial_tier: None,
+                        },
+                        email_taken: false,
+                    }),
+                    AccountCommand::Accrue(AccruePoints {
+                        transaction_id: TransactionId::new_random(),
+                        points: Points::new(10),
+                        reason: Reason::parse("reason", "seed").expect("valid"),
+                        order_ref: None,
+                        reference_type: ReferenceType::Manual,
+                        program: ProgramRules {
+                            status: ProgramStatus::Active,
+                            rule: None,
+                            tiers: Default::default(),
+                            point_expiry_days: Some(365),
+                            pending_days: None,
+                        },
+                        now: earned_at,
+                    }),
+                ];
+                for command in commands {
+                    let events = loaded.state.handle(command).expect("accepted");
+                    let count = events.len() as i64;
+                    let (state, _) = tx.append(&loaded, events, &EventMetadata::default())?;
+                    loaded = Loaded {
+                        version: loaded.version + count,
+                        state,
+                        ..loaded
+                    };
+                }
+            }
+            Ok(())
+        })
+        .await
+        .expect("seeded");
+}
