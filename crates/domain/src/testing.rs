@@ -69,3 +69,21 @@ where
         self.result
     }
 }
+
+/// The events of running `commands` one after another from `state`, each on the state the ones
+/// before it left: how fixtures and benches set up an aggregate in one append.
+pub fn decide_all<A: Aggregate>(
+    state: &A,
+    commands: impl IntoIterator<Item = A::Command>,
+) -> Result<Vec<A::Event>, A::Error> {
+    let mut state = state.clone();
+    let mut decided = Vec::new();
+    for command in commands {
+        let events = state.handle(command)?;
+        for event in &events {
+            state.apply(event);
+        }
+        decided.extend(events);
+    }
+    Ok(decided)
+}

@@ -13,12 +13,12 @@ use loyalty_domain::account::{
     ReferenceType,
 };
 use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition, ProgramStatus};
+use loyalty_domain::testing::decide_all;
 use loyalty_domain::values::{
     AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, TransactionId,
 };
-use loyalty_domain::Aggregate;
 use loyalty_server::sweeper::{sweep, SweepScope};
-use loyalty_store::{EventMetadata, Loaded, Store, StoreSettings};
+use loyalty_store::{EventMetadata, Store, StoreSettings};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -84,20 +84,13 @@ async fn create_program(store: &Store, business: Uuid) -> Uuid {
                 "pointExpiryDays": 365
             }))
             .expect("valid");
-            let mut events = loaded
-                .state
-                .handle(ProgramCommand::Create(CreateProgram {
-                    program_id: ProgramId(program),
-                    business_id: BusinessId(business),
-                    definition,
-                    template_id: None,
-                }))
-                .expect("created");
-            let mut state = loaded.state.clone();
-            for e in &events {
-                state.apply(e);
-            }
-            events.extend(state.handle(ProgramCommand::Activate).expect("activated"));
+            let create = ProgramCommand::Create(CreateProgram {
+                program_id: ProgramId(program),
+                business_id: BusinessId(business),
+                definition,
+                template_id: None,
+            });
+            let events = decide_all(&loaded.state, [create, ProgramCommand::Activate]).expect("created and activated");
             tx.append(&loaded, events, &EventMetadata::default())?;
             Ok(())
         })
@@ -113,7 +106,7 @@ async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count:
         .write(move |tx| {
             for n in first..first + count {
                 let account = Uuid::now_v7();
-                let mut loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("fresh");
+                let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("fresh");
                 let commands = [
                     AccountCommand::Enroll(EnrollCustomer {
                         account_id: AccountId(account),
@@ -147,16 +140,8 @@ async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count:
                         now: earned_at,
                     }),
                 ];
-                for command in commands {
-                    let events = loaded.state.handle(command).expect("accepted");
-                    let count = events.len() as i64;
-                    let (state, _) = tx.append(&loaded, events, &EventMetadata::default())?;
-                    loaded = Loaded {
-                        version: loaded.version + count,
-                        state,
-                        ..loaded
-                    };
-                }
+                let events = decide_all(&loaded.state, commands).expect("accepted");
+                tx.append(&loaded, events, &EventMetadata::default())?;
             }
             Ok(())
         })

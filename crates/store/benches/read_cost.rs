@@ -8,9 +8,9 @@ use loyalty_domain::account::{
     ReferenceType,
 };
 use loyalty_domain::program::{ProgramStatus, TierPolicy};
+use loyalty_domain::testing::decide_all;
 use loyalty_domain::values::{AccountId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, TransactionId};
-use loyalty_domain::Aggregate;
-use loyalty_store::{EventMetadata, Loaded, Store, StoreSettings};
+use loyalty_store::{EventMetadata, Store, StoreSettings};
 use uuid::Uuid;
 
 /// Enrol an account and give it `accruals` accruals, in one write.
@@ -18,7 +18,7 @@ async fn account_with_history(store: &Store, business: Uuid, program: Uuid, accr
     let account = Uuid::now_v7();
     store
         .write(move |tx| {
-            let mut loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("fresh");
+            let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("fresh");
             let enroll = AccountCommand::Enroll(EnrollCustomer {
                 account_id: AccountId(account),
                 customer_id: CustomerId::parse("customerId", &account.to_string()).expect("valid"),
@@ -53,16 +53,8 @@ async fn account_with_history(store: &Store, business: Uuid, program: Uuid, accr
                     now: chrono::Utc::now(),
                 }));
             }
-            for command in commands {
-                let events = loaded.state.handle(command).expect("accepted");
-                let count = events.len() as i64;
-                let (state, _) = tx.append(&loaded, events, &EventMetadata::default())?;
-                loaded = Loaded {
-                    version: loaded.version + count,
-                    state,
-                    ..loaded
-                };
-            }
+            let events = decide_all(&loaded.state, commands).expect("accepted");
+            tx.append(&loaded, events, &EventMetadata::default())?;
             Ok(())
         })
         .await

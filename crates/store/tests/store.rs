@@ -23,6 +23,7 @@ use loyalty_domain::account::{
 };
 use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition, ProgramStatus, TierPolicy};
 use loyalty_domain::reward::{AddReward, ClaimReward, Reward, RewardCommand, RewardDefinition};
+use loyalty_domain::testing::decide_all;
 use loyalty_domain::values::{
     AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, RewardId, TransactionId,
 };
@@ -66,20 +67,13 @@ async fn fixture(kind: Kind) -> Fixture {
                 &json!({"name": "Coffee", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}}),
             )
             .expect("valid");
-            let mut events = loaded
-                .state
-                .handle(ProgramCommand::Create(CreateProgram {
-                    program_id: ProgramId(program),
-                    business_id: BusinessId(business),
-                    definition,
-                    template_id: None,
-                }))
-                .expect("created");
-            let mut state = loaded.state.clone();
-            for e in &events {
-                state.apply(e);
-            }
-            events.extend(state.handle(ProgramCommand::Activate).expect("activated"));
+            let create = ProgramCommand::Create(CreateProgram {
+                program_id: ProgramId(program),
+                business_id: BusinessId(business),
+                definition,
+                template_id: None,
+            });
+            let events = decide_all(&loaded.state, [create, ProgramCommand::Activate]).expect("created and activated");
             tx.append(&loaded, events, &EventMetadata::default())?;
             Ok(())
         })

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition};
+use loyalty_domain::testing::decide_all;
 use loyalty_domain::values::{BusinessId, ProgramId};
-use loyalty_domain::Aggregate;
 use loyalty_store::{EventMetadata, Store, StoreSettings};
 use serde_json::json;
 use uuid::Uuid;
@@ -29,20 +29,14 @@ pub async fn store_with_programs(dir: &tempfile::TempDir, n: usize) -> (Store, V
                     &json!({"name": "Coffee", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}}),
                 )
                 .expect("valid");
-                let mut events = loaded
-                    .state
-                    .handle(ProgramCommand::Create(CreateProgram {
-                        program_id: ProgramId(program),
-                        business_id: BusinessId(business),
-                        definition,
-                        template_id: None,
-                    }))
-                    .expect("created");
-                let mut state = loaded.state.clone();
-                for e in &events {
-                    state.apply(e);
-                }
-                events.extend(state.handle(ProgramCommand::Activate).expect("activated"));
+                let create = ProgramCommand::Create(CreateProgram {
+                    program_id: ProgramId(program),
+                    business_id: BusinessId(business),
+                    definition,
+                    template_id: None,
+                });
+                let events =
+                    decide_all(&loaded.state, [create, ProgramCommand::Activate]).expect("created and activated");
                 tx.append(&loaded, events, &EventMetadata::default())?;
                 Ok(())
             })

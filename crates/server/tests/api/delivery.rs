@@ -108,7 +108,7 @@ async fn bonus_program(app: &TestApp) -> String {
 }
 
 /// `(stream entry id, envelope)` of every entry of one event type's stream.
-async fn stream(url: &str, prefix: &str, event_type: &str) -> Vec<(String, Value)> {
+pub async fn stream(url: &str, prefix: &str, event_type: &str) -> Vec<(String, Value)> {
     let client = redis::Client::open(url).expect("client");
     let mut conn = client.get_multiplexed_async_connection().await.expect("connection");
     let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")

@@ -360,29 +360,14 @@ pub async fn every_event_in_streams(
         }
         after = page["lastPosition"].as_i64().ok_or("no lastPosition")?;
     }
-    let redis = redis::Client::open(redis_url).map_err(|e| e.to_string())?;
-    let mut conn = redis
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(|e| e.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let mut published: std::collections::HashSet<String> = std::collections::HashSet::new();
         let types: std::collections::BTreeSet<&String> = stored.values().collect();
         for event_type in types {
-            let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-                .arg(format!("{prefix}{event_type}"))
-                .arg("-")
-                .arg("+")
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?;
-            for (_, fields) in entries {
-                for (_, json) in fields {
-                    let envelope: Value = serde_json::from_str(&json).map_err(|e| e.to_string())?;
-                    if let Some(id) = envelope["eventId"].as_str() {
-                        published.insert(id.to_owned());
-                    }
+            for (_, envelope) in crate::delivery::stream(redis_url, prefix, event_type).await {
+                if let Some(id) = envelope["eventId"].as_str() {
+                    published.insert(id.to_owned());
                 }
             }
         }
