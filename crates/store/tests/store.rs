@@ -319,10 +319,14 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
         }
     }
     let live = f.store.read_model_fingerprint().expect("fingerprint");
+    let indexes = f.db.index_names();
+    assert!(indexes.iter().any(|name| name == "accounts_by_email"), "{indexes:?}");
     let report = f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
     assert_eq!(report.events, 2 + 20 + (0..20).sum::<u64>());
     assert_eq!(report.aggregates, 21);
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
+    // The secondary indexes it dropped while refilling are back.
+    assert_eq!(f.db.index_names(), indexes);
 
     f.db.execute("UPDATE accounts SET point_balance = point_balance + 1000");
     f.db.execute("DELETE FROM transactions WHERE position % 2 = 0");

@@ -66,6 +66,32 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Every index of the database, sorted by name.
+    pub fn index_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = match self {
+            TestDb::Sqlite(dir) => {
+                let conn = rusqlite::Connection::open(dir.path().join("test.db")).expect("open");
+                let mut stmt = conn
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'index'")
+                    .expect("prepare");
+                let names = stmt.query_map([], |r| r.get(0)).expect("query");
+                names.collect::<Result<_, _>>().expect("index names")
+            }
+            TestDb::Postgres { url, schema } => with_client(url, |client| {
+                client
+                    .query("SELECT indexname FROM pg_indexes WHERE schemaname = $1", &[schema])
+                    .expect("index names")
+                    .iter()
+                    .map(|row| row.get(0))
+                    .collect()
+            }),
+        };
+        names.sort();
+        names
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let TestDb::Postgres { url, schema } = self {
