@@ -7,7 +7,7 @@
 //! `loyalty expire [--as-of]` runs one sweep; `loyalty serve` runs one every
 //! `--sweep-interval-secs`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -22,8 +22,13 @@ use serde::Serialize;
 use uuid::Uuid;
 
 /// How many due accounts one sweep reads at a time.
-pub const SWEEP_PAGE_COUNT: u32 = 1_000;
-/// How many account commands a sweep keeps in flight, so the writer can group-commit them.
+pub const SWEEP_PAGE_COUNT: u32 = 4_096;
+/// How many due accounts one writer job matures: their program is loaded once per job, and
+/// the job is short enough (a few milliseconds) not to hold up the API's commands.
+pub const SWEEP_JOB_ACCOUNT_COUNT: usize = 256;
+/// How many sweep jobs are in flight, so the writer can group-commit them.
+pub const SWEEP_JOBS_IN_FLIGHT: usize = 8;
+/// How many account commands a tier review keeps in flight, so the writer can group-commit them.
 pub const SWEEP_IN_FLIGHT_COUNT: usize = 256;
 
 /// What a sweep did.
@@ -100,16 +105,15 @@ pub async fn sweep(
             break;
         }
         let total = seen.len() as u64;
-        let mut results = stream::iter(fresh)
-            .map(|(business_id, account_id)| {
-                store.write(move |tx| mature(tx, business_id, account_id, as_of, sweep_id))
-            })
-            .buffer_unordered(SWEEP_IN_FLIGHT_COUNT);
+        let jobs: Vec<Vec<(Uuid, Uuid)>> = fresh.chunks(SWEEP_JOB_ACCOUNT_COUNT).map(<[_]>::to_vec).collect();
+        let mut results = stream::iter(jobs)
+            .map(|accounts| store.write(move |tx| mature_all(tx, &accounts, as_of, sweep_id)))
+            .buffer_unordered(SWEEP_JOBS_IN_FLIGHT);
         while let Some(result) = results.next().await {
             let part = result?;
-            report.accounts_swept += 1;
+            done += part.accounts_swept;
+            report.accounts_swept += part.accounts_swept;
             report.absorb(part);
-            done += 1;
             progress(done, total);
         }
     }
@@ -154,24 +158,68 @@ fn run(
     }
 }
 
-/// Release what is due, then expire what is due, in one writer transaction.
-fn mature(
+/// Mature each of `accounts` in one writer job: release what is due, then expire what is due,
+/// appended together. Each program's rules are loaded once per job.
+fn mature_all(
     tx: &mut WriteTx<'_>,
-    business_id: Uuid,
-    account_id: Uuid,
+    accounts: &[(Uuid, Uuid)],
     as_of: DateTime<Utc>,
     sweep_id: Uuid,
 ) -> Result<SweepReport, StoreError> {
     let mut report = SweepReport::default();
-    let released = run(tx, business_id, account_id, sweep_id, |program| {
-        AccountCommand::ReleasePending(ReleasePending { as_of, program })
-    })?;
-    report.count(&released);
-    let expired = run(tx, business_id, account_id, sweep_id, |_| {
-        AccountCommand::ExpirePoints(ExpirePoints { as_of })
-    })?;
-    report.count(&expired);
+    let mut rules: HashMap<Uuid, ProgramRules> = HashMap::new();
+    for &(business_id, account_id) in accounts {
+        report.accounts_swept += 1;
+        let Some(account) = tx.load::<LoyaltyAccount>(business_id, account_id)? else {
+            continue;
+        };
+        let Some(program_id) = account.state.enrollment.as_ref().map(|e| e.program_id.0) else {
+            continue;
+        };
+        let program = match rules.get(&program_id) {
+            Some(program) => program.clone(),
+            None => {
+                let program = crate::service::program_rules(tx, business_id, &account.state)?;
+                rules.insert(program_id, program.clone());
+                program
+            }
+        };
+        let events = mature(&account.state, account_id, program, as_of);
+        if !events.is_empty() {
+            tx.append(&account, events.clone(), &metadata(sweep_id))?;
+            report.count(&events);
+        }
+    }
     Ok(report)
+}
+
+/// What maturing one account decides: the release of its pending points whose window closed,
+/// then the expiry of its lots that are due (on the state after the release). A refused
+/// command is logged and decides nothing.
+fn mature(
+    account: &LoyaltyAccount,
+    account_id: Uuid,
+    program: ProgramRules,
+    as_of: DateTime<Utc>,
+) -> Vec<AccountEvent> {
+    let mut state = account.clone();
+    let mut decided = Vec::new();
+    let commands = [
+        AccountCommand::ReleasePending(ReleasePending { as_of, program }),
+        AccountCommand::ExpirePoints(ExpirePoints { as_of }),
+    ];
+    for command in commands {
+        match state.handle(command) {
+            Ok(events) => {
+                for event in &events {
+                    state.apply(event);
+                }
+                decided.extend(events);
+            }
+            Err(refusal) => tracing::warn!(%account_id, %refusal, "the sweeper's command was refused"),
+        }
+    }
+    decided
 }
 
 /// Move down the members of yearly-period programs who no longer reach their tier.
