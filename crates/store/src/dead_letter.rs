@@ -115,7 +115,7 @@ pub(crate) fn delete(conn: Db<'_>, id: Uuid) -> Result<bool, StoreError> {
 /// Dead letters, oldest first, of one business or of all.
 pub(crate) fn list(conn: Db<'_>, business_id: Option<Uuid>, limit: u32) -> Result<Vec<DeadLetter>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM dead_letters WHERE CAST(?1 AS TEXT) IS NULL OR business_id = ?1 ORDER BY created_at, dead_letter_id LIMIT ?2"
+        "SELECT {COLUMNS} FROM dead_letters WHERE CAST(?1 AS TEXT) IS NULL OR business_id = ?1 ORDER BY created_at, dead_letter_id LIMIT CAST(?2 AS BIGINT)"
     ))?;
     let rows: Vec<[String; 11]> = stmt
         .query_map(params![business_id.map(|b| b.to_string()), limit], row)?

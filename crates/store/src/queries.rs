@@ -80,7 +80,7 @@ fn transactions(
     limit: u32,
 ) -> Result<Vec<(TransactionView, i64)>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE account_id = ?1 AND position < ?2 ORDER BY position DESC LIMIT ?3"
+        "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE account_id = ?1 AND position < ?2 ORDER BY position DESC LIMIT CAST(?3 AS BIGINT)"
     ))?;
     let rows = stmt.query_map(params![account_id, before.unwrap_or(i64::MAX), limit], transaction_row)?;
     rows.map(|r| {
@@ -242,7 +242,7 @@ pub fn accounts_by_customer(
 
 fn accounts_where(conn: Db<'_>, column: &str, business_id: Uuid, value: &str) -> Result<Vec<AccountView>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE business_id = ?1 AND {column} = ?2 ORDER BY enrolled_at LIMIT ?3"
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE business_id = ?1 AND {column} = ?2 ORDER BY enrolled_at LIMIT CAST(?3 AS BIGINT)"
     ))?;
     let rows: Vec<AccountRow> = stmt
         .query_map(
@@ -466,7 +466,7 @@ pub fn rewards(conn: Db<'_>, business_id: Uuid, program_id: Uuid) -> Result<Opti
     }
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {REWARD_COLUMNS} FROM rewards WHERE program_id = ?1 AND business_id = ?2
-         ORDER BY created_at, reward_id LIMIT ?3"
+         ORDER BY created_at, reward_id LIMIT CAST(?3 AS BIGINT)"
     ))?;
     let rows: Vec<RewardRow> = stmt
         .query_map(
@@ -560,7 +560,7 @@ pub fn aggregate_events(
     limit: u32,
 ) -> Result<Option<Vec<StoredEvent>>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE aggregate_id = ?1 AND business_id = ?2 ORDER BY sequence LIMIT ?3"
+        "SELECT {EVENT_COLUMNS} FROM events WHERE aggregate_id = ?1 AND business_id = ?2 ORDER BY sequence LIMIT CAST(?3 AS BIGINT)"
     ))?;
     let events: Vec<StoredEvent> = stmt
         .query_map(
@@ -575,7 +575,7 @@ pub fn aggregate_events(
 /// The business's feed after `after`, in commit order.
 pub fn event_feed(conn: Db<'_>, business_id: Uuid, after: i64, limit: u32) -> Result<EventFeed, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE business_id = ?1 AND position > ?2 ORDER BY position LIMIT ?3"
+        "SELECT {EVENT_COLUMNS} FROM events WHERE business_id = ?1 AND position > ?2 ORDER BY position LIMIT CAST(?3 AS BIGINT)"
     ))?;
     let items: Vec<StoredEvent> = stmt
         .query_map(params![business_id.to_string(), after, limit], event_row)?
@@ -607,7 +607,7 @@ pub fn due_accounts(conn: Db<'_>, as_of: DateTime<Utc>, limit: u32) -> Result<Ve
     let mut stmt = conn.prepare_cached(
         "SELECT business_id, aggregate_id FROM snapshots
          WHERE due_at IS NOT NULL AND due_at <= ?1 AND aggregate_type = 'LoyaltyAccount'
-         ORDER BY due_at LIMIT ?2",
+         ORDER BY due_at LIMIT CAST(?2 AS BIGINT)",
     )?;
     let rows: Vec<(String, String)> = stmt
         .query_map(params![time::format(as_of), limit], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -641,7 +641,7 @@ pub fn accounts_above_tier(conn: Db<'_>, program_id: Uuid, level: u32) -> Result
 /// Every business's events after `after`, in commit order: what event handlers read.
 pub fn events_after(conn: Db<'_>, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
+        "SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT CAST(?2 AS BIGINT)"
     ))?;
     let items = stmt
         .query_map(params![after, limit], event_row)?

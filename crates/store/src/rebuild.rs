@@ -140,7 +140,10 @@ fn rebuild_in_transaction(
     let mut open: HashMap<Uuid, Folded> = HashMap::new();
     let mut done: u64 = 0;
     let mut after: i64 = 0;
-    let page_sql = format!("{} WHERE position > ?1 ORDER BY position LIMIT ?2", event_select());
+    let page_sql = format!(
+        "{} WHERE position > ?1 ORDER BY position LIMIT CAST(?2 AS BIGINT)",
+        event_select()
+    );
     loop {
         let page = db
             .prepare_cached(&page_sql)?

@@ -220,7 +220,7 @@ impl DeliveryRow {
 pub(crate) fn due(conn: Db<'_>, now: DateTime<Utc>, limit: u32) -> Result<Vec<(WebhookDelivery, Webhook)>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
-         WHERE status = 'PENDING' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"
+         WHERE status = 'PENDING' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT CAST(?2 AS BIGINT)"
     ))?;
     let rows: Vec<DeliveryRow> = stmt
         .query_map(params![time::format(now), limit], delivery)?
@@ -280,7 +280,7 @@ pub(crate) fn deliveries(
 ) -> Result<Vec<WebhookDelivery>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR status = ?2)
-         ORDER BY created_at DESC, delivery_id DESC LIMIT ?3"
+         ORDER BY created_at DESC, delivery_id DESC LIMIT CAST(?3 AS BIGINT)"
     ))?;
     let rows: Vec<DeliveryRow> = stmt
         .query_map(params![webhook_id.to_string(), status, limit], delivery)?
