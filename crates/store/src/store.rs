@@ -35,6 +35,9 @@ pub enum Backend {
 pub struct StoreSettings {
     pub backend: Backend,
     pub read_connections_idle_max: usize,
+    /// SQLite: once the write-ahead log holds this many frames (pages), the checkpointer
+    /// restarts it from the top (see `sqlite::checkpointer`), so its file stops growing.
+    pub wal_restart_frames: i64,
 }
 
 impl StoreSettings {
@@ -43,6 +46,7 @@ impl StoreSettings {
         Self {
             backend: Backend::Sqlite(path.into()),
             read_connections_idle_max: 16,
+            wal_restart_frames: crate::sqlite::WAL_RESTART_FRAMES,
         }
     }
 
@@ -51,6 +55,7 @@ impl StoreSettings {
         Self {
             backend: Backend::Postgres(url.into()),
             read_connections_idle_max: 16,
+            wal_restart_frames: crate::sqlite::WAL_RESTART_FRAMES,
         }
     }
 }
@@ -102,9 +107,15 @@ impl Store {
                 }
                 let mut conn = crate::sqlite::open_writer(path)?;
                 crate::sqlite::migrate(&mut conn)?;
-                crate::sqlite::spawn_checkpointer(path.clone(), Arc::clone(&stop_checkpointer))?;
+                let restart_wanted = Arc::new(AtomicBool::new(false));
+                crate::sqlite::spawn_checkpointer(
+                    path.clone(),
+                    settings.wal_restart_frames,
+                    Arc::clone(&restart_wanted),
+                    Arc::clone(&stop_checkpointer),
+                )?;
                 let readers = crate::sqlite::ReadPool::new(path.clone(), settings.read_connections_idle_max);
-                (WriterConn::Sqlite(conn), Readers::Sqlite(readers))
+                (WriterConn::Sqlite { conn, restart_wanted }, Readers::Sqlite(readers))
             }
             Backend::Postgres(url) => {
                 let conn = off_runtime(|| {

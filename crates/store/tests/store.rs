@@ -11,6 +11,8 @@
 mod backend;
 #[path = "store/postgres_only.rs"]
 mod postgres_only;
+#[path = "store/sqlite_only.rs"]
+mod sqlite_only;
 
 use backend::Kind;
 
@@ -52,8 +54,15 @@ pub struct Fixture {
 }
 
 async fn fixture(kind: Kind) -> Fixture {
+    fixture_with(kind, |_| {}).await
+}
+
+/// A fixture whose store opens with `adjust`ed settings.
+async fn fixture_with(kind: Kind, adjust: impl FnOnce(&mut loyalty_store::StoreSettings)) -> Fixture {
     let db = backend::TestDb::new(kind);
-    let store = Store::open(&db.settings()).expect("open");
+    let mut settings = db.settings();
+    adjust(&mut settings);
+    let store = Store::open(&settings).expect("open");
     let business = store
         .create_business("Cafe".to_owned(), format!("hash-{}", Uuid::new_v4()))
         .await
