@@ -1,8 +1,9 @@
 //! The sweeper: what changes with time alone. Lots whose `expiresAt` passed expire, pending
 //! points whose return window closed are released, and members whose qualifying points fell
 //! below their tier when an evaluation period rolled over move down. Each change is an ordinary
-//! command through the writer (optimistic concurrency, group commit), so a lot expires at most
-//! once however often and however concurrently sweeps run: a second sweep finds nothing due.
+//! command's decision appended through the writer (optimistic concurrency, group commit; due
+//! accounts go [`SWEEP_JOB_ACCOUNT_COUNT`] to a writer job), so a lot expires at most once
+//! however often and however concurrently sweeps run: a second sweep finds nothing due.
 //!
 //! `loyalty expire [--as-of]` runs one sweep; `loyalty serve` runs one every
 //! `--sweep-interval-secs`.

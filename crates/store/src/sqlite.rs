@@ -6,7 +6,6 @@ mod connection;
 mod read_pool;
 mod schema;
 
-pub(crate) use checkpointer::restart_log;
 pub(crate) use checkpointer::spawn as spawn_checkpointer;
 pub use checkpointer::WAL_RESTART_FRAMES;
 pub(crate) use connection::open_writer;

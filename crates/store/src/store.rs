@@ -107,15 +107,13 @@ impl Store {
                 }
                 let mut conn = crate::sqlite::open_writer(path)?;
                 crate::sqlite::migrate(&mut conn)?;
-                let restart_wanted = Arc::new(AtomicBool::new(false));
                 crate::sqlite::spawn_checkpointer(
                     path.clone(),
                     settings.wal_restart_frames,
-                    Arc::clone(&restart_wanted),
                     Arc::clone(&stop_checkpointer),
                 )?;
                 let readers = crate::sqlite::ReadPool::new(path.clone(), settings.read_connections_idle_max);
-                (WriterConn::Sqlite { conn, restart_wanted }, Readers::Sqlite(readers))
+                (WriterConn::Sqlite(conn), Readers::Sqlite(readers))
             }
             Backend::Postgres(url) => {
                 let conn = off_runtime(|| {

@@ -1,7 +1,5 @@
 //! The group-commit writer: one thread, one connection, many commands per transaction.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
@@ -12,30 +10,19 @@ use crate::{StoreError, CONFLICT_RETRY_COUNT_MAX, WRITER_BATCH_COUNT_MAX};
 
 /// The writer's own connection.
 pub(crate) enum WriterConn {
-    /// With the checkpointer's request to restart the write-ahead log (see
-    /// `sqlite::checkpointer`), which the writer serves between batches.
-    Sqlite {
-        conn: rusqlite::Connection,
-        restart_wanted: Arc<AtomicBool>,
-    },
+    Sqlite(rusqlite::Connection),
     /// With the URL, to reconnect after the server closed the connection.
-    Pg { conn: Box<PgConn>, url: String },
+    Pg {
+        conn: Box<PgConn>,
+        url: String,
+    },
 }
 
 impl WriterConn {
     fn db(&self) -> Db<'_> {
         match self {
-            WriterConn::Sqlite { conn, .. } => Db::Sqlite(conn),
+            WriterConn::Sqlite(conn) => Db::Sqlite(conn),
             WriterConn::Pg { conn, .. } => Db::Pg(conn.as_ref()),
-        }
-    }
-
-    /// Between batches: restart SQLite's write-ahead log if the checkpointer asked for it.
-    fn after_batch(&self) {
-        if let WriterConn::Sqlite { conn, restart_wanted } = self {
-            if restart_wanted.swap(false, Ordering::AcqRel) {
-                crate::sqlite::restart_log(conn);
-            }
         }
     }
 
@@ -105,7 +92,6 @@ pub(crate) fn run(mut conn: WriterConn, mut jobs: mpsc::Receiver<JobBox>) {
         }
         conn.ensure_open();
         commit_batch(conn.db(), &mut batch);
-        conn.after_batch();
     }
     tracing::debug!("writer stopped: every handle was dropped");
 }

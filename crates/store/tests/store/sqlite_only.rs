@@ -13,9 +13,9 @@ const RESTART_FRAMES: i64 = 64;
 const COMMITS: usize = 1_200;
 
 /// Reads never stop, so SQLite never finds a moment to start the log again by itself (without
-/// the restart, 600 commits here grew the log's file to 36 MB). The checkpointer notices the
-/// limit within one tick (100 ms) and the writer restarts the log, so the file stays at the
-/// limit plus what one tick's commits write, however many commits there are.
+/// the restart, 1,200 commits here grew the log's file to 78 MB). The checkpointer restarts
+/// the log within a tick or two (100 ms each) of its reaching the limit, so the file stays at
+/// the limit plus what a few ticks' commits write, however many commits there are.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_write_ahead_log_stays_bounded_under_steady_reads() {
     let f = fixture_with(Kind::Sqlite, |settings| settings.wal_restart_frames = RESTART_FRAMES).await;
