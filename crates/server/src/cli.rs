@@ -267,7 +267,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(DemoCommand::Restaurant(args)) => demo(&database, args).await,
         Command::Events(EventsCommand::Replay { to_bus: _, from }) => replay(&database, &delivery_settings, from).await,
         Command::Bench(args) => crate::bench::run(args, &database).await,
-        Command::Import(ImportCommand::Accounts(args)) => crate::import::run(&open(&database)?, args).await,
+        Command::Import(ImportCommand::Accounts(args)) => {
+            let store = open(&database)?;
+            let imported = crate::import::run(&store, args).await;
+            close(store).await;
+            imported
+        }
     }
 }
 
@@ -290,12 +295,21 @@ async fn expire(database: &DatabaseUrl, args: ExpireArgs) -> anyhow::Result<()> 
     .context("the sweep failed; what it committed stays, run it again to finish")?;
     bar.finish_and_clear();
     println!("{}", serde_json::to_string(&report)?);
+    close(store).await;
     Ok(())
 }
 
 fn open(database: &DatabaseUrl) -> anyhow::Result<Store> {
     Store::open(&database.store_settings())
         .with_context(|| format!("could not open the database at {}", database.describe()))
+}
+
+/// Close a command's store before the process ends: its last commits copied into the database
+/// file, nothing left for the next open to replay (see [`Store::close`]).
+async fn close(store: Store) {
+    if let Err(e) = tokio::task::spawn_blocking(move || store.close()).await {
+        tracing::warn!(error = %e, "could not close the store");
+    }
 }
 
 async fn rebuild(database: &DatabaseUrl) -> anyhow::Result<()> {
@@ -330,6 +344,7 @@ async fn rebuild(database: &DatabaseUrl) -> anyhow::Result<()> {
             "changed (the live projections had drifted)"
         }
     );
+    close(store).await;
     Ok(())
 }
 

@@ -31,13 +31,22 @@ pub const WAL_RESTART_FRAMES: i64 = 16_384;
 /// How long a RESTART checkpoint may wait for readers, holding off the writer.
 pub const RESTART_WAIT_MS: u64 = 50;
 
-/// Start the checkpointer; it stops (after a last checkpoint) once `stop` is set.
-pub fn spawn(path: PathBuf, restart_frames: i64, stop: Arc<AtomicBool>) -> Result<(), StoreError> {
+/// Start the checkpointer; it stops once `stop` is set (and its thread unparked), after a last
+/// checkpoint that truncates the log if nothing is in its way.
+pub fn spawn(
+    path: PathBuf,
+    restart_frames: i64,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let conn = open_writer(&path)?;
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("loyalty-checkpointer".to_owned())
         .spawn(move || loop {
             let stopping = stop.load(Ordering::Acquire);
+            if stopping {
+                truncate_log(&conn);
+                break;
+            }
             let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
                 Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
             });
@@ -54,12 +63,22 @@ pub fn spawn(path: PathBuf, restart_frames: i64, stop: Arc<AtomicBool>) -> Resul
                 }
                 Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
             }
-            if stopping {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(CHECKPOINT_INTERVAL_MS));
+            std::thread::park_timeout(Duration::from_millis(CHECKPOINT_INTERVAL_MS));
         })?;
-    Ok(())
+    Ok(thread)
+}
+
+/// The last checkpoint: copy the whole log into the database and truncate it, giving up at
+/// once if another process is writing or reading the log (its own checkpointer carries on).
+fn truncate_log(conn: &rusqlite::Connection) {
+    let result = conn
+        .busy_timeout(Duration::ZERO)
+        .and_then(|()| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get::<_, i64>(0)));
+    match result {
+        Ok(0) => {}
+        Ok(_) => tracing::debug!("the last checkpoint left the log: another process is using it"),
+        Err(e) => tracing::debug!(error = %e, "the last checkpoint left the log"),
+    }
 }
 
 /// A RESTART checkpoint, after which the writer's next commit starts the log from the top.

@@ -58,3 +58,29 @@ async fn the_write_ahead_log_stays_bounded_under_steady_reads() {
         "the log's file reached {largest} bytes (limit {RESTART_FRAMES} frames, bound {bound})"
     );
 }
+
+/// Closing the last handle leaves no log behind: what was committed is in the database file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_store_copies_the_log_into_the_database_and_empties_it() {
+    let f = fixture_with(Kind::Sqlite, |_| {}).await;
+    let TestDb::Sqlite(dir) = &f.db else {
+        unreachable!("a SQLite fixture")
+    };
+    let wal = dir.path().join("test.db-wal");
+    let account = enrolled(&f, "ada@example.com").await;
+    for _ in 0..50 {
+        account_command(&f, account, accrue_command(1)).await.expect("accrued");
+    }
+    assert!(std::fs::metadata(&wal).expect("a log while open").len() > 0);
+    let (store, business) = (f.store.clone(), f.business);
+    drop(f.store);
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .expect("closed");
+    let left = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(left, 0, "the log was emptied");
+    // Everything committed is there when the file is opened again.
+    let reopened = loyalty_store::Store::open(&f.db.settings()).expect("reopen");
+    let view = reopened.account(business, account).await.expect("read").expect("found");
+    assert_eq!(view.point_balance, 50);
+}
