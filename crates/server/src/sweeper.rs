@@ -25,7 +25,7 @@ use uuid::Uuid;
 /// How many due accounts one sweep reads at a time.
 pub const SWEEP_PAGE_COUNT: u32 = 4_096;
 /// How many due accounts one writer job matures: their program is loaded once per job, and
-/// the job is short enough (a few milliseconds) not to hold up the API's commands.
+/// the job is short enough (about 15 ms) not to hold up the API's commands for long.
 pub const SWEEP_JOB_ACCOUNT_COUNT: usize = 256;
 /// How many sweep jobs are in flight, so the writer can group-commit them.
 pub const SWEEP_JOBS_IN_FLIGHT: usize = 8;

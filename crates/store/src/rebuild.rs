@@ -75,32 +75,27 @@ pub(crate) fn rebuild(db: Db<'_>, progress: &mut (dyn FnMut(u64, u64) + Send)) -
     }
 }
 
-/// The rebuilt tables' secondary indexes (name, definition): dropped while the tables refill,
-/// built once at the end, which sorts each index once instead of inserting into it row by row.
-/// Unique indexes stay: they are constraints. Both backends' DDL is transactional, so a failed
-/// rebuild rolls the indexes back with everything else.
+/// The rebuilt tables' secondary indexes (name, definition), on SQLite: dropped while the
+/// tables refill, built once at the end, which sorts each index once instead of inserting into
+/// it row by row. Unique indexes stay: they are constraints. DDL is transactional, so a failed
+/// rebuild rolls the indexes back with everything else. Not on PostgreSQL: `DROP INDEX` would
+/// lock the tables against the API's reads until the rebuild commits, where today they go on
+/// reading the old rows.
 fn secondary_indexes(db: Db<'_>) -> Result<Vec<(String, String)>, StoreError> {
+    if db.is_postgres() {
+        return Ok(Vec::new());
+    }
     let tables = REBUILT_TABLES
         .iter()
         .map(|t| format!("'{t}'"))
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = if db.is_postgres() {
-        format!(
-            "SELECT i.relname, pg_get_indexdef(i.oid)
-             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
-             WHERE t.relnamespace = current_schema()::regnamespace AND t.relname IN ({tables})
-               AND NOT x.indisunique AND NOT x.indisprimary
-             ORDER BY i.relname"
-        )
-    } else {
-        format!(
-            "SELECT name, sql FROM sqlite_master
-             WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({tables})
-               AND upper(sql) NOT LIKE 'CREATE UNIQUE%'
-             ORDER BY name"
-        )
-    };
+    let sql = format!(
+        "SELECT name, sql FROM sqlite_master
+         WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({tables})
+           AND upper(sql) NOT LIKE 'CREATE UNIQUE%'
+         ORDER BY name"
+    );
     db.prepare_cached(&sql)?
         .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect()

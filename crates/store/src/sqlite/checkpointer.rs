@@ -117,7 +117,11 @@ pub const RESTART_POLL_US: u64 = 100;
 /// SQLite's busy handler for [`restart_log`]: wait [`RESTART_POLL_US`] and try again, until
 /// [`RESTART_WAIT_MS`] have passed.
 fn poll_briefly(attempts: i32) -> bool {
-    if u64::try_from(attempts).unwrap_or(u64::MAX) * RESTART_POLL_US >= RESTART_WAIT_MS * 1_000 {
+    if u64::try_from(attempts)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(RESTART_POLL_US)
+        >= RESTART_WAIT_MS * 1_000
+    {
         return false;
     }
     std::thread::sleep(Duration::from_micros(RESTART_POLL_US));

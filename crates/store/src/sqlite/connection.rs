@@ -22,7 +22,8 @@ const LOCK_POLL_LONG_MS: u64 = 5;
 pub fn wait_for_lock(attempts: i32) -> bool {
     let attempts = u64::try_from(attempts).unwrap_or(u64::MAX);
     let brief = attempts.min(LOCK_POLL_BRIEF_COUNT);
-    let waited_us = brief * LOCK_POLL_BRIEF_US + (attempts - brief).saturating_mul(LOCK_POLL_LONG_MS * 1_000);
+    let waited_us =
+        (brief * LOCK_POLL_BRIEF_US).saturating_add((attempts - brief).saturating_mul(LOCK_POLL_LONG_MS * 1_000));
     if waited_us >= BUSY_TIMEOUT_MS * 1_000 {
         return false;
     }
