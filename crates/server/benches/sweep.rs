@@ -164,7 +164,8 @@ fn process_cpu_seconds() -> f64 {
         return 0.0;
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
+    // utime and stime are fields 14 and 15 of the line: indices 11 and 12 of what follows the
+    // name, where the state (field 3) is index 0.
     let ticks: f64 = [11, 12]
         .iter()
         .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<f64>().ok()))
