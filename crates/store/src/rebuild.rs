@@ -58,7 +58,7 @@ pub(crate) fn rebuild(db: Db<'_>, progress: &mut (dyn FnMut(u64, u64) + Send)) -
         db.query_row(crate::postgres::EVENT_LOG_LOCK_SQL, params![], |_| Ok(()))?;
     }
     let started = Instant::now();
-    match rebuild_in_transaction(db, progress) {
+    match rebuild_in_transaction(db, started, progress) {
         Ok(report) => {
             db.commit()?;
             tracing::info!(elapsed = ?started.elapsed(), "rebuild committed");
@@ -117,11 +117,13 @@ fn last_sequences(db: Db<'_>) -> Result<HashMap<Uuid, i64>, StoreError> {
     Ok(last)
 }
 
+/// Everything but the commit; `started` is when the transaction began, for the log lines and
+/// the report.
 fn rebuild_in_transaction(
     db: Db<'_>,
+    started: Instant,
     progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<RebuildReport, StoreError> {
-    let started = Instant::now();
     let total: i64 = db.query_row("SELECT COUNT(*) FROM events", params![], |r| r.get(0))?;
     let indexes = secondary_indexes(db)?;
     for (name, _) in &indexes {

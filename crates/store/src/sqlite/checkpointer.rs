@@ -84,8 +84,8 @@ fn truncate_log(conn: &rusqlite::Connection) {
 /// A RESTART checkpoint, after which the writer's next commit starts the log from the top.
 ///
 /// Impatient, it gives up at once when anything is in its way (the writer mid-batch, a reader
-/// still in the log). Patient, it waits at most [`RESTART_WAIT_MS`], polling every
-/// [`RESTART_POLL_US`]: reads take well under a millisecond, and SQLite's default back-off (1,
+/// still in the log). Patient, it waits at most [`RESTART_WAIT_MS`], polling every 100 µs
+/// ([`poll_briefly`]): reads take well under a millisecond, and SQLite's default back-off (1,
 /// 2, 5, 10 ms, ...) would hold the writer up for longer than the readers do.
 fn restart_log(conn: &rusqlite::Connection, patient: bool) {
     let waiting = if patient {
@@ -111,19 +111,8 @@ fn restart_log(conn: &rusqlite::Connection, patient: bool) {
     }
 }
 
-/// How often a WAL restart checks whether the log's readers are done.
-pub const RESTART_POLL_US: u64 = 100;
-
-/// SQLite's busy handler for [`restart_log`]: wait [`RESTART_POLL_US`] and try again, until
-/// [`RESTART_WAIT_MS`] have passed.
+/// SQLite's busy handler for [`restart_log`]: every wait brief, until [`RESTART_WAIT_MS`] have
+/// passed.
 fn poll_briefly(attempts: i32) -> bool {
-    if u64::try_from(attempts)
-        .unwrap_or(u64::MAX)
-        .saturating_mul(RESTART_POLL_US)
-        >= RESTART_WAIT_MS * 1_000
-    {
-        return false;
-    }
-    std::thread::sleep(Duration::from_micros(RESTART_POLL_US));
-    true
+    super::connection::poll_for_lock(attempts, u64::MAX, Duration::from_millis(RESTART_WAIT_MS))
 }

@@ -10,7 +10,8 @@ use crate::StoreError;
 /// How long a connection waits for another process's write lock before giving up.
 pub const BUSY_TIMEOUT_MS: u64 = 10_000;
 
-/// How long the first, brief waits for a lock last, and how long the later ones.
+/// How long the brief waits for a lock last, how many of them the writer's handler makes,
+/// and how long the later waits last.
 const LOCK_POLL_BRIEF_US: u64 = 100;
 const LOCK_POLL_BRIEF_COUNT: u64 = 200;
 const LOCK_POLL_LONG_MS: u64 = 5;
@@ -20,14 +21,21 @@ const LOCK_POLL_LONG_MS: u64 = 5;
 /// [`BUSY_TIMEOUT_MS`] in all. SQLite's own back-off sleeps 1, 2, 5, 10 ms, ..., so a lock held
 /// for 3 ms cost the writer 8.
 pub fn wait_for_lock(attempts: i32) -> bool {
+    poll_for_lock(attempts, LOCK_POLL_BRIEF_COUNT, Duration::from_millis(BUSY_TIMEOUT_MS))
+}
+
+/// One step of a busy handler: the first `brief_attempts` waits last 100 µs, later ones 5 ms;
+/// `false` (give up) once the waits add up to `cap`.
+pub fn poll_for_lock(attempts: i32, brief_attempts: u64, cap: Duration) -> bool {
     let attempts = u64::try_from(attempts).unwrap_or(u64::MAX);
-    let brief = attempts.min(LOCK_POLL_BRIEF_COUNT);
-    let waited_us =
-        (brief * LOCK_POLL_BRIEF_US).saturating_add((attempts - brief).saturating_mul(LOCK_POLL_LONG_MS * 1_000));
-    if waited_us >= BUSY_TIMEOUT_MS * 1_000 {
+    let brief = attempts.min(brief_attempts);
+    let waited_us = brief
+        .saturating_mul(LOCK_POLL_BRIEF_US)
+        .saturating_add((attempts - brief).saturating_mul(LOCK_POLL_LONG_MS * 1_000));
+    if u128::from(waited_us) >= cap.as_micros() {
         return false;
     }
-    std::thread::sleep(if attempts < LOCK_POLL_BRIEF_COUNT {
+    std::thread::sleep(if attempts < brief_attempts {
         Duration::from_micros(LOCK_POLL_BRIEF_US)
     } else {
         Duration::from_millis(LOCK_POLL_LONG_MS)
