@@ -178,16 +178,18 @@ impl Stmt<'_> {
         }
     }
 
-    /// A deferred insert whose unique-index violation means `otherwise` (a conflict).
-    pub fn execute_unique(&mut self, params: impl Params, otherwise: StoreError) -> Result<(), StoreError> {
+    /// An insert into an append-only table (events, ledger, idempotency records): at once on
+    /// SQLite; on PostgreSQL a row of the flush's multi-row insert into that table (see
+    /// `postgres::bulk`). A unique-index violation means `otherwise` when given.
+    pub fn insert_batched(&mut self, params: impl Params, otherwise: Option<StoreError>) -> Result<(), StoreError> {
         match self {
-            Stmt::Sqlite(_) => match self.execute(params) {
-                Ok(_) => Ok(()),
-                Err(e) if e.is_unique_violation() => Err(otherwise),
-                Err(e) => Err(e),
+            Stmt::Sqlite(_) => match (self.execute(params), otherwise) {
+                (Ok(_), _) => Ok(()),
+                (Err(e), Some(otherwise)) if e.is_unique_violation() => Err(otherwise),
+                (Err(e), _) => Err(e),
             },
-            Stmt::Pg { conn, statement, .. } => {
-                conn.defer(statement.clone(), owned(params.values()), Some(otherwise));
+            Stmt::Pg { conn, statement, sql } => {
+                conn.defer_row(sql.clone(), statement.clone(), owned(params.values()), otherwise);
                 Ok(())
             }
         }

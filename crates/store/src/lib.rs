@@ -6,7 +6,9 @@
 //! bounded channel; the writer takes every command waiting (up to [`WRITER_BATCH_COUNT_MAX`]),
 //! runs each inside its own savepoint of one transaction, commits once, and only then answers
 //! each caller. One fsync serves the whole batch; a refused or failed command rolls back to its
-//! savepoint and leaves the others untouched.
+//! savepoint and leaves the others untouched. (On PostgreSQL a batch first runs without
+//! savepoints, its rows sent as one multi-row statement per table; if anything fails it runs
+//! again with a savepoint per command: see `writer` and `postgres::conn`.)
 
 mod business;
 mod db;
@@ -15,6 +17,7 @@ mod envelope;
 mod error;
 mod idempotency;
 mod postgres;
+mod prefetch;
 pub mod probe;
 /// The SQL every PostgreSQL writer transaction starts with (for tests that stall the log).
 pub use postgres::EVENT_LOG_LOCK_SQL;
@@ -38,6 +41,7 @@ pub use error::StoreError;
 pub use idempotency::{request_hash, IdempotencyRecord, StoredResponse};
 /// A parsed PostgreSQL URL (to check one before opening it).
 pub use postgres_client::Config as PgConfig;
+pub use prefetch::Prefetch;
 pub use rebuild::RebuildReport;
 pub use restaurant::{Location, PaymentRecord, UnclaimedPayment};
 pub use store::{describe, Backend, Leadership, Store, StoreSettings};

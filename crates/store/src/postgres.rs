@@ -4,6 +4,7 @@
 //! once, a pipelining connection (`conn`), and leadership for background work by a session
 //! advisory lock.
 
+mod bulk;
 mod conn;
 mod leadership;
 mod read_pool;

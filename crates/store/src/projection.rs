@@ -400,7 +400,8 @@ fn insert_transaction(conn: Db<'_>, stored: &StoredEvent, entry: &Ledger<'_>) ->
                                    reason, order_ref, reward_id, expires_at, timestamp, unrecovered_points)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
-    .execute_deferred(params![
+    .insert_batched(
+        params![
         entry.transaction_id,
         stored.position,
         stored.aggregate_id.to_string(),
@@ -414,7 +415,9 @@ fn insert_transaction(conn: Db<'_>, stored: &StoredEvent, entry: &Ledger<'_>) ->
         entry.expires_at,
         time::format(stored.timestamp),
         entry.unrecovered_points
-    ])?;
+        ],
+        None,
+    )?;
     Ok(())
 }
 

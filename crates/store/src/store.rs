@@ -14,7 +14,7 @@ use crate::queries;
 use crate::views::{AccountView, EventFeed, ProgramView, RewardView, TransactionPage};
 use crate::write_tx::WriteTx;
 use crate::writer::{self, JobBox, TypedJob, WriterConn};
-use crate::{Business, DeadLetter, RebuildReport, StoreError, StoredEvent, WRITER_QUEUE_COUNT_MAX};
+use crate::{Business, DeadLetter, Prefetch, RebuildReport, StoreError, StoredEvent, WRITER_QUEUE_COUNT_MAX};
 
 /// The page cache of a SQLite rebuild's connection: 512 MiB at most (SQLite's negative
 /// `cache_size` is KiB), taken only as the rebuild touches pages.
@@ -234,11 +234,22 @@ impl Store {
         F: FnMut(&mut WriteTx<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
+        self.write_prefetching(None, work).await
+    }
+
+    /// [`Self::write`], naming what `work` reads first: on PostgreSQL it is read for the whole
+    /// batch in the round trip that begins the transaction (see [`Prefetch`]).
+    pub async fn write_prefetching<T, F>(&self, prefetch: Option<Prefetch>, work: F) -> Result<T, StoreError>
+    where
+        F: FnMut(&mut WriteTx<'_>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job: JobBox = Box::new(TypedJob {
             work,
             result: None,
             reply,
+            prefetch,
         });
         let jobs = self.inner.jobs.as_ref().ok_or(StoreError::WriterGone)?;
         jobs.send(job).await.map_err(|_| StoreError::WriterGone)?;

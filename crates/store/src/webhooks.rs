@@ -126,17 +126,19 @@ pub(crate) fn delete(conn: Db<'_>, business_id: Uuid, webhook_id: Uuid) -> Resul
 }
 
 /// Queue `event` for every subscription of its business that wants it (once per subscription).
-pub(crate) fn enqueue(conn: Db<'_>, now: DateTime<Utc>, event: &StoredEvent) -> Result<usize, StoreError> {
-    let hooks: Vec<Webhook> = list(conn, event.business_id)?
-        .into_iter()
-        .filter(|h| h.wants(&event.event_type))
-        .collect();
+pub(crate) fn enqueue(
+    conn: Db<'_>,
+    now: DateTime<Utc>,
+    event: &StoredEvent,
+    subscriptions: &[Webhook],
+) -> Result<usize, StoreError> {
+    let hooks: Vec<&Webhook> = subscriptions.iter().filter(|h| h.wants(&event.event_type)).collect();
     if hooks.is_empty() {
         return Ok(0);
     }
     let json = serde_json::to_string(event)?;
     let mut queued = 0;
-    for hook in &hooks {
+    for hook in hooks {
         queued += conn
             .prepare_cached(
                 "INSERT INTO webhook_deliveries (delivery_id, webhook_id, business_id, event_id, event_type, event, status,

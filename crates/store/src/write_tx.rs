@@ -9,6 +9,7 @@ use loyalty_domain::values::Money;
 use loyalty_domain::{Aggregate, DomainEvent, LoyaltyEvent};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::projection::project;
@@ -41,6 +42,9 @@ pub struct Loaded<A> {
 pub struct WriteTx<'c> {
     db: Db<'c>,
     now: DateTime<Utc>,
+    /// Each business's webhook subscriptions, read once per job (a page of events fans out
+    /// to them; see [`Self::webhook_enqueue`]).
+    webhooks: HashMap<Uuid, Vec<crate::Webhook>>,
 }
 
 impl<'c> WriteTx<'c> {
@@ -50,6 +54,7 @@ impl<'c> WriteTx<'c> {
         Self {
             db,
             now: now.trunc_subsecs(6),
+            webhooks: HashMap::new(),
         }
     }
 
@@ -200,7 +205,7 @@ impl<'c> WriteTx<'c> {
                                              aggregate_id, sequence, business_id, data, metadata)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     )?
-                    .execute_unique(
+                    .insert_batched(
                         params![
                             position,
                             event_id,
@@ -214,7 +219,7 @@ impl<'c> WriteTx<'c> {
                             data,
                             metadata_json,
                         ],
-                        conflict(),
+                        Some(conflict()),
                     )?;
                 Ok(position)
             }
@@ -235,16 +240,20 @@ impl<'c> WriteTx<'c> {
             expected: loaded.version as u64,
         };
         if let Db::Pg(conn) = self.db {
-            // A failed write fails the command, whose rollback forgets the cache.
-            conn.cache_snapshot(
-                id.clone(),
-                Some((
+            // One row of the flush's multi-row snapshot writes (see `postgres::bulk`).
+            conn.defer_snapshot(
+                id,
+                loaded.version,
+                (
                     loaded.business_id.to_string(),
                     A::AGGREGATE_TYPE.to_owned(),
                     version,
-                    state_json.clone(),
-                )),
+                    state_json,
+                ),
+                due_at,
+                conflict,
             );
+            return Ok(());
         }
         if loaded.version == 0 {
             self.db
@@ -276,15 +285,22 @@ impl<'c> WriteTx<'c> {
 
     /// The first answer to `key`, if this business used it before.
     pub fn idempotency_get(&self, business_id: Uuid, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let business = business_id.to_string();
+        if let Db::Pg(conn) = self.db {
+            if let Some(row) = conn.cached_idempotency(&business, key) {
+                return row.map(idempotency_record).transpose();
+            }
+        }
         let row: Option<(String, u16, String)> = self
             .db
             .prepare_cached(
                 "SELECT request_hash, status, body FROM idempotency WHERE business_id = ?1 AND idem_key = ?2",
             )?
-            .query_row(params![business_id.to_string(), key], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(params![business, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
+        if let Db::Pg(conn) = self.db {
+            conn.cache_idempotency(business, key.to_owned(), row.clone());
+        }
         row.map(idempotency_record).transpose()
     }
 
@@ -300,7 +316,9 @@ impl<'c> WriteTx<'c> {
         let Db::Pg(conn) = self.db else {
             return self.idempotency_get(business_id, key);
         };
-        if conn.cached_snapshot(&aggregate).is_some() {
+        if conn.cached_snapshot(&aggregate).is_some()
+            || conn.cached_idempotency(&business_id.to_string(), key).is_some()
+        {
             return self.idempotency_get(business_id, key);
         }
         type Row = (Option<String>, Option<u16>, Option<String>, Option<SnapshotRow>);
@@ -320,27 +338,41 @@ impl<'c> WriteTx<'c> {
             },
         )?;
         conn.cache_snapshot(aggregate, snapshot);
-        match (hash, status, body) {
-            (Some(hash), Some(status), Some(body)) => idempotency_record((hash, status, body)).map(Some),
-            _ => Ok(None),
-        }
+        let row = match (hash, status, body) {
+            (Some(hash), Some(status), Some(body)) => Some((hash, status, body)),
+            _ => None,
+        };
+        conn.cache_idempotency(business_id.to_string(), key.to_owned(), row.clone());
+        row.map(idempotency_record).transpose()
     }
 
     /// Keep the answer to `key`, in this transaction.
     pub fn idempotency_put(&self, business_id: Uuid, key: &str, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&record.response.body)?;
+        if let Db::Pg(conn) = self.db {
+            // A second command of the batch with this key replays this answer.
+            conn.cache_idempotency(
+                business_id.to_string(),
+                key.to_owned(),
+                Some((record.request_hash.clone(), record.response.status, body.clone())),
+            );
+        }
         self.db
             .prepare_cached(
                 "INSERT INTO idempotency (business_id, idem_key, request_hash, status, body, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute_deferred(params![
-                business_id.to_string(),
-                key,
-                record.request_hash,
-                record.response.status,
-                serde_json::to_string(&record.response.body)?,
-                time::format(self.now)
-            ])?;
+            .insert_batched(
+                params![
+                    business_id.to_string(),
+                    key,
+                    record.request_hash,
+                    record.response.status,
+                    body,
+                    time::format(self.now)
+                ],
+                None,
+            )?;
         Ok(())
     }
 
@@ -432,18 +464,26 @@ impl<'c> WriteTx<'c> {
     }
 
     /// Add a webhook subscription.
-    pub fn webhook_insert(&self, hook: &crate::Webhook) -> Result<(), StoreError> {
+    pub fn webhook_insert(&mut self, hook: &crate::Webhook) -> Result<(), StoreError> {
+        self.webhooks.clear();
         crate::webhooks::insert(self.db, hook)
     }
 
     /// Remove a business's subscription and its pending deliveries; whether it existed.
-    pub fn webhook_delete(&self, business_id: Uuid, webhook_id: Uuid) -> Result<bool, StoreError> {
+    pub fn webhook_delete(&mut self, business_id: Uuid, webhook_id: Uuid) -> Result<bool, StoreError> {
+        self.webhooks.clear();
         crate::webhooks::delete(self.db, business_id, webhook_id)
     }
 
     /// Queue `event` for the subscriptions of its business that want it; how many.
-    pub fn webhook_enqueue(&self, event: &StoredEvent) -> Result<usize, StoreError> {
-        crate::webhooks::enqueue(self.db, self.now, event)
+    pub fn webhook_enqueue(&mut self, event: &StoredEvent) -> Result<usize, StoreError> {
+        let hooks = match self.webhooks.entry(event.business_id) {
+            std::collections::hash_map::Entry::Occupied(hooks) => hooks.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(crate::webhooks::list(self.db, event.business_id)?)
+            }
+        };
+        crate::webhooks::enqueue(self.db, self.now, event, hooks)
     }
 
     /// Record a delivery attempt: delivered, or failed with the time of the next attempt

@@ -4,9 +4,9 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::{params, Db, PgConn};
+use crate::db::{Db, PgConn};
 use crate::write_tx::WriteTx;
-use crate::{StoreError, CONFLICT_RETRY_COUNT_MAX, WRITER_BATCH_COUNT_MAX};
+use crate::{Prefetch, StoreError, CONFLICT_RETRY_COUNT_MAX, WRITER_BATCH_COUNT_MAX};
 
 /// The writer's own connection.
 pub(crate) enum WriterConn {
@@ -47,6 +47,10 @@ impl WriterConn {
 pub(crate) trait WriteJob: Send {
     fn run(&mut self, tx: &mut WriteTx<'_>) -> Result<(), StoreError>;
     fn finish(self: Box<Self>, outcome: Result<(), StoreError>);
+    /// What the job reads first, for the batch's first round trip (see [`Prefetch`]).
+    fn prefetch(&self) -> Option<&Prefetch> {
+        None
+    }
 }
 
 /// A job returning a value of type `T` through a oneshot channel.
@@ -54,6 +58,7 @@ pub(crate) struct TypedJob<F, T> {
     pub work: F,
     pub result: Option<T>,
     pub reply: oneshot::Sender<Result<T, StoreError>>,
+    pub prefetch: Option<Prefetch>,
 }
 
 impl<F, T> WriteJob for TypedJob<F, T>
@@ -74,6 +79,10 @@ where
         };
         // The caller may have gone (a dropped request); its work is committed all the same.
         let _ = self.reply.send(answer);
+    }
+
+    fn prefetch(&self) -> Option<&Prefetch> {
+        self.prefetch.as_ref()
     }
 }
 
@@ -96,26 +105,25 @@ pub(crate) fn run(mut conn: WriterConn, mut jobs: mpsc::Receiver<JobBox>) {
     tracing::debug!("writer stopped: every handle was dropped");
 }
 
-/// Begin the batch's transaction; on PostgreSQL, take the event-log lock (see
-/// [`crate::postgres::EVENT_LOG_LOCK_SQL`]) so positions commit in the order they are taken.
-fn begin(db: Db<'_>) -> Result<(), StoreError> {
-    db.begin()?;
-    if db.is_postgres() {
-        let locked = db.query_row(crate::postgres::EVENT_LOG_LOCK_SQL, params![], |_| Ok(()));
-        if let Err(e) = locked {
-            let _ = db.rollback();
-            return Err(e);
+/// Begin the batch's transaction. On PostgreSQL in one round trip, which takes the event-log
+/// lock (see [`crate::postgres::EVENT_LOG_LOCK_SQL`]) so positions commit in the order they are
+/// taken, and reads what every job named to read first.
+fn begin(db: Db<'_>, batch: &[JobBox]) -> Result<(), StoreError> {
+    match db {
+        Db::Pg(conn) => {
+            let hints: Vec<&Prefetch> = batch.iter().filter_map(|job| job.prefetch()).collect();
+            conn.begin_batch(&hints)
         }
+        Db::Sqlite(_) => db.begin(),
     }
-    Ok(())
 }
 
 fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) {
     let started = Instant::now();
     let size = batch.len();
-    // On PostgreSQL a command's last writes ride along with the next command's first
-    // statement. If one of them fails, the batch is run again with every command's writes
-    // sent before the next command starts, so the failure is that command's alone.
+    // On PostgreSQL the batch first runs fast: no savepoints, its rows sent together. If
+    // anything fails, it runs again strictly, with a savepoint per command whose writes are
+    // sent when it ends, so a failure is that command's alone (see `postgres::conn`).
     for strict in [false, true] {
         db.set_strict(strict);
         match run_batch(db, batch) {
@@ -129,7 +137,7 @@ fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) {
                 let _ = db.rollback();
                 if retry_strict && !strict {
                     metrics::counter!("store_batch_strict_retries_total").increment(1);
-                    tracing::warn!(%error, "a command's write failed after it was done; running the batch again, strictly");
+                    tracing::warn!(%error, "the batch failed in fast mode; running it again with a savepoint per command");
                     continue;
                 }
                 tracing::error!(%error, "group commit failed");
@@ -151,7 +159,7 @@ struct BatchFailure {
 
 /// Run every job of the batch in one transaction and commit it; the jobs' outcomes.
 fn run_batch(db: Db<'_>, batch: &mut [JobBox]) -> Result<Vec<Result<(), StoreError>>, BatchFailure> {
-    begin(db).map_err(|error| BatchFailure {
+    begin(db, batch).map_err(|error| BatchFailure {
         error,
         retry_strict: false,
     })?;
@@ -159,6 +167,16 @@ fn run_batch(db: Db<'_>, batch: &mut [JobBox]) -> Result<Vec<Result<(), StoreErr
     let mut outcomes: Vec<Result<(), StoreError>> = Vec::with_capacity(batch.len());
     for job in batch.iter_mut() {
         outcomes.push(run_in_savepoint(db, job.as_mut(), now));
+        if db.batch_poisoned() {
+            // The transaction is lost: the rest of the batch waits for the strict run.
+            return Err(BatchFailure {
+                error: outcomes
+                    .pop()
+                    .and_then(Result::err)
+                    .unwrap_or_else(|| StoreError::WriteFailed("a write of a command in this batch failed".to_owned())),
+                retry_strict: true,
+            });
+        }
     }
     let committing = Instant::now();
     let committed = db.commit();

@@ -177,6 +177,11 @@ async fn a_failing_command_in_a_batch_leaves_the_others_committed(kind: Kind) {
                     let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("same business");
                     let events = loaded.state.handle(accrue_command(1)).expect("accepted");
                     tx.append(&loaded, events, &EventMetadata::default())?;
+                    if i % 6 == 0 {
+                        // Read after writing (on PostgreSQL this sends the command's writes
+                        // first), then fail: what it sent must be undone too.
+                        tx.account_view(business, account)?;
+                    }
                     if i % 3 == 0 {
                         // Fail after writing: everything this command wrote must be undone.
                         return Err(StoreError::Corrupt("deliberate failure".to_owned()));

@@ -123,9 +123,14 @@ impl Service {
     where
         F: FnMut(&mut WriteTx<'_>, &Context) -> Result<Decision, StoreError> + Send + 'static,
     {
+        let prefetch = loyalty_store::Prefetch {
+            business_id: context.business_id,
+            idempotency_key: context.idempotency.as_ref().map(|i| i.key.clone()),
+            aggregate_id: aggregate,
+        };
         let outcome = self
             .store
-            .write(move |tx| {
+            .write_prefetching(Some(prefetch), move |tx| {
                 let business_id = context.business_id;
                 if let Some(idempotency) = &context.idempotency {
                     let record = match aggregate {

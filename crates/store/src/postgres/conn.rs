@@ -6,8 +6,18 @@
 //! pipeline (tokio-postgres sends every request before reading any answer) together with the
 //! next statement whose answer is needed, or at the end of the command. One command of the
 //! writer then costs a few round trips instead of one per row. An error, or a row count that is
-//! not what the write expected, is reported by the flush that carried it, inside the command
-//! that queued it.
+//! not what the write expected, is reported by the flush that carried it.
+//!
+//! The writer runs a batch in one of two modes:
+//! - **fast** (the first attempt): no savepoints; each command's idempotency record and
+//!   aggregate were read for the whole batch when it began (`begin_batch`); the rows of events,
+//!   ledger entries, idempotency records and snapshots go out as one multi-row statement per
+//!   table (`bulk`). A command that fails before anything of it was sent is simply dropped from
+//!   the queue. Any failure after that (a database error, a check that fails, a command that
+//!   fails after some of its writes went out) poisons the transaction, and the writer runs the
+//!   batch again:
+//! - **strict**: a savepoint per command, whose writes are sent when it ends, so a failure is
+//!   that command's alone and the others commit.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -17,9 +27,10 @@ use std::time::Duration;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
+use super::bulk::{self, BulkRow, Column};
 use crate::db::{pg_placeholders, Value};
 use crate::queries::TransactionRow;
-use crate::StoreError;
+use crate::{Prefetch, StoreError};
 
 /// How long a connection attempt may take.
 pub const CONNECT_TIMEOUT_SECS: u64 = 10;
@@ -35,6 +46,12 @@ enum Deferred {
         values: Vec<Value<'static>>,
         otherwise: Option<StoreError>,
     },
+    /// A multi-row statement (see `bulk`), with one array per parameter.
+    Columns {
+        statement: Statement,
+        columns: Vec<Column>,
+        otherwise: Option<StoreError>,
+    },
 }
 
 /// A PostgreSQL connection with its statement cache and its queue of deferred writes.
@@ -43,14 +60,15 @@ pub struct PgConn {
     client: Client,
     statements: RefCell<HashMap<String, Statement>>,
     pending: RefCell<Vec<Deferred>>,
-    /// The command's `SAVEPOINT` is still in the queue (nothing of the command was sent).
-    savepoint_queued: Cell<bool>,
-    /// How many queued items belong to commands already released (their last writes and
-    /// `RELEASE` ride along with the next command's first statement).
-    carried: Cell<usize>,
-    /// A released command's queued write failed: the whole transaction must be rolled back.
+    /// Rows for the next flush's multi-row statements.
+    bulk: RefCell<Vec<BulkRow>>,
+    /// Where the current command's items start in `pending` and `bulk`.
+    command_start: Cell<(usize, usize)>,
+    /// Something the current command queued was sent.
+    command_sent: Cell<bool>,
+    /// In fast mode, something failed: the whole transaction must be rolled back.
     poisoned: Cell<bool>,
-    /// Send each command's writes when it ends (see `set_strict`).
+    /// A savepoint per command, whose writes are sent when it ends (see `set_strict`).
     strict: Cell<bool>,
     /// The next event position of this transaction (see `next_position`).
     next_position: Cell<Option<i64>>,
@@ -59,10 +77,28 @@ pub struct PgConn {
     /// Ledger rows projected in this transaction, with their business (see
     /// `projected_transaction`).
     transactions: RefCell<HashMap<String, (String, TransactionRow)>>,
+    /// Idempotency records read or written in this transaction, by (business, key); `None`
+    /// when the key is known to be unused (see `cached_idempotency`).
+    idempotency: RefCell<HashMap<(String, String), Option<IdempotencyRow>>>,
 }
 
 /// A snapshot row: owner business, aggregate type, version, state (JSON).
 pub type SnapshotRow = (String, String, i64, String);
+/// An idempotency row: request hash, status, body (JSON).
+pub type IdempotencyRow = (String, u16, String);
+
+const HEAD_SQL: &str = "SELECT COALESCE(MAX(position), 0) FROM events";
+// The batch's reads look each key up in the primary key (a lateral subquery with LIMIT is not
+// flattened into a join): a plan that scans the table and hashes the keys costs as much as
+// the whole batch once the table is large, and `= ANY(array)` chose one on small tables.
+const IDEMPOTENCY_PREFETCH_SQL: &str = "SELECT k.business_id, k.idem_key, i.request_hash, i.status, i.body
+     FROM unnest(?1::text[], ?2::text[]) AS k(business_id, idem_key)
+     CROSS JOIN LATERAL (SELECT request_hash, status, body FROM idempotency
+                         WHERE business_id = k.business_id AND idem_key = k.idem_key LIMIT 1) AS i";
+const SNAPSHOTS_PREFETCH_SQL: &str = "SELECT k.aggregate_id, s.business_id, s.aggregate_type, s.version, s.state
+     FROM unnest(?1::text[]) AS k(aggregate_id)
+     CROSS JOIN LATERAL (SELECT business_id, aggregate_type, version, state FROM snapshots
+                         WHERE aggregate_id = k.aggregate_id LIMIT 1) AS s";
 
 impl PgConn {
     /// Connect; `url` is a libpq-style URL (a schema with `options=-c search_path=NAME`).
@@ -87,13 +123,15 @@ impl PgConn {
             client,
             statements: RefCell::new(HashMap::new()),
             pending: RefCell::new(Vec::new()),
-            savepoint_queued: Cell::new(false),
-            carried: Cell::new(0),
+            bulk: RefCell::new(Vec::new()),
+            command_start: Cell::new((0, 0)),
+            command_sent: Cell::new(false),
             poisoned: Cell::new(false),
             strict: Cell::new(false),
             next_position: Cell::new(None),
             snapshots: RefCell::new(HashMap::new()),
             transactions: RefCell::new(HashMap::new()),
+            idempotency: RefCell::new(HashMap::new()),
         })
     }
 
@@ -137,52 +175,102 @@ impl PgConn {
         });
     }
 
-    /// Queue a command's savepoint: if the command fails before anything was sent, nothing
-    /// of it is sent at all.
+    /// Queue a row for the flush's multi-row insert into its table (see `bulk`): `sql` is the
+    /// one-row insert `statement` was prepared from.
+    pub(crate) fn defer_row(
+        &self,
+        sql: String,
+        statement: Statement,
+        values: Vec<Value<'static>>,
+        otherwise: Option<StoreError>,
+    ) {
+        self.bulk.borrow_mut().push(BulkRow::Insert {
+            sql,
+            statement,
+            values,
+            otherwise,
+        });
+    }
+
+    /// Queue a snapshot write (version `row.2` over `expected`; 0 creates it), and remember the
+    /// row for the commands after this one. A failed write fails the command, whose rollback
+    /// forgets the cache.
+    pub(crate) fn defer_snapshot(
+        &self,
+        aggregate_id: String,
+        expected: i64,
+        row: SnapshotRow,
+        due_at: Option<String>,
+        otherwise: StoreError,
+    ) {
+        self.cache_snapshot(aggregate_id.clone(), Some(row.clone()));
+        self.bulk.borrow_mut().push(BulkRow::Snapshot {
+            aggregate_id,
+            expected,
+            row,
+            due_at,
+            otherwise,
+        });
+    }
+
+    /// Begin a command. In strict mode, queue its savepoint: if the command fails before
+    /// anything was sent, nothing of it is sent at all.
     pub fn savepoint(&self) {
-        self.pending.borrow_mut().push(Deferred::Simple("SAVEPOINT job"));
-        self.savepoint_queued.set(true);
-    }
-
-    /// End a command: queue the release of its savepoint. What it queued goes out with the
-    /// next command's first statement, or at the end of the batch ([`Self::finish`]); in
-    /// strict mode, now.
-    pub fn release(&self) -> Result<(), StoreError> {
-        let carried = {
-            let mut pending = self.pending.borrow_mut();
-            pending.push(Deferred::Simple("RELEASE SAVEPOINT job"));
-            pending.len()
-        };
+        self.command_start
+            .set((self.pending.borrow().len(), self.bulk.borrow().len()));
+        self.command_sent.set(false);
         if self.strict.get() {
-            return self.flush();
+            self.pending.borrow_mut().push(Deferred::Simple("SAVEPOINT job"));
         }
-        self.carried.set(carried);
-        Ok(())
     }
 
-    /// Strict mode: every command's writes are sent when it ends (used to run a batch again
-    /// when a carried write failed, so the failure is attributed to its command).
+    /// End a command. In fast mode what it queued goes out with the next flush (a later
+    /// command's first query, or the commit); in strict mode, now, with the release of its
+    /// savepoint.
+    pub fn release(&self) -> Result<(), StoreError> {
+        if !self.strict.get() {
+            return Ok(());
+        }
+        // The command's rows, inside its savepoint.
+        self.materialize()?;
+        self.pending
+            .borrow_mut()
+            .push(Deferred::Simple("RELEASE SAVEPOINT job"));
+        self.flush()
+    }
+
+    /// Fast mode or strict mode (see the module's comment).
     pub fn set_strict(&self, strict: bool) {
         self.strict.set(strict);
     }
 
-    /// Whether a carried write failed in this transaction (it must roll back).
+    /// Whether this transaction failed in fast mode (it must roll back).
     pub fn poisoned(&self) -> bool {
         self.poisoned.get()
     }
 
-    /// Undo a command: drop what it queued, and roll back what it sent.
+    /// Undo a command: drop what it queued; roll back what it sent (strict mode), or, in fast
+    /// mode where there is no savepoint to go back to, poison the transaction.
     pub fn rollback_to_savepoint(&self) -> Result<(), StoreError> {
         // What this command read or wrote may be undone: forget every cached row.
         self.snapshots.borrow_mut().clear();
         self.transactions.borrow_mut().clear();
-        if self.savepoint_queued.replace(false) {
-            // Nothing of the command was sent: drop its part of the queue.
-            self.pending.borrow_mut().truncate(self.carried.get());
+        self.idempotency.borrow_mut().clear();
+        if !self.command_sent.get() {
+            let (pending, bulk) = self.command_start.get();
+            self.pending.borrow_mut().truncate(pending);
+            self.bulk.borrow_mut().truncate(bulk);
             return Ok(());
         }
         self.pending.borrow_mut().clear();
-        self.batch_execute("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
+        self.bulk.borrow_mut().clear();
+        if self.strict.get() {
+            return self.batch_execute("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job");
+        }
+        self.poisoned.set(true);
+        Err(StoreError::WriteFailed(
+            "a command failed after some of its writes were sent".to_owned(),
+        ))
     }
 
     /// End the batch's commands: send what is still queued. An error means a command that
@@ -191,10 +279,91 @@ impl PgConn {
         self.flush()?;
         if self.poisoned.get() {
             return Err(StoreError::WriteFailed(
-                "a write of an earlier command in this batch failed".to_owned(),
+                "a write of a command in this batch failed".to_owned(),
             ));
         }
         Ok(())
+    }
+
+    /// Begin a writer transaction in one round trip: `BEGIN`, the event-log lock, the head of
+    /// the log (see `next_position`), and for every command of the batch its idempotency
+    /// record and the snapshot it loads first (kept in the caches).
+    pub fn begin_batch(&self, hints: &[&Prefetch]) -> Result<(), StoreError> {
+        self.reset_transaction();
+        let lock = self.statement(super::EVENT_LOG_LOCK_SQL)?;
+        let head = self.statement(HEAD_SQL)?;
+        let idempotency = self.statement(IDEMPOTENCY_PREFETCH_SQL)?;
+        let snapshots = self.statement(SNAPSHOTS_PREFETCH_SQL)?;
+        let (mut businesses, mut keys, mut aggregates) = (Vec::new(), Vec::new(), Vec::new());
+        for hint in hints {
+            if let Some(key) = &hint.idempotency_key {
+                businesses.push(hint.business_id.to_string());
+                keys.push(key.clone());
+            }
+            if let Some(aggregate) = hint.aggregate_id {
+                aggregates.push(aggregate.to_string());
+            }
+        }
+        let client = &self.client;
+        let idempotency_params: [&(dyn ToSql + Sync); 2] = [&businesses, &keys];
+        let snapshots_params: [&(dyn ToSql + Sync); 1] = [&aggregates];
+        let (begun, locked, head, records, rows) = self.runtime.block_on(async {
+            futures::join!(
+                client.batch_execute("BEGIN"),
+                client.query(&lock, &[]),
+                client.query(&head, &[]),
+                client.query(&idempotency, &idempotency_params),
+                client.query(&snapshots, &snapshots_params),
+            )
+        });
+        begun?;
+        let read = || -> Result<(), StoreError> {
+            locked?;
+            let head: i64 = head?.first().map_or(Ok(0), |row| row.try_get(0))?;
+            self.next_position.set(Some(head + 1));
+            let mut cache = self.idempotency.borrow_mut();
+            for (business, key) in businesses.into_iter().zip(keys) {
+                cache.insert((business, key), None);
+            }
+            for row in records? {
+                let status: i64 = row.try_get(3)?;
+                let status = u16::try_from(status)
+                    .map_err(|_| StoreError::Corrupt(format!("idempotency record with status {status}")))?;
+                cache.insert(
+                    (row.try_get(0)?, row.try_get(1)?),
+                    Some((row.try_get(2)?, status, row.try_get(4)?)),
+                );
+            }
+            let mut cache = self.snapshots.borrow_mut();
+            for aggregate in aggregates {
+                cache.insert(aggregate, None);
+            }
+            for row in rows? {
+                cache.insert(
+                    row.try_get(0)?,
+                    Some((row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?)),
+                );
+            }
+            Ok(())
+        };
+        read().inspect_err(|_| {
+            self.reset_transaction();
+            let _ = self.batch_execute("ROLLBACK");
+        })
+    }
+
+    /// The idempotency record of (`business_id`, `key`) as this transaction read or wrote it;
+    /// `None` when not read yet, `Some(None)` when the key is unused.
+    pub fn cached_idempotency(&self, business_id: &str, key: &str) -> Option<Option<IdempotencyRow>> {
+        self.idempotency
+            .borrow()
+            .get(&(business_id.to_owned(), key.to_owned()))
+            .cloned()
+    }
+
+    /// Remember an idempotency record read or written in this transaction.
+    pub fn cache_idempotency(&self, business_id: String, key: String, row: Option<IdempotencyRow>) {
+        self.idempotency.borrow_mut().insert((business_id, key), row);
     }
 
     /// The snapshot row of `aggregate_id` as this transaction last saw or wrote it; `None` when
@@ -224,7 +393,7 @@ impl PgConn {
 
     /// Send everything queued.
     pub fn flush(&self) -> Result<(), StoreError> {
-        if self.pending.borrow().is_empty() {
+        if self.pending.borrow().is_empty() && self.bulk.borrow().is_empty() {
             return Ok(());
         }
         self.pipelined(std::future::ready(Ok::<(), tokio_postgres::Error>(())))
@@ -234,11 +403,13 @@ impl PgConn {
     pub fn reset_transaction(&self) {
         self.next_position.set(None);
         self.pending.borrow_mut().clear();
-        self.savepoint_queued.set(false);
-        self.carried.set(0);
+        self.bulk.borrow_mut().clear();
+        self.command_start.set((0, 0));
+        self.command_sent.set(false);
         self.poisoned.set(false);
         self.snapshots.borrow_mut().clear();
         self.transactions.borrow_mut().clear();
+        self.idempotency.borrow_mut().clear();
     }
 
     /// The position of the next event appended in this transaction. Every writer transaction
@@ -248,7 +419,7 @@ impl PgConn {
         let next = match self.next_position.get() {
             Some(next) => next,
             None => {
-                let statement = self.statement("SELECT COALESCE(MAX(position), 0) FROM events")?;
+                let statement = self.statement(HEAD_SQL)?;
                 let rows = self.query(&statement, &[])?;
                 let head: i64 = rows.first().map_or(Ok(0), |row| row.try_get(0))?;
                 head + 1
@@ -258,11 +429,67 @@ impl PgConn {
         Ok(next)
     }
 
-    /// Send the queue and then `last` in one pipeline; the first failure wins.
+    /// Move the queued rows into the queue as multi-row statements, one per table.
+    fn materialize(&self) -> Result<(), StoreError> {
+        let rows = std::mem::take(&mut *self.bulk.borrow_mut());
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let (inserts, multi) = bulk::statements(rows)?;
+        let mut queued = Vec::with_capacity(inserts.len() + multi.len());
+        for bulk::InsertRows {
+            sql,
+            statement,
+            rows,
+            otherwise,
+        } in inserts
+        {
+            match bulk::insert_from_arrays(&sql, statement.params()) {
+                Some(multi_sql) if rows.len() > 1 => queued.push(Deferred::Columns {
+                    columns: bulk::columns(&rows, statement.params())?,
+                    statement: self.statement(&multi_sql)?,
+                    otherwise,
+                }),
+                _ => {
+                    let mut otherwise = otherwise;
+                    for values in rows {
+                        queued.push(Deferred::Execute {
+                            statement: statement.clone(),
+                            values,
+                            otherwise: otherwise.take(),
+                        });
+                    }
+                }
+            }
+        }
+        for multi in multi {
+            queued.push(Deferred::Columns {
+                statement: self.statement(&multi.sql)?,
+                columns: multi.columns,
+                otherwise: multi.otherwise,
+            });
+        }
+        self.pending.borrow_mut().extend(queued);
+        Ok(())
+    }
+
+    /// Send the queue and then `last` in one pipeline; the first failure wins. In fast mode a
+    /// failure poisons the transaction (there is no savepoint to go back to).
     fn pipelined<T>(&self, last: impl Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, StoreError> {
+        let (pending_start, bulk_start) = self.command_start.replace((0, 0));
+        if self.pending.borrow().len() > pending_start || self.bulk.borrow().len() > bulk_start {
+            self.command_sent.set(true);
+        }
+        let sent = self.send_all(last);
+        if sent.is_err() && !self.strict.get() {
+            self.poisoned.set(true);
+        }
+        sent
+    }
+
+    fn send_all<T>(&self, last: impl Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, StoreError> {
+        self.materialize()?;
         let pending = std::mem::take(&mut *self.pending.borrow_mut());
-        let carried = self.carried.replace(0);
-        self.savepoint_queued.set(false);
         if pending.is_empty() {
             return Ok(self.runtime.block_on(last)?);
         }
@@ -271,14 +498,8 @@ impl PgConn {
             let sends: Vec<_> = pending.iter().map(|deferred| send(client, deferred)).collect();
             futures::join!(futures::future::join_all(sends), last)
         });
-        for (index, (deferred, outcome)) in pending.into_iter().zip(outcomes).enumerate() {
+        for (deferred, outcome) in pending.into_iter().zip(outcomes) {
             if let Err(error) = outcome {
-                if index < carried {
-                    self.poisoned.set(true);
-                    return Err(StoreError::WriteFailed(format!(
-                        "a write of an earlier command in this batch failed: {error}"
-                    )));
-                }
                 use tokio_postgres::error::SqlState;
                 let check_failed = matches!(
                     error.code(),
@@ -286,6 +507,10 @@ impl PgConn {
                 );
                 return Err(match deferred {
                     Deferred::Execute {
+                        otherwise: Some(otherwise),
+                        ..
+                    }
+                    | Deferred::Columns {
                         otherwise: Some(otherwise),
                         ..
                     } if check_failed => otherwise,
@@ -301,6 +526,10 @@ async fn send(client: &Client, deferred: &Deferred) -> Result<(), tokio_postgres
     match deferred {
         Deferred::Simple(sql) => client.batch_execute(sql).await,
         Deferred::Execute { statement, values, .. } => client.execute(statement, &refs(values)).await.map(|_| ()),
+        Deferred::Columns { statement, columns, .. } => {
+            let columns: Vec<&(dyn ToSql + Sync)> = columns.iter().map(|c| &**c as &(dyn ToSql + Sync)).collect();
+            client.execute(statement, &columns).await.map(|_| ())
+        }
     }
 }
 

@@ -1,0 +1,339 @@
+//! Multi-row statements: the rows a batch of commands writes to the append-only tables (events,
+//! ledger, idempotency records) and to the snapshots go out as one statement per table, not
+//! one per row. A row-by-row INSERT costs PostgreSQL a parse-free but otherwise full statement
+//! (bind, plan lookup, executor start and end, a message round of its own); `unnest` over one
+//! array per column does the same work once for the whole batch.
+//!
+//! Only tables that nothing else in the writer's transaction writes, and that commands never
+//! read back from the database (they read their own writes from the connection's caches) are
+//! sent this way, so sending their rows together, after the other writes of a flush, changes no
+//! outcome.
+
+use std::collections::HashMap;
+
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Statement;
+
+use super::SnapshotRow;
+use crate::db::Value;
+use crate::StoreError;
+
+/// A row waiting for the next multi-row statement of its table.
+pub(super) enum BulkRow {
+    /// A row `statement` (an `INSERT INTO t (…) VALUES (?1, …, ?N)`) would insert.
+    Insert {
+        sql: String,
+        statement: Statement,
+        values: Vec<Value<'static>>,
+        /// The answer when the insert violates a unique index.
+        otherwise: Option<StoreError>,
+    },
+    /// An aggregate's snapshot, written at `row.2` over the version `expected` (0: new).
+    Snapshot {
+        aggregate_id: String,
+        expected: i64,
+        row: SnapshotRow,
+        due_at: Option<String>,
+        otherwise: StoreError,
+    },
+}
+
+/// One column of a multi-row statement, as the array bound to its parameter.
+pub(super) type Column = Box<dyn ToSql + Sync + Send>;
+
+/// A multi-row statement to prepare (written with `?N`) and its columns.
+pub(super) struct MultiRow {
+    pub sql: String,
+    pub columns: Vec<Column>,
+    /// The answer when its check fails (a unique index, or a row count that is not the number
+    /// of rows).
+    pub otherwise: Option<StoreError>,
+}
+
+/// The multi-row form of `INSERT INTO t (…) VALUES (?1, …, ?N)`: the same insert from one array
+/// per column. `None` when the statement is not of that form, or a column has a type this does
+/// not bind.
+pub(super) fn insert_from_arrays(sql: &str, types: &[Type]) -> Option<String> {
+    let at = sql.rfind("VALUES")?;
+    let (head, tail) = (&sql[..at], &sql[at + "VALUES".len()..]);
+    let placeholders: Vec<String> = (1..=types.len()).map(|n| format!("?{n}")).collect();
+    let expected = format!("({})", placeholders.join(","));
+    let tail: String = tail.chars().filter(|c| !c.is_whitespace()).collect();
+    if tail != expected {
+        return None;
+    }
+    let arrays: Option<Vec<String>> = types
+        .iter()
+        .zip(&placeholders)
+        .map(|(ty, placeholder)| array_type(ty).map(|name| format!("{placeholder}::{name}")))
+        .collect();
+    Some(format!("{head}SELECT * FROM unnest({})", arrays?.join(", ")))
+}
+
+fn array_type(ty: &Type) -> Option<&'static str> {
+    match *ty {
+        Type::INT8 => Some("int8[]"),
+        Type::TEXT => Some("text[]"),
+        Type::FLOAT8 => Some("float8[]"),
+        _ => None,
+    }
+}
+
+/// The rows' values, column by column, as arrays of the statement's parameter types.
+pub(super) fn columns(rows: &[Vec<Value<'static>>], types: &[Type]) -> Result<Vec<Column>, StoreError> {
+    let mismatch = |column: usize| StoreError::Corrupt(format!("a batched row does not fit column {}", column + 1));
+    let mut columns: Vec<Column> = Vec::with_capacity(types.len());
+    for (index, ty) in types.iter().enumerate() {
+        let cells = rows.iter().map(|row| row.get(index).ok_or_else(|| mismatch(index)));
+        let column: Column = match *ty {
+            Type::INT8 => Box::new(
+                cells
+                    .map(|cell| match cell? {
+                        Value::Int(i) => Ok(Some(*i)),
+                        Value::Null => Ok(None),
+                        _ => Err(mismatch(index)),
+                    })
+                    .collect::<Result<Vec<Option<i64>>, _>>()?,
+            ),
+            Type::FLOAT8 => Box::new(
+                cells
+                    .map(|cell| match cell? {
+                        Value::Real(f) => Ok(Some(*f)),
+                        Value::Int(i) => Ok(Some(*i as f64)),
+                        Value::Null => Ok(None),
+                        _ => Err(mismatch(index)),
+                    })
+                    .collect::<Result<Vec<Option<f64>>, _>>()?,
+            ),
+            Type::TEXT => Box::new(
+                cells
+                    .map(|cell| match cell? {
+                        Value::Text(t) => Ok(Some(t.to_string())),
+                        Value::Null => Ok(None),
+                        _ => Err(mismatch(index)),
+                    })
+                    .collect::<Result<Vec<Option<String>>, _>>()?,
+            ),
+            _ => return Err(mismatch(index)),
+        };
+        columns.push(column);
+    }
+    Ok(columns)
+}
+
+/// New snapshots, all or none: a row that exists already (another writer created the
+/// aggregate) fails the count check.
+const SNAPSHOTS_INSERT_SQL: &str = "WITH changed AS (
+    INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
+    SELECT * FROM unnest(?1::text[], ?2::text[], ?3::text[], ?4::int8[], ?5::text[], ?6::text[])
+    ON CONFLICT (aggregate_id) DO NOTHING RETURNING 1)
+  SELECT 1 / CASE WHEN COUNT(*) = ?7::int8 THEN 1 ELSE 0 END FROM changed";
+
+/// Snapshots moved on from the version each write expected; a row at another version (another
+/// writer appended) fails the count check.
+const SNAPSHOTS_UPDATE_SQL: &str = "WITH changed AS (
+    UPDATE snapshots AS s SET version = v.version, state = v.state, due_at = v.due_at
+    FROM unnest(?1::text[], ?2::int8[], ?3::int8[], ?4::text[], ?5::text[]) AS v(aggregate_id, expected, version, state, due_at)
+    WHERE s.aggregate_id = v.aggregate_id AND s.version = v.expected RETURNING 1)
+  SELECT 1 / CASE WHEN COUNT(*) = ?6::int8 THEN 1 ELSE 0 END FROM changed";
+
+/// A snapshot's writes in one flush, folded into one: from the version the first expected to
+/// the last one's state.
+struct Folded {
+    aggregate_id: String,
+    expected: i64,
+    row: SnapshotRow,
+    due_at: Option<String>,
+    otherwise: StoreError,
+}
+
+/// The rows of one insert statement.
+pub(super) struct InsertRows {
+    pub sql: String,
+    pub statement: Statement,
+    pub rows: Vec<Vec<Value<'static>>>,
+    /// The first row's answer to a unique-index violation.
+    pub otherwise: Option<StoreError>,
+}
+
+/// The rows grouped by insert statement (in the order of each one's first row), and the
+/// snapshot writes as multi-row statements.
+pub(super) fn statements(rows: Vec<BulkRow>) -> Result<(Vec<InsertRows>, Vec<MultiRow>), StoreError> {
+    let mut inserts: Vec<InsertRows> = Vec::new();
+    let mut insert_index: HashMap<String, usize> = HashMap::new();
+    let mut snapshots: Vec<Folded> = Vec::new();
+    let mut snapshot_index: HashMap<String, usize> = HashMap::new();
+    for row in rows {
+        match row {
+            BulkRow::Insert {
+                sql,
+                statement,
+                values,
+                otherwise,
+            } => match insert_index.get(&sql) {
+                Some(&at) => inserts[at].rows.push(values),
+                None => {
+                    insert_index.insert(sql.clone(), inserts.len());
+                    inserts.push(InsertRows {
+                        sql,
+                        statement,
+                        rows: vec![values],
+                        otherwise,
+                    });
+                }
+            },
+            BulkRow::Snapshot {
+                aggregate_id,
+                expected,
+                row,
+                due_at,
+                otherwise,
+            } => match snapshot_index.get(&aggregate_id) {
+                Some(&at) => {
+                    let folded = &mut snapshots[at];
+                    if folded.row.2 != expected {
+                        // Written over a state that is not the last one: a stale append (the
+                        // connection's cache hands each command the last state).
+                        return Err(otherwise);
+                    }
+                    folded.row = row;
+                    folded.due_at = due_at;
+                }
+                None => {
+                    snapshot_index.insert(aggregate_id.clone(), snapshots.len());
+                    snapshots.push(Folded {
+                        aggregate_id,
+                        expected,
+                        row,
+                        due_at,
+                        otherwise,
+                    });
+                }
+            },
+        }
+    }
+    let (created, moved): (Vec<Folded>, Vec<Folded>) = snapshots.into_iter().partition(|s| s.expected == 0);
+    let mut multi = Vec::new();
+    if !created.is_empty() {
+        multi.push(MultiRow {
+            sql: SNAPSHOTS_INSERT_SQL.to_owned(),
+            columns: vec![
+                text(created.iter().map(|s| s.aggregate_id.clone())),
+                text(created.iter().map(|s| s.row.1.clone())),
+                text(created.iter().map(|s| s.row.0.clone())),
+                Box::new(created.iter().map(|s| s.row.2).collect::<Vec<i64>>()),
+                text(created.iter().map(|s| s.row.3.clone())),
+                Box::new(
+                    created
+                        .iter()
+                        .map(|s| s.due_at.clone())
+                        .collect::<Vec<Option<String>>>(),
+                ),
+                Box::new(created.len() as i64),
+            ],
+            otherwise: created.into_iter().next().map(|s| s.otherwise),
+        });
+    }
+    if !moved.is_empty() {
+        multi.push(MultiRow {
+            sql: SNAPSHOTS_UPDATE_SQL.to_owned(),
+            columns: vec![
+                text(moved.iter().map(|s| s.aggregate_id.clone())),
+                Box::new(moved.iter().map(|s| s.expected).collect::<Vec<i64>>()),
+                Box::new(moved.iter().map(|s| s.row.2).collect::<Vec<i64>>()),
+                text(moved.iter().map(|s| s.row.3.clone())),
+                Box::new(moved.iter().map(|s| s.due_at.clone()).collect::<Vec<Option<String>>>()),
+                Box::new(moved.len() as i64),
+            ],
+            otherwise: moved.into_iter().next().map(|s| s.otherwise),
+        });
+    }
+    Ok((inserts, multi))
+}
+
+fn text(values: impl Iterator<Item = String>) -> Column {
+    Box::new(values.collect::<Vec<String>>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_insert_of_one_row_becomes_an_insert_from_one_array_per_column() {
+        let sql = "INSERT INTO idempotency (business_id, idem_key, status)\n                 VALUES (?1, ?2,\n ?3)";
+        assert_eq!(
+            insert_from_arrays(sql, &[Type::TEXT, Type::TEXT, Type::INT8]).as_deref(),
+            Some(
+                "INSERT INTO idempotency (business_id, idem_key, status)\n                 SELECT * FROM unnest(?1::text[], ?2::text[], ?3::int8[])"
+            )
+        );
+    }
+
+    #[test]
+    fn statements_of_another_form_are_not_rewritten() {
+        let types = [Type::TEXT, Type::TEXT];
+        assert_eq!(insert_from_arrays("INSERT INTO t (a, b) VALUES (?2, ?1)", &types), None);
+        assert_eq!(
+            insert_from_arrays("INSERT INTO t (a, b) VALUES (?1, 'x')", &types),
+            None
+        );
+        assert_eq!(
+            insert_from_arrays("INSERT INTO t (a, b) VALUES (?1, ?2) ON CONFLICT DO NOTHING", &types),
+            None
+        );
+        assert_eq!(
+            insert_from_arrays("INSERT INTO t (a, b) VALUES (?1, ?2)", &[Type::TEXT, Type::BOOL]),
+            None
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_kind_for_its_column_is_refused() {
+        let rows = vec![vec![Value::Text("a".into()), Value::Int(1)]];
+        assert!(columns(&rows, &[Type::TEXT, Type::INT8]).is_ok());
+        assert!(columns(&rows, &[Type::INT8, Type::INT8]).is_err());
+        assert!(columns(&rows, &[Type::TEXT, Type::INT8, Type::TEXT]).is_err());
+    }
+
+    fn snapshot(id: &str, expected: i64, version: i64) -> BulkRow {
+        BulkRow::Snapshot {
+            aggregate_id: id.to_owned(),
+            expected,
+            row: (
+                "b".to_owned(),
+                "account".to_owned(),
+                version,
+                format!("state {version}"),
+            ),
+            due_at: None,
+            otherwise: StoreError::NoRow,
+        }
+    }
+
+    #[test]
+    fn the_writes_of_one_snapshot_fold_into_one_from_the_first_version_to_the_last_state() {
+        let (inserts, multi) = statements(vec![
+            snapshot("a", 0, 1),
+            snapshot("b", 4, 5),
+            snapshot("a", 1, 2),
+            snapshot("b", 5, 7),
+        ])
+        .unwrap();
+        assert!(inserts.is_empty());
+        let sqls: Vec<&str> = multi.iter().map(|m| m.sql.as_str()).collect();
+        assert_eq!(sqls, [SNAPSHOTS_INSERT_SQL, SNAPSHOTS_UPDATE_SQL]);
+        // One row each: the count checks are 1.
+        assert_eq!(format!("{:?}", multi[0].columns[6]), "1");
+        assert_eq!(format!("{:?}", multi[0].columns[3]), "[2]");
+        assert_eq!(format!("{:?}", multi[1].columns[1]), "[4]");
+        assert_eq!(format!("{:?}", multi[1].columns[2]), "[7]");
+        assert_eq!(format!("{:?}", multi[1].columns[3]), "[\"state 7\"]");
+    }
+
+    #[test]
+    fn a_snapshot_written_over_a_version_it_did_not_follow_is_its_writes_answer() {
+        let answer = statements(vec![snapshot("a", 3, 4), snapshot("a", 3, 4)]).err();
+        assert!(matches!(answer, Some(StoreError::NoRow)), "{answer:?}");
+    }
+}
