@@ -188,8 +188,24 @@ impl Stmt<'_> {
                 (Err(e), Some(otherwise)) if e.is_unique_violation() => Err(otherwise),
                 (Err(e), _) => Err(e),
             },
-            Stmt::Pg { conn, statement, sql } => {
-                conn.defer_row(sql.clone(), statement.clone(), owned(params.values()), otherwise);
+            Stmt::Pg { conn, sql, .. } => {
+                conn.defer_row(sql.clone(), owned(params.values()), otherwise);
+                Ok(())
+            }
+        }
+    }
+
+    /// An update of the one row keyed by the first parameter (`… WHERE key = ?1`), which must
+    /// change exactly that row, else the command fails with `otherwise`: at once on SQLite; on
+    /// PostgreSQL a row of the flush's multi-row updates of its table (see `postgres::bulk`).
+    pub fn execute_keyed(&mut self, params: impl Params, otherwise: StoreError) -> Result<(), StoreError> {
+        match self {
+            Stmt::Sqlite(_) => match self.execute(params)? {
+                1 => Ok(()),
+                _ => Err(otherwise),
+            },
+            Stmt::Pg { conn, sql, .. } => {
+                conn.defer_keyed(sql.clone(), owned(params.values()), otherwise);
                 Ok(())
             }
         }

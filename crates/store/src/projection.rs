@@ -124,9 +124,8 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
             conn.prepare_cached(
                 "UPDATE accounts SET progress = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
             )?
-            .execute_expecting(
+            .execute_keyed(
                 params![id, progress.to_string(), stored.sequence, at],
-                1,
                 no_account_row(&id),
             )?;
         }
@@ -426,7 +425,7 @@ fn update_balance(conn: Db<'_>, id: &str, balance: i64, earned: i64, version: i6
         "UPDATE accounts SET point_balance = ?2, lifetime_points = lifetime_points + ?3, version = ?4, updated_at = ?5
              WHERE account_id = ?1",
     )?
-    .execute_expecting(params![id, balance, earned, version, at], 1, no_account_row(id))
+    .execute_keyed(params![id, balance, earned, version, at], no_account_row(id))
 }
 
 /// Change the account's pending points by `delta`.
@@ -434,7 +433,7 @@ fn add_pending(conn: Db<'_>, id: &str, delta: i64, version: i64, at: &str) -> Re
     conn.prepare_cached(
         "UPDATE accounts SET pending_points = pending_points + ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
     )?
-    .execute_expecting(params![id, delta, version, at], 1, no_account_row(id))
+    .execute_keyed(params![id, delta, version, at], no_account_row(id))
 }
 
 /// Move the account to a tier (`(None, None, None)`: below every tier).
@@ -449,18 +448,18 @@ fn set_tier(
         "UPDATE accounts SET tier_id = ?2, tier_name = ?3, tier_level = ?4, version = ?5, updated_at = ?6
              WHERE account_id = ?1",
     )?
-    .execute_expecting(params![id, tier_id, name, level, version, at], 1, no_account_row(id))
+    .execute_keyed(params![id, tier_id, name, level, version, at], no_account_row(id))
 }
 
 fn set_account_status(conn: Db<'_>, id: &str, status: &str, version: i64, at: &str) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE accounts SET status = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1")?
-        .execute_expecting(params![id, status, version, at], 1, no_account_row(id))
+        .execute_keyed(params![id, status, version, at], no_account_row(id))
 }
 
 /// Record that the account moved to `version` without other column changes.
 fn touch(conn: Db<'_>, id: &str, version: i64, at: &str) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE accounts SET version = ?2, updated_at = ?3 WHERE account_id = ?1")?
-        .execute_expecting(params![id, version, at], 1, no_account_row(id))
+        .execute_keyed(params![id, version, at], no_account_row(id))
 }
 
 fn no_account_row(id: &str) -> StoreError {

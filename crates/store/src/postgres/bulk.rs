@@ -7,12 +7,14 @@
 //! Only tables that nothing else in the writer's transaction writes, and that commands never
 //! read back from the database (they read their own writes from the connection's caches) are
 //! sent this way, so sending their rows together, after the other writes of a flush, changes no
-//! outcome.
+//! outcome. The accounts read model's updates (each by account id, each expected to change
+//! that one row) go the same way, in rounds: the n-th update of every account in round n, so
+//! each account's updates keep their order and no statement updates a row twice. The account's
+//! insert (an enrolment) is an ordinary write, sent before them.
 
 use std::collections::HashMap;
 
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::Statement;
 
 use super::SnapshotRow;
 use crate::db::Value;
@@ -20,13 +22,19 @@ use crate::StoreError;
 
 /// A row waiting for the next multi-row statement of its table.
 pub(super) enum BulkRow {
-    /// A row `statement` (an `INSERT INTO t (…) VALUES (?1, …, ?N)`) would insert.
+    /// A row `sql` (an `INSERT INTO t (…) VALUES (?1, …, ?N)`) would insert.
     Insert {
         sql: String,
-        statement: Statement,
         values: Vec<Value<'static>>,
         /// The answer when the insert violates a unique index.
         otherwise: Option<StoreError>,
+    },
+    /// An update `sql` (`UPDATE t SET … WHERE key = ?1 …`) of one row, keyed by its first
+    /// value; it must change exactly that row, else the answer is `otherwise`.
+    Keyed {
+        sql: String,
+        values: Vec<Value<'static>>,
+        otherwise: StoreError,
     },
     /// An aggregate's snapshot, written at `row.2` over the version `expected` (0: new).
     Snapshot {
@@ -68,6 +76,63 @@ pub(super) fn insert_from_arrays(sql: &str, types: &[Type]) -> Option<String> {
         .map(|(ty, placeholder)| array_type(ty).map(|name| format!("{placeholder}::{name}")))
         .collect();
     Some(format!("{head}SELECT * FROM unnest({})", arrays?.join(", ")))
+}
+
+/// The multi-row form of a keyed update `UPDATE t SET … WHERE … ?1 …` whose parameters are
+/// ?1 … ?N: the same update joined to one array per parameter (`v.pK` for `?K`), checking that
+/// it changed one row per array element (the count is parameter N+1). `None` when the statement
+/// is not of that form.
+pub(super) fn update_from_arrays(sql: &str, types: &[Type]) -> Option<String> {
+    let sql = sql.trim();
+    if !sql.starts_with("UPDATE ") {
+        return None;
+    }
+    let at = sql.rfind("WHERE")?;
+    let n = types.len();
+    let set = placeholders_as_columns(sql[..at].trim_end(), n)?;
+    let filter = placeholders_as_columns(&sql[at..], n)?;
+    let arrays: Option<Vec<String>> = types
+        .iter()
+        .enumerate()
+        .map(|(k, ty)| array_type(ty).map(|name| format!("?{}::{name}", k + 1)))
+        .collect();
+    let names: Vec<String> = (1..=n).map(|k| format!("p{k}")).collect();
+    Some(format!(
+        "WITH changed AS ({set} FROM unnest({}) AS v({}) {filter} RETURNING 1)
+         SELECT 1 / CASE WHEN COUNT(*) = ?{}::int8 THEN 1 ELSE 0 END FROM changed",
+        arrays?.join(", "),
+        names.join(", "),
+        n + 1
+    ))
+}
+
+/// `?K` (1 ≤ K ≤ `n`) as `v.pK`; text in single quotes is left alone. `None` for any other
+/// placeholder.
+fn placeholders_as_columns(sql: &str, n: usize) -> Option<String> {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                let mut digits = String::new();
+                while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                    digits.push(d);
+                }
+                let k: usize = digits.parse().ok()?;
+                if k == 0 || k > n {
+                    return None;
+                }
+                out.push_str(&format!("v.p{k}"));
+            }
+            _ => out.push(c),
+        }
+    }
+    Some(out)
 }
 
 fn array_type(ty: &Type) -> Option<&'static str> {
@@ -150,38 +215,70 @@ struct Folded {
 /// The rows of one insert statement.
 pub(super) struct InsertRows {
     pub sql: String,
-    pub statement: Statement,
     pub rows: Vec<Vec<Value<'static>>>,
     /// The first row's answer to a unique-index violation.
     pub otherwise: Option<StoreError>,
 }
 
-/// The rows grouped by insert statement (in the order of each one's first row), and the
-/// snapshot writes as multi-row statements.
-pub(super) fn statements(rows: Vec<BulkRow>) -> Result<(Vec<InsertRows>, Vec<MultiRow>), StoreError> {
+/// What a flush sends of its queued rows.
+pub(super) struct Statements {
+    /// The rows of each insert statement, in the order of each one's first row.
+    pub inserts: Vec<InsertRows>,
+    /// The keyed updates, round by round; in a round, the rows of each update statement.
+    pub rounds: Vec<Vec<KeyedRows>>,
+    /// The snapshot writes as multi-row statements.
+    pub snapshots: Vec<MultiRow>,
+}
+
+/// The rows of one keyed update statement in one round.
+pub(super) struct KeyedRows {
+    pub sql: String,
+    pub rows: Vec<Vec<Value<'static>>>,
+    /// The first row's answer when the update did not change one row per row.
+    pub otherwise: StoreError,
+}
+
+/// Group the queued rows into the statements that send them.
+pub(super) fn statements(rows: Vec<BulkRow>) -> Result<Statements, StoreError> {
     let mut inserts: Vec<InsertRows> = Vec::new();
     let mut insert_index: HashMap<String, usize> = HashMap::new();
+    let mut rounds: Vec<Vec<KeyedRows>> = Vec::new();
+    let mut updates_of: HashMap<String, usize> = HashMap::new();
     let mut snapshots: Vec<Folded> = Vec::new();
     let mut snapshot_index: HashMap<String, usize> = HashMap::new();
     for row in rows {
         match row {
-            BulkRow::Insert {
-                sql,
-                statement,
-                values,
-                otherwise,
-            } => match insert_index.get(&sql) {
+            BulkRow::Insert { sql, values, otherwise } => match insert_index.get(&sql) {
                 Some(&at) => inserts[at].rows.push(values),
                 None => {
                     insert_index.insert(sql.clone(), inserts.len());
                     inserts.push(InsertRows {
                         sql,
-                        statement,
                         rows: vec![values],
                         otherwise,
                     });
                 }
             },
+            BulkRow::Keyed { sql, values, otherwise } => {
+                let key = match values.first() {
+                    Some(Value::Text(key)) => key.to_string(),
+                    _ => return Err(StoreError::Corrupt(format!("a keyed update without a text key: {sql}"))),
+                };
+                let count = updates_of.entry(key).or_insert(0);
+                let round = *count;
+                *count += 1;
+                if rounds.len() <= round {
+                    rounds.push(Vec::new());
+                }
+                match rounds[round].iter_mut().find(|group| group.sql == sql) {
+                    Some(group) => group.rows.push(values),
+                    None => rounds[round].push(KeyedRows {
+                        sql,
+                        rows: vec![values],
+                        otherwise,
+                    }),
+                }
+            }
             BulkRow::Snapshot {
                 aggregate_id,
                 expected,
@@ -248,7 +345,11 @@ pub(super) fn statements(rows: Vec<BulkRow>) -> Result<(Vec<InsertRows>, Vec<Mul
             otherwise: moved.into_iter().next().map(|s| s.otherwise),
         });
     }
-    Ok((inserts, multi))
+    Ok(Statements {
+        inserts,
+        rounds,
+        snapshots: multi,
+    })
 }
 
 fn text(values: impl Iterator<Item = String>) -> Column {
@@ -289,6 +390,66 @@ mod tests {
     }
 
     #[test]
+    fn a_keyed_update_becomes_an_update_from_one_array_per_parameter_with_a_row_count_check() {
+        let sql = "UPDATE accounts SET point_balance = ?2, lifetime_points = lifetime_points + ?3, note = '?9'
+             WHERE account_id = ?1";
+        assert_eq!(
+            update_from_arrays(sql, &[Type::TEXT, Type::INT8, Type::INT8]).as_deref(),
+            Some(
+                "WITH changed AS (UPDATE accounts SET point_balance = v.p2, lifetime_points = lifetime_points + v.p3, note = '?9' \
+                 FROM unnest(?1::text[], ?2::int8[], ?3::int8[]) AS v(p1, p2, p3) WHERE account_id = v.p1 RETURNING 1)
+         SELECT 1 / CASE WHEN COUNT(*) = ?4::int8 THEN 1 ELSE 0 END FROM changed"
+            )
+        );
+        assert_eq!(
+            update_from_arrays("UPDATE t SET a = ?2 WHERE k = ?1", &[Type::TEXT]),
+            None
+        );
+        assert_eq!(update_from_arrays("DELETE FROM t WHERE k = ?1", &[Type::TEXT]), None);
+    }
+
+    fn keyed(key: &str, sql: &str) -> BulkRow {
+        BulkRow::Keyed {
+            sql: sql.to_owned(),
+            values: vec![Value::Text(key.to_owned().into()), Value::Int(1)],
+            otherwise: StoreError::NoRow,
+        }
+    }
+
+    #[test]
+    fn the_nth_update_of_every_key_goes_in_round_n_so_each_keys_updates_keep_their_order() {
+        let rows = vec![
+            keyed("a", "balance"),
+            keyed("b", "balance"),
+            keyed("a", "tier"),
+            keyed("a", "balance"),
+            keyed("c", "tier"),
+        ];
+        let Statements { rounds, .. } = statements(rows).unwrap();
+        let shape: Vec<Vec<(&str, Vec<String>)>> = rounds
+            .iter()
+            .map(|round| {
+                round
+                    .iter()
+                    .map(|group| {
+                        let keys = group.rows.iter().map(|row| format!("{:?}", row[0])).collect();
+                        (group.sql.as_str(), keys)
+                    })
+                    .collect()
+            })
+            .collect();
+        let text = |k: &str| format!("{:?}", Value::Text(k.to_owned().into()));
+        assert_eq!(
+            shape,
+            vec![
+                vec![("balance", vec![text("a"), text("b")]), ("tier", vec![text("c")])],
+                vec![("tier", vec![text("a")])],
+                vec![("balance", vec![text("a")])],
+            ]
+        );
+    }
+
+    #[test]
     fn a_value_of_the_wrong_kind_for_its_column_is_refused() {
         let rows = vec![vec![Value::Text("a".into()), Value::Int(1)]];
         assert!(columns(&rows, &[Type::TEXT, Type::INT8]).is_ok());
@@ -313,14 +474,18 @@ mod tests {
 
     #[test]
     fn the_writes_of_one_snapshot_fold_into_one_from_the_first_version_to_the_last_state() {
-        let (inserts, multi) = statements(vec![
+        let Statements {
+            inserts,
+            rounds,
+            snapshots: multi,
+        } = statements(vec![
             snapshot("a", 0, 1),
             snapshot("b", 4, 5),
             snapshot("a", 1, 2),
             snapshot("b", 5, 7),
         ])
         .unwrap();
-        assert!(inserts.is_empty());
+        assert!(inserts.is_empty() && rounds.is_empty());
         let sqls: Vec<&str> = multi.iter().map(|m| m.sql.as_str()).collect();
         assert_eq!(sqls, [SNAPSHOTS_INSERT_SQL, SNAPSHOTS_UPDATE_SQL]);
         // One row each: the count checks are 1.

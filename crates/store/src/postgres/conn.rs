@@ -176,20 +176,15 @@ impl PgConn {
     }
 
     /// Queue a row for the flush's multi-row insert into its table (see `bulk`): `sql` is the
-    /// one-row insert `statement` was prepared from.
-    pub(crate) fn defer_row(
-        &self,
-        sql: String,
-        statement: Statement,
-        values: Vec<Value<'static>>,
-        otherwise: Option<StoreError>,
-    ) {
-        self.bulk.borrow_mut().push(BulkRow::Insert {
-            sql,
-            statement,
-            values,
-            otherwise,
-        });
+    /// one-row insert.
+    pub(crate) fn defer_row(&self, sql: String, values: Vec<Value<'static>>, otherwise: Option<StoreError>) {
+        self.bulk.borrow_mut().push(BulkRow::Insert { sql, values, otherwise });
+    }
+
+    /// Queue an update of one row, keyed by its first value, for the flush's multi-row updates
+    /// (see `bulk`); it must change exactly that row, else the answer is `otherwise`.
+    pub(crate) fn defer_keyed(&self, sql: String, values: Vec<Value<'static>>, otherwise: StoreError) {
+        self.bulk.borrow_mut().push(BulkRow::Keyed { sql, values, otherwise });
     }
 
     /// Queue a snapshot write (version `row.2` over `expected`; 0 creates it), and remember the
@@ -435,15 +430,14 @@ impl PgConn {
         if rows.is_empty() {
             return Ok(());
         }
-        let (inserts, multi) = bulk::statements(rows)?;
-        let mut queued = Vec::with_capacity(inserts.len() + multi.len());
-        for bulk::InsertRows {
-            sql,
-            statement,
-            rows,
-            otherwise,
-        } in inserts
-        {
+        let bulk::Statements {
+            inserts,
+            rounds,
+            snapshots,
+        } = bulk::statements(rows)?;
+        let mut queued = Vec::new();
+        for bulk::InsertRows { sql, rows, otherwise } in inserts {
+            let statement = self.statement(&sql)?;
             match bulk::insert_from_arrays(&sql, statement.params()) {
                 Some(multi_sql) if rows.len() > 1 => queued.push(Deferred::Columns {
                     columns: bulk::columns(&rows, statement.params())?,
@@ -462,7 +456,19 @@ impl PgConn {
                 }
             }
         }
-        for multi in multi {
+        for bulk::KeyedRows { sql, rows, otherwise } in rounds.into_iter().flatten() {
+            let types = self.statement(&sql)?.params().to_vec();
+            let multi_sql = bulk::update_from_arrays(&sql, &types)
+                .ok_or_else(|| StoreError::Corrupt(format!("not a keyed update: {sql}")))?;
+            let mut columns = bulk::columns(&rows, &types)?;
+            columns.push(Box::new(rows.len() as i64));
+            queued.push(Deferred::Columns {
+                statement: self.statement(&multi_sql)?,
+                columns,
+                otherwise: Some(otherwise),
+            });
+        }
+        for multi in snapshots {
             queued.push(Deferred::Columns {
                 statement: self.statement(&multi.sql)?,
                 columns: multi.columns,
