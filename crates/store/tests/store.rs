@@ -30,13 +30,14 @@ use loyalty_domain::values::{
     AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, RewardId, TransactionId,
 };
 use loyalty_domain::Aggregate;
-use loyalty_store::{EventMetadata, IdempotencyRecord, Store, StoreError, StoredResponse};
+use loyalty_store::{EventMetadata, IdempotencyRecord, Prefetch, Store, StoreError, StoredResponse};
 use serde_json::json;
 use uuid::Uuid;
 
 conformance!(
     a_failing_command_in_a_batch_leaves_the_others_committed,
     a_stale_append_conflicts_and_is_retried_on_fresh_state,
+    a_stale_append_found_by_a_later_read_is_retried_and_the_rest_commits,
     an_idempotency_record_commits_only_with_its_events,
     another_business_cannot_load_or_read_an_aggregate,
     the_unique_email_index_backs_the_duplicate_check,
@@ -254,6 +255,57 @@ async fn a_stale_append_conflicts_and_is_retried_on_fresh_state(kind: Kind) {
         .expect("read")
         .expect("exists");
     assert_eq!(view.point_balance, 7);
+}
+
+/// A stale append that only comes to light when the command reads afterwards (on PostgreSQL
+/// its writes are queued and checked when the read sends them): the command is retried on
+/// fresh state, and a command of the same batch commits beside it.
+async fn a_stale_append_found_by_a_later_read_is_retried_and_the_rest_commits(kind: Kind) {
+    let f = Arc::new(fixture(kind).await);
+    let account = enrolled(&f, "ada@example.com").await;
+    let other = enrolled(&f, "bob@example.com").await;
+    let business = f.business;
+    let attempts = Arc::new(AtomicU32::new(0));
+    let seen = Arc::clone(&attempts);
+    // Prefetched, so on PostgreSQL the load reads nothing and the read is the command's first
+    // statement to go out.
+    let prefetch = Prefetch {
+        business_id: business,
+        idempotency_key: None,
+        aggregate_id: Some(account),
+    };
+    let stale = f.store.write_prefetching(Some(prefetch), move |tx| {
+        let attempt = seen.fetch_add(1, Ordering::SeqCst);
+        let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("same business");
+        if attempt < 2 {
+            let events = loaded.state.handle(accrue_command(5)).expect("accepted");
+            tx.append(&loaded, events, &EventMetadata::default())?;
+            let stale = loaded.state.handle(accrue_command(7)).expect("accepted");
+            tx.append(&loaded, stale, &EventMetadata::default())?;
+            tx.account_view(business, account)?;
+            return Ok(u64::MAX);
+        }
+        let events = loaded.state.handle(accrue_command(7)).expect("accepted");
+        let (state, _) = tx.append(&loaded, events, &EventMetadata::default())?;
+        Ok(state.balance.value())
+    });
+    let beside = f.store.write(move |tx| {
+        let loaded = tx.load::<LoyaltyAccount>(business, other)?.expect("same business");
+        let events = loaded.state.handle(accrue_command(3)).expect("accepted");
+        tx.append(&loaded, events, &EventMetadata::default())?;
+        Ok(())
+    });
+    let (stale, beside) = tokio::join!(stale, beside);
+    assert_eq!(stale.expect("retried and committed"), 7);
+    beside.expect("committed");
+    assert!(
+        attempts.load(Ordering::SeqCst) >= 3,
+        "two stale attempts, then a clean one"
+    );
+    for (id, balance) in [(account, 7), (other, 3)] {
+        let view = f.store.account(business, id).await.expect("read").expect("exists");
+        assert_eq!(view.point_balance, balance);
+    }
 }
 
 async fn an_idempotency_record_commits_only_with_its_events(kind: Kind) {

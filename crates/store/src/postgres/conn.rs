@@ -271,7 +271,10 @@ impl PgConn {
     /// End the batch's commands: send what is still queued. An error means a command that
     /// was already counted as done did not write everything: the transaction must roll back.
     pub fn finish(&self) -> Result<(), StoreError> {
-        self.flush()?;
+        // Sent with the queue, `SELECT 1` fails if the transaction is aborted (a statement
+        // failed that nothing else reported, a prepare say), where `COMMIT` would roll back
+        // without an error and callers would be told their work was kept.
+        self.pipelined(self.client.batch_execute("SELECT 1"))?;
         if self.poisoned.get() {
             return Err(StoreError::WriteFailed(
                 "a write of a command in this batch failed".to_owned(),
@@ -482,10 +485,6 @@ impl PgConn {
     /// Send the queue and then `last` in one pipeline; the first failure wins. In fast mode a
     /// failure poisons the transaction (there is no savepoint to go back to).
     fn pipelined<T>(&self, last: impl Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, StoreError> {
-        let (pending_start, bulk_start) = self.command_start.replace((0, 0));
-        if self.pending.borrow().len() > pending_start || self.bulk.borrow().len() > bulk_start {
-            self.command_sent.set(true);
-        }
         let sent = self.send_all(last);
         if sent.is_err() && !self.strict.get() {
             self.poisoned.set(true);
@@ -494,7 +493,16 @@ impl PgConn {
     }
 
     fn send_all<T>(&self, last: impl Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, StoreError> {
+        let (pending_start, bulk_start) = self.command_start.get();
+        let commands_items = self.pending.borrow().len() > pending_start || self.bulk.borrow().len() > bulk_start;
+        // Nothing is sent when this fails: the command's queue (its savepoint, in strict mode)
+        // stays as it was, so its rollback drops it instead of rolling back to a savepoint the
+        // server never saw.
         self.materialize()?;
+        self.command_start.set((0, 0));
+        if commands_items {
+            self.command_sent.set(true);
+        }
         let pending = std::mem::take(&mut *self.pending.borrow_mut());
         if pending.is_empty() {
             return Ok(self.runtime.block_on(last)?);
