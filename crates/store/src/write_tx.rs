@@ -2,7 +2,6 @@
 //! append events (which updates the snapshot and the read models), and keep idempotency records.
 
 use crate::db::{params, Db, OptionalRow};
-use crate::postgres::SnapshotRow;
 use chrono::{DateTime, SubsecRound, Utc};
 use loyalty_domain::account::OrderFacts;
 use loyalty_domain::values::Money;
@@ -301,48 +300,6 @@ impl<'c> WriteTx<'c> {
         if let Db::Pg(conn) = self.db {
             conn.cache_idempotency(business, key.to_owned(), row.clone());
         }
-        row.map(idempotency_record).transpose()
-    }
-
-    /// [`Self::idempotency_get`], reading in the same round trip (on PostgreSQL) the snapshot of
-    /// `aggregate_id`, which the command is about to load: one round trip instead of two.
-    pub fn idempotency_get_prefetching(
-        &self,
-        business_id: Uuid,
-        key: &str,
-        aggregate_id: Uuid,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let aggregate = aggregate_id.to_string();
-        let Db::Pg(conn) = self.db else {
-            return self.idempotency_get(business_id, key);
-        };
-        if conn.cached_snapshot(&aggregate).is_some()
-            || conn.cached_idempotency(&business_id.to_string(), key).is_some()
-        {
-            return self.idempotency_get(business_id, key);
-        }
-        type Row = (Option<String>, Option<u16>, Option<String>, Option<SnapshotRow>);
-        let (hash, status, body, snapshot): Row = self.db.query_row(
-            "SELECT i.request_hash, i.status, i.body, s.business_id, s.aggregate_type, s.version, s.state
-             FROM (SELECT 1 AS one) AS one
-             LEFT JOIN idempotency i ON i.business_id = ?1 AND i.idem_key = ?2
-             LEFT JOIN snapshots s ON s.aggregate_id = ?3",
-            params![business_id.to_string(), key, aggregate],
-            |r| {
-                let owner: Option<String> = r.get(3)?;
-                let snapshot = match owner {
-                    Some(owner) => Some((owner, r.get(4)?, r.get(5)?, r.get(6)?)),
-                    None => None,
-                };
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, snapshot))
-            },
-        )?;
-        conn.cache_snapshot(aggregate, snapshot);
-        let row = match (hash, status, body) {
-            (Some(hash), Some(status), Some(body)) => Some((hash, status, body)),
-            _ => None,
-        };
-        conn.cache_idempotency(business_id.to_string(), key.to_owned(), row.clone());
         row.map(idempotency_record).transpose()
     }
 

@@ -113,7 +113,7 @@ impl Service {
     }
 
     /// [`Self::execute`] for a command to `aggregate`, whose snapshot is read together with the
-    /// idempotency record (one round trip on PostgreSQL).
+    /// idempotency record, for the whole batch, in the round trip that begins it on PostgreSQL.
     pub async fn execute_on<F>(
         &self,
         context: Context,
@@ -133,11 +133,8 @@ impl Service {
             .write_prefetching(Some(prefetch), move |tx| {
                 let business_id = context.business_id;
                 if let Some(idempotency) = &context.idempotency {
-                    let record = match aggregate {
-                        Some(aggregate) => tx.idempotency_get_prefetching(business_id, &idempotency.key, aggregate)?,
-                        None => tx.idempotency_get(business_id, &idempotency.key)?,
-                    };
-                    if let Some(record) = record {
+                    // Read with the batch's first round trip on PostgreSQL (see the prefetch).
+                    if let Some(record) = tx.idempotency_get(business_id, &idempotency.key)? {
                         return Ok(if record.request_hash == idempotency.request_hash {
                             Outcome::Replayed(record.response)
                         } else {

@@ -494,13 +494,13 @@ impl PgConn {
 
     fn send_all<T>(&self, last: impl Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, StoreError> {
         let (pending_start, bulk_start) = self.command_start.get();
-        let commands_items = self.pending.borrow().len() > pending_start || self.bulk.borrow().len() > bulk_start;
+        let command_has_items = self.pending.borrow().len() > pending_start || self.bulk.borrow().len() > bulk_start;
         // Nothing is sent when this fails: the command's queue (its savepoint, in strict mode)
         // stays as it was, so its rollback drops it instead of rolling back to a savepoint the
         // server never saw.
         self.materialize()?;
         self.command_start.set((0, 0));
-        if commands_items {
+        if command_has_items {
             self.command_sent.set(true);
         }
         let pending = std::mem::take(&mut *self.pending.borrow_mut());
