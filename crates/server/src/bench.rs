@@ -55,6 +55,20 @@ pub struct BenchArgs {
     /// How long to measure the storage's plain batched insert rate first (0: skip).
     #[arg(long, default_value_t = 3)]
     pub probe_secs: u64,
+    /// Send at this fixed rate (operations per second, spread evenly over the run) instead of
+    /// each client sending its next request as soon as the last is answered. Latency then counts
+    /// from when each request was due, so a server that falls behind shows it in the
+    /// percentiles rather than by the load easing off. `--concurrency` is the most requests in
+    /// flight at once.
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+}
+
+fn parse_rate(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!("{raw:?}: the rate is operations per second, a number above 0")),
+    }
 }
 
 /// The operations a client draws from, by weight.
@@ -121,6 +135,9 @@ impl Mix {
 #[serde(rename_all = "camelCase")]
 pub struct BenchReport {
     pub concurrency: usize,
+    /// The fixed rate asked for with `--rate`, in operations per second; null when each client
+    /// sent as fast as it was answered.
+    pub offered_rate: Option<f64>,
     pub duration_secs: f64,
     pub accounts: usize,
     /// Per operation: how many were acknowledged, refused (a redemption without points) or failed.
@@ -247,6 +264,9 @@ fn print(report: &BenchReport) {
         "{:.0} durable writes/s ({:.0} operations/s) in {:.1}s at {} concurrent clients",
         report.writes_per_sec, report.ops_per_sec, report.duration_secs, report.concurrency
     );
+    if let Some(rate) = report.offered_rate {
+        println!("offered {rate:.0} operations/s; latency counts from when each request was due");
+    }
     println!(
         "latency ms: p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}",
         report.latency_ms_p50, report.latency_ms_p95, report.latency_ms_p99, report.latency_ms_max
@@ -322,16 +342,28 @@ impl Api {
     async fn drive(&self, args: &BenchArgs, accounts: Arc<Vec<String>>) -> anyhow::Result<BenchReport> {
         let stop = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
+        let duration = Duration::from_secs(args.duration_secs);
+        let schedule = args.rate.map(|rate| Arc::new(Schedule::new(started, rate, duration)));
         let mut workers = Vec::with_capacity(args.concurrency);
         for worker in 0..args.concurrency {
             let (client, base, key) = (self.client.clone(), self.base.clone(), self.api_key.clone());
             let (accounts, stop, mix) = (Arc::clone(&accounts), Arc::clone(&stop), args.mix.clone());
+            let schedule = schedule.clone();
             workers.push(tokio::spawn(async move {
                 let mut latencies_us: Vec<u32> = Vec::with_capacity(65_536);
                 let mut counts: BTreeMap<Op, OpCounts> = BTreeMap::new();
                 let mut n = worker;
                 let mut draw = worker;
                 while !stop.load(Ordering::Relaxed) {
+                    // At a fixed rate, the next request due, and when it is due.
+                    let due = match &schedule {
+                        Some(schedule) => {
+                            let Some(due) = schedule.next() else { break };
+                            tokio::time::sleep_until(due.into()).await;
+                            Some(due)
+                        }
+                        None => None,
+                    };
                     let account = &accounts[n % accounts.len()];
                     n += args_stride();
                     let op = mix.pick(draw);
@@ -354,7 +386,7 @@ impl Api {
                     } else {
                         request
                     };
-                    let sent = Instant::now();
+                    let sent = due.unwrap_or_else(Instant::now);
                     let result = request.bearer_auth(&key).send().await;
                     let entry = counts.entry(op).or_default();
                     match result {
@@ -374,7 +406,7 @@ impl Api {
                 (latencies_us, counts)
             }));
         }
-        tokio::time::sleep(Duration::from_secs(args.duration_secs)).await;
+        tokio::time::sleep(duration).await;
         stop.store(true, Ordering::Relaxed);
         let mut latencies: Vec<u32> = Vec::new();
         let mut operations: BTreeMap<Op, OpCounts> = BTreeMap::new();
@@ -413,6 +445,7 @@ impl Api {
         let answered: u64 = operations.values().map(|c| c.ok + c.refused).sum();
         Ok(BenchReport {
             concurrency: args.concurrency,
+            offered_rate: args.rate,
             duration_secs: elapsed,
             accounts: accounts.len(),
             writes_per_sec: writes as f64 / elapsed,
@@ -427,6 +460,32 @@ impl Api {
             storage_rows_per_sec: None,
             ratio_to_storage: None,
         })
+    }
+}
+
+/// Requests at a fixed rate: the n-th is due `n / rate` seconds after the start. Clients take
+/// the next due request in turn, so however many are in flight the arrivals keep to the rate.
+struct Schedule {
+    started: Instant,
+    interval_secs: f64,
+    count: u64,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Schedule {
+    fn new(started: Instant, rate: f64, duration: Duration) -> Schedule {
+        Schedule {
+            started,
+            interval_secs: 1.0 / rate,
+            count: (rate * duration.as_secs_f64()).floor() as u64,
+            next: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// When the next request is due; `None` once every request of the run has been taken.
+    fn next(&self) -> Option<Instant> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        (n < self.count).then(|| self.started + Duration::from_secs_f64(n as f64 * self.interval_secs))
     }
 }
 

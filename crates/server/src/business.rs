@@ -1,11 +1,16 @@
 //! Creating a business: shared by `POST /v1/businesses` and `loyalty business create`.
 
+use hmac::{Hmac, Mac};
 use loyalty_domain::values::BoundedText;
-use loyalty_store::{hash_api_key, Store};
+use loyalty_store::{hash_api_key, IdempotencyRecord, Store, StoredResponse};
 use rand::RngCore;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::http::BusinessCreated;
+use crate::service::Idempotency;
 
 /// Business names: 1 to 100 characters.
 pub type BusinessName = BoundedText<1, 100>;
@@ -15,10 +20,21 @@ pub fn parse_name(raw: Option<&str>) -> Result<BusinessName, ApiError> {
     Ok(BusinessName::parse("name", raw)?)
 }
 
+/// The random part of an API key.
+type KeyBytes = [u8; 32];
+
 /// A fresh API key: `lk_` and 32 random bytes in hex.
 pub fn new_api_key() -> String {
+    api_key_text(&new_key_bytes())
+}
+
+fn new_key_bytes() -> KeyBytes {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+fn api_key_text(bytes: &KeyBytes) -> String {
     format!("lk_{}", hex::encode(bytes))
 }
 
@@ -33,4 +49,155 @@ pub async fn create(store: &Store, name: BusinessName) -> Result<BusinessCreated
         name: business.name,
         api_key,
     })
+}
+
+/// The scope of `POST /v1/businesses`'s idempotency records: the admin's, which no business
+/// shares (no business has the nil id).
+const ADMIN_SCOPE: Uuid = Uuid::nil();
+
+/// A business created, or the first answer to the same request again.
+pub struct Creation {
+    pub created: BusinessCreated,
+    pub replayed: bool,
+}
+
+/// Register a business once per `Idempotency-Key`: a repeat with the same key and body gets
+/// the first answer again, API key included; the same key with another body is refused.
+///
+/// The API key is otherwise never stored (only its hash), and the idempotency record does not
+/// change that: it keeps the key's random bytes masked with a pad only the holder of the
+/// `Idempotency-Key` can compute (HMAC-SHA256 keyed by it), and is filed under the key's
+/// SHA-256, not the key. So use a random `Idempotency-Key` (a UUID) here.
+pub async fn create_once(store: &Store, name: BusinessName, idempotency: Idempotency) -> Result<Creation, ApiError> {
+    let key_bytes = new_key_bytes();
+    let api_key = api_key_text(&key_bytes);
+    let api_key_hash = hash_api_key(&api_key);
+    let pad = idempotency_pad(&idempotency.key)?;
+    let filed_under = format!("sha256:{}", hex::encode(Sha256::digest(idempotency.key.as_bytes())));
+    let name = name.into_string();
+    let filed = store
+        .write(move |tx| {
+            if let Some(record) = tx.idempotency_get(ADMIN_SCOPE, &filed_under)? {
+                return Ok(if record.request_hash == idempotency.request_hash {
+                    Filed::Replayed(record.response.body)
+                } else {
+                    Filed::KeyReused
+                });
+            }
+            let business = tx.insert_business(&name, &api_key_hash)?;
+            let body = masked_record(business.business_id, &business.name, &key_bytes, &pad);
+            tx.idempotency_put(
+                ADMIN_SCOPE,
+                &filed_under,
+                &IdempotencyRecord {
+                    request_hash: idempotency.request_hash.clone(),
+                    response: StoredResponse {
+                        status: 201,
+                        body: body.clone(),
+                    },
+                },
+            )?;
+            Ok(Filed::Created(body))
+        })
+        .await?;
+    match filed {
+        Filed::Created(record) => Ok(Creation {
+            created: unmask_record(&record, &pad)?,
+            replayed: false,
+        }),
+        Filed::Replayed(record) => Ok(Creation {
+            created: unmask_record(&record, &pad)?,
+            replayed: true,
+        }),
+        Filed::KeyReused => Err(ApiError::IdempotencyKeyReused),
+    }
+}
+
+/// What the write found or did for an `Idempotency-Key`.
+enum Filed {
+    Created(Value),
+    Replayed(Value),
+    KeyReused,
+}
+
+/// The pad that masks an API key in an idempotency record: HMAC-SHA256 of a fixed label,
+/// keyed by the `Idempotency-Key`.
+fn idempotency_pad(idempotency_key: &str) -> Result<KeyBytes, ApiError> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(idempotency_key.as_bytes())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("HMAC key: {e}")))?;
+    mac.update(b"loyalty: the API key of a business created with this Idempotency-Key");
+    Ok(mac.finalize().into_bytes().into())
+}
+
+fn mask(bytes: &KeyBytes, pad: &KeyBytes) -> KeyBytes {
+    std::array::from_fn(|i| bytes[i] ^ pad[i])
+}
+
+/// The answer to keep in the idempotency record: the API key masked.
+fn masked_record(business_id: Uuid, name: &str, key_bytes: &KeyBytes, pad: &KeyBytes) -> Value {
+    json!({
+        "businessId": business_id,
+        "name": name,
+        "apiKeyMasked": hex::encode(mask(key_bytes, pad)),
+    })
+}
+
+/// The answer kept in an idempotency record, with its API key unmasked.
+fn unmask_record(record: &Value, pad: &KeyBytes) -> Result<BusinessCreated, ApiError> {
+    let corrupt = |what: &str| ApiError::Internal(anyhow::anyhow!("the idempotency record of a business: {what}"));
+    let business_id = record["businessId"]
+        .as_str()
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(|| corrupt("no businessId"))?;
+    let name = record["name"].as_str().ok_or_else(|| corrupt("no name"))?.to_owned();
+    let masked: KeyBytes = record["apiKeyMasked"]
+        .as_str()
+        .and_then(|masked| hex::decode(masked).ok())
+        .and_then(|masked| masked.try_into().ok())
+        .ok_or_else(|| corrupt("no masked API key"))?;
+    Ok(BusinessCreated {
+        business_id,
+        name,
+        api_key: api_key_text(&mask(&masked, pad)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_keeps_the_api_key_only_masked_and_its_idempotency_key_unmasks_it() {
+        let key_bytes = new_key_bytes();
+        let api_key = api_key_text(&key_bytes);
+        let pad = idempotency_pad("idem-1").expect("pad");
+        let id = Uuid::now_v7();
+        let record = masked_record(id, "Bakery", &key_bytes, &pad);
+        let text = record.to_string();
+        assert!(!text.contains(&api_key[3..]), "{text}");
+        assert!(!text.contains(&hex::encode(key_bytes)), "{text}");
+
+        let created = unmask_record(&record, &pad).expect("unmasked");
+        assert_eq!((created.business_id, created.name.as_str()), (id, "Bakery"));
+        assert_eq!(created.api_key, api_key);
+
+        let other = unmask_record(&record, &idempotency_pad("idem-2").expect("pad")).expect("unmasked");
+        assert_ne!(other.api_key, api_key, "another Idempotency-Key does not unmask it");
+    }
+
+    #[test]
+    fn a_damaged_record_is_an_internal_error_not_a_panic() {
+        let pad = idempotency_pad("idem-1").expect("pad");
+        for record in [
+            json!({}),
+            json!({"businessId": "x", "name": "B", "apiKeyMasked": "00"}),
+            json!({"businessId": Uuid::nil(), "name": "B", "apiKeyMasked": "zz"}),
+            json!({"businessId": Uuid::nil(), "name": "B", "apiKeyMasked": "0011"}),
+        ] {
+            assert!(
+                matches!(unmask_record(&record, &pad), Err(ApiError::Internal(_))),
+                "{record}"
+            );
+        }
+    }
 }

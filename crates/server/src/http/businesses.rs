@@ -1,7 +1,8 @@
 //! `POST /v1/businesses`: register a tenant (admin token required).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -33,16 +34,19 @@ pub struct BusinessCreated {
     pub api_key: String,
 }
 
-/// Register a business (a tenant) and issue its API key.
+/// Register a business (a tenant) and issue its API key. With an `Idempotency-Key` (use a random
+/// one), a repeat of the same request answers the first answer again, API key included.
 #[utoipa::path(post, path = "/v1/businesses", tag = "businesses", request_body = CreateBusinessRequest,
     security(("adminToken" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer (API key included) to a repeated request; use a random key")),
     responses((status = 201, body = BusinessCreated), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
-              (status = 401, body = crate::error::Problem, content_type = "application/problem+json")))]
+              (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json", description = "IDEMPOTENCY_KEY_REUSED: the same key with another body")))]
 pub async fn create_business(
     State(state): State<AppState>,
     headers: HeaderMap,
     command: Command<CreateBusinessRequest>,
-) -> Result<(StatusCode, Json<BusinessCreated>), ApiError> {
+) -> Result<Response, ApiError> {
     let expected = state.admin_token_hash.ok_or(ApiError::Unauthorized(
         "creating businesses over HTTP needs LOYALTY_ADMIN_TOKEN set on the server; or run `loyalty business create`",
     ))?;
@@ -54,6 +58,16 @@ pub async fn create_business(
         return Err(ApiError::Unauthorized("the admin token is not valid"));
     }
     let name = crate::business::parse_name(command.body.name.as_deref())?;
-    let created = crate::business::create(&state.store, name).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    let Some(idempotency) = command.idempotency else {
+        let created = crate::business::create(&state.store, name).await?;
+        return Ok((StatusCode::CREATED, Json(created)).into_response());
+    };
+    let creation = crate::business::create_once(&state.store, name, idempotency).await?;
+    let mut response = (StatusCode::CREATED, Json(creation.created)).into_response();
+    if creation.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }

@@ -364,6 +364,37 @@ async fn acknowledged_writes_survive_a_killed_process() {
 }
 
 #[test]
+fn bench_at_a_fixed_rate_sends_no_more_than_the_rate() {
+    let output = loyalty(&[
+        "bench",
+        "--duration-secs",
+        "2",
+        "--accounts",
+        "3",
+        "--concurrency",
+        "4",
+        "--rate",
+        "25",
+        "--probe-secs",
+        "0",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("one JSON object");
+    assert_eq!(report["offeredRate"].as_f64(), Some(25.0), "{report}");
+    let sent = report["operations"]["accrual"]["ok"].as_u64().unwrap_or(0);
+    // 50 requests are due over the 2 s, one every 40 ms; the clients could send hundreds.
+    assert!((40..=50).contains(&sent), "{sent} accruals at 25/s for 2 s: {report}");
+    assert_eq!(report["ledgerPoints"], report["expectedPoints"], "{report}");
+
+    for rate in ["0", "inf", "fast"] {
+        let bad = loyalty(&["bench", "--rate", rate]);
+        assert!(!bad.status.success(), "--rate {rate}");
+        assert!(stderr(&bad).contains("operations per second"), "{}", stderr(&bad));
+    }
+}
+
+#[test]
 fn bench_drives_a_mix_and_reports_against_the_storage_limit() {
     let output = loyalty(&[
         "bench",
@@ -390,6 +421,8 @@ fn bench_drives_a_mix_and_reports_against_the_storage_limit() {
     assert_eq!(report["ledgerPoints"], report["expectedPoints"], "{report}");
     assert!(report["storageRowsPerSec"].as_f64().unwrap_or(0.0) > 0.0, "{report}");
     assert!(report["ratioToStorage"].as_f64().unwrap_or(0.0) > 0.0, "{report}");
+
+    assert!(report["offeredRate"].is_null(), "{report}");
 
     let bad = loyalty(&["bench", "--mix", "teleport=5"]);
     assert!(!bad.status.success());

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_invalid_field, assert_problem, spawn_app};
+use crate::helpers::{assert_invalid_field, assert_problem, spawn_app, ADMIN_TOKEN};
 
 const REPLAYED: &str = "idempotent-replayed";
 
@@ -225,4 +225,51 @@ async fn an_invalid_key_is_refused() {
     assert_eq!(app.balance(&account).await, 0);
     let (status, _, _) = app.post_idempotent(&path, &"k".repeat(255), &body).await;
     assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_repeated_business_creation_creates_one_business_and_answers_the_same_api_key() {
+    let app = spawn_app().await;
+    let create = |key: &'static str, name: &'static str| {
+        let app = &app;
+        async move {
+            app.request(
+                reqwest::Method::POST,
+                "/v1/businesses",
+                Some(ADMIN_TOKEN),
+                Some(&json!({ "name": name })),
+                &[("Idempotency-Key", key)],
+            )
+            .await
+        }
+    };
+    let key = "5a0c3f4e-2b51-4d7c-9a57-0f3f1b0f6d21";
+    let (status, headers, first) = create(key, "Bakery").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert!(headers.get(REPLAYED).is_none());
+    let api_key = first["apiKey"].as_str().expect("apiKey").to_owned();
+
+    let (status, headers, again) = create(key, "Bakery").await;
+    assert_eq!(
+        (status, &again),
+        (StatusCode::CREATED, &first),
+        "the first answer, API key included"
+    );
+    assert_eq!(headers.get(REPLAYED).and_then(|v| v.to_str().ok()), Some("true"));
+    let (status, _, programs) = app.get_as(&api_key, "/v1/programs").await;
+    assert_eq!(status, StatusCode::OK, "the replayed key works: {programs}");
+
+    assert_problem(
+        &create(key, "Butcher").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "IDEMPOTENCY_KEY_REUSED",
+    );
+
+    let (status, _, other) = create("9d1e7f0a-8c2b-4e57-b1c4-6a2f3e9d0b18", "Bakery").await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    assert_ne!(
+        other["businessId"], first["businessId"],
+        "another key is another business"
+    );
+    assert_ne!(other["apiKey"], first["apiKey"]);
 }
