@@ -142,8 +142,8 @@ pub(crate) fn enqueue(
         queued += conn
             .prepare_cached(
                 "INSERT INTO webhook_deliveries (delivery_id, webhook_id, business_id, event_id, event_type, event, status,
-                                                 attempts, next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'PENDING', 0, ?7, ?7)
+                                                 attempts, next_attempt_at, created_at, aggregate_id, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'PENDING', 0, ?7, ?7, ?8, ?9)
                  ON CONFLICT (webhook_id, event_id) DO NOTHING",
             )?
             .execute(params![
@@ -153,7 +153,9 @@ pub(crate) fn enqueue(
                 event.event_id.to_string(),
                 event.event_type,
                 json,
-                time::format(now)
+                time::format(now),
+                event.aggregate_id.to_string(),
+                event.position
             ])?;
     }
     Ok(queued)
@@ -218,11 +220,24 @@ impl DeliveryRow {
     }
 }
 
-/// Pending deliveries due by `now`, with their events and subscriptions.
+/// Pending deliveries due by `now`, with their events and subscriptions, in commit order. A
+/// subscription gets each aggregate's events in the order they were committed: a delivery is
+/// not due while an earlier one of the same subscription and aggregate waits for a retry (once
+/// that one is delivered, or dead after its last attempt, the next goes).
 pub(crate) fn due(conn: Db<'_>, now: DateTime<Utc>, limit: u32) -> Result<Vec<(WebhookDelivery, Webhook)>, StoreError> {
+    let columns = DELIVERY_COLUMNS
+        .split(", ")
+        .map(|c| format!("d.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
-         WHERE status = 'PENDING' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT CAST(?2 AS BIGINT)"
+        "SELECT {columns} FROM webhook_deliveries d
+         WHERE d.status = 'PENDING' AND d.next_attempt_at <= ?1
+           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+                           WHERE e.status = 'PENDING' AND e.webhook_id = d.webhook_id
+                             AND e.aggregate_id = d.aggregate_id AND e.position < d.position
+                             AND e.next_attempt_at > ?1)
+         ORDER BY d.position, d.next_attempt_at LIMIT CAST(?2 AS BIGINT)"
     ))?;
     let rows: Vec<DeliveryRow> = stmt
         .query_map(params![time::format(now), limit], delivery)?

@@ -1,12 +1,16 @@
 //! The sender: POSTs due deliveries (the event envelope as JSON) with the signature headers. A
 //! 2xx answer delivers; anything else (or no answer in time) is retried with exponential backoff
 //! until the last attempt, then the delivery is dead: kept with its last error, replayable.
+//! A subscription gets each aggregate's events in commit order: while one waits for a retry, the
+//! aggregate's later events wait behind it.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
 use loyalty_store::{Store, StoreError, Webhook, WebhookDelivery};
+use uuid::Uuid;
 
 use super::signature::{sign, SIGNATURE_HEADER};
 
@@ -58,7 +62,7 @@ impl WebhookSender {
         let due = self.store.webhook_due(Utc::now(), 100).await?;
         let count = due.len();
         // Receivers answer at their own pace: one slow receiver must not hold up the others.
-        // Each receiver gets its deliveries one at a time, in the order they became due.
+        // Each receiver gets its deliveries one at a time, in commit order.
         let mut by_webhook: Vec<(Webhook, Vec<WebhookDelivery>)> = Vec::new();
         for (delivery, hook) in due {
             match by_webhook.iter_mut().find(|(h, _)| h.webhook_id == hook.webhook_id) {
@@ -68,8 +72,18 @@ impl WebhookSender {
         }
         let mut attempts = futures::stream::iter(by_webhook)
             .map(|(hook, deliveries)| async move {
+                // Each aggregate's events in commit order: after a failure, that aggregate's
+                // later deliveries wait for the retry (the store holds them back from then on).
+                let mut held: HashSet<Uuid> = HashSet::new();
                 for delivery in &deliveries {
-                    self.attempt(delivery, &hook).await?;
+                    let aggregate = delivery.event.as_ref().map(|e| e.aggregate_id);
+                    if aggregate.is_some_and(|a| held.contains(&a)) {
+                        continue;
+                    }
+                    let delivered = self.attempt(delivery, &hook).await?;
+                    if let (false, Some(aggregate)) = (delivered, aggregate) {
+                        held.insert(aggregate);
+                    }
                 }
                 Ok::<(), StoreError>(())
             })
@@ -80,7 +94,8 @@ impl WebhookSender {
         Ok(count)
     }
 
-    async fn attempt(&self, delivery: &WebhookDelivery, hook: &Webhook) -> Result<(), StoreError> {
+    /// One attempt; whether it delivered.
+    async fn attempt(&self, delivery: &WebhookDelivery, hook: &Webhook) -> Result<bool, StoreError> {
         let body = match &delivery.event {
             Some(event) => serde_json::to_vec(event)?,
             None => {
@@ -135,9 +150,11 @@ impl WebhookSender {
             }
         };
         let id = delivery.delivery_id;
+        let delivered = outcome.is_ok();
         self.store
             .write(move |tx| tx.webhook_record_attempt(id, status_code, outcome.clone()))
-            .await
+            .await?;
+        Ok(delivered)
     }
 
     /// Run until the task is aborted.

@@ -1,6 +1,7 @@
 //! Webhooks against a local receiver: each matching event is delivered once with a signature
 //! that verifies with the subscription's secret; failures are retried with backoff, the last
-//! failure leaves the delivery dead, and a replay after the receiver is fixed delivers it.
+//! failure leaves the delivery dead, and a replay after the receiver is fixed delivers it. An
+//! aggregate's events reach a receiver in commit order, retries included.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -207,6 +208,30 @@ async fn failures_are_retried_then_dead_and_a_replay_delivers() {
     })
     .await;
     assert_eq!(down.count(), before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accounts_events_arrive_in_commit_order_across_retries() {
+    let app = app().await;
+    // Fails its first two requests: the first event is retried while the later ones wait.
+    let (receiver, url) = Receiver::start(2).await;
+    subscribe(&app, &url, json!(["loyalty.points.earned"])).await;
+    let (_, account) = app.account().await;
+    for points in [10, 20, 30] {
+        assert_eq!(app.accrue(&account, points).await.0, StatusCode::CREATED);
+    }
+    eventually("all three are delivered", async || receiver.count() == 5).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let received: Vec<i64> = receiver
+        .bodies()
+        .iter()
+        .map(|b| b["data"]["pointsEarned"].as_i64().expect("points"))
+        .collect();
+    assert_eq!(
+        received,
+        [10, 10, 10, 20, 30],
+        "the first event twice refused, then delivered, and only then the later ones"
+    );
 }
 
 #[tokio::test]

@@ -9,10 +9,11 @@ use crate::db::{params, Db, PgConn};
 use crate::StoreError;
 
 /// Every migration, in order. Never edit one that has shipped: add another.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "event store, read models, idempotency, inbox, checkpoints, dead letters, webhooks, restaurant",
-    r#"
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "event store, read models, idempotency, inbox, checkpoints, dead letters, webhooks, restaurant",
+        r#"
 CREATE TABLE businesses (
     business_id  TEXT PRIMARY KEY,
     name         TEXT NOT NULL,
@@ -292,7 +293,13 @@ CREATE TABLE payments (
     PRIMARY KEY (business_id, source, payment_ref)
 );
 "#,
-)];
+    ),
+    (
+        2,
+        "webhook deliveries in commit order per aggregate",
+        crate::sqlite::WEBHOOK_ORDER_MIGRATION,
+    ),
+];
 
 /// Apply every migration not yet applied. Returns how many ran.
 pub(crate) fn migrate(conn: &PgConn) -> Result<usize, StoreError> {

@@ -312,7 +312,24 @@ CREATE TABLE payments (
 ) WITHOUT ROWID;
 "#,
     ),
+    (
+        7,
+        "webhook deliveries in commit order per aggregate",
+        WEBHOOK_ORDER_MIGRATION,
+    ),
 ];
+
+/// Each webhook delivery's aggregate and event position, so a delivery waits while an earlier
+/// one of the same subscription and aggregate waits for its retry. Shared with PostgreSQL.
+pub(crate) const WEBHOOK_ORDER_MIGRATION: &str = r#"
+ALTER TABLE webhook_deliveries ADD COLUMN aggregate_id TEXT;
+ALTER TABLE webhook_deliveries ADD COLUMN position BIGINT;
+UPDATE webhook_deliveries
+   SET aggregate_id = (SELECT e.aggregate_id FROM events e WHERE e.event_id = webhook_deliveries.event_id),
+       position = (SELECT e.position FROM events e WHERE e.event_id = webhook_deliveries.event_id);
+CREATE INDEX webhook_deliveries_pending_in_order ON webhook_deliveries (webhook_id, aggregate_id, position)
+    WHERE status = 'PENDING';
+"#;
 
 /// Apply every migration not yet applied. Returns how many ran.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
