@@ -24,7 +24,13 @@ pub struct RelaySettings {
     pub page_count: u32,
     pub retry_initial: Duration,
     pub retry_max: Duration,
+    /// After a page that was not full, how long to let events gather before reading again
+    /// (see [`crate::SubscriptionSettings::linger`]).
+    pub linger: Duration,
 }
+
+/// The default [`RelaySettings::linger`].
+pub const RELAY_LINGER_MS: u64 = 10;
 
 impl Default for RelaySettings {
     fn default() -> Self {
@@ -33,6 +39,7 @@ impl Default for RelaySettings {
             page_count: 1_000,
             retry_initial: Duration::from_millis(200),
             retry_max: Duration::from_secs(10),
+            linger: Duration::from_millis(RELAY_LINGER_MS),
         }
     }
 }
@@ -138,7 +145,12 @@ impl Relay {
                     delay = self.settings.retry_initial;
                     tokio::time::sleep(self.settings.poll_interval).await;
                 }
-                Ok(_) => delay = self.settings.retry_initial,
+                Ok(read) => {
+                    delay = self.settings.retry_initial;
+                    if read < self.settings.page_count as usize {
+                        tokio::time::sleep(self.settings.linger).await;
+                    }
+                }
                 Err(error) => {
                     // The lag first: whoever sees the error also sees how far behind it is.
                     let behind = self.checkpoint().await.unwrap_or(0);

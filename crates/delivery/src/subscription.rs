@@ -22,7 +22,15 @@ pub struct SubscriptionSettings {
     pub page_count: u32,
     /// Retries of a failing handler before the event is dead-lettered.
     pub retry: RetryPolicy,
+    /// After a page that was not full, how long to let events gather before reading again.
+    /// Under load a commit lands every few milliseconds; without this each handler would
+    /// read, decode and checkpoint a page per commit, a writer job each. With it a page holds
+    /// what a linger's worth of commits wrote, for at most that much more delivery latency.
+    pub linger: Duration,
 }
+
+/// The default [`SubscriptionSettings::linger`].
+pub const SUBSCRIPTION_LINGER_MS: u64 = 20;
 
 impl Default for SubscriptionSettings {
     fn default() -> Self {
@@ -30,6 +38,7 @@ impl Default for SubscriptionSettings {
             poll_interval: Duration::from_millis(250),
             page_count: 500,
             retry: RetryPolicy::default(),
+            linger: Duration::from_millis(SUBSCRIPTION_LINGER_MS),
         }
     }
 }
@@ -126,7 +135,12 @@ impl Subscription {
                     delay = self.settings.retry.initial;
                     let _ = tokio::time::timeout(self.settings.poll_interval, self.wake.notified()).await;
                 }
-                Ok(_) => delay = self.settings.retry.initial,
+                Ok(read) => {
+                    delay = self.settings.retry.initial;
+                    if read < self.settings.page_count as usize {
+                        tokio::time::sleep(self.settings.linger).await;
+                    }
+                }
                 Err(error) => {
                     tracing::error!(handler = self.handler.name(), %error, retry_in = ?delay,
                         "subscription failed; retrying");

@@ -64,6 +64,7 @@ fn subscription_of(store: &Store, handler: Arc<dyn EventHandler>) -> Subscriptio
             poll_interval: Duration::from_millis(10),
             page_count: 2,
             retry: fast_retries(),
+            linger: Duration::from_millis(1),
         },
     )
 }
