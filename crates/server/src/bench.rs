@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -62,6 +63,11 @@ pub struct BenchArgs {
     /// flight at once.
     #[arg(long, value_parser = parse_rate)]
     pub rate: Option<f64>,
+    /// Accruals each account gets before the load, as its event history: to see what a long
+    /// history costs, e.g. `--accounts 1 --history 100000 --mix read=100` against
+    /// `--history 10`.
+    #[arg(long, default_value_t = 0)]
+    pub history: u64,
 }
 
 fn parse_rate(raw: &str) -> Result<f64, String> {
@@ -150,9 +156,12 @@ pub struct BenchReport {
     pub latency_ms_p95: f64,
     pub latency_ms_p99: f64,
     pub latency_ms_max: f64,
+    /// Accruals each account got before the load (`--history`).
+    pub history: u64,
     /// The sum of the accounts' balances after the run.
     pub ledger_points: i64,
-    /// What the acknowledged operations add up to (accruals + purchases - redemptions).
+    /// What the acknowledged operations add up to (accruals + purchases - redemptions), with
+    /// the history's points.
     pub expected_points: i64,
     /// Plain batched inserts per second into the same kind of database (see `--probe-secs`).
     pub storage_rows_per_sec: Option<f64>,
@@ -232,11 +241,14 @@ pub async fn run(args: BenchArgs, database: &DatabaseUrl) -> anyhow::Result<()> 
     let api = Api { client, base, api_key };
     eprintln!("setting up a program and {} accounts on {}", args.accounts, api.base);
     let accounts = api.setup(args.accounts).await?;
+    let history_points = api.give_history(&accounts, args.history, args.concurrency).await?;
     eprintln!(
         "sending {:?} from {} clients for {}s",
         args.mix.0, args.concurrency, args.duration_secs
     );
     let mut report = api.drive(&args, Arc::new(accounts)).await?;
+    report.history = args.history;
+    report.expected_points += history_points;
     report.storage_rows_per_sec = storage;
     report.ratio_to_storage = storage.map(|rows| report.writes_per_sec / rows.max(1e-9));
     if args.json {
@@ -264,6 +276,12 @@ fn print(report: &BenchReport) {
         "{:.0} durable writes/s ({:.0} operations/s) in {:.1}s at {} concurrent clients",
         report.writes_per_sec, report.ops_per_sec, report.duration_secs, report.concurrency
     );
+    if report.history > 0 {
+        println!(
+            "each of the {} accounts had {} accruals of history first",
+            report.accounts, report.history
+        );
+    }
     if let Some(rate) = report.offered_rate {
         println!("offered {rate:.0} operations/s; latency counts from when each request was due");
     }
@@ -337,6 +355,41 @@ impl Api {
             }
         }
         Ok(accounts)
+    }
+
+    /// `count` accruals of 1 point for each account, `concurrency` at a time, with a progress
+    /// bar; the points given.
+    async fn give_history(&self, accounts: &[String], count: u64, concurrency: usize) -> anyhow::Result<i64> {
+        if count == 0 {
+            return Ok(0);
+        }
+        let total = count.saturating_mul(accounts.len() as u64);
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} history [{bar:40}] {pos}/{len} accruals ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let body = json!({"points": 1, "reason": "history"});
+        let sends = futures::stream::iter(0..total).map(|n| {
+            let path = format!(
+                "/v1/accounts/{}/accruals",
+                accounts[(n % accounts.len() as u64) as usize]
+            );
+            let (body, bar) = (&body, &bar);
+            async move {
+                self.post(&path, body).await?;
+                bar.inc(1);
+                Ok::<(), anyhow::Error>(())
+            }
+        });
+        let mut sends = sends.buffer_unordered(concurrency.max(1));
+        while let Some(sent) = sends.next().await {
+            sent?;
+        }
+        bar.finish();
+        i64::try_from(total).context("too much history")
     }
 
     async fn drive(&self, args: &BenchArgs, accounts: Arc<Vec<String>>) -> anyhow::Result<BenchReport> {
@@ -457,6 +510,7 @@ impl Api {
             latency_ms_p99: pct(0.99),
             latency_ms_max: pct(1.0),
             ledger_points,
+            history: 0,
             storage_rows_per_sec: None,
             ratio_to_storage: None,
         })

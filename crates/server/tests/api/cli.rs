@@ -364,7 +364,7 @@ async fn acknowledged_writes_survive_a_killed_process() {
 }
 
 #[test]
-fn bench_at_a_fixed_rate_sends_no_more_than_the_rate() {
+fn bench_at_a_fixed_rate_sends_no_more_than_the_rate_after_the_history() {
     let output = loyalty(&[
         "bench",
         "--duration-secs",
@@ -375,6 +375,8 @@ fn bench_at_a_fixed_rate_sends_no_more_than_the_rate() {
         "4",
         "--rate",
         "25",
+        "--history",
+        "4",
         "--probe-secs",
         "0",
         "--json",
@@ -386,6 +388,12 @@ fn bench_at_a_fixed_rate_sends_no_more_than_the_rate() {
     // 50 requests are due over the 2 s, one every 40 ms; the clients could send hundreds.
     assert!((40..=50).contains(&sent), "{sent} accruals at 25/s for 2 s: {report}");
     assert_eq!(report["ledgerPoints"], report["expectedPoints"], "{report}");
+    assert_eq!(report["history"], 4, "{report}");
+    assert_eq!(
+        report["ledgerPoints"].as_u64(),
+        Some(sent + 3 * 4),
+        "each of the 3 accounts got 4 points of history first: {report}"
+    );
 
     for rate in ["0", "inf", "fast"] {
         let bad = loyalty(&["bench", "--rate", rate]);
