@@ -407,7 +407,10 @@ impl Api {
                 let mut counts: BTreeMap<Op, OpCounts> = BTreeMap::new();
                 let mut n = worker;
                 let mut draw = worker;
-                while !stop.load(Ordering::Relaxed) {
+                // At a fixed rate every request of the schedule is sent, however late: the
+                // stop only ends closed-loop clients, so a server that fell behind is not let off
+                // its latest (and slowest) answers.
+                while schedule.is_some() || !stop.load(Ordering::Relaxed) {
                     // At a fixed rate, the next request due, and when it is due.
                     let due = match &schedule {
                         Some(schedule) => {

@@ -65,14 +65,20 @@ pub struct Creation {
 /// the first answer again, API key included; the same key with another body is refused.
 ///
 /// The API key is otherwise never stored (only its hash), and the idempotency record does not
-/// change that: it keeps the key's random bytes masked with a pad only the holder of the
-/// `Idempotency-Key` can compute (HMAC-SHA256 keyed by it), and is filed under the key's
-/// SHA-256, not the key. So use a random `Idempotency-Key` (a UUID) here.
-pub async fn create_once(store: &Store, name: BusinessName, idempotency: Idempotency) -> Result<Creation, ApiError> {
+/// change that: it keeps the key's random bytes masked with a pad computed from the admin token
+/// and the `Idempotency-Key` (HMAC-SHA256 keyed by the token), neither of which the database
+/// holds, and is filed under the `Idempotency-Key`'s SHA-256. A replay sent with another admin
+/// token (after a rotation) cannot unmask the key: it is refused as another request.
+pub async fn create_once(
+    store: &Store,
+    name: BusinessName,
+    idempotency: Idempotency,
+    admin_token: &str,
+) -> Result<Creation, ApiError> {
     let key_bytes = new_key_bytes();
     let api_key = api_key_text(&key_bytes);
     let api_key_hash = hash_api_key(&api_key);
-    let pad = idempotency_pad(&idempotency.key)?;
+    let pad = idempotency_pad(admin_token, &idempotency.key)?;
     let filed_under = format!("sha256:{}", hex::encode(Sha256::digest(idempotency.key.as_bytes())));
     let name = name.into_string();
     let filed = store
@@ -105,10 +111,18 @@ pub async fn create_once(store: &Store, name: BusinessName, idempotency: Idempot
             created: unmask_record(&record, &pad)?,
             replayed: false,
         }),
-        Filed::Replayed(record) => Ok(Creation {
-            created: unmask_record(&record, &pad)?,
-            replayed: true,
-        }),
+        Filed::Replayed(record) => {
+            let created = unmask_record(&record, &pad)?;
+            // Unmasked with another admin token, the key is noise: it names no business.
+            let owner = store.business_by_key_hash(hash_api_key(&created.api_key)).await?;
+            if owner.is_none_or(|b| b.business_id != created.business_id) {
+                return Err(ApiError::IdempotencyKeyReused);
+            }
+            Ok(Creation {
+                created,
+                replayed: true,
+            })
+        }
         Filed::KeyReused => Err(ApiError::IdempotencyKeyReused),
     }
 }
@@ -120,12 +134,13 @@ enum Filed {
     KeyReused,
 }
 
-/// The pad that masks an API key in an idempotency record: HMAC-SHA256 of a fixed label,
-/// keyed by the `Idempotency-Key`.
-fn idempotency_pad(idempotency_key: &str) -> Result<KeyBytes, ApiError> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(idempotency_key.as_bytes())
+/// The pad that masks an API key in an idempotency record: HMAC-SHA256, keyed by the admin
+/// token, of a fixed label and the `Idempotency-Key`.
+fn idempotency_pad(admin_token: &str, idempotency_key: &str) -> Result<KeyBytes, ApiError> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(admin_token.as_bytes())
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("HMAC key: {e}")))?;
-    mac.update(b"loyalty: the API key of a business created with this Idempotency-Key");
+    mac.update(b"loyalty: the API key of a business created with this Idempotency-Key\0");
+    mac.update(idempotency_key.as_bytes());
     Ok(mac.finalize().into_bytes().into())
 }
 
@@ -167,10 +182,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_record_keeps_the_api_key_only_masked_and_its_idempotency_key_unmasks_it() {
+    fn the_record_keeps_the_api_key_only_masked_and_only_its_token_and_key_unmask_it() {
         let key_bytes = new_key_bytes();
         let api_key = api_key_text(&key_bytes);
-        let pad = idempotency_pad("idem-1").expect("pad");
+        let pad = idempotency_pad("admin", "idem-1").expect("pad");
         let id = Uuid::now_v7();
         let record = masked_record(id, "Bakery", &key_bytes, &pad);
         let text = record.to_string();
@@ -181,13 +196,15 @@ mod tests {
         assert_eq!((created.business_id, created.name.as_str()), (id, "Bakery"));
         assert_eq!(created.api_key, api_key);
 
-        let other = unmask_record(&record, &idempotency_pad("idem-2").expect("pad")).expect("unmasked");
-        assert_ne!(other.api_key, api_key, "another Idempotency-Key does not unmask it");
+        for (token, key) in [("admin", "idem-2"), ("rotated", "idem-1")] {
+            let other = unmask_record(&record, &idempotency_pad(token, key).expect("pad")).expect("unmasked");
+            assert_ne!(other.api_key, api_key, "{token}, {key}: does not unmask it");
+        }
     }
 
     #[test]
     fn a_damaged_record_is_an_internal_error_not_a_panic() {
-        let pad = idempotency_pad("idem-1").expect("pad");
+        let pad = idempotency_pad("admin", "idem-1").expect("pad");
         for record in [
             json!({}),
             json!({"businessId": "x", "name": "B", "apiKeyMasked": "00"}),

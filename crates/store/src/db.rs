@@ -133,9 +133,14 @@ impl<'a> Db<'a> {
         }
     }
 
-    /// Whether a write of a command already done failed in this transaction.
+    /// Whether the batch's transaction is lost: on PostgreSQL a write of a command already done
+    /// failed in it; on SQLite it was rolled back (SQLite does so itself on some errors, such
+    /// as an I/O error or a full disk).
     pub fn batch_poisoned(self) -> bool {
-        matches!(self, Db::Pg(conn) if conn.poisoned())
+        match self {
+            Db::Pg(conn) => conn.poisoned(),
+            Db::Sqlite(conn) => conn.is_autocommit(),
+        }
     }
 
     pub fn is_postgres(self) -> bool {

@@ -265,6 +265,10 @@ pub(crate) fn record_attempt(
     status_code: Option<u16>,
     outcome: Result<(), (String, Option<DateTime<Utc>>)>,
 ) -> Result<(), StoreError> {
+    let retry = match &outcome {
+        Err((_, Some(retry_at))) => Some(*retry_at),
+        _ => None,
+    };
     match outcome {
         Ok(()) => conn
             .prepare_cached(
@@ -285,6 +289,18 @@ pub(crate) fn record_attempt(
                 retry_at.map(time::format)
             ])?,
     };
+    if let Some(retry_at) = retry {
+        // The aggregate's later deliveries wait for this one: not due before its retry, so
+        // polls neither scan them nor let them fill a page.
+        conn.prepare_cached(
+            "UPDATE webhook_deliveries SET next_attempt_at = ?2
+             WHERE status = 'PENDING' AND next_attempt_at < ?2
+               AND webhook_id = (SELECT webhook_id FROM webhook_deliveries WHERE delivery_id = ?1)
+               AND aggregate_id = (SELECT aggregate_id FROM webhook_deliveries WHERE delivery_id = ?1)
+               AND position > (SELECT position FROM webhook_deliveries WHERE delivery_id = ?1)",
+        )?
+        .execute(params![delivery_id.to_string(), time::format(retry_at)])?;
+    }
     Ok(())
 }
 

@@ -135,7 +135,17 @@ fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) {
                 }
                 break;
             }
-            Err(BatchFailure { error, retry_strict }) => {
+            Err(BatchFailure { error, own: true, .. }) => {
+                let _ = db.rollback();
+                if let Some(job) = batch.pop() {
+                    job.finish(Err(error));
+                }
+                batch.clear();
+                break;
+            }
+            Err(BatchFailure {
+                error, retry_strict, ..
+            }) => {
                 let _ = db.rollback();
                 if retry_strict && !strict {
                     metrics::counter!("store_batch_strict_retries_total").increment(1);
@@ -157,6 +167,8 @@ fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) {
 struct BatchFailure {
     error: StoreError,
     retry_strict: bool,
+    /// The error is the batch's only job's own outcome, to answer it with.
+    own: bool,
 }
 
 /// Run every job of the batch in one transaction and commit it; the jobs' outcomes.
@@ -164,17 +176,29 @@ fn run_batch(db: Db<'_>, batch: &mut [JobBox], strict: bool) -> Result<Vec<Resul
     begin(db, batch).map_err(|error| BatchFailure {
         error,
         retry_strict: false,
+        own: false,
     })?;
     let now = chrono::Utc::now();
     let mut outcomes: Vec<Result<(), StoreError>> = Vec::with_capacity(batch.len());
+    let single = batch.len() == 1;
     for job in batch.iter_mut() {
         let outcome = match db {
             Db::Sqlite(conn) if !strict => match run_unguarded(conn, job.as_mut(), now) {
                 Unguarded::Done(outcome) => outcome,
+                // A batch of one (an import, say) needs no second run to keep the others'
+                // work: rolling back answers its job, unless it is a conflict to retry.
+                Unguarded::WroteThenFailed(error) if single && !retryable(&error, 0) => {
+                    return Err(BatchFailure {
+                        error,
+                        retry_strict: false,
+                        own: true,
+                    })
+                }
                 Unguarded::WroteThenFailed(error) => {
                     return Err(BatchFailure {
                         error,
                         retry_strict: true,
+                        own: false,
                     })
                 }
             },
@@ -189,6 +213,7 @@ fn run_batch(db: Db<'_>, batch: &mut [JobBox], strict: bool) -> Result<Vec<Resul
                     .and_then(Result::err)
                     .unwrap_or_else(|| StoreError::WriteFailed("a write of a command in this batch failed".to_owned())),
                 retry_strict: true,
+                own: false,
             });
         }
     }
@@ -197,6 +222,7 @@ fn run_batch(db: Db<'_>, batch: &mut [JobBox], strict: bool) -> Result<Vec<Resul
     metrics::histogram!("store_commit_seconds").record(committing.elapsed().as_secs_f64());
     committed.map(|()| outcomes).map_err(|error| BatchFailure {
         retry_strict: db.batch_poisoned(),
+        own: false,
         error,
     })
 }
@@ -223,7 +249,9 @@ fn run_unguarded(conn: &rusqlite::Connection, job: &mut dyn WriteJob, now: chron
         let Err(error) = job.run(&mut tx) else {
             return Unguarded::Done(Ok(()));
         };
-        if conn.total_changes() != before {
+        // Some failures (an I/O error, a full disk) make SQLite roll the whole transaction
+        // back itself: that too needs the batch run again.
+        if conn.total_changes() != before || conn.is_autocommit() {
             return Unguarded::WroteThenFailed(error);
         }
         if !retryable(&error, attempt) {

@@ -34,8 +34,8 @@ pub struct BusinessCreated {
     pub api_key: String,
 }
 
-/// Register a business (a tenant) and issue its API key. With an `Idempotency-Key` (use a random
-/// one), a repeat of the same request answers the first answer again, API key included.
+/// Register a business (a tenant) and issue its API key. With an `Idempotency-Key`, a repeat of
+/// the same request (with the same admin token) answers the first answer again, API key included.
 #[utoipa::path(post, path = "/v1/businesses", tag = "businesses", request_body = CreateBusinessRequest,
     security(("adminToken" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer (API key included) to a repeated request; use a random key")),
@@ -53,6 +53,7 @@ pub async fn create_business(
     let given = bearer(&headers).ok_or(ApiError::Unauthorized(
         "the admin token is required: Authorization: Bearer <token>",
     ))?;
+    let admin_token = given;
     let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
     if given != expected {
         return Err(ApiError::Unauthorized("the admin token is not valid"));
@@ -62,7 +63,7 @@ pub async fn create_business(
         let created = crate::business::create(&state.store, name).await?;
         return Ok((StatusCode::CREATED, Json(created)).into_response());
     };
-    let creation = crate::business::create_once(&state.store, name, idempotency).await?;
+    let creation = crate::business::create_once(&state.store, name, idempotency, admin_token).await?;
     let mut response = (StatusCode::CREATED, Json(creation.created)).into_response();
     if creation.replayed {
         response

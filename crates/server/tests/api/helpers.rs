@@ -169,6 +169,12 @@ impl TestApp {
         self.start().await;
     }
 
+    /// Restart with another admin token (a rotation).
+    pub async fn restart_with_admin_token(&mut self, token: &str) {
+        self.admin_token = Some(token.to_owned());
+        self.restart().await;
+    }
+
     /// The Prometheus text of `/metrics`.
     pub async fn metrics_text(&self) -> String {
         self.client

@@ -273,3 +273,35 @@ async fn a_repeated_business_creation_creates_one_business_and_answers_the_same_
     );
     assert_ne!(other["apiKey"], first["apiKey"]);
 }
+
+#[tokio::test]
+async fn after_the_admin_token_is_rotated_a_business_creation_is_not_replayed() {
+    let mut app = spawn_app().await;
+    let key = "0b6f2d1e-7c4a-4f3b-9e2d-5a8c1f0e3b7d";
+    let body = json!({"name": "Bakery"});
+    let create = async |app: &crate::helpers::TestApp, token: &str| {
+        app.request(
+            reqwest::Method::POST,
+            "/v1/businesses",
+            Some(token),
+            Some(&body),
+            &[("Idempotency-Key", key)],
+        )
+        .await
+    };
+    let (status, _, first) = create(&app, ADMIN_TOKEN).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+
+    app.restart_with_admin_token("rotated-admin-token").await;
+    // The old token is refused outright; the new one cannot unmask the first answer's key.
+    assert_problem(
+        &create(&app, ADMIN_TOKEN).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+    );
+    assert_problem(
+        &create(&app, "rotated-admin-token").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "IDEMPOTENCY_KEY_REUSED",
+    );
+}
