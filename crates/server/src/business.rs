@@ -1,8 +1,9 @@
 //! Creating a business: shared by `POST /v1/businesses` and `loyalty business create`.
 
+use axum::http::StatusCode;
 use hmac::{Hmac, Mac};
 use loyalty_domain::values::BoundedText;
-use loyalty_store::{hash_api_key, IdempotencyRecord, Store, StoredResponse};
+use loyalty_store::{hash_api_key, Store};
 use rand::RngCore;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -10,7 +11,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::http::BusinessCreated;
-use crate::service::Idempotency;
+use crate::service::{Context, Idempotency, Service};
 
 /// Business names: 1 to 100 characters.
 pub type BusinessName = BoundedText<1, 100>;
@@ -70,68 +71,46 @@ pub struct Creation {
 /// holds, and is filed under the `Idempotency-Key`'s SHA-256. A replay sent with another admin
 /// token (after a rotation) cannot unmask the key: it is refused as another request.
 pub async fn create_once(
-    store: &Store,
+    service: &Service,
     name: BusinessName,
     idempotency: Idempotency,
     admin_token: &str,
+    correlation_id: Uuid,
 ) -> Result<Creation, ApiError> {
     let key_bytes = new_key_bytes();
-    let api_key = api_key_text(&key_bytes);
-    let api_key_hash = hash_api_key(&api_key);
+    let api_key_hash = hash_api_key(&api_key_text(&key_bytes));
     let pad = idempotency_pad(admin_token, &idempotency.key)?;
-    let filed_under = format!("sha256:{}", hex::encode(Sha256::digest(idempotency.key.as_bytes())));
+    let context = Context {
+        business_id: ADMIN_SCOPE,
+        idempotency: Some(Idempotency {
+            key: format!("sha256:{}", hex::encode(Sha256::digest(idempotency.key.as_bytes()))),
+            request_hash: idempotency.request_hash,
+        }),
+        correlation_id,
+    };
     let name = name.into_string();
-    let filed = store
-        .write(move |tx| {
-            if let Some(record) = tx.idempotency_get(ADMIN_SCOPE, &filed_under)? {
-                return Ok(if record.request_hash == idempotency.request_hash {
-                    Filed::Replayed(record.response.body)
-                } else {
-                    Filed::KeyReused
-                });
-            }
+    let reply = service
+        .execute(context, move |tx, _| {
             let business = tx.insert_business(&name, &api_key_hash)?;
-            let body = masked_record(business.business_id, &business.name, &key_bytes, &pad);
-            tx.idempotency_put(
-                ADMIN_SCOPE,
-                &filed_under,
-                &IdempotencyRecord {
-                    request_hash: idempotency.request_hash.clone(),
-                    response: StoredResponse {
-                        status: 201,
-                        body: body.clone(),
-                    },
-                },
-            )?;
-            Ok(Filed::Created(body))
+            let record = masked_record(business.business_id, &business.name, &key_bytes, &pad);
+            Ok(Ok((StatusCode::CREATED, record)))
         })
         .await?;
-    match filed {
-        Filed::Created(record) => Ok(Creation {
-            created: unmask_record(&record, &pad)?,
-            replayed: false,
-        }),
-        Filed::Replayed(record) => {
-            let created = unmask_record(&record, &pad)?;
-            // Unmasked with another admin token, the key is noise: it names no business.
-            let owner = store.business_by_key_hash(hash_api_key(&created.api_key)).await?;
-            if owner.is_none_or(|b| b.business_id != created.business_id) {
-                return Err(ApiError::IdempotencyKeyReused);
-            }
-            Ok(Creation {
-                created,
-                replayed: true,
-            })
+    let created = unmask_record(&reply.response.body, &pad)?;
+    if reply.replayed {
+        // Unmasked with another admin token, the key is noise: it names no business.
+        let owner = service
+            .store
+            .business_by_key_hash(hash_api_key(&created.api_key))
+            .await?;
+        if owner.is_none_or(|b| b.business_id != created.business_id) {
+            return Err(ApiError::IdempotencyKeyReused);
         }
-        Filed::KeyReused => Err(ApiError::IdempotencyKeyReused),
     }
-}
-
-/// What the write found or did for an `Idempotency-Key`.
-enum Filed {
-    Created(Value),
-    Replayed(Value),
-    KeyReused,
+    Ok(Creation {
+        created,
+        replayed: reply.replayed,
+    })
 }
 
 /// The pad that masks an API key in an idempotency record: HMAC-SHA256, keyed by the admin

@@ -63,7 +63,8 @@ pub async fn create_business(
         let created = crate::business::create(&state.store, name).await?;
         return Ok((StatusCode::CREATED, Json(created)).into_response());
     };
-    let creation = crate::business::create_once(&state.store, name, idempotency, admin_token).await?;
+    let creation =
+        crate::business::create_once(&state.service, name, idempotency, admin_token, command.correlation_id).await?;
     let mut response = (StatusCode::CREATED, Json(creation.created)).into_response();
     if creation.replayed {
         response
