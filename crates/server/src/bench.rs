@@ -364,12 +364,9 @@ impl Api {
             return Ok(0);
         }
         let total = count.saturating_mul(accounts.len() as u64);
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} history [{bar:40}] {pos}/{len} accruals ({per_sec}, eta {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        let bar = crate::progress::bar(
+            total,
+            "{spinner} history [{bar:40}] {pos}/{len} accruals ({per_sec}, eta {eta})",
         );
         let body = json!({"points": 1, "reason": "history"});
         let sends = futures::stream::iter(0..total).map(|n| {

@@ -282,11 +282,7 @@ async fn expire(database: &DatabaseUrl, args: ExpireArgs) -> anyhow::Result<()> 
         as_of: args.as_of.unwrap_or_else(chrono::Utc::now),
         review_tiers: !args.skip_tier_review,
     };
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} sweeping [{bar:40}] {pos}/{len} accounts ({per_sec})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = crate::progress::bar(0, "{spinner} sweeping [{bar:40}] {pos}/{len} accounts ({per_sec})");
     let report = crate::sweeper::sweep(&store, scope, &mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
@@ -314,12 +310,9 @@ async fn close(store: Store) {
 
 async fn rebuild(database: &DatabaseUrl) -> anyhow::Result<()> {
     let store = open(database)?;
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} rebuilding [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    let bar = crate::progress::bar(
+        0,
+        "{spinner} rebuilding [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})",
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let before = store.read_model_fingerprint()?;
@@ -468,10 +461,9 @@ async fn locations(database: &DatabaseUrl, command: LocationsCommand) -> anyhow:
 
 async fn demo(database: &DatabaseUrl, args: crate::demo::DemoArgs) -> anyhow::Result<()> {
     let store = open(database)?;
-    let bar = indicatif::ProgressBar::new(u64::from(args.payments));
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} payments [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    let bar = crate::progress::bar(
+        u64::from(args.payments),
+        "{spinner} payments [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
     );
     let summary = crate::demo::run(&store, &args, &mut |done, _| bar.set_position(done)).await?;
     bar.finish_and_clear();

@@ -83,12 +83,9 @@ pub async fn run(store: &Store, args: ImportAccountsArgs) -> anyhow::Result<()> 
         );
     }
     let total = members.len() as u64;
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} importing [{bar:40}] {pos}/{len} members ({per_sec}, eta {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    let bar = crate::progress::bar(
+        total,
+        "{spinner} importing [{bar:40}] {pos}/{len} members ({per_sec}, eta {eta})",
     );
     let done = Arc::new(AtomicU64::new(0));
     let ticker = {

@@ -11,6 +11,7 @@ pub mod http;
 pub mod import;
 pub mod leadership;
 pub mod notifications;
+mod progress;
 pub mod restaurant;
 pub mod sagas;
 pub mod service;
