@@ -225,13 +225,9 @@ impl DeliveryRow {
 /// not due while an earlier one of the same subscription and aggregate waits for a retry (once
 /// that one is delivered, or dead after its last attempt, the next goes).
 pub(crate) fn due(conn: Db<'_>, now: DateTime<Utc>, limit: u32) -> Result<Vec<(WebhookDelivery, Webhook)>, StoreError> {
-    let columns = DELIVERY_COLUMNS
-        .split(", ")
-        .map(|c| format!("d.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    // The select list can only mean `d`'s columns: `e` is the subquery's alone.
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {columns} FROM webhook_deliveries d
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
          WHERE d.status = 'PENDING' AND d.next_attempt_at <= ?1
            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
                            WHERE e.status = 'PENDING' AND e.webhook_id = d.webhook_id
