@@ -277,6 +277,30 @@ impl Stmt<'_> {
             .map(|found| found.is_some())
     }
 
+    /// Each row in turn, without holding the answer in memory (on SQLite; the PostgreSQL client
+    /// receives the whole answer first): for a scan of a whole table, such as a fingerprint.
+    pub fn for_each_row(
+        &mut self,
+        params: impl Params,
+        mut f: impl FnMut(&Row<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let values = params.values();
+        match self {
+            Stmt::Sqlite(stmt) => {
+                let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+                while let Some(row) = rows.next()? {
+                    f(&Row::Sqlite(row))?;
+                }
+            }
+            Stmt::Pg { conn, statement, .. } => {
+                for row in conn.query(statement, &values)? {
+                    f(&Row::Pg(&row))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every row, mapped (collect the answer into a `Result<Vec<_>, _>`).
     pub fn query_map<T>(
         &mut self,

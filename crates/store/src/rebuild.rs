@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::db::{params, Db};
+use crate::db::{params, Db, OptionalRow};
 use loyalty_domain::account::LoyaltyAccount;
 use loyalty_domain::program::Program;
 use loyalty_domain::reward::Reward;
@@ -24,7 +24,10 @@ pub struct RebuildReport {
     pub elapsed: Duration,
 }
 
-/// The tables a rebuild empties and refills.
+/// The tables a rebuild empties and refills. Snapshots are not among them: each aggregate's
+/// fold is compared with its stored snapshot, and only one that differs is written (see
+/// [`write_snapshot`]), so a rebuild of a healthy store does not rewrite every aggregate's
+/// state, the largest part of its bytes.
 const REBUILT_TABLES: &[&str] = &[
     "programs",
     "accounts",
@@ -33,7 +36,6 @@ const REBUILT_TABLES: &[&str] = &[
     "issued_rewards",
     "rewards",
     "reward_claims",
-    "snapshots",
 ];
 
 enum State {
@@ -135,6 +137,7 @@ fn rebuild_in_transaction(
     let mut last = last_sequences(db)?;
     let aggregates = last.len() as u64;
     let mut open: HashMap<Uuid, Folded> = HashMap::new();
+    let mut snapshots_written: u64 = 0;
     let mut done: u64 = 0;
     let mut after: i64 = 0;
     let page_sql = format!(
@@ -177,7 +180,9 @@ fn rebuild_in_transaction(
             entry.version = stored.sequence;
             if last.get(&stored.aggregate_id) == Some(&stored.sequence) {
                 last.remove(&stored.aggregate_id);
-                insert_snapshot(db, stored.aggregate_id, &entry)?;
+                if write_snapshot(db, stored.aggregate_id, &entry)? {
+                    snapshots_written += 1;
+                }
             } else {
                 open.insert(stored.aggregate_id, entry);
             }
@@ -192,7 +197,14 @@ fn rebuild_in_transaction(
             "aggregate {id}'s events end before its last sequence"
         )));
     }
-    tracing::info!(elapsed = ?started.elapsed(), events = done, "read models refilled");
+    let strays = delete_stray_snapshots(db, aggregates)?;
+    tracing::info!(
+        elapsed = ?started.elapsed(),
+        events = done,
+        snapshots_written,
+        snapshots_deleted = strays,
+        "read models refilled"
+    );
     for (_, definition) in &indexes {
         db.execute(definition, params![])?;
     }
@@ -205,25 +217,61 @@ fn rebuild_in_transaction(
     })
 }
 
-fn insert_snapshot(db: Db<'_>, id: Uuid, folded: &Folded) -> Result<(), StoreError> {
+/// Bring `id`'s snapshot in line with its fold: written (inserted, or replacing what is
+/// stored) only when the stored row differs in any column. `true` when it was written.
+fn write_snapshot(db: Db<'_>, id: Uuid, folded: &Folded) -> Result<bool, StoreError> {
     let (kind, state, due_at) = match &folded.state {
         State::Program(p) => (Program::AGGREGATE_TYPE, serde_json::to_string(p)?, p.due_at()),
         State::Account(a) => (LoyaltyAccount::AGGREGATE_TYPE, serde_json::to_string(a)?, a.due_at()),
         State::Reward(r) => (Reward::AGGREGATE_TYPE, serde_json::to_string(r)?, r.due_at()),
     };
-    db.prepare_cached(
-        "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute_deferred(params![
-        id.to_string(),
-        kind,
-        folded.business_id,
+    let due_at = due_at.map(time::format);
+    let id = id.to_string();
+    let stored: Option<StoredSnapshot> = db
+        .prepare_cached(
+            "SELECT aggregate_type, business_id, version, state, due_at FROM snapshots WHERE aggregate_id = ?1",
+        )?
+        .query_row(params![id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .optional()?;
+    let fold: StoredSnapshot = (
+        kind.to_owned(),
+        folded.business_id.clone(),
         folded.version,
         state,
-        due_at.map(time::format)
-    ])?;
-    Ok(())
+        due_at,
+    );
+    if stored.as_ref() == Some(&fold) {
+        return Ok(false);
+    }
+    let (kind, business_id, version, state, due_at) = fold;
+    db.prepare_cached(
+        "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (aggregate_id) DO UPDATE SET aggregate_type = excluded.aggregate_type,
+             business_id = excluded.business_id, version = excluded.version, state = excluded.state,
+             due_at = excluded.due_at",
+    )?
+    .execute_deferred(params![id, kind, business_id, version, state, due_at])?;
+    Ok(true)
+}
+
+/// A snapshot row as stored: aggregate type, business, version, state, due time.
+type StoredSnapshot = (String, String, i64, String, Option<String>);
+
+/// Delete snapshots of aggregates that have no events (there should be none; a damaged store
+/// may have some). Only searched for when the snapshots outnumber the aggregates. How many.
+fn delete_stray_snapshots(db: Db<'_>, aggregates: u64) -> Result<usize, StoreError> {
+    let count: i64 = db.query_row("SELECT COUNT(*) FROM snapshots", params![], |r| r.get(0))?;
+    if u64::try_from(count).unwrap_or(0) <= aggregates {
+        return Ok(0);
+    }
+    db.execute(
+        "DELETE FROM snapshots
+         WHERE NOT EXISTS (SELECT 1 FROM events WHERE events.aggregate_id = snapshots.aggregate_id)",
+        params![],
+    )
 }
 
 /// SHA-256 over every row of the rebuilt tables in primary-key order.
@@ -240,26 +288,26 @@ pub(crate) fn fingerprint(conn: Db<'_>) -> Result<String, StoreError> {
         ("snapshots", "aggregate_id"),
     ] {
         hasher.update(table.as_bytes());
-        let mut rows = conn.prepare_cached(&format!("SELECT * FROM {table} ORDER BY {key}"))?;
-        // Each column as a tag, then its length and text: unambiguous without formatting.
-        let rows = rows.query_map(params![], |row| {
-            let mut line = Vec::with_capacity(256);
-            for i in 0..row.column_count() {
-                match row.get_as_text(i)? {
-                    None => line.push(0u8),
-                    Some(text) => {
-                        line.push(1u8);
-                        line.extend_from_slice(&(text.len() as u64).to_le_bytes());
-                        line.extend_from_slice(text.as_bytes());
+        // Each column as a tag, then its length and text: unambiguous without formatting. Row
+        // by row into the hash, so a table of a million rows is never held in memory.
+        let mut line = Vec::with_capacity(1024);
+        conn.prepare_cached(&format!("SELECT * FROM {table} ORDER BY {key}"))?
+            .for_each_row(params![], |row| {
+                line.clear();
+                for i in 0..row.column_count() {
+                    match row.get_as_text(i)? {
+                        None => line.push(0u8),
+                        Some(text) => {
+                            line.push(1u8);
+                            line.extend_from_slice(&(text.len() as u64).to_le_bytes());
+                            line.extend_from_slice(text.as_bytes());
+                        }
                     }
                 }
-            }
-            line.push(b'\n');
-            Ok(line)
-        })?;
-        for line in rows {
-            hasher.update(line?);
-        }
+                line.push(b'\n');
+                hasher.update(&line);
+                Ok(())
+            })?;
     }
     Ok(hex::encode(hasher.finalize()))
 }

@@ -69,26 +69,34 @@ impl TestDb {
 impl TestDb {
     /// Every index of the database, sorted by name.
     pub fn index_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = match self {
+        let mut names = match self {
+            TestDb::Sqlite(_) => self.texts("SELECT name FROM sqlite_master WHERE type = 'index'"),
+            TestDb::Postgres { schema, .. } => self.texts(&format!(
+                "SELECT indexname::text FROM pg_indexes WHERE schemaname = '{schema}'"
+            )),
+        };
+        names.sort();
+        names
+    }
+
+    /// The first column of every row of `sql`, as text, behind the store's back.
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        match self {
             TestDb::Sqlite(dir) => {
                 let conn = rusqlite::Connection::open(dir.path().join("test.db")).expect("open");
-                let mut stmt = conn
-                    .prepare("SELECT name FROM sqlite_master WHERE type = 'index'")
-                    .expect("prepare");
-                let names = stmt.query_map([], |r| r.get(0)).expect("query");
-                names.collect::<Result<_, _>>().expect("index names")
+                let mut stmt = conn.prepare(sql).expect("prepare");
+                let rows = stmt.query_map([], |r| r.get(0)).expect("query");
+                rows.collect::<Result<_, _>>().expect("rows")
             }
-            TestDb::Postgres { url, schema } => with_client(url, |client| {
+            TestDb::Postgres { url, .. } => with_client(url, |client| {
                 client
-                    .query("SELECT indexname FROM pg_indexes WHERE schemaname = $1", &[schema])
-                    .expect("index names")
+                    .query(sql, &[])
+                    .expect("rows")
                     .iter()
                     .map(|row| row.get(0))
                     .collect()
             }),
-        };
-        names.sort();
-        names
+        }
     }
 }
 
