@@ -1,5 +1,5 @@
 //! The expiry sweep at scale: seed `LOYALTY_SWEEP_LOTS` members (default 200,000), each with
-//! one lot of points that expired, on a fresh SQLite database; then time one sweep that expires
+//! one lot of points that expired on one of the past year's days, on a fresh SQLite database; then time one sweep that expires
 //! them all, as `loyalty expire` runs it. Prints the figure; not part of `cargo test`.
 //! `cargo bench -p loyalty-server --bench sweep` (`LOYALTY_SWEEP_LOTS=1000000` for the proof
 //! issue's scale: its seeding, 100,000 members per transaction, slows down as the tables grow
@@ -103,12 +103,18 @@ async fn create_program(store: &Store, business: Uuid) -> Uuid {
     program
 }
 
-/// `count` members enrolled 400 days ago, each with one 10-point lot that expired after 365.
+/// `count` members, each with one 10-point lot that expired after 365 days, on one of the past
+/// year's days: spread as a real program's expiries are, so the sweep meets them in an order
+/// unrelated to the order the members enrolled in (with one expiry time for all, it would meet
+/// them in key order, its easiest case).
 async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count: usize) {
-    let earned_at = Utc::now() - Duration::days(400);
+    let now = Utc::now();
     store
         .write(move |tx| {
             for n in first..first + count {
+                // A fixed scatter of the member number over 365 days (7,919 is prime).
+                let days_ago = 366 + (n as i64 * 7_919) % 365;
+                let earned_at = now - Duration::days(days_ago);
                 let account = Uuid::now_v7();
                 let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("fresh");
                 let commands = [

@@ -22,8 +22,12 @@ use loyalty_store::{EventMetadata, Store, StoreError, WriteTx};
 use serde::Serialize;
 use uuid::Uuid;
 
-/// How many due accounts one sweep reads at a time.
-pub const SWEEP_PAGE_COUNT: u32 = 4_096;
+/// How many due accounts one sweep reads at a time (about 50 MB of ids at most). They are
+/// matured in the order of their ids, which is the order of the account, snapshot and ledger
+/// indexes, so that neighbouring accounts share pages and each page is written once, not once
+/// per account on it: in the order they fell due (their expiry times scattered over a year),
+/// a sweep wrote 46 KB per lot against 12 KB (`cargo bench -p loyalty-server --bench sweep`).
+pub const SWEEP_WINDOW_COUNT: u32 = 1 << 20;
 /// How many due accounts one writer job matures: their program is loaded once per job, and
 /// the job is short enough (about 15 ms) not to hold up the API's commands for long.
 pub const SWEEP_JOB_ACCOUNT_COUNT: usize = 256;
@@ -99,12 +103,14 @@ pub async fn sweep(
     let mut seen: HashSet<Uuid> = HashSet::new();
     let mut done = 0u64;
     loop {
-        let due = store.due_accounts(as_of, SWEEP_PAGE_COUNT).await?;
+        let due = store.due_accounts(as_of, SWEEP_WINDOW_COUNT).await?;
         // An account still due after its sweep (a refusal, say) must not stop the others.
-        let fresh: Vec<(Uuid, Uuid)> = due.into_iter().filter(|(_, id)| seen.insert(*id)).collect();
+        let mut fresh: Vec<(Uuid, Uuid)> = due.into_iter().filter(|(_, id)| seen.insert(*id)).collect();
         if fresh.is_empty() {
             break;
         }
+        // Key order (a UUID's bytes sort as its text does, the stored keys' order).
+        fresh.sort_unstable_by_key(|&(_, account_id)| account_id);
         let total = seen.len() as u64;
         let jobs: Vec<Vec<(Uuid, Uuid)>> = fresh.chunks(SWEEP_JOB_ACCOUNT_COUNT).map(<[_]>::to_vec).collect();
         let mut results = stream::iter(jobs)
