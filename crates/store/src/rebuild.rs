@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::db::{params, Db, OptionalRow};
+use crate::db::{params, Db};
 use loyalty_domain::account::LoyaltyAccount;
 use loyalty_domain::program::Program;
 use loyalty_domain::reward::Reward;
@@ -137,7 +137,6 @@ fn rebuild_in_transaction(
     let mut last = last_sequences(db)?;
     let aggregates = last.len() as u64;
     let mut open: HashMap<Uuid, Folded> = HashMap::new();
-    let mut snapshots_written: u64 = 0;
     let mut done: u64 = 0;
     let mut after: i64 = 0;
     let page_sql = format!(
@@ -180,9 +179,7 @@ fn rebuild_in_transaction(
             entry.version = stored.sequence;
             if last.get(&stored.aggregate_id) == Some(&stored.sequence) {
                 last.remove(&stored.aggregate_id);
-                if write_snapshot(db, stored.aggregate_id, &entry)? {
-                    snapshots_written += 1;
-                }
+                write_snapshot(db, stored.aggregate_id, &entry)?;
             } else {
                 open.insert(stored.aggregate_id, entry);
             }
@@ -201,7 +198,6 @@ fn rebuild_in_transaction(
     tracing::info!(
         elapsed = ?started.elapsed(),
         events = done,
-        snapshots_written,
         snapshots_deleted = strays,
         "read models refilled"
     );
@@ -217,48 +213,38 @@ fn rebuild_in_transaction(
     })
 }
 
-/// Bring `id`'s snapshot in line with its fold: written (inserted, or replacing what is
-/// stored) only when the stored row differs in any column. `true` when it was written.
-fn write_snapshot(db: Db<'_>, id: Uuid, folded: &Folded) -> Result<bool, StoreError> {
+/// Bring `id`'s snapshot in line with its fold: the row is inserted, or replaces what is
+/// stored, only where a column differs; a stored row equal to the fold is left as it is. The
+/// comparison is the upsert's own, so the database reads each row once and nothing comes back
+/// (on PostgreSQL the write joins the transaction's queued writes, no round trip of its own),
+/// and a damaged row, whatever its column types, simply differs.
+fn write_snapshot(db: Db<'_>, id: Uuid, folded: &Folded) -> Result<(), StoreError> {
     let (kind, state, due_at) = match &folded.state {
         State::Program(p) => (Program::AGGREGATE_TYPE, serde_json::to_string(p)?, p.due_at()),
         State::Account(a) => (LoyaltyAccount::AGGREGATE_TYPE, serde_json::to_string(a)?, a.due_at()),
         State::Reward(r) => (Reward::AGGREGATE_TYPE, serde_json::to_string(r)?, r.due_at()),
     };
-    let due_at = due_at.map(time::format);
-    let id = id.to_string();
-    let stored: Option<StoredSnapshot> = db
-        .prepare_cached(
-            "SELECT aggregate_type, business_id, version, state, due_at FROM snapshots WHERE aggregate_id = ?1",
-        )?
-        .query_row(params![id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .optional()?;
-    let fold: StoredSnapshot = (
-        kind.to_owned(),
-        folded.business_id.clone(),
-        folded.version,
-        state,
-        due_at,
-    );
-    if stored.as_ref() == Some(&fold) {
-        return Ok(false);
-    }
-    let (kind, business_id, version, state, due_at) = fold;
     db.prepare_cached(
         "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (aggregate_id) DO UPDATE SET aggregate_type = excluded.aggregate_type,
              business_id = excluded.business_id, version = excluded.version, state = excluded.state,
-             due_at = excluded.due_at",
+             due_at = excluded.due_at
+         WHERE snapshots.aggregate_type IS DISTINCT FROM excluded.aggregate_type
+            OR snapshots.business_id IS DISTINCT FROM excluded.business_id
+            OR snapshots.version IS DISTINCT FROM excluded.version
+            OR snapshots.state IS DISTINCT FROM excluded.state
+            OR snapshots.due_at IS DISTINCT FROM excluded.due_at",
     )?
-    .execute_deferred(params![id, kind, business_id, version, state, due_at])?;
-    Ok(true)
+    .execute_deferred(params![
+        id.to_string(),
+        kind,
+        folded.business_id,
+        folded.version,
+        state,
+        due_at.map(time::format)
+    ])
 }
-
-/// A snapshot row as stored: aggregate type, business, version, state, due time.
-type StoredSnapshot = (String, String, i64, String, Option<String>);
 
 /// Delete snapshots of aggregates that have no events (there should be none; a damaged store
 /// may have some). Only searched for when the snapshots outnumber the aggregates. How many.
@@ -289,7 +275,7 @@ pub(crate) fn fingerprint(conn: Db<'_>) -> Result<String, StoreError> {
     ] {
         hasher.update(table.as_bytes());
         // Each column as a tag, then its length and text: unambiguous without formatting. Row
-        // by row into the hash, so a table of a million rows is never held in memory.
+        // by row into the hash, so on SQLite a table of a million rows is never held in memory.
         let mut line = Vec::with_capacity(1024);
         conn.prepare_cached(&format!("SELECT * FROM {table} ORDER BY {key}"))?
             .for_each_row(params![], |row| {
