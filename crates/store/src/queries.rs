@@ -609,10 +609,14 @@ pub fn due_accounts(conn: Db<'_>, as_of: DateTime<Utc>, limit: u32) -> Result<Ve
          WHERE due_at IS NOT NULL AND due_at <= ?1 AND aggregate_type = 'LoyaltyAccount'
          ORDER BY due_at LIMIT CAST(?2 AS BIGINT)",
     )?;
-    let rows: Vec<(String, String)> = stmt
-        .query_map(params![time::format(as_of), limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    rows.iter().map(|(b, a)| Ok((uuid(b)?, uuid(a)?))).collect()
+    // Parsed row by row: a sweep may ask for a million.
+    let mut due = Vec::new();
+    stmt.for_each_row(params![time::format(as_of), limit], |r| {
+        let (business, account): (String, String) = (r.get(0)?, r.get(1)?);
+        due.push((uuid(&business)?, uuid(&account)?));
+        Ok(())
+    })?;
+    Ok(due)
 }
 
 /// Programs that can move members between tiers (not drafts, not ended), with their
