@@ -1,9 +1,9 @@
 //! The expiry sweep at scale: seed `LOYALTY_SWEEP_LOTS` members (default 200,000), each with
-//! one lot of points that expired on one of the past year's days, on a fresh SQLite database; then time one sweep that expires
-//! them all, as `loyalty expire` runs it. Prints the figure; not part of `cargo test`.
-//! `cargo bench -p loyalty-server --bench sweep` (`LOYALTY_SWEEP_LOTS=1000000` for the proof
-//! issue's scale: its seeding, 100,000 members per transaction, slows down as the tables grow
-//! and takes many minutes).
+//! one lot of points that expired on one of the past year's days, on a fresh SQLite database;
+//! then time one sweep that expires them all, as `loyalty expire` runs it. Prints the figure;
+//! not part of `cargo test`. `cargo bench -p loyalty-server --bench sweep`
+//! (`LOYALTY_SWEEP_LOTS=1000000` for the proof issue's scale: its seeding, 100,000 members per
+//! transaction, takes about a minute).
 
 use std::time::Instant;
 
