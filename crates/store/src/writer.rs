@@ -255,12 +255,9 @@ fn run_unguarded(conn: &rusqlite::Connection, job: &mut dyn WriteJob, now: chron
         if conn.total_changes() != before || conn.is_autocommit() {
             return Unguarded::WroteThenFailed(error);
         }
-        if !retryable(&error, attempt) {
+        if !retry_after(&error, &mut attempt) {
             return Unguarded::Done(Err(error));
         }
-        attempt += 1;
-        metrics::counter!("store_conflict_retries_total").increment(1);
-        tracing::debug!(attempt, %error, "retrying after a concurrency conflict");
     }
 }
 
@@ -276,13 +273,22 @@ fn run_in_savepoint(db: Db<'_>, job: &mut dyn WriteJob, now: chrono::DateTime<ch
             return Ok(());
         };
         db.rollback_to_savepoint()?;
-        if !retryable(&error, attempt) {
+        if !retry_after(&error, &mut attempt) {
             return Err(error);
         }
-        attempt += 1;
-        metrics::counter!("store_conflict_retries_total").increment(1);
-        tracing::debug!(attempt, %error, "retrying after a concurrency conflict");
     }
+}
+
+/// Whether a job that failed with `error` runs again (see [`retryable`]); if so, the attempt
+/// is counted and logged.
+fn retry_after(error: &StoreError, attempt: &mut u32) -> bool {
+    if !retryable(error, *attempt) {
+        return false;
+    }
+    *attempt += 1;
+    metrics::counter!("store_conflict_retries_total").increment(1);
+    tracing::debug!(attempt = *attempt, %error, "retrying after a concurrency conflict");
+    true
 }
 
 /// A conflict (or a deadlock) is retried on fresh state, a few times.
