@@ -261,19 +261,16 @@ pub(crate) fn record_attempt(
     status_code: Option<u16>,
     outcome: Result<(), (String, Option<DateTime<Utc>>)>,
 ) -> Result<(), StoreError> {
-    let retry = match &outcome {
-        Err((_, Some(retry_at))) => Some(*retry_at),
-        _ => None,
-    };
     match outcome {
-        Ok(()) => conn
-            .prepare_cached(
+        Ok(()) => {
+            conn.prepare_cached(
                 "UPDATE webhook_deliveries SET status = 'DELIVERED', attempts = attempts + 1, last_status_code = ?2,
                         last_error = NULL, next_attempt_at = NULL, delivered_at = ?3 WHERE delivery_id = ?1",
             )?
-            .execute(params![delivery_id.to_string(), status_code, time::format(now)])?,
-        Err((error, retry_at)) => conn
-            .prepare_cached(
+            .execute(params![delivery_id.to_string(), status_code, time::format(now)])?;
+        }
+        Err((error, retry_at)) => {
+            conn.prepare_cached(
                 "UPDATE webhook_deliveries SET status = ?4, attempts = attempts + 1, last_status_code = ?2,
                         last_error = ?3, next_attempt_at = ?5 WHERE delivery_id = ?1",
             )?
@@ -283,20 +280,26 @@ pub(crate) fn record_attempt(
                 error,
                 if retry_at.is_some() { "PENDING" } else { "DEAD" },
                 retry_at.map(time::format)
-            ])?,
-    };
-    if let Some(retry_at) = retry {
-        // The aggregate's later deliveries wait for this one: not due before its retry, so
-        // polls neither scan them nor let them fill a page.
-        conn.prepare_cached(
-            "UPDATE webhook_deliveries SET next_attempt_at = ?2
-             WHERE status = 'PENDING' AND next_attempt_at < ?2
-               AND webhook_id = (SELECT webhook_id FROM webhook_deliveries WHERE delivery_id = ?1)
-               AND aggregate_id = (SELECT aggregate_id FROM webhook_deliveries WHERE delivery_id = ?1)
-               AND position > (SELECT position FROM webhook_deliveries WHERE delivery_id = ?1)",
-        )?
-        .execute(params![delivery_id.to_string(), time::format(retry_at)])?;
+            ])?;
+            if let Some(retry_at) = retry_at {
+                hold_back_later(conn, delivery_id, retry_at)?;
+            }
+        }
     }
+    Ok(())
+}
+
+/// The later deliveries of `delivery_id`'s subscription and aggregate wait for its retry: not
+/// due before `retry_at`, so polls neither scan them nor let them fill a page.
+fn hold_back_later(conn: Db<'_>, delivery_id: Uuid, retry_at: DateTime<Utc>) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE webhook_deliveries SET next_attempt_at = ?2
+         WHERE status = 'PENDING' AND next_attempt_at < ?2
+           AND webhook_id = (SELECT webhook_id FROM webhook_deliveries WHERE delivery_id = ?1)
+           AND aggregate_id = (SELECT aggregate_id FROM webhook_deliveries WHERE delivery_id = ?1)
+           AND position > (SELECT position FROM webhook_deliveries WHERE delivery_id = ?1)",
+    )?
+    .execute(params![delivery_id.to_string(), time::format(retry_at)])?;
     Ok(())
 }
 
