@@ -24,19 +24,33 @@ pub enum Db<'a> {
 
 /// `?N` placeholders (SQLite) as `$N` (PostgreSQL); text in single quotes is left alone.
 pub fn pg_placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
+    rewrite_placeholders(sql, |digits| Some(format!("${digits}"))).unwrap_or_else(|| sql.to_owned())
+}
+
+/// `sql` with each placeholder `?` and the digits after it (`?N`; the digits may be none)
+/// replaced by what `replace` makes of the digits; text in single quotes is left alone. `None`
+/// when `replace` refuses one.
+pub(crate) fn rewrite_placeholders(sql: &str, mut replace: impl FnMut(&str) -> Option<String>) -> Option<String> {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
     let mut quoted = false;
-    for c in sql.chars() {
+    while let Some(c) = chars.next() {
         match c {
             '\'' => {
                 quoted = !quoted;
                 out.push(c);
             }
-            '?' if !quoted => out.push('$'),
+            '?' if !quoted => {
+                let mut digits = String::new();
+                while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                    digits.push(d);
+                }
+                out.push_str(&replace(&digits)?);
+            }
             _ => out.push(c),
         }
     }
-    out
+    Some(out)
 }
 
 impl<'a> Db<'a> {
@@ -630,6 +644,14 @@ impl<T: FromColumn> FromColumn for Option<T> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn placeholders_become_postgres_ones_outside_quoted_text() {
+        assert_eq!(
+            super::pg_placeholders("SELECT '?', ?1, ?12 FROM t WHERE x = '?2' AND y = ?3"),
+            "SELECT '?', $1, $12 FROM t WHERE x = '?2' AND y = $3"
+        );
+    }
+
     /// See the module's note: a bare LIMIT parameter re-prepares its statement on every execution.
     #[test]
     fn no_statement_binds_a_bare_limit_parameter() {

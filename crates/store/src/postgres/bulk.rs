@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::SnapshotRow;
-use crate::db::Value;
+use crate::db::{rewrite_placeholders, Value};
 use crate::StoreError;
 
 /// A row waiting for the next multi-row statement of its table.
@@ -109,30 +109,10 @@ pub(super) fn update_from_arrays(sql: &str, types: &[Type]) -> Option<String> {
 /// `?K` (1 ≤ K ≤ `n`) as `v.pK`; text in single quotes is left alone. `None` for any other
 /// placeholder.
 fn placeholders_as_columns(sql: &str, n: usize) -> Option<String> {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut chars = sql.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                out.push(c);
-            }
-            '?' if !quoted => {
-                let mut digits = String::new();
-                while let Some(d) = chars.next_if(char::is_ascii_digit) {
-                    digits.push(d);
-                }
-                let k: usize = digits.parse().ok()?;
-                if k == 0 || k > n {
-                    return None;
-                }
-                out.push_str(&format!("v.p{k}"));
-            }
-            _ => out.push(c),
-        }
-    }
-    Some(out)
+    rewrite_placeholders(sql, |digits| {
+        let k: usize = digits.parse().ok()?;
+        (1..=n).contains(&k).then(|| format!("v.p{k}"))
+    })
 }
 
 fn array_type(ty: &Type) -> Option<&'static str> {
