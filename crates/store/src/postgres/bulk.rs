@@ -9,7 +9,10 @@
 //! sent this way, so sending their rows together, after the other writes of a flush, changes no
 //! outcome. The accounts read model's updates (each by account id, each expected to change
 //! that one row) go the same way, in rounds: the n-th update of every account in round n, so
-//! each account's updates keep their order and no statement updates a row twice. The account's
+//! each account's updates keep their order and no statement updates a row twice. Consecutive
+//! updates of one account by the same statement go as one row (`merge_rules`: the later value
+//! of each `column = ?K`, the sum of each `column = column + ?K`), so a rebuild, which updates
+//! an account once per event of its history, sends each account about once per flush. The account's
 //! insert (an enrolment) is an ordinary write, sent before them.
 
 use std::collections::HashMap;
@@ -96,14 +99,97 @@ pub(super) fn update_from_arrays(sql: &str, types: &[Type]) -> Option<String> {
         .enumerate()
         .map(|(k, ty)| array_type(ty).map(|name| format!("?{}::{name}", k + 1)))
         .collect();
+    let arrays = arrays?;
     let names: Vec<String> = (1..=n).map(|k| format!("p{k}")).collect();
+    // `key = ANY(keys)` beside the join lets the planner find the rows through the key's index.
+    // Without it, it joins a small table by reading all of it: a sequential scan per flush.
+    let lookup = match (key_column(&sql[at..]), arrays.first()) {
+        (Some(key), Some(keys)) => format!(" AND {key} = ANY({keys})"),
+        _ => String::new(),
+    };
     Some(format!(
-        "WITH changed AS ({set} FROM unnest({}) AS v({}) {filter} RETURNING 1)
+        "WITH changed AS ({set} FROM unnest({}) AS v({}) {filter}{lookup} RETURNING 1)
          SELECT 1 / CASE WHEN COUNT(*) = ?{}::int8 THEN 1 ELSE 0 END FROM changed",
-        arrays?.join(", "),
+        arrays.join(", "),
         names.join(", "),
         n + 1
     ))
+}
+
+/// The column of a filter `WHERE column = ?1`; `None` for a filter of any other form.
+fn key_column(filter: &str) -> Option<&str> {
+    let (column, value) = filter.trim().strip_prefix("WHERE")?.split_once('=')?;
+    let column = column.trim();
+    let is_name = !column.is_empty() && column.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (is_name && value.trim() == "?1").then_some(column)
+}
+
+/// How one parameter of a keyed update combines with the same parameter of the next update of
+/// the same row by the same statement, when the two are sent as one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Merge {
+    /// The key (`WHERE key = ?1`): the same in both.
+    Key,
+    /// `column = ?K`: the later value.
+    Last,
+    /// `column = column + ?K`: the sum.
+    Sum,
+}
+
+/// How the parameters of a keyed update `UPDATE t SET a = ?2, b = b + ?3 WHERE key = ?1`
+/// combine (see [`Merge`]); `None` when the statement is of another form, whose updates are
+/// then sent one by one.
+fn merge_rules(sql: &str) -> Option<Vec<Merge>> {
+    let sql = sql.trim();
+    let at = sql.rfind("WHERE")?;
+    key_column(&sql[at..])?;
+    let (_, assignments) = sql[..at].split_once(" SET ")?;
+    // Functions, subqueries and literals: not a form whose values this knows how to combine.
+    if assignments.contains(['(', '\'']) {
+        return None;
+    }
+    let mut rules = vec![Merge::Key];
+    for assignment in assignments.split(',') {
+        let (column, value) = assignment.split_once('=')?;
+        let column = column.trim();
+        let value = value.trim();
+        let (rule, placeholder) = match value.split_once('+') {
+            Some((same, placeholder)) if same.trim() == column => (Merge::Sum, placeholder.trim()),
+            Some(_) => return None,
+            None => (Merge::Last, value),
+        };
+        // Each parameter once, in order: ?2, ?3, …
+        if placeholder != format!("?{}", rules.len() + 1) {
+            return None;
+        }
+        rules.push(rule);
+    }
+    Some(rules)
+}
+
+/// `later` folded into `earlier` by `rules`; `false` (and `earlier` unchanged) when a sum meets
+/// a value that is not an integer, or would overflow.
+fn merge_into(earlier: &mut [Value<'static>], later: &[Value<'static>], rules: &[Merge]) -> bool {
+    if earlier.len() != rules.len() || later.len() != rules.len() {
+        return false;
+    }
+    let mut merged = Vec::with_capacity(rules.len());
+    for ((rule, before), after) in rules.iter().zip(earlier.iter()).zip(later) {
+        merged.push(match rule {
+            Merge::Key | Merge::Last => after.clone(),
+            Merge::Sum => match (before, after) {
+                (Value::Int(a), Value::Int(b)) => match a.checked_add(*b) {
+                    Some(sum) => Value::Int(sum),
+                    None => return false,
+                },
+                _ => return false,
+            },
+        });
+    }
+    for (slot, value) in earlier.iter_mut().zip(merged) {
+        *slot = value;
+    }
+    true
 }
 
 /// `?K` (1 ≤ K ≤ `n`) as `v.pK`; text in single quotes is left alone. `None` for any other
@@ -218,12 +304,22 @@ pub(super) struct KeyedRows {
     pub otherwise: StoreError,
 }
 
+/// The keyed updates of one row in a flush so far.
+#[derive(Default)]
+struct KeyUpdates {
+    /// How many rounds they take.
+    count: usize,
+    /// Where the last one is: round, statement in the round, row of the statement.
+    last: Option<(usize, usize, usize)>,
+}
+
 /// Group the queued rows into the statements that send them.
 pub(super) fn statements(rows: Vec<BulkRow>) -> Result<Statements, StoreError> {
     let mut inserts: Vec<InsertRows> = Vec::new();
     let mut insert_index: HashMap<String, usize> = HashMap::new();
     let mut rounds: Vec<Vec<KeyedRows>> = Vec::new();
-    let mut updates_of: HashMap<String, usize> = HashMap::new();
+    let mut updates_of: HashMap<String, KeyUpdates> = HashMap::new();
+    let mut merge_rules_of: HashMap<String, Option<Vec<Merge>>> = HashMap::new();
     let mut snapshots: Vec<Folded> = Vec::new();
     let mut snapshot_index: HashMap<String, usize> = HashMap::new();
     for row in rows {
@@ -244,20 +340,40 @@ pub(super) fn statements(rows: Vec<BulkRow>) -> Result<Statements, StoreError> {
                     Some(Value::Text(key)) => key.to_string(),
                     _ => return Err(StoreError::Corrupt(format!("a keyed update without a text key: {sql}"))),
                 };
-                let count = updates_of.entry(key).or_insert(0);
-                let round = *count;
-                *count += 1;
+                let updates = updates_of.entry(key).or_default();
+                // The same statement again, right after the last update of this row: the two
+                // go as one (a rebuild updates an account once per event of its history).
+                if let Some((round, group, row)) = updates.last {
+                    let last = &mut rounds[round][group];
+                    if last.sql == sql {
+                        if !merge_rules_of.contains_key(&sql) {
+                            merge_rules_of.insert(sql.clone(), merge_rules(&sql));
+                        }
+                        if let Some(Some(rules)) = merge_rules_of.get(&sql) {
+                            if merge_into(&mut last.rows[row], &values, rules) {
+                                continue;
+                            }
+                        }
+                    }
+                }
+                let round = updates.count;
+                updates.count += 1;
                 if rounds.len() <= round {
                     rounds.push(Vec::new());
                 }
-                match rounds[round].iter_mut().find(|group| group.sql == sql) {
-                    Some(group) => group.rows.push(values),
-                    None => rounds[round].push(KeyedRows {
-                        sql,
-                        rows: vec![values],
-                        otherwise,
-                    }),
-                }
+                let group = match rounds[round].iter().position(|group| group.sql == sql) {
+                    Some(group) => group,
+                    None => {
+                        rounds[round].push(KeyedRows {
+                            sql,
+                            rows: Vec::new(),
+                            otherwise,
+                        });
+                        rounds[round].len() - 1
+                    }
+                };
+                rounds[round][group].rows.push(values);
+                updates.last = Some((round, group, rounds[round][group].rows.len() - 1));
             }
             BulkRow::Snapshot {
                 aggregate_id,
@@ -377,7 +493,8 @@ mod tests {
             update_from_arrays(sql, &[Type::TEXT, Type::INT8, Type::INT8]).as_deref(),
             Some(
                 "WITH changed AS (UPDATE accounts SET point_balance = v.p2, lifetime_points = lifetime_points + v.p3, note = '?9' \
-                 FROM unnest(?1::text[], ?2::int8[], ?3::int8[]) AS v(p1, p2, p3) WHERE account_id = v.p1 RETURNING 1)
+                 FROM unnest(?1::text[], ?2::int8[], ?3::int8[]) AS v(p1, p2, p3) WHERE account_id = v.p1 \
+                 AND account_id = ANY(?1::text[]) RETURNING 1)
          SELECT 1 / CASE WHEN COUNT(*) = ?4::int8 THEN 1 ELSE 0 END FROM changed"
             )
         );
@@ -425,6 +542,112 @@ mod tests {
                 vec![("balance", vec![text("a"), text("b")]), ("tier", vec![text("c")])],
                 vec![("tier", vec![text("a")])],
                 vec![("balance", vec![text("a")])],
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_filter_on_the_key_alone_gets_the_index_lookup() {
+        assert_eq!(key_column("WHERE account_id = ?1"), Some("account_id"));
+        assert_eq!(key_column(" WHERE k=?1 "), Some("k"));
+        assert_eq!(key_column("WHERE k = ?1 AND version = ?2"), None);
+        assert_eq!(key_column("WHERE k = ?2"), None);
+        assert_eq!(key_column("WHERE lower(k) = ?1"), None);
+        let sql = update_from_arrays(
+            "UPDATE t SET a = ?2 WHERE k = ?1 AND b = ?3",
+            &[Type::TEXT, Type::INT8, Type::INT8],
+        );
+        assert!(sql.is_some_and(|sql| !sql.contains("ANY")));
+    }
+
+    const BALANCE: &str = "UPDATE accounts SET point_balance = ?2, lifetime_points = lifetime_points + ?3, version = ?4
+             WHERE account_id = ?1";
+    const TIER: &str = "UPDATE accounts SET tier_id = ?2, version = ?3 WHERE account_id = ?1";
+
+    fn update(key: &str, sql: &str, values: Vec<Value<'static>>) -> BulkRow {
+        let mut row = vec![Value::Text(key.to_owned().into())];
+        row.extend(values);
+        BulkRow::Keyed {
+            sql: sql.to_owned(),
+            values: row,
+            otherwise: StoreError::NoRow,
+        }
+    }
+
+    /// Each round as (statement, rows as text).
+    fn shape(rounds: &[Vec<KeyedRows>]) -> Vec<Vec<(&str, Vec<String>)>> {
+        rounds
+            .iter()
+            .map(|round| {
+                round
+                    .iter()
+                    .map(|group| {
+                        (
+                            group.sql.as_str(),
+                            group.rows.iter().map(|row| format!("{row:?}")).collect(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_parameters_of_a_keyed_update_combine_by_the_form_of_their_assignment() {
+        assert_eq!(
+            merge_rules(BALANCE),
+            Some(vec![Merge::Key, Merge::Last, Merge::Sum, Merge::Last])
+        );
+        assert_eq!(merge_rules(TIER), Some(vec![Merge::Key, Merge::Last, Merge::Last]));
+        // Other forms are sent row by row.
+        for sql in [
+            "UPDATE t SET a = a - ?2 WHERE k = ?1",
+            "UPDATE t SET a = b + ?2 WHERE k = ?1",
+            "UPDATE t SET a = ?3, b = ?2 WHERE k = ?1",
+            "UPDATE t SET a = coalesce(a, ?2) WHERE k = ?1",
+            "UPDATE t SET a = 'x', b = ?2 WHERE k = ?1",
+            "UPDATE t SET a = ?2 WHERE k = ?1 AND v = ?3",
+        ] {
+            assert_eq!(merge_rules(sql), None, "{sql}");
+        }
+    }
+
+    #[test]
+    fn consecutive_updates_of_a_row_by_one_statement_go_as_one_with_the_last_values_and_the_summed_deltas() {
+        let (int, text) = (Value::Int, |t: &str| Value::Text(t.to_owned().into()));
+        let rows = vec![
+            update("a", BALANCE, vec![int(10), int(10), int(2)]),
+            update("b", BALANCE, vec![int(5), int(5), int(2)]),
+            update("a", BALANCE, vec![int(25), int(15), int(3)]),
+            update("a", BALANCE, vec![int(20), int(-5), int(4)]),
+            // Another statement in between: the next balance update cannot join the ones
+            // before it, whose order against the tier change matters.
+            update("a", TIER, vec![text("gold"), int(5)]),
+            update("a", BALANCE, vec![int(21), int(1), int(6)]),
+            // A sum of a value that is not an integer is not combined.
+            update("b", BALANCE, vec![int(6), Value::Null, int(3)]),
+        ];
+        let Statements { rounds, .. } = statements(rows).unwrap();
+        let row = |key: &str, values: Vec<Value<'static>>| {
+            let mut row = vec![text(key)];
+            row.extend(values);
+            format!("{row:?}")
+        };
+        assert_eq!(
+            shape(&rounds),
+            vec![
+                vec![(
+                    BALANCE,
+                    vec![
+                        row("a", vec![int(20), int(20), int(4)]),
+                        row("b", vec![int(5), int(5), int(2)])
+                    ]
+                )],
+                vec![
+                    (TIER, vec![row("a", vec![text("gold"), int(5)])]),
+                    (BALANCE, vec![row("b", vec![int(6), Value::Null, int(3)])])
+                ],
+                vec![(BALANCE, vec![row("a", vec![int(21), int(1), int(6)])])],
             ]
         );
     }
