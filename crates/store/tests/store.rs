@@ -411,11 +411,47 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
     // The secondary indexes it dropped while refilling are back.
     assert_eq!(f.db.index_names(), indexes);
 
+    // Damaged read models: wrong balances, missing ledger entries, a ledger entry and an
+    // account of no event, and two accounts with each other's email (a unique pair).
     f.db.execute("UPDATE accounts SET point_balance = point_balance + 1000");
     f.db.execute("DELETE FROM transactions WHERE position % 2 = 0");
+    f.db.execute(
+        "INSERT INTO transactions (position, transaction_id, account_id, business_id, type, points_changed,
+             new_balance, reason, timestamp)
+         SELECT position + 1000000, 'stray', account_id, business_id, type, points_changed, new_balance,
+             reason, timestamp
+         FROM transactions WHERE position = (SELECT MAX(position) FROM transactions)",
+    );
+    let accounts = f.db.texts("SELECT account_id FROM accounts ORDER BY account_id");
+    f.db.execute(&format!(
+        "INSERT INTO accounts (account_id, business_id, program_id, customer_id, display_name, email, email_key,
+             status, point_balance, lifetime_points, version, enrolled_at, updated_at)
+         SELECT '{}', business_id, program_id, 'stray', display_name, 'stray@example.com', 'stray@example.com',
+             status, 5, 5, 1, enrolled_at, updated_at
+         FROM accounts WHERE account_id = '{}'",
+        Uuid::new_v4(),
+        accounts[0]
+    ));
+    let email_of = |id: &str| {
+        f.db.texts(&format!("SELECT email_key FROM accounts WHERE account_id = '{id}'"))
+    };
+    let (first, second) = (email_of(&accounts[1])[0].clone(), email_of(&accounts[2])[0].clone());
+    f.db.execute(&format!(
+        "UPDATE accounts SET email_key = 'swapping' WHERE account_id = '{}'",
+        accounts[1]
+    ));
+    f.db.execute(&format!(
+        "UPDATE accounts SET email_key = '{first}' WHERE account_id = '{}'",
+        accounts[2]
+    ));
+    f.db.execute(&format!(
+        "UPDATE accounts SET email_key = '{second}' WHERE account_id = '{}'",
+        accounts[1]
+    ));
     assert_ne!(f.store.read_model_fingerprint().expect("fingerprint"), live);
     f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
+    assert_eq!(email_of(&accounts[1]), vec![first]);
 
     // Snapshots are compared with each fold and only rewritten where they differ: a damaged
     // state, a wrong version, a missing row and a row of no aggregate are all put right.
