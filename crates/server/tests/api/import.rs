@@ -109,3 +109,41 @@ async fn a_member_already_enrolled_rolls_the_whole_import_back() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("customerId, displayName and email"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_id_in_use_and_an_enrolled_email_are_each_reported_on_their_line() {
+    let app = spawn_app().await;
+    let program = app.active_program().await;
+    let existing = app.enroll_customer(&program, "c-0", "grace@example.com").await;
+    let fresh = uuid::Uuid::new_v4();
+    let (output, report) = import(
+        &app,
+        &format!(
+            "customerId,displayName,email,accountId\n\
+             c-1,Ada,ada@example.com,{fresh}\n\
+             c-2,Reused id,reused@example.com,{existing}\n\
+             c-3,Grace,GRACE@example.com,\n\
+             c-4,Alan,alan@example.com,\n"
+        ),
+        &program,
+    );
+    assert!(!output.status.success(), "{report}");
+    let errors: Vec<(u64, String)> = report["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap_or(0),
+                e["field"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        vec![(3, "accountId".to_owned()), (4, "email".to_owned())],
+        "{report}"
+    );
+    assert_eq!(enrolled(&app, "ada@example.com").await, 0, "rolled back");
+    assert_eq!(app.get_account(&fresh.to_string()).await.0, StatusCode::NOT_FOUND);
+}

@@ -100,6 +100,9 @@ const SNAPSHOTS_PREFETCH_SQL: &str = "SELECT k.aggregate_id, s.business_id, s.ag
      CROSS JOIN LATERAL (SELECT business_id, aggregate_type, version, state FROM snapshots
                          WHERE aggregate_id = k.aggregate_id LIMIT 1) AS s";
 
+/// How many keys one prefetch query looks up (see `prefetch_snapshots`).
+const PREFETCH_CHUNK_COUNT: usize = 10_000;
+
 impl PgConn {
     /// Connect; `url` is a libpq-style URL (a schema with `options=-c search_path=NAME`).
     pub fn connect(url: &str) -> Result<Self, StoreError> {
@@ -153,6 +156,57 @@ impl PgConn {
     pub fn query(&self, statement: &Statement, values: &[Value<'_>]) -> Result<Vec<tokio_postgres::Row>, StoreError> {
         let refs = refs(values);
         self.pipelined(self.client.query(statement, &refs))
+    }
+
+    /// Rows of `sql`, whose parameters are the array `keys` and then `more`, after everything
+    /// queued.
+    fn query_array(&self, sql: &str, keys: &[String], more: &[&str]) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let statement = self.statement(sql)?;
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&keys];
+        params.extend(more.iter().map(|value| value as &(dyn ToSql + Sync)));
+        self.pipelined(self.client.query(&statement, &params))
+    }
+
+    /// Read the snapshots of many aggregates into the transaction's cache (see
+    /// `cached_snapshot`), a chunk of them per round trip, instead of one round trip per
+    /// aggregate as each is loaded. Those already seen in this transaction are not read again.
+    pub fn prefetch_snapshots(&self, aggregate_ids: &[String]) -> Result<(), StoreError> {
+        let unseen: Vec<String> = {
+            let cache = self.snapshots.borrow();
+            aggregate_ids
+                .iter()
+                .filter(|id| !cache.contains_key(*id))
+                .cloned()
+                .collect()
+        };
+        for chunk in unseen.chunks(PREFETCH_CHUNK_COUNT) {
+            let rows = self.query_array(SNAPSHOTS_PREFETCH_SQL, chunk, &[])?;
+            let mut cache = self.snapshots.borrow_mut();
+            for id in chunk {
+                cache.insert(id.clone(), None);
+            }
+            for row in rows {
+                cache.insert(
+                    row.try_get(0)?,
+                    Some((row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?)),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Which of `email_keys` an account of `program_id` has, a chunk of keys per round trip.
+    pub fn taken_email_keys(&self, program_id: &str, email_keys: &[String]) -> Result<Vec<String>, StoreError> {
+        const SQL: &str = "SELECT k.email_key FROM unnest(?1::text[]) AS k(email_key)
+             WHERE EXISTS (SELECT 1 FROM accounts WHERE program_id = ?2::text AND email_key = k.email_key)";
+        let mut taken = Vec::new();
+        for chunk in email_keys.chunks(PREFETCH_CHUNK_COUNT) {
+            for row in self.query_array(SQL, chunk, &[program_id])? {
+                taken.push(row.try_get(0)?);
+            }
+        }
+        Ok(taken)
     }
 
     /// Rows changed by `statement`, after everything queued.
