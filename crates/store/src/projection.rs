@@ -79,22 +79,31 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
                 "INSERT INTO accounts (account_id, business_id, program_id, customer_id, display_name, email, email_key,
                                        status, point_balance, lifetime_points, tier_id, tier_name, tier_level,
                                        version, enrolled_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'ACTIVE', 0, 0, ?10, ?11, ?12, ?8, ?9, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?
-            .execute_deferred(params![
-                id,
-                stored.business_id.to_string(),
-                e.program_id.to_string(),
-                e.customer_id.as_str(),
-                e.display_name,
-                e.email,
-                e.email.to_lowercase(),
-                stored.sequence,
-                at,
-                e.initial_tier_id,
-                e.initial_tier_name,
-                e.initial_tier_level
-            ])?;
+            // On PostgreSQL a row of the flush's multi-row insert (sent before the flush's
+            // updates of accounts, so an account's later updates still find it).
+            .insert_batched(
+                params![
+                    id,
+                    stored.business_id.to_string(),
+                    e.program_id.to_string(),
+                    e.customer_id.as_str(),
+                    e.display_name,
+                    e.email,
+                    e.email.to_lowercase(),
+                    "ACTIVE",
+                    0i64,
+                    0i64,
+                    e.initial_tier_id,
+                    e.initial_tier_name,
+                    e.initial_tier_level,
+                    stored.sequence,
+                    at,
+                    at
+                ],
+                None,
+            )?;
         }
         AccountEvent::PurchaseRecorded(e) => {
             conn.prepare_cached(

@@ -12,8 +12,9 @@
 //! each account's updates keep their order and no statement updates a row twice. Consecutive
 //! updates of one account by the same statement go as one row (`merge_rules`: the later value
 //! of each `column = ?K`, the sum of each `column = column + ?K`), so a rebuild, which updates
-//! an account once per event of its history, sends each account about once per flush. The account's
-//! insert (an enrolment) is an ordinary write, sent before them.
+//! an account once per event of its history, sends each account about once per flush. The
+//! accounts' inserts (enrolments) are multi-row inserts, sent before the updates. Commands do
+//! read accounts back (the email check), but every read sends the queue first, so it sees them.
 
 use std::collections::HashMap;
 
