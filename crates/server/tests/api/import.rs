@@ -22,6 +22,21 @@ fn import(app: &TestApp, csv: &str, program: &str) -> (Output, Value) {
     (output, json)
 }
 
+/// Each reported row error as (line, field).
+fn line_and_field(report: &Value) -> Vec<(u64, String)> {
+    report["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap_or(0),
+                e["field"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
 async fn enrolled(app: &TestApp, email: &str) -> usize {
     let (status, _, body) = app.get(&format!("/v1/accounts?email={email}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -63,17 +78,7 @@ async fn bad_rows_are_all_reported_and_nothing_is_imported() {
     assert!(!output.status.success());
     assert_eq!(report["imported"], 0, "{report}");
     assert_eq!(report["errorCount"], 3, "{report}");
-    let errors: Vec<(u64, String)> = report["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .map(|e| {
-            (
-                e["line"].as_u64().unwrap_or(0),
-                e["field"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect();
+    let errors = line_and_field(&report);
     assert_eq!(
         errors,
         vec![
@@ -128,17 +133,7 @@ async fn an_account_id_in_use_and_an_enrolled_email_are_each_reported_on_their_l
         &program,
     );
     assert!(!output.status.success(), "{report}");
-    let errors: Vec<(u64, String)> = report["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .map(|e| {
-            (
-                e["line"].as_u64().unwrap_or(0),
-                e["field"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect();
+    let errors = line_and_field(&report);
     assert_eq!(
         errors,
         vec![(3, "accountId".to_owned()), (4, "email".to_owned())],
