@@ -197,9 +197,10 @@ impl Stmt<'_> {
         }
     }
 
-    /// An insert into an append-only table (events, ledger, idempotency records): at once on
-    /// SQLite; on PostgreSQL a row of the flush's multi-row insert into that table (see
-    /// `postgres::bulk`). A unique-index violation means `otherwise` when given.
+    /// An insert whose row nothing in the transaction writes again before the flush's updates
+    /// (events, ledger, idempotency records, new accounts): at once on SQLite; on PostgreSQL a
+    /// row of the flush's multi-row insert into that table (see `postgres::bulk`). A
+    /// unique-index violation means `otherwise` when given.
     pub fn insert_batched(&mut self, params: impl Params, otherwise: Option<StoreError>) -> Result<(), StoreError> {
         match self {
             Stmt::Sqlite(_) => match (self.execute(params), otherwise) {

@@ -142,3 +142,23 @@ async fn an_account_id_in_use_and_an_enrolled_email_are_each_reported_on_their_l
     assert_eq!(enrolled(&app, "ada@example.com").await, 0, "rolled back");
     assert_eq!(app.get_account(&fresh.to_string()).await.0, StatusCode::NOT_FOUND);
 }
+
+/// Past 10,000 members the import reads ahead in chunks and sends its writes in parts: an
+/// enrolled email in the second chunk is still found, and what the first part wrote is rolled
+/// back with the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_past_the_first_ten_thousand_members_rolls_back_those_already_sent() {
+    let app = spawn_app().await;
+    let program = app.active_program().await;
+    app.enroll_customer(&program, "c-0", "taken@example.com").await;
+    let mut csv = String::from("customerId,displayName,email\n");
+    for n in 1..=10_001 {
+        csv.push_str(&format!("c-{n},Member {n},member{n}@example.com\n"));
+    }
+    csv.push_str("c-last,Taken,Taken@Example.com\n");
+    let (output, report) = import(&app, &csv, &program);
+    assert!(!output.status.success(), "{report}");
+    assert_eq!(line_and_field(&report), vec![(10_003, "email".to_owned())], "{report}");
+    assert_eq!(enrolled(&app, "member1@example.com").await, 0, "rolled back");
+    assert_eq!(enrolled(&app, "member10001@example.com").await, 0, "rolled back");
+}

@@ -4,10 +4,11 @@
 //! (bind, plan lookup, executor start and end, a message round of its own); `unnest` over one
 //! array per column does the same work once for the whole batch.
 //!
-//! Only tables that nothing else in the writer's transaction writes, and that commands never
-//! read back from the database (they read their own writes from the connection's caches) are
-//! sent this way, so sending their rows together, after the other writes of a flush, changes no
-//! outcome. The accounts read model's updates (each by account id, each expected to change
+//! Only rows that no other write of the flush depends on are sent this way: new rows of the
+//! append-only tables and of accounts, and the snapshots. Sending them together, after the
+//! other writes of a flush, changes no outcome; a command that reads them back (commands read
+//! most of their own writes from the connection's caches, and an email check reads accounts)
+//! sends the queue first. The accounts read model's updates (each by account id, each expected to change
 //! that one row) go the same way, in rounds: the n-th update of every account in round n, so
 //! each account's updates keep their order and no statement updates a row twice. Consecutive
 //! updates of one account by the same statement go as one row (`merge_rules`: the later value
@@ -139,11 +140,13 @@ enum Merge {
 
 /// How the parameters of a keyed update `UPDATE t SET a = ?2, b = b + ?3 WHERE key = ?1`
 /// combine (see [`Merge`]); `None` when the statement is of another form, whose updates are
-/// then sent one by one.
+/// then sent one by one. The row's states between the merged updates are skipped, so so is
+/// any check they alone would fail (a sum overflowing on the way, say); none of the read
+/// model's updates has such a check.
 fn merge_rules(sql: &str) -> Option<Vec<Merge>> {
     let sql = sql.trim();
     let at = sql.rfind("WHERE")?;
-    key_column(&sql[at..])?;
+    let key = key_column(&sql[at..])?;
     let (_, assignments) = sql[..at].split_once(" SET ")?;
     // Functions, subqueries and literals: not a form whose values this knows how to combine.
     if assignments.contains(['(', '\'']) {
@@ -154,6 +157,10 @@ fn merge_rules(sql: &str) -> Option<Vec<Merge>> {
         let (column, value) = assignment.split_once('=')?;
         let column = column.trim();
         let value = value.trim();
+        // An update that moves the row to another key is not one row's later state.
+        if column == key {
+            return None;
+        }
         let (rule, placeholder) = match value.split_once('+') {
             Some((same, placeholder)) if same.trim() == column => (Merge::Sum, placeholder.trim()),
             Some(_) => return None,
@@ -608,6 +615,7 @@ mod tests {
             "UPDATE t SET a = coalesce(a, ?2) WHERE k = ?1",
             "UPDATE t SET a = 'x', b = ?2 WHERE k = ?1",
             "UPDATE t SET a = ?2 WHERE k = ?1 AND v = ?3",
+            "UPDATE t SET k = ?2 WHERE k = ?1",
         ] {
             assert_eq!(merge_rules(sql), None, "{sql}");
         }
