@@ -412,7 +412,8 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
     assert_eq!(f.db.index_names(), indexes);
 
     // Damaged read models: wrong balances, missing ledger entries, a ledger entry and an
-    // account of no event, and two accounts with each other's email (a unique pair).
+    // account of no event, and two accounts with each other's email (a unique pair: a rebuild
+    // that wrote over the live rows instead of refilling emptied tables would collide on it).
     f.db.execute("UPDATE accounts SET point_balance = point_balance + 1000");
     f.db.execute("DELETE FROM transactions WHERE position % 2 = 0");
     f.db.execute(
