@@ -189,8 +189,10 @@ async fn failures_are_retried_then_dead_and_a_replay_delivers() {
     assert_eq!(enrolled["attempts"], 4);
     assert_eq!(enrolled["lastStatusCode"], 500);
 
-    // The receiver is fixed: a replay delivers it.
+    // The receiver is fixed: a replay delivers it. Counted from before the replay is asked
+    // for: it may be delivered before the answer to that request is read.
     down.failures.store(0, Ordering::SeqCst);
+    let before = down.count();
     let replay = format!(
         "/v1/webhooks/{}/deliveries/{}/replay",
         down_hook["webhookId"].as_str().expect("id"),
@@ -199,7 +201,6 @@ async fn failures_are_retried_then_dead_and_a_replay_delivers() {
     let (status, _, queued) = app.post(&replay, &json!({})).await;
     assert_eq!(status, StatusCode::OK, "{queued}");
     assert_eq!(queued["status"], "PENDING");
-    let before = down.count();
     eventually("the replay is delivered", async || {
         deliveries(&down_hook, "DELIVERED")
             .await
