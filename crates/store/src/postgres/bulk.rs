@@ -5,17 +5,17 @@
 //! array per column does the same work once for the whole batch.
 //!
 //! Only rows that no other write of the flush depends on are sent this way: new rows of the
-//! append-only tables and of accounts, and the snapshots. Sending them together, after the
-//! other writes of a flush, changes no outcome; a command that reads them back (commands read
-//! most of their own writes from the connection's caches, and an email check reads accounts)
-//! sends the queue first. The accounts read model's updates (each by account id, each expected to change
-//! that one row) go the same way, in rounds: the n-th update of every account in round n, so
-//! each account's updates keep their order and no statement updates a row twice. Consecutive
+//! append-only tables and of accounts (enrolments), and the snapshots. Sending them together,
+//! after the other writes of a flush, changes no outcome: commands read most of their own
+//! writes from the connection's caches, and a read of the database (an email check reads
+//! accounts) sends the queue first.
+//!
+//! The accounts read model's updates (each by account id, each expected to change that one
+//! row) go after the inserts, in rounds: the n-th update of every account in round n, so each
+//! account's updates keep their order and no statement updates a row twice. Consecutive
 //! updates of one account by the same statement go as one row (`merge_rules`: the later value
 //! of each `column = ?K`, the sum of each `column = column + ?K`), so a rebuild, which updates
-//! an account once per event of its history, sends each account about once per flush. The
-//! accounts' inserts (enrolments) are multi-row inserts, sent before the updates. Commands do
-//! read accounts back (the email check), but every read sends the queue first, so it sees them.
+//! an account once per event of its history, sends each account about once per flush.
 
 use std::collections::HashMap;
 
