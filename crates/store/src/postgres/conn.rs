@@ -182,16 +182,27 @@ impl PgConn {
         };
         for chunk in unseen.chunks(PREFETCH_CHUNK_COUNT) {
             let rows = self.query_array(SNAPSHOTS_PREFETCH_SQL, chunk, &[])?;
-            let mut cache = self.snapshots.borrow_mut();
-            for id in chunk {
-                cache.insert(id.clone(), None);
-            }
-            for row in rows {
-                cache.insert(
-                    row.try_get(0)?,
-                    Some((row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?)),
-                );
-            }
+            self.cache_prefetched_snapshots(chunk.iter().cloned(), rows)?;
+        }
+        Ok(())
+    }
+
+    /// Cache the answer of `SNAPSHOTS_PREFETCH_SQL` for the aggregates it was asked about:
+    /// each one it returned with its row, the others as not existing.
+    fn cache_prefetched_snapshots(
+        &self,
+        asked: impl IntoIterator<Item = String>,
+        rows: Vec<tokio_postgres::Row>,
+    ) -> Result<(), StoreError> {
+        let mut cache = self.snapshots.borrow_mut();
+        for aggregate in asked {
+            cache.insert(aggregate, None);
+        }
+        for row in rows {
+            cache.insert(
+                row.try_get(0)?,
+                Some((row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?)),
+            );
         }
         Ok(())
     }
@@ -386,17 +397,7 @@ impl PgConn {
                     Some((row.try_get(2)?, status, row.try_get(4)?)),
                 );
             }
-            let mut cache = self.snapshots.borrow_mut();
-            for aggregate in aggregates {
-                cache.insert(aggregate, None);
-            }
-            for row in rows? {
-                cache.insert(
-                    row.try_get(0)?,
-                    Some((row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?)),
-                );
-            }
-            Ok(())
+            self.cache_prefetched_snapshots(aggregates, rows?)
         };
         read().inspect_err(|_| {
             self.reset_transaction();
