@@ -87,7 +87,7 @@ impl Relay {
     pub async fn run_once(&self) -> Result<usize, RelayError> {
         let name = self.checkpoint_name();
         let after = self.store.checkpoint(&name).await?;
-        let events = self.store.events_after(after, self.settings.page_count).await?;
+        let events = self.store.durable_events_after(after, self.settings.page_count).await?;
         let Some(last) = events.last().map(|e| e.position) else {
             self.record_lag(after).await;
             return Ok(0);
@@ -118,7 +118,7 @@ impl Relay {
         let mut after = from;
         let mut sent = 0u64;
         loop {
-            let events = self.store.events_after(after, self.settings.page_count).await?;
+            let events = self.store.durable_events_after(after, self.settings.page_count).await?;
             let Some(last) = events.last().map(|e| e.position) else {
                 return Ok(sent);
             };

@@ -156,7 +156,7 @@ impl From<ValidationErrors> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::WriterGone => Self::Unavailable,
+            StoreError::WriterGone | StoreError::DurabilityUnconfirmed(_) => Self::Unavailable,
             other => Self::Internal(other.into()),
         }
     }

@@ -133,6 +133,16 @@ impl<'a> Db<'a> {
         self.execute_batch("COMMIT")
     }
 
+    /// Commit without waiting for the disk: PostgreSQL's asynchronous commit, for the writer
+    /// alone, whose syncer answers nobody before the commit is durable (see
+    /// [`crate::postgres::syncer`]). SQLite commits as [`Self::commit`] does.
+    pub fn commit_unsynced(self) -> Result<(), StoreError> {
+        match self {
+            Db::Pg(conn) => conn.commit_unsynced(),
+            Db::Sqlite(_) => self.commit(),
+        }
+    }
+
     pub fn rollback(self) -> Result<(), StoreError> {
         if let Db::Pg(conn) = self {
             conn.reset_transaction();

@@ -1,14 +1,16 @@
 //! The PostgreSQL backend: several service instances on one database. The same SQL as SQLite,
 //! its own schema (BIGINT integers; event positions given out by the writer under the event-log
 //! lock), migrations applied under an advisory lock so instances starting together apply each
-//! once, a pipelining connection (`conn`), and leadership for background work by a session
-//! advisory lock.
+//! once, a pipelining connection (`conn`), a syncer that makes the writer's commits durable
+//! before anyone is answered so the writer need not wait for the disk (`syncer`), and leadership
+//! for background work by a session advisory lock.
 
 mod bulk;
 mod conn;
 mod leadership;
 mod read_pool;
 mod schema;
+pub(crate) mod syncer;
 
 pub use conn::{PgConn, SnapshotRow};
 

@@ -107,7 +107,7 @@ impl Store {
     /// Open (creating if needed) and migrate the database, and start the writer thread.
     pub fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
         let stop_checkpointer = Arc::new(AtomicBool::new(false));
-        let (conn, readers, checkpointer) = match &settings.backend {
+        let (conn, readers, checkpointer, syncer) = match &settings.backend {
             Backend::Sqlite(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent)?;
@@ -120,7 +120,12 @@ impl Store {
                     Arc::clone(&stop_checkpointer),
                 )?;
                 let readers = crate::sqlite::ReadPool::new(path.clone(), settings.read_connections_idle_max);
-                (WriterConn::Sqlite(conn), Readers::Sqlite(readers), Some(checkpointer))
+                (
+                    WriterConn::Sqlite(conn),
+                    Readers::Sqlite(readers),
+                    Some(checkpointer),
+                    None,
+                )
             }
             Backend::Postgres(url) => {
                 let conn = off_runtime(|| {
@@ -129,6 +134,7 @@ impl Store {
                     Ok(conn)
                 })?;
                 let readers = crate::postgres::ReadPool::new(url.clone(), settings.read_connections_idle_max);
+                let syncer = off_runtime(|| crate::postgres::syncer::Syncer::start(url.clone()))?;
                 (
                     WriterConn::Pg {
                         conn: Box::new(conn),
@@ -136,13 +142,14 @@ impl Store {
                     },
                     Readers::Pg(readers),
                     None,
+                    Some(syncer),
                 )
             }
         };
         let (jobs, receiver) = mpsc::channel(WRITER_QUEUE_COUNT_MAX);
         let writer = std::thread::Builder::new()
             .name("loyalty-writer".to_owned())
-            .spawn(move || writer::run(conn, receiver))?;
+            .spawn(move || writer::run(conn, receiver, syncer))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 backend: settings.backend.clone(),
@@ -274,6 +281,25 @@ impl Store {
             .map_err(|e| StoreError::WriteFailed(format!("read task failed: {e}")))?
     }
 
+    /// A read whose answer leaves the system as the record (published to the bus, sent to a
+    /// webhook, served as events): on PostgreSQL every commit it could see is made durable
+    /// first, on the same connection, since a commit is visible before it is durable there (see
+    /// [`crate::postgres::syncer`]). On SQLite every visible commit is durable already.
+    async fn read_durable<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Db<'_>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.read(move |db| {
+            let value = f(db)?;
+            if let Db::Pg(conn) = db {
+                crate::postgres::syncer::mark_durable(conn)?;
+            }
+            Ok(value)
+        })
+        .await
+    }
+
     pub async fn account(&self, business_id: Uuid, account_id: Uuid) -> Result<Option<AccountView>, StoreError> {
         self.read(move |c| queries::account(c, business_id, account_id)).await
     }
@@ -322,12 +348,12 @@ impl Store {
         aggregate_id: Uuid,
         limit: u32,
     ) -> Result<Option<Vec<StoredEvent>>, StoreError> {
-        self.read(move |c| queries::aggregate_events(c, business_id, aggregate_id, limit))
+        self.read_durable(move |c| queries::aggregate_events(c, business_id, aggregate_id, limit))
             .await
     }
 
     pub async fn event_feed(&self, business_id: Uuid, after: i64, limit: u32) -> Result<EventFeed, StoreError> {
-        self.read(move |c| queries::event_feed(c, business_id, after, limit))
+        self.read_durable(move |c| queries::event_feed(c, business_id, after, limit))
             .await
     }
 
@@ -357,9 +383,16 @@ impl Store {
             .await
     }
 
-    /// Every business's events after `after`, in commit order (for event handlers).
+    /// Every business's events after `after`, in commit order (for event handlers, whose
+    /// effects commit after the events they handle).
     pub async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
         self.read(move |db| queries::events_after(db, after, limit)).await
+    }
+
+    /// [`Self::events_after`], durable: for what publishes them (the outbox relay).
+    pub async fn durable_events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read_durable(move |db| queries::events_after(db, after, limit))
+            .await
     }
 
     /// Where checkpoint `name` stands.
@@ -422,7 +455,7 @@ impl Store {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<(crate::WebhookDelivery, crate::Webhook)>, StoreError> {
-        self.read(move |db| crate::webhooks::due(db, now, limit)).await
+        self.read_durable(move |db| crate::webhooks::due(db, now, limit)).await
     }
 
     /// A business's locations.

@@ -5,6 +5,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Db, PgConn};
+use crate::postgres::syncer::{Committed, Syncer};
 use crate::write_tx::WriteTx;
 use crate::{Prefetch, StoreError, CONFLICT_RETRY_COUNT_MAX, WRITER_BATCH_COUNT_MAX};
 
@@ -88,8 +89,11 @@ where
 
 pub(crate) type JobBox = Box<dyn WriteJob>;
 
-/// Run the writer until every sender is dropped.
-pub(crate) fn run(mut conn: WriterConn, mut jobs: mpsc::Receiver<JobBox>) {
+/// Run the writer until every sender is dropped. With a `syncer` (PostgreSQL), batches commit
+/// without waiting for the disk and the syncer answers their jobs once they are durable (see
+/// [`crate::postgres::syncer`]); otherwise each commit is durable when it returns (SQLite's
+/// `synchronous = FULL`) and the jobs are answered at once.
+pub(crate) fn run(mut conn: WriterConn, mut jobs: mpsc::Receiver<JobBox>, syncer: Option<Syncer>) {
     let mut batch: Vec<JobBox> = Vec::with_capacity(WRITER_BATCH_COUNT_MAX);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -100,7 +104,19 @@ pub(crate) fn run(mut conn: WriterConn, mut jobs: mpsc::Receiver<JobBox>) {
             }
         }
         conn.ensure_open();
-        commit_batch(conn.db(), &mut batch);
+        let sent_at = Instant::now();
+        let answers = commit_batch(conn.db(), &mut batch, syncer.is_some());
+        match &syncer {
+            Some(syncer) => syncer.send(Committed { sent_at, answers }),
+            None => {
+                for (job, outcome) in answers {
+                    job.finish(outcome);
+                }
+            }
+        }
+    }
+    if let Some(syncer) = syncer {
+        syncer.stop();
     }
     tracing::debug!("writer stopped: every handle was dropped");
 }
@@ -118,9 +134,12 @@ fn begin(db: Db<'_>, batch: &[JobBox]) -> Result<(), StoreError> {
     }
 }
 
-fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) {
+/// Run and commit the batch; each job with its outcome, to answer once the commit is durable.
+/// `unsynced`: commit without waiting for the disk (see [`run`]).
+fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>, unsynced: bool) -> Vec<(JobBox, Result<(), StoreError>)> {
     let started = Instant::now();
     let size = batch.len();
+    let mut answers = Vec::with_capacity(size);
     // The batch first runs fast: no savepoints (on PostgreSQL its rows also sent together). A
     // command that fails having written nothing leaves nothing to undo. If one fails after
     // writing, or a write fails, the batch runs again strictly, with a savepoint per command
@@ -128,17 +147,15 @@ fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) {
     // alone (see `postgres::conn`).
     for strict in [false, true] {
         db.set_strict(strict);
-        match run_batch(db, batch, strict) {
+        match run_batch(db, batch, strict, unsynced) {
             Ok(outcomes) => {
-                for (job, outcome) in batch.drain(..).zip(outcomes) {
-                    job.finish(outcome);
-                }
+                answers.extend(batch.drain(..).zip(outcomes));
                 break;
             }
             Err(BatchFailure { error, own: true, .. }) => {
                 let _ = db.rollback();
                 if let Some(job) = batch.pop() {
-                    job.finish(Err(error));
+                    answers.push((job, Err(error)));
                 }
                 batch.clear();
                 break;
@@ -153,7 +170,12 @@ fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) {
                     continue;
                 }
                 tracing::error!(%error, "group commit failed");
-                fail_all(batch, &error.to_string());
+                let message = error.to_string();
+                answers.extend(
+                    batch
+                        .drain(..)
+                        .map(|job| (job, Err(StoreError::WriteFailed(message.clone())))),
+                );
                 break;
             }
         }
@@ -161,6 +183,7 @@ fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) {
     db.set_strict(false);
     metrics::histogram!("store_batch_commands").record(size as f64);
     metrics::histogram!("store_batch_seconds").record(started.elapsed().as_secs_f64());
+    answers
 }
 
 /// Why a batch did not commit, and whether running it strictly could help.
@@ -172,7 +195,12 @@ struct BatchFailure {
 }
 
 /// Run every job of the batch in one transaction and commit it; the jobs' outcomes.
-fn run_batch(db: Db<'_>, batch: &mut [JobBox], strict: bool) -> Result<Vec<Result<(), StoreError>>, BatchFailure> {
+fn run_batch(
+    db: Db<'_>,
+    batch: &mut [JobBox],
+    strict: bool,
+    unsynced: bool,
+) -> Result<Vec<Result<(), StoreError>>, BatchFailure> {
     begin(db, batch).map_err(|error| BatchFailure {
         error,
         retry_strict: false,
@@ -218,7 +246,7 @@ fn run_batch(db: Db<'_>, batch: &mut [JobBox], strict: bool) -> Result<Vec<Resul
         }
     }
     let committing = Instant::now();
-    let committed = db.commit();
+    let committed = if unsynced { db.commit_unsynced() } else { db.commit() };
     metrics::histogram!("store_commit_seconds").record(committing.elapsed().as_secs_f64());
     committed.map(|()| outcomes).map_err(|error| BatchFailure {
         retry_strict: db.batch_poisoned(),
@@ -294,10 +322,4 @@ fn retry_after(error: &StoreError, attempt: &mut u32) -> bool {
 /// A conflict (or a deadlock) is retried on fresh state, a few times.
 fn retryable(error: &StoreError, attempt: u32) -> bool {
     (matches!(error, StoreError::Conflict { .. }) || error.is_transient()) && attempt < CONFLICT_RETRY_COUNT_MAX
-}
-
-fn fail_all(batch: &mut Vec<JobBox>, message: &str) {
-    for job in batch.drain(..) {
-        job.finish(Err(StoreError::WriteFailed(message.to_owned())));
-    }
 }

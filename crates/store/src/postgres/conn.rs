@@ -348,6 +348,27 @@ impl PgConn {
         Ok(())
     }
 
+    /// End the batch's commands and commit without waiting for the disk (for the writer, whose
+    /// syncer answers nobody before the commit is durable; see `postgres::syncer`), in one
+    /// round trip: what is still queued, the `SELECT 1` check of [`Self::finish`], and the
+    /// asynchronous `COMMIT`. When anything before the `COMMIT` fails, PostgreSQL has aborted
+    /// the transaction and the `COMMIT` rolls it back (or is not run); the error is returned.
+    pub fn commit_unsynced(&self) -> Result<(), StoreError> {
+        if self.poisoned.get() {
+            return Err(StoreError::WriteFailed(
+                "a write of a command in this batch failed".to_owned(),
+            ));
+        }
+        let client = &self.client;
+        self.pipelined(async {
+            let (checked, committed) = futures::join!(
+                client.batch_execute("SELECT 1"),
+                client.batch_execute("SET LOCAL synchronous_commit TO OFF; COMMIT"),
+            );
+            checked.and(committed)
+        })
+    }
+
     /// Begin a writer transaction in one round trip: `BEGIN`, the event-log lock, the head of
     /// the log (see `next_position`), and for every command of the batch its idempotency
     /// record and the snapshot it loads first (kept in the caches).

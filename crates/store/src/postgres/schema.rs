@@ -299,6 +299,17 @@ CREATE TABLE payments (
         "webhook deliveries in commit order per aggregate",
         crate::sqlite::WEBHOOK_ORDER_MIGRATION,
     ),
+    (
+        3,
+        "durability marks: the small synchronous commits that make the writer's commits durable",
+        r#"
+-- One row per slot; each mark adds one (see `postgres::syncer`). Only its being written counts.
+CREATE TABLE durability_marks (
+    slot  INTEGER PRIMARY KEY,
+    marks BIGINT NOT NULL
+);
+"#,
+    ),
 ];
 
 /// Apply every migration not yet applied. Returns how many ran.

@@ -161,3 +161,53 @@ async fn a_reader_following_the_log_sees_every_event_once_in_aggregate_order() {
         assert!(event.sequence > last, "aggregate order kept");
     }
 }
+
+/// The writer commits without waiting for the disk and its syncer answers once a synchronous
+/// commit on a connection opened before the batch's `COMMIT` has flushed the log. When that
+/// connection dies (as in a crash of PostgreSQL, which may lose what was not flushed), the
+/// batches it could not confirm are answered "outcome unknown", though here they were kept;
+/// later ones are confirmed on the new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_is_answered_only_once_a_connection_open_before_it_confirms_it_durable() {
+    let Some(kind) =
+        backend::postgres("a_commit_is_answered_only_once_a_connection_open_before_it_confirms_it_durable")
+    else {
+        return;
+    };
+    let f = fixture(kind).await;
+    let backend::TestDb::Postgres { schema, .. } = &f.db else {
+        unreachable!("a PostgreSQL fixture")
+    };
+    let set = |position: i64| move |tx: &mut loyalty_store::WriteTx<'_>| tx.checkpoint_set("durability", position);
+    f.store.write(set(1)).await.expect("confirmed durable");
+
+    let syncer = format!("application_name = 'loyalty-syncer {schema}'");
+    f.db.execute(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {syncer}"
+    ));
+    for _ in 0..200 {
+        if f.db
+            .texts(&format!("SELECT pid::text FROM pg_stat_activity WHERE {syncer}"))
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let unconfirmed = f.store.write(set(2)).await;
+    assert!(
+        matches!(unconfirmed, Err(StoreError::DurabilityUnconfirmed(_))),
+        "a commit no surviving connection saw is not confirmed: {unconfirmed:?}"
+    );
+    assert_eq!(
+        f.store.checkpoint("durability").await.expect("read"),
+        2,
+        "it was committed all the same"
+    );
+
+    f.store
+        .write(set(3))
+        .await
+        .expect("the new connection confirms later commits");
+    assert_eq!(f.store.checkpoint("durability").await.expect("read"), 3);
+}
