@@ -1,6 +1,6 @@
 //! What reacts to events.
 
-use loyalty_store::{StoreError, StoredEvent, WriteTx};
+use loyalty_store::{EventFilter, StoreError, StoredEvent, WriteTx};
 
 /// What a handler did with one event; kept in its inbox record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,13 @@ pub trait EventHandler: Send + Sync + 'static {
 
     /// Whether this handler wants events of this type (others only move its checkpoint).
     fn handles(&self, event_type: &str) -> bool;
+
+    /// Which events a subscription that follows the store reads for this handler: the store
+    /// leaves out the others, so they are not read and decoded only to be passed over. It
+    /// must not leave out an event [`Self::handles`] wants to act on.
+    fn filter(&self) -> EventFilter {
+        EventFilter::All
+    }
 
     /// Whether deliveries go through the inbox. A handler whose effects are idempotent by
     /// themselves (a unique key on what it writes) may say no and save a row per event.

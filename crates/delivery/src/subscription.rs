@@ -78,13 +78,26 @@ impl Subscription {
         self.store.checkpoint(&Self::checkpoint_name(self.handler.name())).await
     }
 
-    /// Handle the next page of events; returns how many events it went past (0: caught up).
+    /// Handle the next page of events (those the handler's [`EventHandler::filter`] lets
+    /// through); returns how many positions of the log it went past: a page's count when the
+    /// page was full, fewer when it reached the head of the log, 0 when it was there already.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let name = Self::checkpoint_name(self.handler.name());
         let after = self.store.checkpoint(&name).await?;
-        let events = self.store.events_after(after, self.settings.page_count).await?;
-        if !self.handler.needs_inbox() && !events.is_empty() && self.handle_page(&name, &events).await {
-            return Ok(events.len());
+        let (events, read_to) = self
+            .store
+            .events_matching(after, self.handler.filter(), self.settings.page_count)
+            .await?;
+        let page = self.settings.page_count as usize;
+        let went_past = if events.len() >= page {
+            page
+        } else {
+            usize::try_from(read_to - after)
+                .unwrap_or(0)
+                .min(page.saturating_sub(1).max(1))
+        };
+        if !self.handler.needs_inbox() && !events.is_empty() && self.handle_page(&name, &events, read_to).await {
+            return Ok(went_past);
         }
         let mut checkpointed = after;
         for event in &events {
@@ -94,18 +107,17 @@ impl Subscription {
             }
         }
         // Events nobody here wants only move the checkpoint: once per page, not once each.
-        if let Some(last) = events.last().filter(|e| e.position > checkpointed) {
-            let position = last.position;
-            self.store.write(move |tx| tx.checkpoint_set(&name, position)).await?;
+        if read_to > checkpointed {
+            self.store.write(move |tx| tx.checkpoint_set(&name, read_to)).await?;
         }
-        Ok(events.len())
+        Ok(went_past)
     }
 
     /// A handler without an inbox (its effects are idempotent by themselves) takes a whole page
     /// in one writer job: one job per page instead of one per event. Whether it succeeded; if
     /// not, nothing of it was kept and the page goes event by event, with retries and dead
     /// letters.
-    async fn handle_page(&self, checkpoint: &str, events: &[loyalty_store::StoredEvent]) -> bool {
+    async fn handle_page(&self, checkpoint: &str, events: &[loyalty_store::StoredEvent], read_to: i64) -> bool {
         let handler = Arc::clone(&self.handler);
         let (checkpoint, events) = (checkpoint.to_owned(), events.to_vec());
         let result = self
@@ -114,9 +126,7 @@ impl Subscription {
                 for event in events.iter().filter(|e| handler.handles(&e.event_type)) {
                     handler.handle(tx, event)?;
                 }
-                if let Some(last) = events.last() {
-                    tx.checkpoint_set(&checkpoint, last.position)?;
-                }
+                tx.checkpoint_set(&checkpoint, read_to)?;
                 Ok(())
             })
             .await;

@@ -15,6 +15,7 @@ mod db;
 mod dead_letter;
 mod envelope;
 mod error;
+mod event_filter;
 mod idempotency;
 mod postgres;
 mod prefetch;
@@ -38,6 +39,7 @@ pub use business::{hash_api_key, Business};
 pub use dead_letter::DeadLetter;
 pub use envelope::{EventMetadata, StoredEvent};
 pub use error::StoreError;
+pub use event_filter::EventFilter;
 pub use idempotency::{request_hash, IdempotencyRecord, StoredResponse};
 /// A parsed PostgreSQL URL (to check one before opening it).
 pub use postgres_client::Config as PgConfig;

@@ -1,6 +1,6 @@
 //! Read queries over the projections, shared by the read pool and the writer's transaction.
 
-use crate::db::{params, Db, OptionalRow, Row};
+use crate::db::{params, Db, OptionalRow, Row, ToParam};
 use chrono::{DateTime, Utc};
 use loyalty_domain::account::Lots;
 use loyalty_domain::program::ProgramDefinition;
@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::views::{
     AccountView, EventFeed, IssuedRewardView, ProgramView, RewardView, TierView, TransactionPage, TransactionView,
 };
-use crate::{time, Business, EventMetadata, StoreError, StoredEvent};
+use crate::{time, Business, EventFilter, EventMetadata, StoreError, StoredEvent};
 
 /// How many transactions an account view carries.
 pub const RECENT_TRANSACTIONS_COUNT: u32 = 10;
@@ -652,6 +652,39 @@ pub fn events_after(conn: Db<'_>, after: i64, limit: u32) -> Result<Vec<StoredEv
         .map(|r| r.and_then(EventRow::into_event))
         .collect::<Result<_, _>>()?;
     Ok(items)
+}
+
+/// The events after `after` that `filter` wants, in commit order, at most `limit`; and the
+/// position up to which the log was read: the last event's when the page is full, otherwise the
+/// head of the log as it stood before the read. Positions commit in order (one writer on
+/// SQLite, the event-log lock on PostgreSQL), so every position up to that head had committed,
+/// and a reader may move its checkpoint there past the events it does not want.
+pub fn events_matching(
+    conn: Db<'_>,
+    after: i64,
+    filter: EventFilter,
+    limit: u32,
+) -> Result<(Vec<StoredEvent>, i64), StoreError> {
+    let head = head_position(conn)?;
+    if head <= after {
+        return Ok((Vec::new(), after));
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 AND position <= ?2{} \
+         ORDER BY position LIMIT CAST(?3 AS BIGINT)",
+        filter.condition(4)
+    ))?;
+    let mut values: Vec<&dyn ToParam> = vec![&after, &head, &limit];
+    values.extend(filter.parameters().iter().map(|t| t as &dyn ToParam));
+    let items: Vec<StoredEvent> = stmt
+        .query_map(values.as_slice(), event_row)?
+        .map(|r| r.and_then(EventRow::into_event))
+        .collect::<Result<_, _>>()?;
+    let read_to = match items.last() {
+        Some(last) if items.len() >= limit as usize => last.position,
+        _ => head,
+    };
+    Ok((items, read_to))
 }
 
 /// Where the checkpoint `name` is (0 before its first event).

@@ -389,6 +389,18 @@ impl Store {
         self.read(move |db| queries::events_after(db, after, limit)).await
     }
 
+    /// The events after `after` that `filter` wants, and how far the log was read (see
+    /// [`queries::events_matching`]): for event handlers that want few of them.
+    pub async fn events_matching(
+        &self,
+        after: i64,
+        filter: crate::EventFilter,
+        limit: u32,
+    ) -> Result<(Vec<StoredEvent>, i64), StoreError> {
+        self.read(move |db| queries::events_matching(db, after, filter, limit))
+            .await
+    }
+
     /// [`Self::events_after`], durable: for what publishes them (the outbox relay).
     pub async fn durable_events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
         self.read_durable(move |db| queries::events_after(db, after, limit))

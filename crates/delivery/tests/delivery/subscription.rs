@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loyalty_delivery::{deliver_once, EventHandler, Handled, RetryPolicy, Subscription, SubscriptionSettings};
-use loyalty_store::{Store, StoreError, StoredEvent, WriteTx};
+use loyalty_store::{EventFilter, Store, StoreError, StoredEvent, WriteTx};
 use serde_json::json;
 
 use crate::fixtures::{seen, store_with_programs};
@@ -27,17 +27,43 @@ impl EventHandler for Recorder {
     }
 
     fn handle(&self, tx: &mut WriteTx<'_>, event: &StoredEvent) -> Result<Handled, StoreError> {
-        tx.record_notification(
-            event.business_id,
-            event.aggregate_id,
-            "SEEN",
-            &json!({}),
-            event.event_id,
-        )?;
+        record_seen(tx, event)?;
         if self.failures.load(Ordering::SeqCst) > 0 {
             self.failures.fetch_sub(1, Ordering::SeqCst);
             return Err(StoreError::Corrupt("the handler crashed half-way".to_owned()));
         }
+        Ok(Handled::Done)
+    }
+}
+
+fn record_seen(tx: &mut WriteTx<'_>, event: &StoredEvent) -> Result<(), StoreError> {
+    tx.record_notification(
+        event.business_id,
+        event.aggregate_id,
+        "SEEN",
+        &json!({}),
+        event.event_id,
+    )
+}
+
+/// Would record every event it is handed, but subscribes to activations only.
+struct ActivationsOnly;
+
+impl EventHandler for ActivationsOnly {
+    fn name(&self) -> &'static str {
+        "activations-only"
+    }
+
+    fn handles(&self, _event_type: &str) -> bool {
+        true
+    }
+
+    fn filter(&self) -> EventFilter {
+        EventFilter::Types(&["loyalty.program.activated"])
+    }
+
+    fn handle(&self, tx: &mut WriteTx<'_>, event: &StoredEvent) -> Result<Handled, StoreError> {
+        record_seen(tx, event)?;
         Ok(Handled::Done)
     }
 }
@@ -84,6 +110,22 @@ async fn every_event_is_handled_once_in_pages() {
         subscription.checkpoint().await.expect("checkpoint"),
         store.head_position().await.expect("head")
     );
+}
+
+#[tokio::test]
+async fn the_store_hands_a_subscription_only_what_its_filter_lets_through_and_its_checkpoint_reaches_the_head() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, programs) = store_with_programs(&dir, 3).await;
+    let head = store.head_position().await.expect("head");
+    assert!(head > 3, "each program has more events than its activation");
+    let subscription = subscription_of(&store, Arc::new(ActivationsOnly));
+    while subscription.run_once().await.expect("runs") > 0 {}
+    assert_eq!(
+        seen(&store, &programs).await,
+        [1, 1, 1],
+        "one activation each, none of the other events"
+    );
+    assert_eq!(subscription.checkpoint().await.expect("checkpoint"), head);
 }
 
 #[tokio::test]

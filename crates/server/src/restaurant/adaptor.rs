@@ -5,7 +5,7 @@
 
 use loyalty_delivery::{EventHandler, Handled};
 use loyalty_domain::restaurant::{OnlinePaymentProcessed, PaymentProcessed, PaymentRefunded};
-use loyalty_store::{StoreError, StoredEvent, WriteTx};
+use loyalty_store::{EventFilter, StoreError, StoredEvent, WriteTx};
 
 use super::upstream::{FRONT_OF_HOUSE_REFUNDS, ONLINE_PAYMENTS, ONLINE_REFUNDS, UPSTREAM_STREAMS};
 use crate::service::{refund_payment, translate_payment, Context, UpstreamPayment};
@@ -25,6 +25,10 @@ impl EventHandler for RestaurantAdaptor {
 
     fn handles(&self, event_type: &str) -> bool {
         UPSTREAM_STREAMS.contains(&event_type)
+    }
+
+    fn filter(&self) -> EventFilter {
+        EventFilter::Types(&UPSTREAM_STREAMS)
     }
 
     fn handle(&self, tx: &mut WriteTx<'_>, event: &StoredEvent) -> Result<Handled, StoreError> {

@@ -13,7 +13,7 @@ use loyalty_domain::account::{
 use loyalty_domain::program::Program;
 use loyalty_domain::values::{Points, Reason, TransactionId};
 use loyalty_domain::{Aggregate, LoyaltyEvent};
-use loyalty_store::{EventMetadata, StoreError, StoredEvent, WriteTx};
+use loyalty_store::{EventFilter, EventMetadata, StoreError, StoredEvent, WriteTx};
 use uuid::Uuid;
 
 use crate::notifications::{Notification, NotificationPort};
@@ -43,6 +43,10 @@ impl EventHandler for EnrollmentSaga {
 
     fn handles(&self, event_type: &str) -> bool {
         event_type == AccountEvent::ENROLLED
+    }
+
+    fn filter(&self) -> EventFilter {
+        EventFilter::Types(&[AccountEvent::ENROLLED])
     }
 
     fn handle(&self, tx: &mut WriteTx<'_>, event: &StoredEvent) -> Result<Handled, StoreError> {

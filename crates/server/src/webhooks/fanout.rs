@@ -3,7 +3,7 @@
 //! (subscription, event) is unique, so a redelivered event queues nothing new.
 
 use loyalty_delivery::{EventHandler, Handled};
-use loyalty_store::{StoreError, StoredEvent, WriteTx};
+use loyalty_store::{EventFilter, StoreError, StoredEvent, WriteTx};
 
 /// Queues webhook deliveries.
 #[derive(Debug, Default)]
@@ -20,6 +20,11 @@ impl EventHandler for WebhookFanout {
 
     fn handles(&self, _event_type: &str) -> bool {
         true
+    }
+
+    /// Only the events of businesses with a subscription: the others queue nothing.
+    fn filter(&self) -> EventFilter {
+        EventFilter::OfWebhookBusinesses
     }
 
     /// A delivery is unique per (subscription, event): queuing twice queues once.
