@@ -211,3 +211,29 @@ async fn a_commit_is_answered_only_once_a_connection_open_before_it_confirms_it_
         .expect("the new connection confirms later commits");
     assert_eq!(f.store.checkpoint("durability").await.expect("read"), 3);
 }
+
+/// Every TEXT column compares bytewise (`COLLATE "C"`, see `postgres::schema`): one added
+/// without it would be slower to index and could not be compared with the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_text_column_of_the_postgres_schema_compares_bytewise() {
+    let Some(kind) = backend::postgres("every_text_column_of_the_postgres_schema_compares_bytewise") else {
+        return;
+    };
+    let f = fixture(kind).await;
+    let backend::TestDb::Postgres { schema, .. } = &f.db else {
+        unreachable!("a PostgreSQL fixture")
+    };
+    let text_columns = f.db.texts(&format!(
+        "SELECT table_name || '.' || column_name FROM information_schema.columns
+         WHERE table_schema = '{schema}' AND data_type = 'text'"
+    ));
+    assert!(
+        text_columns.len() > 50,
+        "the schema's text columns were found: {text_columns:?}"
+    );
+    let other = f.db.texts(&format!(
+        "SELECT table_name || '.' || column_name FROM information_schema.columns
+         WHERE table_schema = '{schema}' AND data_type = 'text' AND collation_name IS DISTINCT FROM 'C'"
+    ));
+    assert!(other.is_empty(), "text columns under another collation: {other:?}");
+}
