@@ -6,7 +6,7 @@ use std::time::Duration;
 use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition};
 use loyalty_domain::testing::decide_all;
 use loyalty_domain::values::{BusinessId, ProgramId};
-use loyalty_store::{EventMetadata, Store, StoreSettings};
+use loyalty_store::{EventMetadata, Store, StoreError, StoreSettings, StoredEvent, WriteTx};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -44,6 +44,17 @@ pub async fn store_with_programs(dir: &tempfile::TempDir, n: usize) -> (Store, V
             .expect("program");
     }
     (store, programs)
+}
+
+/// What the test handlers record for an event: a notification to its aggregate.
+pub fn record_seen(tx: &mut WriteTx<'_>, event: &StoredEvent) -> Result<(), StoreError> {
+    tx.record_notification(
+        event.business_id,
+        event.aggregate_id,
+        "SEEN",
+        &json!({}),
+        event.event_id,
+    )
 }
 
 /// How many notifications each program got (what the test handlers record).

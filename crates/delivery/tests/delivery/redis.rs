@@ -13,10 +13,9 @@ use loyalty_delivery::{
     RetryPolicy,
 };
 use loyalty_store::{Store, StoreError, StoredEvent, WriteTx};
-use serde_json::json;
 use uuid::Uuid;
 
-use crate::fixtures::{eventually, seen, store_with_programs};
+use crate::fixtures::{eventually, record_seen, seen, store_with_programs};
 
 fn redis_url() -> Option<String> {
     let url = std::env::var("LOYALTY_TEST_REDIS_URL").ok().filter(|u| !u.is_empty());
@@ -58,13 +57,7 @@ impl EventHandler for Recorder {
             // Blocks the writer thread like a handler stuck forever; the test kills its consumer.
             std::thread::sleep(Duration::from_millis(5));
         }
-        tx.record_notification(
-            event.business_id,
-            event.aggregate_id,
-            "SEEN",
-            &json!({}),
-            event.event_id,
-        )?;
+        record_seen(tx, event)?;
         if self.poison == Some(event.aggregate_id) {
             return Err(StoreError::Corrupt("poisonous event".to_owned()));
         }

@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use loyalty_delivery::{deliver_once, EventHandler, Handled, RetryPolicy, Subscription, SubscriptionSettings};
 use loyalty_store::{EventFilter, Store, StoreError, StoredEvent, WriteTx};
-use serde_json::json;
 
-use crate::fixtures::{seen, store_with_programs};
+use crate::fixtures::{record_seen, seen, store_with_programs};
 
 /// Records a notification per program event; fails after writing it while `failures` lasts.
 struct Recorder {
@@ -34,16 +33,6 @@ impl EventHandler for Recorder {
         }
         Ok(Handled::Done)
     }
-}
-
-fn record_seen(tx: &mut WriteTx<'_>, event: &StoredEvent) -> Result<(), StoreError> {
-    tx.record_notification(
-        event.business_id,
-        event.aggregate_id,
-        "SEEN",
-        &json!({}),
-        event.event_id,
-    )
 }
 
 /// Would record every event it is handed, but subscribes to activations only.
