@@ -42,7 +42,8 @@ pub trait EventHandler: Send + Sync + 'static {
 
     /// Which events a subscription that follows the store reads for this handler: the store
     /// leaves out the others, so they are not read and decoded only to be passed over. It
-    /// must not leave out an event [`Self::handles`] wants to act on.
+    /// must not leave out an event the handler would act on (one it [`Self::handles`] and
+    /// whose handling would have an effect).
     fn filter(&self) -> EventFilter {
         EventFilter::All
     }

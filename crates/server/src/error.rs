@@ -36,6 +36,10 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("the service is shutting down or overloaded; retry")]
     Unavailable,
+    /// The command was committed but could not be confirmed durable (see
+    /// `StoreError::DurabilityUnconfirmed`).
+    #[error("the outcome is unknown: the command may have been kept; send it again with the same Idempotency-Key, which answers as the first time if it was kept and runs it if not")]
+    OutcomeUnknown,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -72,7 +76,7 @@ impl ApiError {
             | Self::Reward(RewardError::NotFound) => StatusCode::NOT_FOUND,
             Self::Account(_) | Self::Program(_) | Self::Reward(_) | Self::RetryFailed(_) => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::OutcomeUnknown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -99,6 +103,7 @@ impl ApiError {
             Self::RetryFailed(_) => "DEAD_LETTER_RETRY_FAILED",
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Self::Unavailable => "UNAVAILABLE",
+            Self::OutcomeUnknown => "OUTCOME_UNKNOWN",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -156,7 +161,11 @@ impl From<ValidationErrors> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::WriterGone | StoreError::DurabilityUnconfirmed(_) => Self::Unavailable,
+            StoreError::WriterGone => Self::Unavailable,
+            StoreError::DurabilityUnconfirmed(why) => {
+                tracing::error!(%why, "a commit could not be confirmed durable");
+                Self::OutcomeUnknown
+            }
             other => Self::Internal(other.into()),
         }
     }

@@ -4,11 +4,11 @@
 //!
 //! One writer thread owns the write connection. Commands from concurrent requests queue up on a
 //! bounded channel; the writer takes every command waiting (up to [`WRITER_BATCH_COUNT_MAX`]),
-//! runs each inside its own savepoint of one transaction, commits once, and only then answers
-//! each caller. One fsync serves the whole batch; a refused or failed command rolls back to its
-//! savepoint and leaves the others untouched. (On PostgreSQL a batch first runs without
-//! savepoints, its rows sent as one multi-row statement per table; if anything fails it runs
-//! again with a savepoint per command: see `writer` and `postgres::conn`.)
+//! runs them in one transaction, commits once, and answers each caller only once that commit is
+//! durable. One fsync serves the whole batch (on SQLite in the commit itself; on PostgreSQL a
+//! syncer thread waits for the flush while the writer goes on, and one flush may serve several
+//! batches: see `postgres::syncer`). A refused or failed command leaves the others untouched
+//! (see `writer` for how, and `postgres::conn` for PostgreSQL's multi-row statements).
 
 mod business;
 mod db;

@@ -128,13 +128,15 @@ impl Store {
                 )
             }
             Backend::Postgres(url) => {
-                let conn = off_runtime(|| {
+                // Connections own a runtime, which must not be dropped on an async thread: a
+                // failure drops them inside this thread.
+                let (conn, syncer) = off_runtime(|| {
                     let conn = crate::postgres::connect(url)?;
                     crate::postgres::migrate(&conn)?;
-                    Ok(conn)
+                    let syncer = crate::postgres::syncer::Syncer::start(url.clone())?;
+                    Ok((conn, syncer))
                 })?;
                 let readers = crate::postgres::ReadPool::new(url.clone(), settings.read_connections_idle_max);
-                let syncer = off_runtime(|| crate::postgres::syncer::Syncer::start(url.clone()))?;
                 (
                     WriterConn::Pg {
                         conn: Box::new(conn),
@@ -285,7 +287,9 @@ impl Store {
     /// webhook, served as events): on PostgreSQL every commit it could see is made durable
     /// first, on the same connection, since a commit is visible before it is durable there (see
     /// [`crate::postgres::syncer`]). On SQLite every visible commit is durable already.
-    async fn read_durable<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// An answer that holds nothing (`holds_nothing`) needs no flush: an idle relay's polls
+    /// do not each write and flush the log.
+    async fn read_durable<T, F>(&self, f: F, holds_nothing: fn(&T) -> bool) -> Result<T, StoreError>
     where
         F: FnOnce(Db<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
@@ -293,7 +297,9 @@ impl Store {
         self.read(move |db| {
             let value = f(db)?;
             if let Db::Pg(conn) = db {
-                crate::postgres::syncer::mark_durable(conn)?;
+                if !holds_nothing(&value) {
+                    crate::postgres::syncer::mark_durable(conn)?;
+                }
             }
             Ok(value)
         })
@@ -348,13 +354,19 @@ impl Store {
         aggregate_id: Uuid,
         limit: u32,
     ) -> Result<Option<Vec<StoredEvent>>, StoreError> {
-        self.read_durable(move |c| queries::aggregate_events(c, business_id, aggregate_id, limit))
-            .await
+        self.read_durable(
+            move |c| queries::aggregate_events(c, business_id, aggregate_id, limit),
+            |events| events.as_ref().is_none_or(Vec::is_empty),
+        )
+        .await
     }
 
     pub async fn event_feed(&self, business_id: Uuid, after: i64, limit: u32) -> Result<EventFeed, StoreError> {
-        self.read_durable(move |c| queries::event_feed(c, business_id, after, limit))
-            .await
+        self.read_durable(
+            move |c| queries::event_feed(c, business_id, after, limit),
+            |feed| feed.items.is_empty(),
+        )
+        .await
     }
 
     pub async fn business_by_key_hash(&self, key_hash: String) -> Result<Option<Business>, StoreError> {
@@ -403,7 +415,7 @@ impl Store {
 
     /// [`Self::events_after`], durable: for what publishes them (the outbox relay).
     pub async fn durable_events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        self.read_durable(move |db| queries::events_after(db, after, limit))
+        self.read_durable(move |db| queries::events_after(db, after, limit), Vec::is_empty)
             .await
     }
 
@@ -425,13 +437,17 @@ impl Store {
 
     /// Dead letters, oldest first, of one business or (`None`) of all.
     pub async fn dead_letters(&self, business_id: Option<Uuid>, limit: u32) -> Result<Vec<DeadLetter>, StoreError> {
-        self.read(move |db| crate::dead_letter::list(db, business_id, limit))
-            .await
+        self.read_durable(
+            move |db| crate::dead_letter::list(db, business_id, limit),
+            Vec::is_empty,
+        )
+        .await
     }
 
     /// One dead letter.
     pub async fn dead_letter(&self, id: Uuid) -> Result<Option<DeadLetter>, StoreError> {
-        self.read(move |db| crate::dead_letter::get(db, id)).await
+        self.read_durable(move |db| crate::dead_letter::get(db, id), Option::is_none)
+            .await
     }
 
     /// How many dead letters there are.
@@ -457,8 +473,11 @@ impl Store {
         status: Option<String>,
         limit: u32,
     ) -> Result<Vec<crate::WebhookDelivery>, StoreError> {
-        self.read(move |db| crate::webhooks::deliveries(db, webhook_id, status.as_deref(), limit))
-            .await
+        self.read_durable(
+            move |db| crate::webhooks::deliveries(db, webhook_id, status.as_deref(), limit),
+            Vec::is_empty,
+        )
+        .await
     }
 
     /// Deliveries due by `now`, with their subscriptions.
@@ -467,7 +486,8 @@ impl Store {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<(crate::WebhookDelivery, crate::Webhook)>, StoreError> {
-        self.read_durable(move |db| crate::webhooks::due(db, now, limit)).await
+        self.read_durable(move |db| crate::webhooks::due(db, now, limit), Vec::is_empty)
+            .await
     }
 
     /// A business's locations.

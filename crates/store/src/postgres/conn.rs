@@ -352,7 +352,8 @@ impl PgConn {
     /// syncer answers nobody before the commit is durable; see `postgres::syncer`), in one
     /// round trip: what is still queued, the `SELECT 1` check of [`Self::finish`], and the
     /// asynchronous `COMMIT`. When anything before the `COMMIT` fails, PostgreSQL has aborted
-    /// the transaction and the `COMMIT` rolls it back (or is not run); the error is returned.
+    /// the transaction and the `SET LOCAL` before the `COMMIT` fails too, so the `COMMIT` is not
+    /// run; the error is returned and the writer's `ROLLBACK` ends the transaction.
     pub fn commit_unsynced(&self) -> Result<(), StoreError> {
         if self.poisoned.get() {
             return Err(StoreError::WriteFailed(

@@ -317,25 +317,38 @@ CREATE TABLE durability_marks (
     ),
 ];
 
-/// Every TEXT column of the schema compares bytewise. The keys are ids, codes and ISO times,
-/// whose order is the same under any collation, but under a database's locale (even
-/// `C.UTF-8`, which PostgreSQL 15 does not recognise as "C") each comparison in a B-tree goes
-/// through the C library's `strcoll`: about 6% of the writer backend's CPU per accrual. Columns
-/// compared with each other must share a collation, so all of them change, and a TEXT column
-/// added later must say `COLLATE "C"` too (a test checks it).
+/// Every TEXT column of the store's tables compares bytewise. Their keys are ids, codes and ISO
+/// times, whose order is the same under any collation; under a database's locale (even
+/// `C.UTF-8`, which PostgreSQL 15 does not take for "C") each comparison in a B-tree goes
+/// through the C library's `strcoll`, about 6% of the writer backend's CPU per accrual. Every
+/// text column changes, so comparisons between columns stay on their indexes, and a TEXT column
+/// added later must say `COLLATE "C"` too (a test checks it). Only the store's own tables are
+/// touched (a shared schema may hold others), one `ALTER TABLE` per table, and each is analysed
+/// again since the change drops its columns' statistics.
+///
+/// Upgrading: stop every instance of the previous version before starting this one. Their
+/// prepared statements return columns whose collation this changes, which PostgreSQL refuses
+/// ("cached plan must not change result type") until they reconnect.
 const TEXT_COLLATE_C_MIGRATION: &str = r#"
 DO $$
 DECLARE
-    col RECORD;
+    tab RECORD;
 BEGIN
-    FOR col IN
-        SELECT c.table_name, c.column_name
+    FOR tab IN
+        SELECT c.table_name,
+               string_agg(format('ALTER COLUMN %I TYPE TEXT COLLATE "C"', c.column_name), ', ') AS alters
         FROM information_schema.columns c
-        JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
-        WHERE c.table_schema = current_schema() AND c.data_type = 'text' AND t.table_type = 'BASE TABLE'
+        WHERE c.table_schema = current_schema() AND c.data_type = 'text'
           AND c.collation_name IS DISTINCT FROM 'C'
+          AND c.table_name IN ('schema_migrations', 'businesses', 'events', 'snapshots', 'programs',
+                               'accounts', 'transactions', 'orders', 'issued_rewards', 'idempotency',
+                               'inbox', 'checkpoints', 'notifications', 'rewards', 'reward_claims',
+                               'dead_letters', 'webhooks', 'webhook_deliveries', 'locations',
+                               'table_order_links', 'payments', 'durability_marks')
+        GROUP BY c.table_name
     LOOP
-        EXECUTE format('ALTER TABLE %I ALTER COLUMN %I TYPE TEXT COLLATE "C"', col.table_name, col.column_name);
+        EXECUTE format('ALTER TABLE %I %s', tab.table_name, tab.alters);
+        EXECUTE format('ANALYZE %I', tab.table_name);
     END LOOP;
 END
 $$;

@@ -23,11 +23,15 @@
 //!
 //! What others read is visible before it is durable: a reader may see a batch that a crash of
 //! PostgreSQL in the next few milliseconds would take back, together with its callers' answers,
-//! which were never given. What leaves the system (the outbox relay's publishing, webhooks,
-//! the HTTP event feed) reads and then marks on the same connection before it lets anything go
-//! (see [`mark_durable`]).
+//! which were never given. What leaves the system as the record (the outbox relay's publishing,
+//! webhooks and their deliveries, the HTTP event feed, an aggregate's events, dead letters)
+//! reads and then marks on the same connection before it lets anything go (see
+//! [`mark_durable`] and `Store::read_durable`).
+//!
+//! All of this assumes the syncer talks to the PostgreSQL server itself: behind a pooler that
+//! keeps client connections open across a server restart, a connection could outlive a crash.
 
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::Instant;
 
 use crate::db::PgConn;
@@ -46,6 +50,11 @@ pub(crate) fn mark_durable(conn: &PgConn) -> Result<(), StoreError> {
     conn.batch_execute(MARK_DURABLE_SQL)
 }
 
+/// At most this many committed batches wait for a flush; then the writer waits too, so a
+/// stalled flush (a synchronous standby gone, the disk stuck) stops new commits instead of
+/// piling up work that is visible and unanswered.
+const SYNCER_QUEUE_BATCHES_MAX: usize = 64;
+
 /// A batch's answers, held until its commit is durable.
 pub(crate) struct Committed {
     /// Taken before the batch's `COMMIT` was sent.
@@ -55,7 +64,7 @@ pub(crate) struct Committed {
 
 /// The syncer thread's end of the writer: where committed batches go.
 pub(crate) struct Syncer {
-    batches: Sender<Committed>,
+    batches: SyncSender<Committed>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -65,7 +74,7 @@ impl Syncer {
     pub fn start(url: String) -> Result<Self, StoreError> {
         let conn = open(&url)?;
         let connected_at = Instant::now();
-        let (batches, receiver) = std::sync::mpsc::channel();
+        let (batches, receiver) = std::sync::mpsc::sync_channel(SYNCER_QUEUE_BATCHES_MAX);
         let thread = std::thread::Builder::new()
             .name("loyalty-syncer".to_owned())
             .spawn(move || run(url, Some((conn, connected_at)), receiver))?;
@@ -102,11 +111,7 @@ fn run(url: String, mut conn: Option<(PgConn, Instant)>, batches: Receiver<Commi
         metrics::histogram!("store_sync_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("store_sync_batches").record(pending.len() as f64);
         for batch in pending {
-            let verdict = match &marked {
-                Ok(connected_at) if *connected_at < batch.sent_at => Ok(()),
-                Ok(_) => Err("the connection that confirms commits was opened again after this one".to_owned()),
-                Err(error) => Err(error.to_string()),
-            };
+            let verdict = verdict(&marked, batch.sent_at);
             for (job, outcome) in batch.answers {
                 job.finish(match &verdict {
                     Ok(()) => outcome,
@@ -114,6 +119,16 @@ fn run(url: String, mut conn: Option<(PgConn, Instant)>, batches: Receiver<Commi
                 });
             }
         }
+    }
+}
+
+/// Whether a mark confirms a batch begun at `sent_at`: only one on a connection opened before
+/// it (see the module's comment).
+fn verdict(marked: &Result<Instant, StoreError>, sent_at: Instant) -> Result<(), String> {
+    match marked {
+        Ok(connected_at) if *connected_at < sent_at => Ok(()),
+        Ok(_) => Err("the connection that confirms commits was opened again after this one".to_owned()),
+        Err(error) => Err(error.to_string()),
     }
 }
 
@@ -148,4 +163,27 @@ fn mark(url: &str, conn: &mut Option<(PgConn, Instant)>) -> Result<Instant, Stor
         return Err(error);
     }
     Ok(connected_at)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::verdict;
+    use crate::StoreError;
+
+    #[test]
+    fn only_a_mark_on_a_connection_opened_before_the_batch_confirms_it() {
+        let opened = Instant::now();
+        let batch_begun = opened + Duration::from_millis(1);
+        assert_eq!(verdict(&Ok(opened), batch_begun), Ok(()));
+        let reopened = batch_begun + Duration::from_millis(1);
+        assert!(
+            verdict(&Ok(reopened), batch_begun).is_err(),
+            "opened after the batch began"
+        );
+        assert!(verdict(&Ok(batch_begun), batch_begun).is_err(), "not strictly before");
+        let failed = Err(StoreError::WriteFailed("connection closed".to_owned()));
+        assert!(verdict(&failed, batch_begun).is_err());
+    }
 }
