@@ -84,3 +84,20 @@ async fn closing_the_store_copies_the_log_into_the_database_and_empties_it() {
     let view = reopened.account(business, account).await.expect("read").expect("found");
     assert_eq!(view.point_balance, 50);
 }
+
+/// The bundled SQLite is built with the options of `.cargo/config.toml` (`LIBSQLITE3_FLAGS`):
+/// commits sync the log with `fdatasync()`, and allocations take no global mutex. SQLite lists
+/// only the second among its compile options; both come from the same setting, so a build that
+/// lost the setting fails here.
+#[test]
+fn the_bundled_sqlite_is_built_with_the_workspace_compile_options() {
+    let conn = rusqlite::Connection::open_in_memory().expect("an in-memory database");
+    let options: Vec<String> = conn
+        .prepare("PRAGMA compile_options")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("compile options");
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "LIBSQLITE3_FLAGS from .cargo/config.toml did not reach the SQLite build: {options:?}"
+    );
+}
