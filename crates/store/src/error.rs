@@ -34,6 +34,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A write of some command of the writer's batch failed and took the transaction with it
+    /// (the batch then runs again, a savepoint per command, to find whose it was).
+    pub(crate) fn batch_poisoned() -> Self {
+        Self::WriteFailed("a write of a command in this batch failed".to_owned())
+    }
+
     /// A unique index said no (used to map constraint violations to domain answers).
     pub fn is_unique_violation(&self) -> bool {
         match self {

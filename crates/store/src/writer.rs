@@ -239,7 +239,7 @@ fn run_batch(
                 error: outcomes
                     .pop()
                     .and_then(Result::err)
-                    .unwrap_or_else(|| StoreError::WriteFailed("a write of a command in this batch failed".to_owned())),
+                    .unwrap_or_else(StoreError::batch_poisoned),
                 retry_strict: true,
                 own: false,
             });

@@ -341,9 +341,7 @@ impl PgConn {
         // without an error and callers would be told their work was kept.
         self.pipelined(self.client.batch_execute("SELECT 1"))?;
         if self.poisoned.get() {
-            return Err(StoreError::WriteFailed(
-                "a write of a command in this batch failed".to_owned(),
-            ));
+            return Err(StoreError::batch_poisoned());
         }
         Ok(())
     }
@@ -356,9 +354,7 @@ impl PgConn {
     /// run; the error is returned and the writer's `ROLLBACK` ends the transaction.
     pub fn commit_unsynced(&self) -> Result<(), StoreError> {
         if self.poisoned.get() {
-            return Err(StoreError::WriteFailed(
-                "a write of a command in this batch failed".to_owned(),
-            ));
+            return Err(StoreError::batch_poisoned());
         }
         let client = &self.client;
         self.pipelined(async {

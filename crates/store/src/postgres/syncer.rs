@@ -145,16 +145,16 @@ const SYNCER_NAME_SQL: &str =
 /// One mark; when its connection was opened. A lost connection is opened again, and its marks
 /// confirm only commits sent after that.
 fn mark(url: &str, conn: &mut Option<(PgConn, Instant)>) -> Result<Instant, StoreError> {
-    if conn.as_ref().is_none_or(|(c, _)| c.is_closed()) {
-        *conn = None;
-        let fresh = open(url)?;
-        tracing::warn!("the syncer reconnected to PostgreSQL");
-        *conn = Some((fresh, Instant::now()));
-    }
-    let Some((c, connected_at)) = conn.as_ref() else {
-        return Err(StoreError::WriteFailed("no connection".to_owned()));
+    let (c, connected_at) = match conn {
+        Some((c, connected_at)) if !c.is_closed() => (&*c, *connected_at),
+        _ => {
+            *conn = None;
+            let fresh = open(url)?;
+            tracing::warn!("the syncer reconnected to PostgreSQL");
+            let (c, connected_at) = conn.insert((fresh, Instant::now()));
+            (&*c, *connected_at)
+        }
     };
-    let connected_at = *connected_at;
     if let Err(error) = mark_durable(c) {
         tracing::error!(%error, "could not confirm commits durable");
         // Open the next connection before these batches are answered, so a batch committed
