@@ -326,15 +326,20 @@ async fn rebuild(database: &DatabaseUrl) -> anyhow::Result<()> {
     let after = store.read_model_fingerprint()?;
     let rate = report.events as f64 / report.elapsed.as_secs_f64().max(1e-9);
     println!(
-        "rebuilt {} aggregates from {} events in {:.2}s ({:.0} events/s); read models {}",
+        "rebuilt {} aggregates from {} events in {:.2}s ({:.0} events/s); read models {}; snapshots {}",
         report.aggregates,
         report.events,
         report.elapsed.as_secs_f64(),
         rate,
-        if before == after {
+        if before.read_models == after.read_models {
             "unchanged (matched the live projections)"
         } else {
             "changed (the live projections had drifted)"
+        },
+        if before.snapshots == after.snapshots {
+            "unchanged"
+        } else {
+            "rewritten where they differed from the events' fold (or were stored in an older encoding)"
         }
     );
     close(store).await;

@@ -260,9 +260,19 @@ fn delete_stray_snapshots(db: Db<'_>, aggregates: u64) -> Result<usize, StoreErr
     )
 }
 
-/// SHA-256 over every row of the rebuilt tables in primary-key order.
-pub(crate) fn fingerprint(conn: Db<'_>) -> Result<String, StoreError> {
-    let mut hasher = Sha256::new();
+/// Digests of what a rebuild writes: the read models, and the snapshots apart, since a rebuild
+/// also rewrites snapshots whose state is right but stored in an older encoding (the events'
+/// fold is the same, its JSON is not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// SHA-256 over every row of the rebuilt tables, each in primary-key order.
+    pub read_models: String,
+    /// SHA-256 over every snapshot row, in aggregate order.
+    pub snapshots: String,
+}
+
+pub(crate) fn fingerprint(conn: Db<'_>) -> Result<Fingerprint, StoreError> {
+    let mut read_models = Sha256::new();
     for (table, key) in [
         ("programs", "program_id"),
         ("accounts", "account_id"),
@@ -271,29 +281,38 @@ pub(crate) fn fingerprint(conn: Db<'_>) -> Result<String, StoreError> {
         ("issued_rewards", "issued_reward_id"),
         ("rewards", "reward_id"),
         ("reward_claims", "transaction_id"),
-        ("snapshots", "aggregate_id"),
     ] {
-        hasher.update(table.as_bytes());
-        // Each column as a tag, then its length and text: unambiguous without formatting. Row
-        // by row into the hash, so on SQLite a table of a million rows is never held in memory.
-        let mut line = Vec::with_capacity(1024);
-        conn.prepare_cached(&format!("SELECT * FROM {table} ORDER BY {key}"))?
-            .for_each_row(params![], |row| {
-                line.clear();
-                for i in 0..row.column_count() {
-                    match row.get_as_text(i)? {
-                        None => line.push(0u8),
-                        Some(text) => {
-                            line.push(1u8);
-                            line.extend_from_slice(&(text.len() as u64).to_le_bytes());
-                            line.extend_from_slice(text.as_bytes());
-                        }
+        hash_table(conn, &mut read_models, table, key)?;
+    }
+    let mut snapshots = Sha256::new();
+    hash_table(conn, &mut snapshots, "snapshots", "aggregate_id")?;
+    Ok(Fingerprint {
+        read_models: hex::encode(read_models.finalize()),
+        snapshots: hex::encode(snapshots.finalize()),
+    })
+}
+
+/// Feed `table`'s name and every row, in `key` order, to `hasher`.
+fn hash_table(conn: Db<'_>, hasher: &mut Sha256, table: &str, key: &str) -> Result<(), StoreError> {
+    hasher.update(table.as_bytes());
+    // Each column as a tag, then its length and text: unambiguous without formatting. Row by
+    // row into the hash, so on SQLite a table of a million rows is never held in memory.
+    let mut line = Vec::with_capacity(1024);
+    conn.prepare_cached(&format!("SELECT * FROM {table} ORDER BY {key}"))?
+        .for_each_row(params![], |row| {
+            line.clear();
+            for i in 0..row.column_count() {
+                match row.get_as_text(i)? {
+                    None => line.push(0u8),
+                    Some(text) => {
+                        line.push(1u8);
+                        line.extend_from_slice(&(text.len() as u64).to_le_bytes());
+                        line.extend_from_slice(text.as_bytes());
                     }
                 }
-                line.push(b'\n');
-                hasher.update(&line);
-                Ok(())
-            })?;
-    }
-    Ok(hex::encode(hasher.finalize()))
+            }
+            line.push(b'\n');
+            hasher.update(&line);
+            Ok(())
+        })
 }

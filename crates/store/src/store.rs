@@ -525,8 +525,9 @@ impl Store {
         }
     }
 
-    /// A digest of every read model and snapshot row, to compare live projections with a rebuild.
-    pub fn read_model_fingerprint(&self) -> Result<String, StoreError> {
+    /// Digests of every read model row and every snapshot row, to compare live projections
+    /// with a rebuild.
+    pub fn read_model_fingerprint(&self) -> Result<crate::Fingerprint, StoreError> {
         off_runtime(|| self.inner.readers.with(crate::rebuild::fingerprint))
     }
 }

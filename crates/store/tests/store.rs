@@ -492,6 +492,30 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
         written.sort();
         assert_eq!(written, vec![ids[1].clone(), ids[2].clone(), ids[3].clone()]);
     }
+
+    // A snapshot stored in the older encoding, every field written out: the same state, so the
+    // read models are untouched, but the rebuild rewrites it in today's encoding.
+    let compact = state_of(&ids[5])[0].clone();
+    let mut full: serde_json::Value = serde_json::from_str(&compact).expect("a JSON snapshot");
+    let defaults = json!({"redeemedPoints": 0, "pending": [], "tier": null, "issuedRewards": []});
+    for (field, value) in defaults.as_object().expect("an object") {
+        full.as_object_mut()
+            .expect("an object")
+            .insert(field.clone(), value.clone());
+    }
+    let full = full.to_string();
+    assert_ne!(full, compact);
+    f.db.execute(&format!(
+        "UPDATE snapshots SET state = '{}' WHERE aggregate_id = '{}'",
+        full.replace('\'', "''"),
+        ids[5]
+    ));
+    let before = f.store.read_model_fingerprint().expect("fingerprint");
+    assert_eq!(before.read_models, live.read_models);
+    assert_ne!(before.snapshots, live.snapshots);
+    f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
+    assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
+    assert_eq!(state_of(&ids[5]), vec![compact]);
 }
 
 /// Add a reward of `stock` units to the fixture's program.

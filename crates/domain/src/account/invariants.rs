@@ -1,7 +1,7 @@
 //! Property tests: for any sequence of commands (earning, spending, purchases with a return
 //! window and expiring lots, refunds, time passing), the balance is the sum of the ledger and never
 //! negative, the lots hold exactly the balance, points are conserved (earned = available +
-//! pending + spent + expired + reversed), and every event round-trips through JSON.
+//! pending + spent + expired + reversed), and every event and snapshot round-trips through JSON.
 
 use std::collections::HashMap;
 
@@ -166,6 +166,10 @@ proptest! {
                 prop_assert!(account.pending.due(clock).next().is_none(), "the sweep released every due lot");
             }
             prop_assert_eq!(&LoyaltyAccount::from_events(history.iter()), &account);
+            // The snapshot, with its default fields left out, reads back as the same state.
+            let snapshot = serde_json::to_string(&account).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let read_back = serde_json::from_str::<LoyaltyAccount>(&snapshot).ok();
+            prop_assert_eq!(read_back.as_ref(), Some(&account));
         }
         for event in &history {
             let decoded = AccountEvent::decode(event.event_type(), event.version(), event.data());

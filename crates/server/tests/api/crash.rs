@@ -157,7 +157,7 @@ async fn crash_run(redis: Option<String>) {
     let report = String::from_utf8_lossy(&rebuilt.stdout);
     assert!(rebuilt.status.success(), "{}", String::from_utf8_lossy(&rebuilt.stderr));
     assert!(
-        report.contains("unchanged"),
+        report.contains("read models unchanged") && report.contains("snapshots unchanged"),
         "the live read models differ from a rebuild: {report}"
     );
 }

@@ -165,7 +165,8 @@ async fn drive(client: &Client, url: &str, instances: &mut [(std::process::Child
         .output()
         .map_err(|e| e.to_string())?;
     let report = String::from_utf8_lossy(&rebuilt.stdout);
-    if !rebuilt.status.success() || !report.contains("unchanged") {
+    let unchanged = report.contains("read models unchanged") && report.contains("snapshots unchanged");
+    if !rebuilt.status.success() || !unchanged {
         return Err(format!(
             "rebuild: {report} {}",
             String::from_utf8_lossy(&rebuilt.stderr)
