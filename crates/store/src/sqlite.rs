@@ -5,6 +5,7 @@ mod checkpointer;
 mod connection;
 mod read_pool;
 mod schema;
+mod writeback;
 
 pub(crate) use checkpointer::spawn as spawn_checkpointer;
 pub use checkpointer::WAL_RESTART_FRAMES;

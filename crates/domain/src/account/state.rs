@@ -46,8 +46,10 @@ pub struct Enrollment {
 ///
 /// Stored as the account's snapshot (JSON). A field at its default value (zero, empty, no tier)
 /// is left out and reads back as that default, so a new member's snapshot holds little more
-/// than the enrolment: 168 bytes for a member whose snapshot with every field written out took
-/// 426. Snapshots written before, with every field, read the same.
+/// than the enrolment. Snapshots written before, with every field, read the same. `status`,
+/// `balance`, `lifetimePoints` and `redeemedPoints` are always written: builds before
+/// 2026-12-06 require them, and a rolling upgrade (or a rollback) runs old and new builds on
+/// one database.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoyaltyAccount {
@@ -56,13 +58,13 @@ pub struct LoyaltyAccount {
     pub enrollment: Option<Enrollment>,
     pub status: AccountStatus,
     /// Spendable points: always the sum of the ledger, never negative.
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub balance: Points,
     /// Every point ever earned.
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub lifetime_points: Points,
     /// Every point ever redeemed.
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub redeemed_points: Points,
     /// Points taken back by refunds: deducted from the balance or cancelled while pending.
     #[serde(default, skip_serializing_if = "is_default")]
@@ -261,13 +263,16 @@ mod tests {
     use super::super::fixtures::*;
     use super::*;
 
-    /// A new member's snapshot: the enrolment and the status, every other field at its default.
+    /// A new member: every field at its default but the enrolment and the status.
     fn new_member() -> LoyaltyAccount {
         LoyaltyAccount::from_events([enrolled()].iter())
     }
 
+    /// Left out are the fields at their defaults, except those that builds before 2026-12-06
+    /// require (they fail to load a snapshot without them): both builds share a database
+    /// during a rolling upgrade.
     #[test]
-    fn a_snapshot_leaves_out_the_fields_at_their_defaults() {
+    fn a_snapshot_leaves_out_the_fields_at_their_defaults_that_older_builds_can_do_without() {
         let snapshot = serde_json::to_value(new_member()).expect("serialize");
         let fields: Vec<&str> = snapshot
             .as_object()
@@ -275,7 +280,10 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(fields, ["enrollment", "status"]);
+        assert_eq!(
+            fields,
+            ["enrollment", "status", "balance", "lifetimePoints", "redeemedPoints"]
+        );
     }
 
     #[test]

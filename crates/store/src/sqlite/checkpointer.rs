@@ -17,13 +17,13 @@
 //! attempt's copy and `fsync`: 2 to 36 ms.)
 //!
 //! After each checkpoint the pages it copied are sent on to the device at once
-//! ([`start_writeback`]). SQLite syncs the database file only when a checkpoint has copied the
-//! whole log, which under load happens every half second or so; left alone, the pages of all
-//! the checkpoints in between reached the device together in that sync (26–32 ms), and the
+//! ([`DatabaseWriteback`]). SQLite syncs the database file only when a checkpoint has copied
+//! the whole log, which under load happens every half second or so; left alone, the pages of
+//! all the checkpoints in between reached the device together in that sync (26–32 ms), and the
 //! writer's own log syncs queued behind them: the p99 latency of accruals at a fixed 3,000/s was
-//! 17–23 ms with the sync left alone and 7–10 ms with the pages sent on every 100 ms
-//! (BENCHMARKS.md, 2026-12-06). SQLite's sync still comes, and still decides durability; this
-//! only leaves it less to do.
+//! 17.3–28.7 ms with the sync left alone and 6.7–9.5 ms with the pages sent on every 100 ms
+//! (nine runs of each, BENCHMARKS.md, 2026-12-06). SQLite's sync still comes, and still decides
+//! durability; this only leaves it less to do.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::connection::open_writer;
+use super::writeback::DatabaseWriteback;
 use crate::StoreError;
 
 /// How often the WAL is copied into the database.
@@ -48,8 +49,9 @@ pub fn spawn(
     stop: Arc<AtomicBool>,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let conn = open_writer(&path)?;
-    // Its own descriptor of the database file, for `start_writeback` (read-only is enough).
-    let db_file = std::fs::File::open(&path)?;
+    let writeback = DatabaseWriteback::open(&path)?;
+    // Warned about once: a failure loses nothing (see `DatabaseWriteback`).
+    let mut writeback_failed = false;
     let thread = std::thread::Builder::new()
         .name("loyalty-checkpointer".to_owned())
         .spawn(move || loop {
@@ -63,8 +65,11 @@ pub fn spawn(
             });
             match result {
                 Ok((log_frames, copied_frames)) => {
-                    if let Err(e) = start_writeback(&db_file) {
-                        tracing::warn!(error = %e, "could not start the database file's writeback");
+                    if let Err(e) = writeback.start() {
+                        if !writeback_failed {
+                            tracing::warn!(error = %e, "could not start the database file's writeback");
+                        }
+                        writeback_failed = true;
                     }
                     metrics::gauge!("store_wal_frames").set(log_frames as f64);
                     metrics::gauge!("store_wal_frames_behind").set((log_frames - copied_frames) as f64);
@@ -80,29 +85,6 @@ pub fn spawn(
             std::thread::park_timeout(Duration::from_millis(CHECKPOINT_INTERVAL_MS));
         })?;
     Ok(thread)
-}
-
-/// Start writing the database file's dirty pages to the device, without waiting for them and
-/// without a cache flush (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that SQLite's next sync
-/// of the file has little left to write. It makes nothing durable, and a failure loses nothing:
-/// a write error is still reported to SQLite's own sync, on SQLite's descriptor.
-#[cfg(target_os = "linux")]
-fn start_writeback(db_file: &std::fs::File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: the descriptor is open while `db_file` is borrowed, and the call touches no memory
-    // of this process.
-    let rc = unsafe { libc::sync_file_range(db_file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-/// Elsewhere there is no such call: SQLite's sync writes all the pages.
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_db_file: &std::fs::File) -> std::io::Result<()> {
-    Ok(())
 }
 
 /// The last checkpoint: copy the whole log into the database and truncate it, giving up at
@@ -152,23 +134,4 @@ fn restart_log(conn: &rusqlite::Connection, patient: bool) {
 /// passed.
 fn poll_briefly(attempts: i32) -> bool {
     super::connection::poll_for_lock(attempts, u64::MAX, Duration::from_millis(RESTART_WAIT_MS))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::Write;
-
-    use super::start_writeback;
-
-    /// The descriptor the checkpointer opens is read-only; the kernel must accept it, or every
-    /// tick would only log a warning.
-    #[test]
-    fn writeback_starts_on_a_read_only_descriptor_of_a_dirty_file() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().join("db");
-        let mut writer = std::fs::File::create(&path).expect("the file");
-        writer.write_all(&[7u8; 1 << 16]).expect("dirty pages");
-        let reader = std::fs::File::open(&path).expect("a read-only descriptor");
-        start_writeback(&reader).expect("writeback started");
-    }
 }
