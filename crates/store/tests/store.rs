@@ -501,7 +501,7 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
     // read models are untouched, but the rebuild rewrites it in today's encoding.
     let compact = state_of(&ids[5])[0].clone();
     let mut full: serde_json::Value = serde_json::from_str(&compact).expect("a JSON snapshot");
-    let defaults = json!({"redeemedPoints": 0, "pending": [], "tier": null, "issuedRewards": []});
+    let defaults = json!({"expiredPoints": 0, "pending": [], "tier": null, "issuedRewards": []});
     for (field, value) in defaults.as_object().expect("an object") {
         full.as_object_mut()
             .expect("an object")

@@ -12,7 +12,9 @@
 //! another process could then take the write lock, or delete the log, under this one's
 //! connections. SQLite defers closing its own descriptors for the same reason. So each
 //! database file (by device and inode) is opened once, on its first store, and its descriptor
-//! kept for the life of the process; a store opened on the same file again reuses it.
+//! kept for the life of the process; a store opened on the same file again reuses it. The cost:
+//! one descriptor per database file the process ever opened (one in a server, one per test's
+//! file in a test binary), and a deleted file's blocks stay allocated until the process exits.
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -43,7 +45,10 @@ mod linux {
                 return Ok(Self { file });
             }
             let file: &'static File = Box::leak(Box::new(File::open(path)?));
-            files.insert(key, file);
+            // Filed under the inode it really opened: had the file been replaced since it was
+            // looked up, the old key would later name a file this descriptor is not.
+            let opened = file.metadata()?;
+            files.entry((opened.dev(), opened.ino())).or_insert(file);
             Ok(Self { file })
         }
 
