@@ -519,6 +519,11 @@ pub struct EventRow {
 }
 
 impl EventRow {
+    /// Its position in the global log.
+    pub fn position(&self) -> i64 {
+        self.position
+    }
+
     /// The stored event, upcast to the current version of its type: everything that reads
     /// events (aggregates on rebuild, projections, consumers, the HTTP feed) sees current shapes.
     pub fn into_event(self) -> Result<StoredEvent, StoreError> {
