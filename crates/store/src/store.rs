@@ -16,9 +16,15 @@ use crate::write_tx::WriteTx;
 use crate::writer::{self, JobBox, TypedJob, WriterConn};
 use crate::{Business, DeadLetter, Prefetch, RebuildReport, StoreError, StoredEvent, WRITER_QUEUE_COUNT_MAX};
 
-/// The page cache of a SQLite rebuild's connection: 512 MiB at most (SQLite's negative
-/// `cache_size` is KiB), taken only as the rebuild touches pages.
-const REBUILD_CACHE_KIB_NEGATIVE: i64 = -512 * 1024;
+/// The page cache of a SQLite rebuild's connection: 64 MiB (SQLite's negative `cache_size` is
+/// KiB), four times the writer's. With the writer's 16 MiB, a rebuild spills pages into the WAL
+/// and reads them back; with 512 MiB it paid for its first touch of that much fresh memory (a
+/// kernel page fault and a zeroed page each, a second or so) and wrote most of its pages at
+/// commit instead of while refilling. Rebuilds of 1,000,002 events: 143,235-153,147 events/s
+/// with 64 MiB against 129,507-139,327 with 512 MiB on a history of accruals, about the same on
+/// an import (114,480-139,672 against 114,870-121,474), and half the peak memory (360-390 MB
+/// against 790-820 MB); BENCHMARKS.md, 2026-12-06 (seventh session).
+const REBUILD_CACHE_KIB_NEGATIVE: i64 = -64 * 1024;
 
 /// Which database, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -513,8 +519,8 @@ impl Store {
         match &self.inner.backend {
             Backend::Sqlite(path) => {
                 let conn = crate::sqlite::open_writer(path)?;
-                // One transaction rewrites every read model: with the writer's 16 MiB page
-                // cache it spills pages into the WAL and reads them back, over and over.
+                // One transaction rewrites every read model: a larger page cache than the
+                // writer's (see the constant).
                 conn.pragma_update(None, "cache_size", REBUILD_CACHE_KIB_NEGATIVE)?;
                 crate::rebuild::rebuild(Db::Sqlite(&conn), progress)
             }
