@@ -539,6 +539,19 @@ impl Row<'_> {
         }
     }
 
+    /// Text column `idx` (not NULL), borrowed from the row: no allocation.
+    pub fn text(&self, idx: usize) -> Result<&str, StoreError> {
+        match self {
+            Row::Sqlite(row) => match row.get_ref(idx)? {
+                rusqlite::types::ValueRef::Text(t) => {
+                    std::str::from_utf8(t).map_err(|_| StoreError::Corrupt(format!("column {idx}: not UTF-8")))
+                }
+                _ => Err(StoreError::Corrupt(format!("column {idx}: expected text"))),
+            },
+            Row::Pg(row) => Ok(row.try_get::<_, &str>(idx)?),
+        }
+    }
+
     /// Column `idx` as text, whatever its type (for digests of whole rows).
     pub fn get_as_text(&self, idx: usize) -> Result<Option<String>, StoreError> {
         Ok(match self.column(idx)? {

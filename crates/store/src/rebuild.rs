@@ -140,12 +140,16 @@ impl Replayer {
 
     /// Replay pages from `pages` and send each back on `replayed`, until `pages` closes or
     /// either side fails; then check that every aggregate's history reached its last sequence.
+    /// Pages the rebuild has written come back on `spent` to be freed here, off the thread
+    /// that writes.
     fn run(
         mut self,
         pages: mpsc::Receiver<Vec<EventRow>>,
         replayed: mpsc::SyncSender<Result<Vec<Replayed>, StoreError>>,
+        spent: mpsc::Receiver<Vec<Replayed>>,
     ) {
         for page in pages {
+            spent.try_iter().for_each(drop);
             let result: Result<Vec<Replayed>, StoreError> = page.into_iter().map(|row| self.replay(row)).collect();
             let failed = result.is_err();
             if replayed.send(result).is_err() || failed {
@@ -294,9 +298,10 @@ fn refill<'scope>(
     // at most four pages in memory.
     let (pages, to_replay) = mpsc::sync_channel::<Vec<EventRow>>(1);
     let (replayed, to_write) = mpsc::sync_channel(1);
+    let (spent, to_free) = mpsc::channel();
     std::thread::Builder::new()
         .name("loyalty-replayer".to_owned())
-        .spawn_scoped(scope, move || replayer.run(to_replay, replayed))?;
+        .spawn_scoped(scope, move || replayer.run(to_replay, replayed, to_free))?;
     let page_sql = format!(
         "{} WHERE position > ?1 ORDER BY position LIMIT CAST(?2 AS BIGINT)",
         event_select()
@@ -332,7 +337,7 @@ fn refill<'scope>(
                 .recv()
                 .map_err(|_| StoreError::Corrupt("the rebuild's replayer stopped".to_owned()))??;
             in_flight -= 1;
-            for replayed in page {
+            for replayed in &page {
                 project(db, &replayed.stored, &replayed.event)?;
                 if let Some(snapshot) = &replayed.snapshot {
                     write_snapshot(db, snapshot)?;
@@ -342,6 +347,8 @@ fn refill<'scope>(
                     progress(done, total);
                 }
             }
+            // Freed by the replayer if it is still there, else here.
+            let _ = spent.send(page);
         }
     }
     // The replayer's last word: whether every aggregate's history was complete.
