@@ -164,15 +164,11 @@ impl Replayer {
     }
 }
 
-/// How many events a rebuild reads per query.
-const REBUILD_PAGE_COUNT: i64 = 10_000;
+/// How many events a rebuild reads per query, by default.
+pub(crate) const REBUILD_PAGE_COUNT: i64 = 10_000;
 
-pub(crate) fn rebuild(db: Db<'_>, progress: &mut (dyn FnMut(u64, u64) + Send)) -> Result<RebuildReport, StoreError> {
-    rebuild_in_pages(db, REBUILD_PAGE_COUNT, progress)
-}
-
-/// [`rebuild`], reading `page_count` events per query.
-fn rebuild_in_pages(
+/// Rebuild on `db` in one transaction, reading `page_count` events per query.
+pub(crate) fn rebuild(
     db: Db<'_>,
     page_count: i64,
     progress: &mut (dyn FnMut(u64, u64) + Send),
@@ -320,9 +316,9 @@ fn refill<'scope>(
             match page.last() {
                 Some(row) => {
                     after = row.position();
-                    pages
-                        .send(page)
-                        .map_err(|_| StoreError::Corrupt("the rebuild's replayer stopped".to_owned()))?;
+                    if pages.send(page).is_err() {
+                        return Err(replayer_error(&to_write));
+                    }
                     in_flight += 1;
                 }
                 None => read_all = true,
@@ -333,9 +329,10 @@ fn refill<'scope>(
         }
         // Keep one page ahead of the replayer while there are more to read.
         if read_all || in_flight > 1 {
-            let page = to_write
-                .recv()
-                .map_err(|_| StoreError::Corrupt("the rebuild's replayer stopped".to_owned()))??;
+            let page = match to_write.recv() {
+                Ok(result) => result?,
+                Err(_) => return Err(replayer_error(&to_write)),
+            };
             in_flight -= 1;
             for replayed in &page {
                 project(db, &replayed.stored, &replayed.event)?;
@@ -360,6 +357,15 @@ fn refill<'scope>(
         )),
         Err(_) => Ok(done),
     }
+}
+
+/// Why the replayer stopped early: the error it sent last, found among what it sent before it
+/// hung up.
+fn replayer_error(to_write: &mpsc::Receiver<Result<Vec<Replayed>, StoreError>>) -> StoreError {
+    to_write
+        .iter()
+        .find_map(Result::err)
+        .unwrap_or_else(|| StoreError::Corrupt("the rebuild's replayer stopped".to_owned()))
 }
 
 /// Bring an aggregate's snapshot in line with its fold: the row is inserted, or replaces what is
@@ -459,131 +465,4 @@ fn hash_table(conn: Db<'_>, hasher: &mut Sha256, table: &str, key: &str) -> Resu
             hasher.update(&line);
             Ok(())
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::Utc;
-    use loyalty_domain::account::{
-        AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, ProgramFacts, ProgramRules, ReferenceType,
-    };
-    use loyalty_domain::program::{CreateProgram, ProgramCommand, ProgramDefinition, ProgramStatus};
-    use loyalty_domain::testing::decide_all;
-    use loyalty_domain::values::{
-        AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, TransactionId,
-    };
-    use serde_json::json;
-
-    use super::*;
-    use crate::{EventMetadata, Store, StoreSettings};
-
-    const ACCOUNTS: usize = 5;
-    const ACCRUALS: u64 = 8;
-
-    /// A program and [`ACCOUNTS`] members with [`ACCRUALS`] expiring accruals each, in one
-    /// write, interleaved so that every page of a small rebuild holds several aggregates.
-    fn seed(store: &Store) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        runtime
-            .block_on(store.write(|tx| {
-                let business = Uuid::now_v7();
-                let program = Uuid::now_v7();
-                let loaded = tx.load::<Program>(business, program)?.expect("fresh");
-                let definition = ProgramDefinition::parse(
-                    &json!({"name": "Coffee", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}}),
-                )
-                .expect("valid");
-                let create = ProgramCommand::Create(CreateProgram {
-                    program_id: ProgramId(program),
-                    business_id: BusinessId(business),
-                    definition,
-                    template_id: None,
-                });
-                let events = decide_all(&loaded.state, [create, ProgramCommand::Activate]).expect("created");
-                tx.append(&loaded, events, &EventMetadata::default())?;
-                let accounts: Vec<Uuid> = (0..ACCOUNTS).map(|_| Uuid::now_v7()).collect();
-                for (n, &account) in accounts.iter().enumerate() {
-                    let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("fresh");
-                    let enroll = AccountCommand::Enroll(EnrollCustomer {
-                        account_id: AccountId(account),
-                        customer_id: CustomerId::parse("customerId", &format!("c{n}")).expect("valid"),
-                        display_name: DisplayName::parse("displayName", "Ada").expect("valid"),
-                        email: Email::parse("email", &format!("m{n}@example.com")).expect("valid"),
-                        method: EnrollmentMethod::Manual,
-                        program: ProgramFacts {
-                            program_id: ProgramId(program),
-                            name: "Coffee".to_owned(),
-                            status: ProgramStatus::Active,
-                            self_enroll_enabled: true,
-                            enrollment_full: false,
-                            initial_tier: None,
-                        },
-                        email_taken: false,
-                    });
-                    let events = decide_all(&loaded.state, [enroll]).expect("enrolled");
-                    tx.append(&loaded, events, &EventMetadata::default())?;
-                }
-                for points in 1..=ACCRUALS {
-                    for &account in &accounts {
-                        let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("ours");
-                        let accrue = AccountCommand::Accrue(AccruePoints {
-                            transaction_id: TransactionId::new_random(),
-                            points: Points::new(points),
-                            reason: Reason::parse("reason", "test").expect("valid"),
-                            order_ref: None,
-                            reference_type: ReferenceType::Manual,
-                            program: ProgramRules {
-                                status: ProgramStatus::Active,
-                                rule: None,
-                                tiers: Default::default(),
-                                point_expiry_days: Some(30),
-                                pending_days: None,
-                            },
-                            now: Utc::now(),
-                        });
-                        let events = decide_all(&loaded.state, [accrue]).expect("accrued");
-                        tx.append(&loaded, events, &EventMetadata::default())?;
-                    }
-                }
-                Ok(())
-            }))
-            .expect("seeded");
-    }
-
-    /// A history of many pages: the replayer decodes each page while the one before it is
-    /// written, and the rebuild matches the live projections; an event it cannot decode, in a
-    /// later page, fails the rebuild, which then leaves the store as it was.
-    #[test]
-    fn a_rebuild_over_many_pages_matches_the_live_projections_and_a_bad_page_rolls_it_back() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().join("rebuild.db");
-        let store = Store::open(&StoreSettings::new(path.clone())).expect("a store");
-        seed(&store);
-        let conn = crate::sqlite::open_writer(&path).expect("a connection");
-        let db = Db::Sqlite(&conn);
-        let live = fingerprint(db).expect("a fingerprint");
-        let mut calls = Vec::new();
-        let events = 2 + ACCOUNTS as u64 * (1 + ACCRUALS);
-        let report = rebuild_in_pages(db, 4, &mut |done, total| calls.push((done, total))).expect("rebuilt");
-        assert_eq!((report.events, report.aggregates), (events, 1 + ACCOUNTS as u64));
-        assert_eq!(calls.last(), Some(&(events, events)));
-        assert_eq!(fingerprint(db).expect("a fingerprint"), live);
-
-        db.execute("UPDATE accounts SET point_balance = point_balance + 1", params![])
-            .expect("damaged");
-        let damaged = fingerprint(db).expect("a fingerprint");
-        assert_ne!(damaged, live);
-        db.execute(
-            "UPDATE events SET data = '{}' WHERE position = (SELECT MAX(position) - 3 FROM events)",
-            params![],
-        )
-        .expect("an undecodable event");
-        let refused = rebuild_in_pages(db, 4, &mut |_, _| {}).expect_err("an event cannot be decoded");
-        assert!(refused.to_string().contains("loyalty.points.earned"), "{refused}");
-        assert_eq!(fingerprint(db).expect("a fingerprint"), damaged, "rolled back");
-        drop(store);
-    }
 }

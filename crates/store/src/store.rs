@@ -44,6 +44,8 @@ pub struct StoreSettings {
     /// SQLite: once the write-ahead log holds this many frames (pages), the checkpointer
     /// restarts it from the top (see `sqlite::checkpointer`), so its file stops growing.
     pub wal_restart_frames: i64,
+    /// How many events a rebuild reads per query (and hands its second thread at a time).
+    pub rebuild_page_count: i64,
 }
 
 impl StoreSettings {
@@ -53,6 +55,7 @@ impl StoreSettings {
             backend: Backend::Sqlite(path.into()),
             read_connections_idle_max: 16,
             wal_restart_frames: crate::sqlite::WAL_RESTART_FRAMES,
+            rebuild_page_count: crate::rebuild::REBUILD_PAGE_COUNT,
         }
     }
 
@@ -62,6 +65,7 @@ impl StoreSettings {
             backend: Backend::Postgres(url.into()),
             read_connections_idle_max: 16,
             wal_restart_frames: crate::sqlite::WAL_RESTART_FRAMES,
+            rebuild_page_count: crate::rebuild::REBUILD_PAGE_COUNT,
         }
     }
 }
@@ -74,6 +78,7 @@ pub struct Store {
 
 struct Inner {
     backend: Backend,
+    rebuild_page_count: i64,
     /// Tells the checkpointer to stop once the last handle is dropped.
     stop_checkpointer: Arc<AtomicBool>,
     /// SQLite's checkpointer thread (see [`Store::close`]).
@@ -161,6 +166,7 @@ impl Store {
         Ok(Self {
             inner: Arc::new(Inner {
                 backend: settings.backend.clone(),
+                rebuild_page_count: settings.rebuild_page_count.max(1),
                 stop_checkpointer,
                 checkpointer,
                 jobs: Some(jobs),
@@ -522,11 +528,11 @@ impl Store {
                 // One transaction rewrites every read model: a larger page cache than the
                 // writer's (see the constant).
                 conn.pragma_update(None, "cache_size", REBUILD_CACHE_KIB_NEGATIVE)?;
-                crate::rebuild::rebuild(Db::Sqlite(&conn), progress)
+                crate::rebuild::rebuild(Db::Sqlite(&conn), self.inner.rebuild_page_count, progress)
             }
             Backend::Postgres(url) => off_runtime(|| {
                 let conn = crate::postgres::connect(url)?;
-                crate::rebuild::rebuild(Db::Pg(&conn), progress)
+                crate::rebuild::rebuild(Db::Pg(&conn), self.inner.rebuild_page_count, progress)
             }),
         }
     }

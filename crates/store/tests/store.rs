@@ -42,6 +42,7 @@ conformance!(
     another_business_cannot_load_or_read_an_aggregate,
     the_unique_email_index_backs_the_duplicate_check,
     a_rebuild_reproduces_the_live_read_models_and_repairs_drift,
+    a_rebuild_over_many_pages_matches_and_an_undecodable_event_rolls_it_back,
     concurrent_claims_never_exceed_the_stock_and_rebuild_to_the_live_catalogue,
     reopening_the_database_keeps_everything_and_migrations_run_once,
     points_earned_1_0_is_read_as_2_0_by_aggregates_projections_and_readers,
@@ -520,6 +521,52 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
     f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
     assert_eq!(state_of(&ids[5]), vec![compact]);
+}
+
+/// A rebuild reading four events per query: its second thread decodes each page while the one
+/// before is written, and the result is the live projections; an event it cannot decode, in a
+/// later page, fails the rebuild, which then leaves the store as it was.
+async fn a_rebuild_over_many_pages_matches_and_an_undecodable_event_rolls_it_back(kind: Kind) {
+    let f = fixture_with(kind, |settings| settings.rebuild_page_count = 4).await;
+    const ACCOUNTS: u64 = 5;
+    const ACCRUALS: u64 = 6;
+    let mut accounts = Vec::new();
+    for n in 0..ACCOUNTS {
+        accounts.push(enrolled(&f, &format!("page{n}@example.com")).await);
+    }
+    // Interleaved, so that every page holds events of several aggregates.
+    for points in 1..=ACCRUALS {
+        for &account in &accounts {
+            account_command(&f, account, accrue_command(points))
+                .await
+                .expect("accrued");
+        }
+    }
+    let live = f.store.read_model_fingerprint().expect("fingerprint");
+    let events = 2 + ACCOUNTS * (1 + ACCRUALS);
+    let mut calls = Vec::new();
+    let report = f
+        .store
+        .rebuild_projections(&mut |done, total| calls.push((done, total)))
+        .expect("rebuild");
+    assert_eq!((report.events, report.aggregates), (events, 1 + ACCOUNTS));
+    assert_eq!(calls.last(), Some(&(events, events)));
+    assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
+
+    f.db.execute("UPDATE accounts SET point_balance = point_balance + 1");
+    let damaged = f.store.read_model_fingerprint().expect("fingerprint");
+    assert_ne!(damaged, live);
+    f.db.execute("UPDATE events SET data = '{}' WHERE position = (SELECT MAX(position) - 3 FROM events)");
+    let refused = f
+        .store
+        .rebuild_projections(&mut |_, _| {})
+        .expect_err("an event cannot be decoded");
+    assert!(refused.to_string().contains("loyalty.points.earned"), "{refused}");
+    assert_eq!(
+        f.store.read_model_fingerprint().expect("fingerprint"),
+        damaged,
+        "rolled back"
+    );
 }
 
 /// Add a reward of `stock` units to the fixture's program.
