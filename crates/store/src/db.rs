@@ -543,7 +543,8 @@ impl Row<'_> {
     pub fn text(&self, idx: usize) -> Result<&str, StoreError> {
         match self {
             Row::Sqlite(row) => match row.get_ref(idx)? {
-                rusqlite::types::ValueRef::Text(t) => {
+                // A blob of UTF-8 reads as text, as in `column`.
+                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
                     std::str::from_utf8(t).map_err(|_| StoreError::Corrupt(format!("column {idx}: not UTF-8")))
                 }
                 _ => Err(StoreError::Corrupt(format!("column {idx}: expected text"))),
