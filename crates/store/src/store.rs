@@ -17,10 +17,11 @@ use crate::writer::{self, JobBox, TypedJob, WriterConn};
 use crate::{Business, DeadLetter, Prefetch, RebuildReport, StoreError, StoredEvent, WRITER_QUEUE_COUNT_MAX};
 
 /// The page cache of a SQLite rebuild's connection: 64 MiB (SQLite's negative `cache_size` is
-/// KiB), four times the writer's. With the writer's 16 MiB, a rebuild spills pages into the WAL
-/// and reads them back; with 512 MiB it paid for its first touch of that much fresh memory (a
-/// kernel page fault and a zeroed page each, a second or so) and wrote most of its pages at
-/// commit instead of while refilling. Rebuilds of 1,000,002 events: 143,235-153,147 events/s
+/// KiB), four times the writer's. The writer's 16 MiB measured about the same once (143,183 and
+/// 138,021 events/s, one run each), where an earlier build had spilled pages into the WAL and
+/// read them back with it; 512 MiB paid for its first touch of that much fresh memory (a kernel
+/// page fault and a zeroed page each, a second or so) and wrote most of its pages at commit
+/// instead of while refilling. Rebuilds of 1,000,002 events: 143,235-153,147 events/s
 /// with 64 MiB against 129,507-139,327 with 512 MiB on a history of accruals, about the same on
 /// an import (114,480-139,672 against 114,870-121,474), and half the peak memory (360-390 MB
 /// against 790-820 MB); BENCHMARKS.md, 2026-12-06 (seventh session).
