@@ -225,14 +225,14 @@ fn secondary_indexes(db: Db<'_>) -> Result<Vec<(String, String)>, StoreError> {
 /// Each aggregate's last sequence (see [`Replayer::last`]).
 fn last_sequences(db: Db<'_>) -> Result<HashMap<Uuid, i64>, StoreError> {
     let mut last = HashMap::new();
-    let rows = db
-        .prepare_cached("SELECT aggregate_id, MAX(sequence) FROM events GROUP BY aggregate_id")?
-        .query_map(params![], |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)))?;
-    for row in rows {
-        let (id, sequence) = row?;
-        let id = Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt(format!("event of aggregate {id:?}")))?;
-        last.insert(id, sequence);
-    }
+    // Row by row, each id parsed where it lies in the row: no string per aggregate.
+    db.prepare_cached("SELECT aggregate_id, MAX(sequence) FROM events GROUP BY aggregate_id")?
+        .for_each_row(params![], |row| {
+            let id = row.text(0)?;
+            let id = Uuid::parse_str(id).map_err(|_| StoreError::Corrupt(format!("event of aggregate {id:?}")))?;
+            last.insert(id, row.get::<i64>(1)?);
+            Ok(())
+        })?;
     Ok(last)
 }
 
