@@ -544,9 +544,7 @@ impl Row<'_> {
         match self {
             Row::Sqlite(row) => match row.get_ref(idx)? {
                 // A blob of UTF-8 reads as text, as in `column`.
-                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                    std::str::from_utf8(t).map_err(|_| StoreError::Corrupt(format!("column {idx}: not UTF-8")))
-                }
+                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => utf8(idx, t),
                 _ => Err(StoreError::Corrupt(format!("column {idx}: expected text"))),
             },
             Row::Pg(row) => Ok(row.try_get::<_, &str>(idx)?),
@@ -571,10 +569,7 @@ impl Row<'_> {
                     ValueRef::Null => Column::Null,
                     ValueRef::Integer(i) => Column::Int(i),
                     ValueRef::Real(f) => Column::Real(f),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => Column::Text(
-                        String::from_utf8(t.to_vec())
-                            .map_err(|_| StoreError::Corrupt(format!("column {idx}: not UTF-8")))?,
-                    ),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => Column::Text(utf8(idx, t)?.to_owned()),
                 })
             }
             Row::Pg(row) => {
@@ -604,6 +599,11 @@ impl Row<'_> {
             }
         }
     }
+}
+
+/// A SQLite text (or blob) column's bytes as UTF-8.
+fn utf8(idx: usize, bytes: &[u8]) -> Result<&str, StoreError> {
+    std::str::from_utf8(bytes).map_err(|_| StoreError::Corrupt(format!("column {idx}: not UTF-8")))
 }
 
 /// What a column converts into.
