@@ -51,9 +51,10 @@ struct Folded {
     state: State,
 }
 
-/// An aggregate's snapshot row as its fold gives it, to write (see [`write_snapshot`]).
+/// An aggregate's snapshot row as its fold gives it, every column made on the replayer's thread,
+/// to write (see [`write_snapshot`]).
 struct SnapshotRow {
-    aggregate_id: Uuid,
+    aggregate_id: String,
     kind: &'static str,
     business_id: String,
     version: i64,
@@ -69,7 +70,7 @@ impl SnapshotRow {
             State::Reward(r) => (Reward::AGGREGATE_TYPE, serde_json::to_string(r)?, r.due_at()),
         };
         Ok(Self {
-            aggregate_id,
+            aggregate_id: aggregate_id.to_string(),
             kind,
             business_id: folded.business_id,
             version: folded.version,
@@ -387,7 +388,7 @@ fn write_snapshot(db: Db<'_>, row: &SnapshotRow) -> Result<(), StoreError> {
             OR snapshots.due_at IS DISTINCT FROM excluded.due_at",
     )?
     .execute_deferred(params![
-        row.aggregate_id.to_string(),
+        row.aggregate_id,
         row.kind,
         row.business_id,
         row.version,
