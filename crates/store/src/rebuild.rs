@@ -27,8 +27,8 @@ pub struct RebuildReport {
 
 /// The tables a rebuild empties and refills. Snapshots are not among them: each aggregate's
 /// fold is compared with its stored snapshot, and only one that differs is written (see
-/// [`write_snapshot`]), so a rebuild of a healthy store does not rewrite every aggregate's
-/// state, the largest part of its bytes.
+/// [`Reader::holds`] and [`write_snapshot`]), so a rebuild of a healthy store does not rewrite
+/// every aggregate's state, the largest part of its bytes.
 const REBUILT_TABLES: &[&str] = &[
     "programs",
     "accounts",
@@ -88,8 +88,61 @@ struct Replayed {
     snapshot: Option<SnapshotRow>,
 }
 
-/// The fold of every aggregate whose history is still being read. Pure CPU, on a thread of its
-/// own (see [`rebuild_in_transaction`]).
+/// The rebuild's second connection, used on the replayer's thread: the events are read there,
+/// and on SQLite each aggregate's fold is compared there with its stored snapshot, so that only
+/// the snapshots that differ reach the thread that writes. Its reads see what was committed
+/// before the rebuild's transaction, which holds the write lock (SQLite's, or on PostgreSQL the
+/// event log's lock that every writer takes): no writer commits meanwhile, and the rebuild's own
+/// writes are not seen, so each stored snapshot is read as it was before the rebuild began.
+pub(crate) enum Reader {
+    Sqlite(rusqlite::Connection),
+    /// On PostgreSQL the upsert in [`write_snapshot`] compares: it is queued without a round
+    /// trip, which a read per aggregate here would cost.
+    Pg(Box<crate::db::PgConn>),
+}
+
+impl Reader {
+    fn db(&self) -> Db<'_> {
+        match self {
+            Reader::Sqlite(conn) => Db::Sqlite(conn),
+            Reader::Pg(conn) => Db::Pg(conn),
+        }
+    }
+
+    /// One read transaction for every read of the rebuild.
+    fn begin(&self) -> Result<(), StoreError> {
+        self.db().execute_batch(match self {
+            Reader::Sqlite(_) => "BEGIN",
+            Reader::Pg(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        })
+    }
+
+    /// Whether `row` is stored exactly so, every column equal and of the same type (a damaged
+    /// row, whatever its column types, simply differs, as in [`write_snapshot`]). Always `false`
+    /// on PostgreSQL (see [`Reader::Pg`]).
+    fn holds(&self, row: &SnapshotRow) -> Result<bool, StoreError> {
+        use rusqlite::types::ValueRef::{Integer, Null, Text};
+        let Reader::Sqlite(conn) = self else {
+            return Ok(false);
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT aggregate_type, business_id, version, state, due_at FROM snapshots WHERE aggregate_id = ?1",
+        )?;
+        let mut rows = stmt.query([&row.aggregate_id])?;
+        let Some(stored) = rows.next()? else {
+            return Ok(false);
+        };
+        let due_at = row.due_at.as_deref().map_or(Null, |d| Text(d.as_bytes()));
+        Ok(stored.get_ref(0)? == Text(row.kind.as_bytes())
+            && stored.get_ref(1)? == Text(row.business_id.as_bytes())
+            && stored.get_ref(2)? == Integer(row.version)
+            && stored.get_ref(3)? == Text(row.state.as_bytes())
+            && stored.get_ref(4)? == due_at)
+    }
+}
+
+/// The fold of every aggregate whose history is still being read, on a thread of its own with
+/// the rebuild's [`Reader`] (see [`refill`]).
 struct Replayer {
     /// Each aggregate's last sequence: when the rebuild reaches it, the aggregate's snapshot is
     /// made and its state dropped, so memory holds only aggregates whose history is still being
@@ -99,7 +152,7 @@ struct Replayer {
 }
 
 impl Replayer {
-    fn replay(&mut self, row: EventRow) -> Result<Replayed, StoreError> {
+    fn replay(&mut self, row: EventRow, reader: &Reader) -> Result<Replayed, StoreError> {
         let mut stored = row.into_event()?;
         // The read models are made from the decoded event; the stored one keeps no copy.
         let data = std::mem::take(&mut stored.data);
@@ -127,7 +180,9 @@ impl Replayer {
         entry.version = stored.sequence;
         let snapshot = if self.last.get(&stored.aggregate_id) == Some(&stored.sequence) {
             self.last.remove(&stored.aggregate_id);
-            Some(SnapshotRow::of(stored.aggregate_id, entry)?)
+            let row = SnapshotRow::of(stored.aggregate_id, entry)?;
+            // A stored snapshot equal to the fold is left as it is.
+            (!reader.holds(&row)?).then_some(row)
         } else {
             self.open.insert(stored.aggregate_id, entry);
             None
@@ -139,28 +194,70 @@ impl Replayer {
         })
     }
 
-    /// Replay pages from `pages` and send each back on `replayed`, until `pages` closes or
-    /// either side fails; then check that every aggregate's history reached its last sequence.
-    /// Pages the rebuild has written come back on `spent` to be freed here, off the thread
-    /// that writes.
+    /// Read every event on `reader`, `page_count` at a time in commit order, replay each page
+    /// and send it on `replayed`; then check that every aggregate's history reached its last
+    /// sequence. An error is sent as the last message. Pages the rebuild has written come back on
+    /// `spent` to be freed here, off the thread that writes. How many aggregates there are.
     fn run(
-        mut self,
-        pages: mpsc::Receiver<Vec<EventRow>>,
+        reader: Reader,
+        page_count: i64,
         replayed: mpsc::SyncSender<Result<Vec<Replayed>, StoreError>>,
         spent: mpsc::Receiver<Vec<Replayed>>,
-    ) {
-        for page in pages {
+    ) -> u64 {
+        let result = reader.begin().and_then(|()| {
+            let last = last_sequences(reader.db())?;
+            let aggregates = last.len() as u64;
+            let mut replayer = Replayer {
+                last,
+                open: HashMap::new(),
+            };
+            replayer.replay_all(&reader, page_count, &replayed, &spent)?;
+            Ok(aggregates)
+        });
+        result.unwrap_or_else(|e| {
+            // Unless the writing side stopped first, with an error of its own.
+            let _ = replayed.send(Err(e));
+            0
+        })
+    }
+
+    fn replay_all(
+        &mut self,
+        reader: &Reader,
+        page_count: i64,
+        replayed: &mpsc::SyncSender<Result<Vec<Replayed>, StoreError>>,
+        spent: &mpsc::Receiver<Vec<Replayed>>,
+    ) -> Result<(), StoreError> {
+        let page_sql = format!(
+            "{} WHERE position > ?1 ORDER BY position LIMIT CAST(?2 AS BIGINT)",
+            event_select()
+        );
+        let mut after: i64 = 0;
+        loop {
             spent.try_iter().for_each(drop);
-            let result: Result<Vec<Replayed>, StoreError> = page.into_iter().map(|row| self.replay(row)).collect();
-            let failed = result.is_err();
-            if replayed.send(result).is_err() || failed {
-                return;
+            let rows = reader
+                .db()
+                .prepare_cached(&page_sql)?
+                .query_map(params![after, page_count], event_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some(last) = rows.last() else {
+                break;
+            };
+            after = last.position();
+            let page = rows
+                .into_iter()
+                .map(|row| self.replay(row, reader))
+                .collect::<Result<Vec<_>, _>>()?;
+            if replayed.send(Ok(page)).is_err() {
+                // The writing side stopped, with an error of its own.
+                return Ok(());
             }
         }
-        if let Some(id) = self.open.keys().next() {
-            let _ = replayed.send(Err(StoreError::Corrupt(format!(
+        match self.open.keys().next() {
+            Some(id) => Err(StoreError::Corrupt(format!(
                 "aggregate {id}'s events end before its last sequence"
-            ))));
+            ))),
+            None => Ok(()),
         }
     }
 }
@@ -168,9 +265,11 @@ impl Replayer {
 /// How many events a rebuild reads per query, by default.
 pub(crate) const REBUILD_PAGE_COUNT: i64 = 10_000;
 
-/// Rebuild on `db` in one transaction, reading `page_count` events per query.
+/// Rebuild on `db` in one transaction, reading the events `page_count` at a time on `reader`,
+/// a second connection to the same store.
 pub(crate) fn rebuild(
     db: Db<'_>,
+    reader: Reader,
     page_count: i64,
     progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<RebuildReport, StoreError> {
@@ -180,7 +279,7 @@ pub(crate) fn rebuild(
         db.query_row(crate::postgres::EVENT_LOG_LOCK_SQL, params![], |_| Ok(()))?;
     }
     let started = Instant::now();
-    match rebuild_in_transaction(db, started, page_count, progress) {
+    match rebuild_in_transaction(db, reader, started, page_count, progress) {
         Ok(report) => {
             db.commit()?;
             tracing::info!(elapsed = ?started.elapsed(), "rebuild committed");
@@ -241,25 +340,15 @@ fn last_sequences(db: Db<'_>) -> Result<HashMap<Uuid, i64>, StoreError> {
 /// the report.
 fn rebuild_in_transaction(
     db: Db<'_>,
+    reader: Reader,
     started: Instant,
     page_count: i64,
     progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<RebuildReport, StoreError> {
     let total: i64 = db.query_row("SELECT COUNT(*) FROM events", params![], |r| r.get(0))?;
     let indexes = secondary_indexes(db)?;
-    for (name, _) in &indexes {
-        db.execute(&format!("DROP INDEX {name}"), params![])?;
-    }
-    for table in REBUILT_TABLES {
-        db.execute(&format!("DELETE FROM {table}"), params![])?;
-    }
-    let last = last_sequences(db)?;
-    let aggregates = last.len() as u64;
-    let replayer = Replayer {
-        last,
-        open: HashMap::new(),
-    };
-    let done = std::thread::scope(|scope| refill(db, scope, replayer, page_count, total as u64, progress))?;
+    let (done, aggregates) =
+        std::thread::scope(|scope| refill(db, reader, scope, &indexes, page_count, total as u64, progress))?;
     let strays = delete_stray_snapshots(db, aggregates)?;
     tracing::info!(
         elapsed = ?started.elapsed(),
@@ -279,101 +368,63 @@ fn rebuild_in_transaction(
     })
 }
 
-/// Refill the read models and snapshots from every event, in commit order. Two threads share
-/// the work: this one reads the events and writes what they project; `replayer`'s thread decodes
-/// each page, folds it and encodes the snapshots of the aggregates it completes, meanwhile. How
-/// many events were replayed.
+/// Empty the read models and refill them and the snapshots from every event, in commit order.
+/// Two threads share the work: a replayer reads the events on `reader`, decodes each page,
+/// folds it and makes the snapshots of the aggregates it completes (see [`Replayer::run`]),
+/// from the start, while this one drops `indexes` and empties the tables, then writes what each
+/// replayed page projects. How many events were replayed, and how many aggregates there are.
 fn refill<'scope>(
     db: Db<'_>,
+    reader: Reader,
     scope: &'scope std::thread::Scope<'scope, '_>,
-    replayer: Replayer,
+    indexes: &[(String, String)],
     page_count: i64,
     total: u64,
     progress: &mut (dyn FnMut(u64, u64) + Send),
-) -> Result<u64, StoreError> {
-    // One page waits to be replayed while another is, and one replayed waits to be written:
-    // at most four pages in memory.
-    let (pages, to_replay) = mpsc::sync_channel::<Vec<EventRow>>(1);
+) -> Result<(u64, u64), StoreError> {
+    // One replayed page waits to be written while the next is replayed.
     let (replayed, to_write) = mpsc::sync_channel(1);
     let (spent, to_free) = mpsc::channel();
-    std::thread::Builder::new()
+    let replayer = std::thread::Builder::new()
         .name("loyalty-replayer".to_owned())
-        .spawn_scoped(scope, move || replayer.run(to_replay, replayed, to_free))?;
-    let page_sql = format!(
-        "{} WHERE position > ?1 ORDER BY position LIMIT CAST(?2 AS BIGINT)",
-        event_select()
-    );
+        .spawn_scoped(scope, move || Replayer::run(reader, page_count, replayed, to_free))?;
+    // Returning early drops `to_write`, which stops the replayer.
+    for (name, _) in indexes {
+        db.execute(&format!("DROP INDEX {name}"), params![])?;
+    }
+    for table in REBUILT_TABLES {
+        db.execute(&format!("DELETE FROM {table}"), params![])?;
+    }
     let mut done: u64 = 0;
-    let mut after: i64 = 0;
-    let mut in_flight = 0usize;
-    let mut read_all = false;
-    // Returning early drops both channel ends, which stops the replayer.
-    loop {
-        if !read_all {
-            let page = db
-                .prepare_cached(&page_sql)?
-                .query_map(params![after, page_count], event_row)?
-                .collect::<Result<Vec<_>, _>>()?;
-            match page.last() {
-                Some(row) => {
-                    after = row.position();
-                    if pages.send(page).is_err() {
-                        return Err(replayer_error(&to_write));
-                    }
-                    in_flight += 1;
-                }
-                None => read_all = true,
+    for page in &to_write {
+        let page = page?;
+        for replayed in &page {
+            project(db, &replayed.stored, &replayed.event)?;
+            if let Some(snapshot) = &replayed.snapshot {
+                write_snapshot(db, snapshot)?;
+            }
+            done += 1;
+            if done.is_multiple_of(10_000) {
+                progress(done, total);
             }
         }
-        if in_flight == 0 {
-            break;
-        }
-        // Keep one page ahead of the replayer while there are more to read.
-        if read_all || in_flight > 1 {
-            let page = match to_write.recv() {
-                Ok(result) => result?,
-                Err(_) => return Err(replayer_error(&to_write)),
-            };
-            in_flight -= 1;
-            for replayed in &page {
-                project(db, &replayed.stored, &replayed.event)?;
-                if let Some(snapshot) = &replayed.snapshot {
-                    write_snapshot(db, snapshot)?;
-                }
-                done += 1;
-                if done.is_multiple_of(10_000) {
-                    progress(done, total);
-                }
-            }
-            // Freed by the replayer if it is still there, else here.
-            let _ = spent.send(page);
-        }
+        // Freed by the replayer if it is still there, else here.
+        let _ = spent.send(page);
     }
-    // The replayer's last word: whether every aggregate's history was complete.
-    drop(pages);
-    match to_write.recv() {
-        Ok(Err(e)) => Err(e),
-        Ok(Ok(_)) => Err(StoreError::Corrupt(
-            "the rebuild's replayer sent a page unasked".to_owned(),
-        )),
-        Err(_) => Ok(done),
-    }
-}
-
-/// Why the replayer stopped early: the error it sent last, found among what it sent before it
-/// hung up.
-fn replayer_error(to_write: &mpsc::Receiver<Result<Vec<Replayed>, StoreError>>) -> StoreError {
-    to_write
-        .iter()
-        .find_map(Result::err)
-        .unwrap_or_else(|| StoreError::Corrupt("the rebuild's replayer stopped".to_owned()))
+    // The replayer hung up: it finished, having sent every page (an error would have come as
+    // its last message), or it panicked.
+    let aggregates = replayer
+        .join()
+        .map_err(|_| StoreError::WriteFailed("the rebuild's replayer panicked".to_owned()))?;
+    Ok((done, aggregates))
 }
 
 /// Bring an aggregate's snapshot in line with its fold: the row is inserted, or replaces what is
-/// stored, only where a column differs; a stored row equal to the fold is left as it is. The
-/// comparison is the upsert's own, so the database reads each row once and nothing comes back
-/// (on PostgreSQL the write joins the transaction's queued writes, no round trip of its own),
-/// and a damaged row, whatever its column types, simply differs.
+/// stored, only where a column differs; a stored row equal to the fold is left as it is. On
+/// SQLite the replayer has compared already (see [`Reader::holds`]) and only a row that differs
+/// comes here; on PostgreSQL the comparison is the upsert's own, so nothing comes back and the
+/// write joins the transaction's queued writes, no round trip of its own. A damaged row,
+/// whatever its column types, simply differs.
 fn write_snapshot(db: Db<'_>, row: &SnapshotRow) -> Result<(), StoreError> {
     db.prepare_cached(
         "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)

@@ -9,6 +9,6 @@ mod writeback;
 
 pub(crate) use checkpointer::spawn as spawn_checkpointer;
 pub use checkpointer::WAL_RESTART_FRAMES;
-pub(crate) use connection::open_writer;
+pub(crate) use connection::{open_reader, open_writer};
 pub(crate) use read_pool::ReadPool;
 pub(crate) use schema::{migrate, WEBHOOK_ORDER_MIGRATION};

@@ -529,11 +529,13 @@ impl Store {
                 // One transaction rewrites every read model: a larger page cache than the
                 // writer's (see the constant).
                 conn.pragma_update(None, "cache_size", REBUILD_CACHE_KIB_NEGATIVE)?;
-                crate::rebuild::rebuild(Db::Sqlite(&conn), self.inner.rebuild_page_count, progress)
+                let reader = crate::rebuild::Reader::Sqlite(crate::sqlite::open_reader(path)?);
+                crate::rebuild::rebuild(Db::Sqlite(&conn), reader, self.inner.rebuild_page_count, progress)
             }
             Backend::Postgres(url) => off_runtime(|| {
                 let conn = crate::postgres::connect(url)?;
-                crate::rebuild::rebuild(Db::Pg(&conn), self.inner.rebuild_page_count, progress)
+                let reader = crate::rebuild::Reader::Pg(Box::new(crate::postgres::connect(url)?));
+                crate::rebuild::rebuild(Db::Pg(&conn), reader, self.inner.rebuild_page_count, progress)
             }),
         }
     }

@@ -485,6 +485,12 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
     assert!(state_of(&ids[3]).is_empty(), "the snapshot was deleted");
     assert_eq!(state_of(&stray).len(), 1, "the stray snapshot is there");
     if counting {
+        // On SQLite, a column of the right value but the wrong type (a blob is stored as it
+        // comes, whatever the column's affinity) differs too.
+        f.db.execute(&format!(
+            "UPDATE snapshots SET version = CAST(version AS BLOB) WHERE aggregate_id = '{}'",
+            ids[5]
+        ));
         f.db.execute("DELETE FROM snapshot_writes");
     }
     assert_ne!(f.store.read_model_fingerprint().expect("fingerprint"), live);
@@ -492,10 +498,17 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
     assert!(state_of(&stray).is_empty(), "the stray snapshot was deleted");
     if counting {
-        // The damaged, the wrong version and the missing one, nothing else.
+        // The damaged, the wrong version, the missing one and the mistyped one, nothing else.
         let mut written = f.db.texts("SELECT aggregate_id FROM snapshot_writes");
         written.sort();
-        assert_eq!(written, vec![ids[1].clone(), ids[2].clone(), ids[3].clone()]);
+        assert_eq!(
+            written,
+            ids[1..=5]
+                .iter()
+                .filter(|id| *id != &ids[4])
+                .cloned()
+                .collect::<Vec<_>>()
+        );
     }
 
     // A snapshot stored in the older encoding, every field written out: the same state, so the
