@@ -96,8 +96,8 @@ struct Replayed {
 /// writes are not seen, so each stored snapshot is read as it was before the rebuild began.
 pub(crate) enum Reader {
     Sqlite(rusqlite::Connection),
-    /// On PostgreSQL the upsert in [`write_snapshot`] compares: it is queued without a round
-    /// trip, which a read per aggregate here would cost.
+    /// On PostgreSQL the upsert in [`write_snapshot`] compares, queued without a round trip;
+    /// here each comparison would be a round trip of the replayer's.
     Pg(Box<crate::db::PgConn>),
 }
 
@@ -388,7 +388,39 @@ fn refill<'scope>(
     let replayer = std::thread::Builder::new()
         .name("loyalty-replayer".to_owned())
         .spawn_scoped(scope, move || Replayer::run(reader, page_count, replayed, to_free))?;
-    // Returning early drops `to_write`, which stops the replayer.
+    // An early return drops `to_write`: the replayer stops at its next send.
+    let written = write_replayed(db, indexes, to_write, spent, total, progress);
+    // Joined on every path, so that a panic is reported rather than raised again by the scope.
+    let joined = replayer.join();
+    let done = written?;
+    let aggregates = joined.map_err(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|m| (*m).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        StoreError::WriteFailed(format!("the rebuild's replayer panicked: {message}"))
+    })?;
+    // Both connections read the same committed events; a difference is a fault, not a rebuild.
+    if done != total {
+        return Err(StoreError::Corrupt(format!(
+            "the rebuild replayed {done} events of the {total} it counted"
+        )));
+    }
+    Ok((done, aggregates))
+}
+
+/// The writing side of [`refill`]: drop `indexes`, empty the tables, then write what each page
+/// from `to_write` projects until the replayer hangs up (having sent every page; an error is
+/// its last message). How many events were written.
+fn write_replayed(
+    db: Db<'_>,
+    indexes: &[(String, String)],
+    to_write: mpsc::Receiver<Result<Vec<Replayed>, StoreError>>,
+    spent: mpsc::Sender<Vec<Replayed>>,
+    total: u64,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> Result<u64, StoreError> {
     for (name, _) in indexes {
         db.execute(&format!("DROP INDEX {name}"), params![])?;
     }
@@ -411,22 +443,17 @@ fn refill<'scope>(
         // Freed by the replayer if it is still there, else here.
         let _ = spent.send(page);
     }
-    // The replayer hung up: it finished, having sent every page (an error would have come as
-    // its last message), or it panicked.
-    let aggregates = replayer
-        .join()
-        .map_err(|_| StoreError::WriteFailed("the rebuild's replayer panicked".to_owned()))?;
-    Ok((done, aggregates))
+    Ok(done)
 }
 
-/// Bring an aggregate's snapshot in line with its fold: the row is inserted, or replaces what is
-/// stored, only where a column differs; a stored row equal to the fold is left as it is. On
-/// SQLite the replayer has compared already (see [`Reader::holds`]) and only a row that differs
-/// comes here; on PostgreSQL the comparison is the upsert's own, so nothing comes back and the
-/// write joins the transaction's queued writes, no round trip of its own. A damaged row,
-/// whatever its column types, simply differs.
+/// Bring an aggregate's snapshot in line with its fold. On SQLite the replayer has compared
+/// already (see [`Reader::holds`]): only a row that differs comes here, and it is written as it
+/// is. On PostgreSQL every row comes here and the comparison is the upsert's own: the row is
+/// inserted, or replaces what is stored, only where a column differs (a damaged row, whatever
+/// its column types, simply differs), so nothing comes back and the write joins the
+/// transaction's queued writes, no round trip of its own.
 fn write_snapshot(db: Db<'_>, row: &SnapshotRow) -> Result<(), StoreError> {
-    db.prepare_cached(
+    let sql = if db.is_postgres() {
         "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (aggregate_id) DO UPDATE SET aggregate_type = excluded.aggregate_type,
@@ -436,9 +463,12 @@ fn write_snapshot(db: Db<'_>, row: &SnapshotRow) -> Result<(), StoreError> {
             OR snapshots.business_id IS DISTINCT FROM excluded.business_id
             OR snapshots.version IS DISTINCT FROM excluded.version
             OR snapshots.state IS DISTINCT FROM excluded.state
-            OR snapshots.due_at IS DISTINCT FROM excluded.due_at",
-    )?
-    .execute_deferred(params![
+            OR snapshots.due_at IS DISTINCT FROM excluded.due_at"
+    } else {
+        "INSERT OR REPLACE INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    };
+    db.prepare_cached(sql)?.execute_deferred(params![
         row.aggregate_id,
         row.kind,
         row.business_id,

@@ -491,6 +491,20 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
             "UPDATE snapshots SET version = CAST(version AS BLOB) WHERE aggregate_id = '{}'",
             ids[5]
         ));
+        // And so does each other column: the sweep's due time, the business, the type.
+        f.db.execute(&format!(
+            "UPDATE snapshots SET due_at = '2000-01-01T00:00:00.000000Z' WHERE aggregate_id = '{}'",
+            ids[6]
+        ));
+        f.db.execute(&format!(
+            "UPDATE snapshots SET business_id = '{}' WHERE aggregate_id = '{}'",
+            Uuid::new_v4(),
+            ids[7]
+        ));
+        f.db.execute(&format!(
+            "UPDATE snapshots SET aggregate_type = 'Reward' WHERE aggregate_id = '{}'",
+            ids[8]
+        ));
         f.db.execute("DELETE FROM snapshot_writes");
     }
     assert_ne!(f.store.read_model_fingerprint().expect("fingerprint"), live);
@@ -498,12 +512,13 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
     assert!(state_of(&stray).is_empty(), "the stray snapshot was deleted");
     if counting {
-        // The damaged, the wrong version, the missing one and the mistyped one, nothing else.
+        // The damaged, the wrong version, the missing one and each mistyped or wrong column,
+        // nothing else.
         let mut written = f.db.texts("SELECT aggregate_id FROM snapshot_writes");
         written.sort();
         assert_eq!(
             written,
-            ids[1..=5]
+            ids[1..=8]
                 .iter()
                 .filter(|id| *id != &ids[4])
                 .cloned()
