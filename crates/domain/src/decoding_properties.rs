@@ -121,9 +121,13 @@ proptest! {
         let event_type = types.get(type_index).copied().unwrap_or("loyalty.unknown.type");
         let version = if old { "1.0" } else { "2.0" };
         let envelope = crate::upcast::Envelope { event_id: uuid::Uuid::nil(), timestamp: chrono::Utc::now() };
-        // Either may refuse; neither may panic.
+        // Either may refuse; neither may panic. Read from its JSON text, the data is read
+        // exactly as from its value.
         if let Ok((version, data)) = crate::upcast::upcast(event_type, version, data, &envelope) {
-            let _ = LoyaltyEvent::decode(event_type, &version, data);
+            let text = data.to_string();
+            let from_value = LoyaltyEvent::decode(event_type, &version, data);
+            let from_text = LoyaltyEvent::decode(event_type, &version, &mut serde_json::Deserializer::from_str(&text));
+            prop_assert_eq!(from_value.ok(), from_text.ok());
         }
     }
 }

@@ -1,6 +1,7 @@
 //! How domain events are named, versioned and turned into the envelope's `data`.
 
 use serde::de::DeserializeOwned;
+use serde::Deserializer;
 use serde_json::Value;
 
 /// An event enum whose variants each have a stable type name, a schema version and a JSON body.
@@ -11,8 +12,10 @@ pub trait DomainEvent: Sized {
     fn version(&self) -> &'static str;
     /// The envelope's `data`.
     fn data(&self) -> Value;
-    /// Read an event back from its stored type, version and data, upcasting older versions.
-    fn decode(event_type: &str, version: &str, data: Value) -> Result<Self, EventDecodeError>;
+    /// Read an event back from its stored type, version and data (a [`Value`], or the JSON text
+    /// itself through `&mut serde_json::Deserializer`). The version must be one this code reads:
+    /// older versions go through [`crate::upcast`] first.
+    fn decode<'de, D: Deserializer<'de>>(event_type: &str, version: &str, data: D) -> Result<Self, EventDecodeError>;
 }
 
 /// A stored event could not be read.
@@ -27,8 +30,11 @@ pub enum EventDecodeError {
 }
 
 /// Deserialize one event's data, naming the event type on failure.
-pub fn decode_data<T: DeserializeOwned>(event_type: &str, data: Value) -> Result<T, EventDecodeError> {
-    serde_json::from_value(data).map_err(|e| EventDecodeError::Malformed {
+pub fn decode_data<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+    event_type: &str,
+    data: D,
+) -> Result<T, EventDecodeError> {
+    T::deserialize(data).map_err(|e| EventDecodeError::Malformed {
         event_type: event_type.to_owned(),
         message: e.to_string(),
     })
@@ -56,7 +62,11 @@ pub enum LoyaltyEvent {
 
 impl LoyaltyEvent {
     /// Read a stored event of any aggregate, upcasting older versions.
-    pub fn decode(event_type: &str, version: &str, data: Value) -> Result<Self, EventDecodeError> {
+    pub fn decode<'de, D: Deserializer<'de>>(
+        event_type: &str,
+        version: &str,
+        data: D,
+    ) -> Result<Self, EventDecodeError> {
         use crate::account::AccountEvent;
         use crate::program::ProgramEvent;
         use crate::reward::RewardEvent;

@@ -51,6 +51,11 @@ pub fn upcast(
     Ok((version, data))
 }
 
+/// Whether `version` is the current version of `event_type`: no step reads it.
+pub fn is_current(event_type: &str, version: &str) -> bool {
+    !STEPS.iter().any(|(t, from, _, _)| *t == event_type && *from == version)
+}
+
 fn malformed(event_type: &str, message: &str) -> EventDecodeError {
     EventDecodeError::Malformed {
         event_type: event_type.to_owned(),

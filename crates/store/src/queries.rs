@@ -4,12 +4,13 @@ use crate::db::{params, Db, OptionalRow, Row, ToParam};
 use chrono::{DateTime, Utc};
 use loyalty_domain::account::Lots;
 use loyalty_domain::program::ProgramDefinition;
+use loyalty_domain::{EventDecodeError, LoyaltyEvent};
 use uuid::Uuid;
 
 use crate::views::{
     AccountView, EventFeed, IssuedRewardView, ProgramView, RewardView, TierView, TransactionPage, TransactionView,
 };
-use crate::{time, Business, EventFilter, EventMetadata, StoreError, StoredEvent};
+use crate::{time, Business, EventFilter, StoreError, StoredEvent};
 
 /// How many transactions an account view carries.
 pub const RECENT_TRANSACTIONS_COUNT: u32 = 10;
@@ -548,26 +549,62 @@ impl EventRow {
     /// The stored event, upcast to the current version of its type: everything that reads
     /// events (aggregates on rebuild, projections, consumers, the HTTP feed) sees current shapes.
     pub fn into_event(self) -> Result<StoredEvent, StoreError> {
-        let metadata: EventMetadata = serde_json::from_str(self.text(METADATA))?;
         let event_id = uuid(self.text(EVENT_ID))?;
         let timestamp = time::parse(self.text(TIMESTAMP))?;
-        let event_type = self.text(EVENT_TYPE).to_owned();
         let (version, data) = loyalty_domain::upcast::upcast(
-            &event_type,
+            self.text(EVENT_TYPE),
             self.text(VERSION),
             serde_json::from_str(self.text(DATA))?,
             &loyalty_domain::upcast::Envelope { event_id, timestamp },
         )?;
+        self.stored(event_id, timestamp, version, data)
+    }
+
+    /// The stored event without its data, and its domain event: for the rebuild, which makes
+    /// the read models from the domain event alone. An event of its type's current version is
+    /// decoded straight from its JSON text, without the [`serde_json::Value`] in between; an
+    /// older one is upcast first, as in [`EventRow::into_event`].
+    pub fn into_decoded(self) -> Result<(StoredEvent, LoyaltyEvent), StoreError> {
+        let (event_type, version) = (self.text(EVENT_TYPE), self.text(VERSION));
+        if !loyalty_domain::upcast::is_current(event_type, version) {
+            let mut stored = self.into_event()?;
+            let data = std::mem::take(&mut stored.data);
+            let event = LoyaltyEvent::decode(&stored.event_type, &stored.version, data)?;
+            return Ok((stored, event));
+        }
+        let mut json = serde_json::Deserializer::from_str(self.text(DATA));
+        let event = LoyaltyEvent::decode(event_type, version, &mut json)?;
+        // Nothing but white space may follow the data, as `serde_json::from_str` requires.
+        json.end().map_err(|e| EventDecodeError::Malformed {
+            event_type: event_type.to_owned(),
+            message: e.to_string(),
+        })?;
+        let event_id = uuid(self.text(EVENT_ID))?;
+        let timestamp = time::parse(self.text(TIMESTAMP))?;
+        let version = version.to_owned();
+        Ok((
+            self.stored(event_id, timestamp, version, serde_json::Value::Null)?,
+            event,
+        ))
+    }
+
+    fn stored(
+        &self,
+        event_id: Uuid,
+        timestamp: DateTime<Utc>,
+        version: String,
+        data: serde_json::Value,
+    ) -> Result<StoredEvent, StoreError> {
         Ok(StoredEvent {
             event_id,
-            event_type,
+            event_type: self.text(EVENT_TYPE).to_owned(),
             version,
             timestamp,
             aggregate_id: uuid(self.text(AGGREGATE_ID))?,
             aggregate_type: self.text(AGGREGATE_TYPE).to_owned(),
             business_id: uuid(self.text(BUSINESS_ID))?,
             data,
-            metadata,
+            metadata: serde_json::from_str(self.text(METADATA))?,
             position: self.position,
             sequence: self.sequence,
         })

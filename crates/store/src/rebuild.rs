@@ -153,10 +153,8 @@ struct Replayer {
 
 impl Replayer {
     fn replay(&mut self, row: EventRow, reader: &Reader) -> Result<Replayed, StoreError> {
-        let mut stored = row.into_event()?;
-        // The read models are made from the decoded event; the stored one keeps no copy.
-        let data = std::mem::take(&mut stored.data);
-        let event = LoyaltyEvent::decode(&stored.event_type, &stored.version, data)?;
+        // The read models are made from the decoded event; the stored one keeps no data.
+        let (stored, event) = row.into_decoded()?;
         let mut entry = self.open.remove(&stored.aggregate_id).unwrap_or_else(|| Folded {
             business_id: stored.business_id.to_string(),
             version: 0,

@@ -584,17 +584,30 @@ async fn a_rebuild_over_many_pages_matches_and_an_undecodable_event_rolls_it_bac
     f.db.execute("UPDATE accounts SET point_balance = point_balance + 1");
     let damaged = f.store.read_model_fingerprint().expect("fingerprint");
     assert_ne!(damaged, live);
-    f.db.execute("UPDATE events SET data = '{}' WHERE position = (SELECT MAX(position) - 3 FROM events)");
-    let refused = f
-        .store
-        .rebuild_projections(&mut |_, _| {})
-        .expect_err("an event cannot be decoded");
-    assert!(refused.to_string().contains("loyalty.points.earned"), "{refused}");
-    assert_eq!(
-        f.store.read_model_fingerprint().expect("fingerprint"),
-        damaged,
-        "rolled back"
-    );
+    let position = "(SELECT MAX(position) - 3 FROM events)";
+    let data =
+        f.db.texts(&format!("SELECT data FROM events WHERE position = {position}"))
+            .remove(0);
+    // Data that is not the event's, and the event's data followed by more than white space.
+    for bad in ["{}".to_owned(), format!("{data} {{}}")] {
+        f.db.execute(&format!(
+            "UPDATE events SET data = '{}' WHERE position = {position}",
+            bad.replace('\'', "''")
+        ));
+        let refused = f
+            .store
+            .rebuild_projections(&mut |_, _| {})
+            .expect_err("an event cannot be decoded");
+        assert!(
+            refused.to_string().contains("loyalty.points.earned"),
+            "{bad}: {refused}"
+        );
+        assert_eq!(
+            f.store.read_model_fingerprint().expect("fingerprint"),
+            damaged,
+            "rolled back"
+        );
+    }
 }
 
 /// Add a reward of `stock` units to the fixture's program.

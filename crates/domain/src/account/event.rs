@@ -343,7 +343,11 @@ impl DomainEvent for AccountEvent {
         data.unwrap_or(Value::Null)
     }
 
-    fn decode(event_type: &str, version: &str, data: Value) -> Result<Self, EventDecodeError> {
+    fn decode<'de, D: serde::Deserializer<'de>>(
+        event_type: &str,
+        version: &str,
+        data: D,
+    ) -> Result<Self, EventDecodeError> {
         Ok(match event_type {
             Self::POINTS_EARNED => {
                 require_version(event_type, version, &[Self::POINTS_EARNED_VERSION])?;

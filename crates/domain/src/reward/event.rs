@@ -71,7 +71,11 @@ impl DomainEvent for RewardEvent {
         data.unwrap_or(Value::Null)
     }
 
-    fn decode(event_type: &str, version: &str, data: Value) -> Result<Self, EventDecodeError> {
+    fn decode<'de, D: serde::Deserializer<'de>>(
+        event_type: &str,
+        version: &str,
+        data: D,
+    ) -> Result<Self, EventDecodeError> {
         require_version(event_type, version, &["1.0"])?;
         Ok(match event_type {
             Self::CREATED => Self::Created(decode_data(event_type, data)?),

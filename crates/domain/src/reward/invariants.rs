@@ -46,6 +46,14 @@ proptest! {
         for event in &history {
             let decoded = RewardEvent::decode(event.event_type(), event.version(), event.data());
             prop_assert_eq!(decoded.as_ref(), Ok(event));
+            // Read from its JSON text too, as a rebuild reads it.
+            let text = event.data().to_string();
+            let decoded = RewardEvent::decode(
+                event.event_type(),
+                event.version(),
+                &mut serde_json::Deserializer::from_str(&text),
+            );
+            prop_assert_eq!(decoded.as_ref(), Ok(event));
         }
     }
 }
