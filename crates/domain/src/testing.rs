@@ -8,7 +8,7 @@
 
 use std::fmt::Debug;
 
-use crate::Aggregate;
+use crate::{Aggregate, DomainEvent};
 
 /// Past events of one aggregate.
 pub struct Given<A: Aggregate> {
@@ -86,4 +86,17 @@ pub fn decide_all<A: Aggregate>(
         decided.extend(events);
     }
     Ok(decided)
+}
+
+/// Whether `event` reads back as itself from its stored data, both as a [`serde_json::Value`]
+/// and as JSON text (as a rebuild reads it).
+pub fn reads_back<E: DomainEvent + PartialEq>(event: &E) -> bool {
+    let from_value = E::decode(event.event_type(), event.version(), event.data());
+    let text = event.data().to_string();
+    let from_text = E::decode(
+        event.event_type(),
+        event.version(),
+        &mut serde_json::Deserializer::from_str(&text),
+    );
+    from_value.as_ref() == Ok(event) && from_text.as_ref() == Ok(event)
 }

@@ -487,24 +487,17 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
     if counting {
         // On SQLite, a column of the right value but the wrong type (a blob is stored as it
         // comes, whatever the column's affinity) differs too.
-        f.db.execute(&format!(
-            "UPDATE snapshots SET version = CAST(version AS BLOB) WHERE aggregate_id = '{}'",
-            ids[5]
-        ));
         // And so does each other column: the sweep's due time, the business, the type.
-        f.db.execute(&format!(
-            "UPDATE snapshots SET due_at = '2000-01-01T00:00:00.000000Z' WHERE aggregate_id = '{}'",
-            ids[6]
-        ));
-        f.db.execute(&format!(
-            "UPDATE snapshots SET business_id = '{}' WHERE aggregate_id = '{}'",
-            Uuid::new_v4(),
-            ids[7]
-        ));
-        f.db.execute(&format!(
-            "UPDATE snapshots SET aggregate_type = 'Reward' WHERE aggregate_id = '{}'",
-            ids[8]
-        ));
+        let business = format!("business_id = '{}'", Uuid::new_v4());
+        let damage = [
+            ("version = CAST(version AS BLOB)", &ids[5]),
+            ("due_at = '2000-01-01T00:00:00.000000Z'", &ids[6]),
+            (business.as_str(), &ids[7]),
+            ("aggregate_type = 'Reward'", &ids[8]),
+        ];
+        for (set, id) in damage {
+            f.db.execute(&format!("UPDATE snapshots SET {set} WHERE aggregate_id = '{id}'"));
+        }
         f.db.execute("DELETE FROM snapshot_writes");
     }
     assert_ne!(f.store.read_model_fingerprint().expect("fingerprint"), live);
