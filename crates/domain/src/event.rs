@@ -61,7 +61,8 @@ pub enum LoyaltyEvent {
 }
 
 impl LoyaltyEvent {
-    /// Read a stored event of any aggregate, upcasting older versions.
+    /// Read a stored event of any aggregate, of a version this code reads (older versions go
+    /// through [`crate::upcast`] first).
     pub fn decode<'de, D: Deserializer<'de>>(
         event_type: &str,
         version: &str,

@@ -51,7 +51,8 @@ pub fn upcast(
     Ok((version, data))
 }
 
-/// Whether `version` is the current version of `event_type`: no step reads it.
+/// Whether no step reads `version` of `event_type`: it is current (or unknown, which decoding
+/// refuses).
 pub fn is_current(event_type: &str, version: &str) -> bool {
     !STEPS.iter().any(|(t, from, _, _)| *t == event_type && *from == version)
 }

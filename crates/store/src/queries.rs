@@ -561,24 +561,21 @@ impl EventRow {
     }
 
     /// The stored event without its data, and its domain event: for the rebuild, which makes
-    /// the read models from the domain event alone. An event of its type's current version is
-    /// decoded straight from its JSON text, without the [`serde_json::Value`] in between; an
-    /// older one is upcast first, as in [`EventRow::into_event`].
+    /// the read models from the domain event alone. An event that no upcaster reads is decoded
+    /// straight from its JSON text, without the [`serde_json::Value`] in between; an older one is
+    /// upcast first, as in [`EventRow::into_event`]. Text a `Value` reads differently (a key
+    /// given twice: the text's decoder refuses it, a `Value` keeps the last) is read through a
+    /// `Value` too, so the rebuild accepts what every other reader of the event accepts.
     pub fn into_decoded(self) -> Result<(StoredEvent, LoyaltyEvent), StoreError> {
         let (event_type, version) = (self.text(EVENT_TYPE), self.text(VERSION));
         if !loyalty_domain::upcast::is_current(event_type, version) {
-            let mut stored = self.into_event()?;
-            let data = std::mem::take(&mut stored.data);
-            let event = LoyaltyEvent::decode(&stored.event_type, &stored.version, data)?;
-            return Ok((stored, event));
+            return self.into_decoded_through_value();
         }
-        let mut json = serde_json::Deserializer::from_str(self.text(DATA));
-        let event = LoyaltyEvent::decode(event_type, version, &mut json)?;
-        // Nothing but white space may follow the data, as `serde_json::from_str` requires.
-        json.end().map_err(|e| EventDecodeError::Malformed {
-            event_type: event_type.to_owned(),
-            message: e.to_string(),
-        })?;
+        let event = match decode_text(event_type, version, self.text(DATA)) {
+            Ok(event) => event,
+            // The text's own error names the event type, where a `Value`'s parse would not.
+            Err(refused) => return self.into_decoded_through_value().map_err(|_| refused.into()),
+        };
         let event_id = uuid(self.text(EVENT_ID))?;
         let timestamp = time::parse(self.text(TIMESTAMP))?;
         let version = version.to_owned();
@@ -586,6 +583,13 @@ impl EventRow {
             self.stored(event_id, timestamp, version, serde_json::Value::Null)?,
             event,
         ))
+    }
+
+    fn into_decoded_through_value(self) -> Result<(StoredEvent, LoyaltyEvent), StoreError> {
+        let mut stored = self.into_event()?;
+        let data = std::mem::take(&mut stored.data);
+        let event = LoyaltyEvent::decode(&stored.event_type, &stored.version, data)?;
+        Ok((stored, event))
     }
 
     fn stored(
@@ -609,6 +613,18 @@ impl EventRow {
             sequence: self.sequence,
         })
     }
+}
+
+/// A domain event from its JSON text; nothing but white space may follow the data, as
+/// `serde_json::from_str` requires.
+fn decode_text(event_type: &str, version: &str, data: &str) -> Result<LoyaltyEvent, EventDecodeError> {
+    let mut json = serde_json::Deserializer::from_str(data);
+    let event = LoyaltyEvent::decode(event_type, version, &mut json)?;
+    json.end().map_err(|e| EventDecodeError::Malformed {
+        event_type: event_type.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(event)
 }
 
 /// `SELECT` of every event column, for callers that stream events.

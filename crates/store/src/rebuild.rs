@@ -117,9 +117,9 @@ impl Reader {
         })
     }
 
-    /// Whether `row` is stored exactly so, every column equal and of the same type (a damaged
-    /// row, whatever its column types, simply differs, as in [`write_snapshot`]). Always `false`
-    /// on PostgreSQL (see [`Reader::Pg`]).
+    /// Whether `row` is stored exactly so, every column equal and of the same type: a damaged
+    /// row, whatever its column types, simply differs (as it does for the upsert that compares
+    /// on PostgreSQL, see [`write_snapshot`]). Always `false` on PostgreSQL (see [`Reader::Pg`]).
     fn holds(&self, row: &SnapshotRow) -> Result<bool, StoreError> {
         use rusqlite::types::ValueRef::{Integer, Null, Text};
         let Reader::Sqlite(conn) = self else {
@@ -389,16 +389,24 @@ fn refill<'scope>(
     // An early return drops `to_write`: the replayer stops at its next send.
     let written = write_replayed(db, indexes, to_write, spent, total, progress);
     // Joined on every path, so that a panic is reported rather than raised again by the scope.
-    let joined = replayer.join();
-    let done = written?;
-    let aggregates = joined.map_err(|panic| {
+    let joined = replayer.join().map_err(|panic| {
         let message = panic
             .downcast_ref::<&str>()
             .map(|m| (*m).to_owned())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
         StoreError::WriteFailed(format!("the rebuild's replayer panicked: {message}"))
-    })?;
+    });
+    let done = match (written, &joined) {
+        (Ok(done), _) => done,
+        (Err(e), Err(panicked)) => {
+            // The writing side's error is the rebuild's; the panic is not lost.
+            tracing::error!(%panicked, "the rebuild failed");
+            return Err(e);
+        }
+        (Err(e), Ok(_)) => return Err(e),
+    };
+    let aggregates = joined?;
     // Both connections read the same committed events; a difference is a fault, not a rebuild.
     if done != total {
         return Err(StoreError::Corrupt(format!(
