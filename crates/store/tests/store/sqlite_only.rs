@@ -89,8 +89,9 @@ async fn closing_the_store_copies_the_log_into_the_database_and_empties_it() {
 /// commits sync the log with `fdatasync()`, allocations take no global mutex, and each
 /// connection has a page cache of its own rather than one shared by every connection of the
 /// process behind one mutex (libsqlite3-sys turns `SQLITE_ENABLE_MEMORY_MANAGEMENT` on; the
-/// setting turns it off). SQLite lists the second and third among its compile options; all
-/// come from the same setting, so a build that lost the setting fails here.
+/// setting turns it off). SQLite lists the second among its compile options, and would list the
+/// third if it were on; all come from the same setting, so a build that lost the setting fails
+/// here.
 #[test]
 fn the_bundled_sqlite_is_built_with_the_workspace_compile_options() {
     let conn = rusqlite::Connection::open_in_memory().expect("an in-memory database");
