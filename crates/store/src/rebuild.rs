@@ -397,15 +397,12 @@ fn refill<'scope>(
             .unwrap_or_default();
         StoreError::WriteFailed(format!("the rebuild's replayer panicked: {message}"))
     });
-    let done = match (written, &joined) {
-        (Ok(done), _) => done,
-        (Err(e), Err(panicked)) => {
-            // The writing side's error is the rebuild's; the panic is not lost.
+    // The writing side's error is the rebuild's; a panic beside it is logged, not lost.
+    let done = written.inspect_err(|_| {
+        if let Err(panicked) = &joined {
             tracing::error!(%panicked, "the rebuild failed");
-            return Err(e);
         }
-        (Err(e), Ok(_)) => return Err(e),
-    };
+    })?;
     let aggregates = joined?;
     // Both connections read the same committed events; a difference is a fault, not a rebuild.
     if done != total {
