@@ -315,7 +315,12 @@ async fn rebuild(database: &DatabaseUrl) -> anyhow::Result<()> {
         "{spinner} rebuilding [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})",
     );
     bar.enable_steady_tick(Duration::from_millis(200));
-    let before = store.read_model_fingerprint()?;
+    // On SQLite the rebuild counts what it changed; on PostgreSQL digests of every row before
+    // and after tell.
+    let before = match database {
+        DatabaseUrl::Postgres(_) => Some(store.read_model_fingerprint()?),
+        DatabaseUrl::Sqlite(_) => None,
+    };
     let report = tokio::task::block_in_place(|| {
         store.rebuild_projections(&mut |done, total| {
             bar.set_length(total);
@@ -323,28 +328,58 @@ async fn rebuild(database: &DatabaseUrl) -> anyhow::Result<()> {
         })
     })?;
     bar.finish_and_clear();
-    let after = store.read_model_fingerprint()?;
+    let (read_models, snapshots) = match (report.changes, before) {
+        (Some(changes), _) => (
+            if changes.read_models_unchanged() {
+                UNCHANGED_READ_MODELS.to_owned()
+            } else {
+                format!(
+                    "changed (the live projections had drifted: {} rows written, {} deleted, {} tables rewritten whole)",
+                    changes.rows_written, changes.rows_deleted, changes.tables_rewritten
+                )
+            },
+            if changes.snapshots_unchanged() {
+                "unchanged".to_owned()
+            } else {
+                format!(
+                    "{} rewritten where they differed from the events' fold (or were stored in an older encoding), {} of no events deleted",
+                    changes.snapshots_written, changes.snapshots_deleted
+                )
+            },
+        ),
+        (None, before) => {
+            let after = store.read_model_fingerprint()?;
+            let same =
+                |pick: fn(&loyalty_store::Fingerprint) -> &String| before.as_ref().map(pick) == Some(pick(&after));
+            (
+                if same(|f| &f.read_models) {
+                    UNCHANGED_READ_MODELS
+                } else {
+                    "changed (the live projections had drifted)"
+                }
+                .to_owned(),
+                if same(|f| &f.snapshots) {
+                    "unchanged"
+                } else {
+                    "rewritten where they differed from the events' fold (or were stored in an older encoding)"
+                }
+                .to_owned(),
+            )
+        }
+    };
     let rate = report.events as f64 / report.elapsed.as_secs_f64().max(1e-9);
     println!(
-        "rebuilt {} aggregates from {} events in {:.2}s ({:.0} events/s); read models {}; snapshots {}",
+        "rebuilt {} aggregates from {} events in {:.2}s ({:.0} events/s); read models {read_models}; snapshots {snapshots}",
         report.aggregates,
         report.events,
         report.elapsed.as_secs_f64(),
         rate,
-        if before.read_models == after.read_models {
-            "unchanged (matched the live projections)"
-        } else {
-            "changed (the live projections had drifted)"
-        },
-        if before.snapshots == after.snapshots {
-            "unchanged"
-        } else {
-            "rewritten where they differed from the events' fold (or were stored in an older encoding)"
-        }
     );
     close(store).await;
     Ok(())
 }
+
+const UNCHANGED_READ_MODELS: &str = "unchanged (matched the live projections)";
 
 fn delivery_options(cli: &Cli) -> DeliveryOptions {
     DeliveryOptions {

@@ -44,7 +44,7 @@ pub use idempotency::{request_hash, IdempotencyRecord, StoredResponse};
 /// A parsed PostgreSQL URL (to check one before opening it).
 pub use postgres_client::Config as PgConfig;
 pub use prefetch::Prefetch;
-pub use rebuild::{Fingerprint, RebuildReport};
+pub use rebuild::{Fingerprint, RebuildChanges, RebuildReport};
 pub use restaurant::{Location, PaymentRecord, UnclaimedPayment};
 pub use store::{describe, Backend, Leadership, Store, StoreSettings};
 pub use webhooks::{Webhook, WebhookDelivery};

@@ -17,15 +17,51 @@ use crate::projection::project;
 use crate::queries::{event_row, event_select, EventRow};
 use crate::{time, StoreError, StoredEvent};
 
+mod staging;
+
 /// What a rebuild did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RebuildReport {
     pub events: u64,
     pub aggregates: u64,
     pub elapsed: Duration,
+    /// What the rebuild changed, on SQLite (see [`staging`]); on PostgreSQL the read models are
+    /// emptied and written again, every snapshot is compared in its upsert, and this is `None`.
+    pub changes: Option<RebuildChanges>,
 }
 
-/// The tables a rebuild empties and refills. Snapshots are not among them: each aggregate's
+/// What a rebuild on SQLite wrote where the stored read models and snapshots differed from the
+/// events: nothing at all on a healthy store.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildChanges {
+    /// Read-model rows written because they were missing or differed.
+    pub rows_written: u64,
+    /// Read-model rows deleted because no event makes them.
+    pub rows_deleted: u64,
+    /// Read-model tables rewritten whole because they differed in many rows.
+    pub tables_rewritten: u64,
+    /// Snapshots written because they were missing or differed from the events' fold (or were
+    /// stored in an older encoding).
+    pub snapshots_written: u64,
+    /// Snapshots deleted because their aggregate has no events.
+    pub snapshots_deleted: u64,
+}
+
+impl RebuildChanges {
+    /// Whether the read models were left as they were.
+    pub fn read_models_unchanged(&self) -> bool {
+        self.rows_written == 0 && self.rows_deleted == 0
+    }
+
+    /// Whether the snapshots were left as they were.
+    pub fn snapshots_unchanged(&self) -> bool {
+        self.snapshots_written == 0 && self.snapshots_deleted == 0
+    }
+}
+
+/// The read models a rebuild makes again: on SQLite in staging copies that the stored tables
+/// are then brought in line with (see [`staging`]), on PostgreSQL by emptying and refilling
+/// them. Snapshots are not among them: each aggregate's
 /// fold is compared with its stored snapshot, and only one that differs is written (see
 /// [`Reader::holds`] and [`write_snapshot`]), so a rebuild of a healthy store does not rewrite
 /// every aggregate's state, the largest part of its bytes.
@@ -294,32 +330,6 @@ pub(crate) fn rebuild(
     }
 }
 
-/// The rebuilt tables' secondary indexes (name, definition), on SQLite: dropped while the
-/// tables refill, built once at the end, which sorts each index once instead of inserting into
-/// it row by row. Unique indexes stay: they are constraints. DDL is transactional, so a failed
-/// rebuild rolls the indexes back with everything else. Not on PostgreSQL: `DROP INDEX` would
-/// lock the tables against the API's reads until the rebuild commits, where today they go on
-/// reading the old rows.
-fn secondary_indexes(db: Db<'_>) -> Result<Vec<(String, String)>, StoreError> {
-    if db.is_postgres() {
-        return Ok(Vec::new());
-    }
-    let tables = REBUILT_TABLES
-        .iter()
-        .map(|t| format!("'{t}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "SELECT name, sql FROM sqlite_master
-         WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({tables})
-           AND upper(sql) NOT LIKE 'CREATE UNIQUE%'
-         ORDER BY name"
-    );
-    db.prepare_cached(&sql)?
-        .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect()
-}
-
 /// Each aggregate's last sequence (see [`Replayer::last`]).
 fn last_sequences(db: Db<'_>) -> Result<HashMap<Uuid, i64>, StoreError> {
     let mut last = HashMap::new();
@@ -344,42 +354,55 @@ fn rebuild_in_transaction(
     progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<RebuildReport, StoreError> {
     let total: i64 = db.query_row("SELECT COUNT(*) FROM events", params![], |r| r.get(0))?;
-    let indexes = secondary_indexes(db)?;
-    let (done, aggregates) =
-        std::thread::scope(|scope| refill(db, reader, scope, &indexes, page_count, total as u64, progress))?;
-    let strays = delete_stray_snapshots(db, aggregates)?;
+    // SQLite: projected into staging copies; PostgreSQL: the tables are emptied and refilled.
+    let (staged, emptied) = match db {
+        Db::Sqlite(conn) => (staging::stage(conn, REBUILT_TABLES)?, &[][..]),
+        Db::Pg(_) => (Vec::new(), REBUILT_TABLES),
+    };
+    let refilled = std::thread::scope(|scope| refill(db, reader, scope, emptied, page_count, total as u64, progress))?;
+    let strays = delete_stray_snapshots(db, refilled.aggregates)?;
     tracing::info!(
         elapsed = ?started.elapsed(),
-        events = done,
+        events = refilled.events,
         snapshots_deleted = strays,
         "read models refilled"
     );
-    for (_, definition) in &indexes {
-        db.execute(definition, params![])?;
-    }
-    tracing::info!(elapsed = ?started.elapsed(), count = indexes.len(), "secondary indexes rebuilt");
-    progress(done, total as u64);
+    let changes = match db {
+        Db::Sqlite(conn) => {
+            let mut changes = RebuildChanges {
+                snapshots_written: refilled.snapshots_written,
+                snapshots_deleted: strays as u64,
+                ..RebuildChanges::default()
+            };
+            staging::apply(conn, &staged, &mut changes)?;
+            tracing::info!(elapsed = ?started.elapsed(), ?changes, "stored read models brought in line");
+            Some(changes)
+        }
+        Db::Pg(_) => None,
+    };
+    progress(refilled.events, total as u64);
     Ok(RebuildReport {
-        events: done,
-        aggregates,
+        events: refilled.events,
+        aggregates: refilled.aggregates,
         elapsed: started.elapsed(),
+        changes,
     })
 }
 
 /// Empty the read models and refill them and the snapshots from every event, in commit order.
 /// Two threads share the work: a replayer reads the events on `reader`, decodes each page,
 /// folds it and makes the snapshots of the aggregates it completes (see [`Replayer::run`]),
-/// from the start, while this one drops `indexes` and empties the tables, then writes what each
-/// replayed page projects. How many events were replayed, and how many aggregates there are.
+/// from the start, while this one empties the `emptied` tables, then writes what each replayed
+/// page projects.
 fn refill<'scope>(
     db: Db<'_>,
     reader: Reader,
     scope: &'scope std::thread::Scope<'scope, '_>,
-    indexes: &[(String, String)],
+    emptied: &[&str],
     page_count: i64,
     total: u64,
     progress: &mut (dyn FnMut(u64, u64) + Send),
-) -> Result<(u64, u64), StoreError> {
+) -> Result<Refilled, StoreError> {
     // One replayed page waits to be written while the next is replayed.
     let (replayed, to_write) = mpsc::sync_channel(1);
     let (spent, to_free) = mpsc::channel();
@@ -387,7 +410,7 @@ fn refill<'scope>(
         .name("loyalty-replayer".to_owned())
         .spawn_scoped(scope, move || Replayer::run(reader, page_count, replayed, to_free))?;
     // An early return drops `to_write`: the replayer stops at its next send.
-    let written = write_replayed(db, indexes, to_write, spent, total, progress);
+    let written = write_replayed(db, emptied, to_write, spent, total, progress);
     // Joined on every path, so that a panic is reported rather than raised again by the scope.
     let joined = replayer.join().map_err(|panic| {
         let message = panic
@@ -398,7 +421,7 @@ fn refill<'scope>(
         StoreError::WriteFailed(format!("the rebuild's replayer panicked: {message}"))
     });
     // The writing side's error is the rebuild's; a panic beside it is logged, not lost.
-    let done = written.inspect_err(|_| {
+    let (done, snapshots_written) = written.inspect_err(|_| {
         if let Err(panicked) = &joined {
             tracing::error!(%panicked, "the rebuild failed");
         }
@@ -410,33 +433,43 @@ fn refill<'scope>(
             "the rebuild replayed {done} events of the {total} it counted"
         )));
     }
-    Ok((done, aggregates))
+    Ok(Refilled {
+        events: done,
+        aggregates,
+        snapshots_written,
+    })
 }
 
-/// The writing side of [`refill`]: drop `indexes`, empty the tables, then write what each page
+/// What [`refill`] did.
+struct Refilled {
+    events: u64,
+    aggregates: u64,
+    /// Snapshots sent to [`write_snapshot`]: on SQLite, those that differed.
+    snapshots_written: u64,
+}
+
+/// The writing side of [`refill`]: empty the `emptied` tables, then write what each page
 /// from `to_write` projects until the replayer hangs up (having sent every page; an error is
-/// its last message). How many events were written.
+/// its last message). How many events and snapshots were written.
 fn write_replayed(
     db: Db<'_>,
-    indexes: &[(String, String)],
+    emptied: &[&str],
     to_write: mpsc::Receiver<Result<Vec<Replayed>, StoreError>>,
     spent: mpsc::Sender<Vec<Replayed>>,
     total: u64,
     progress: &mut (dyn FnMut(u64, u64) + Send),
-) -> Result<u64, StoreError> {
-    for (name, _) in indexes {
-        db.execute(&format!("DROP INDEX {name}"), params![])?;
-    }
-    for table in REBUILT_TABLES {
+) -> Result<(u64, u64), StoreError> {
+    for table in emptied {
         db.execute(&format!("DELETE FROM {table}"), params![])?;
     }
-    let mut done: u64 = 0;
+    let (mut done, mut snapshots): (u64, u64) = (0, 0);
     for page in &to_write {
         let page = page?;
         for replayed in &page {
             project(db, &replayed.stored, &replayed.event)?;
             if let Some(snapshot) = &replayed.snapshot {
                 write_snapshot(db, snapshot)?;
+                snapshots += 1;
             }
             done += 1;
             if done.is_multiple_of(10_000) {
@@ -446,7 +479,7 @@ fn write_replayed(
         // Freed by the replayer if it is still there, else here.
         let _ = spent.send(page);
     }
-    Ok(done)
+    Ok((done, snapshots))
 }
 
 /// Bring an aggregate's snapshot in line with its fold. On SQLite the replayer has compared

@@ -30,7 +30,7 @@ use loyalty_domain::values::{
     AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, RewardId, TransactionId,
 };
 use loyalty_domain::Aggregate;
-use loyalty_store::{EventMetadata, IdempotencyRecord, Prefetch, Store, StoreError, StoredResponse};
+use loyalty_store::{EventMetadata, IdempotencyRecord, Prefetch, RebuildChanges, Store, StoreError, StoredResponse};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -389,8 +389,8 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
     let indexes = f.db.index_names();
     assert!(indexes.iter().any(|name| name == "accounts_by_email"), "{indexes:?}");
     // On SQLite, a trigger counts every snapshot row written: a healthy store's are left alone.
-    let counting = matches!(f.db, TestDb::Sqlite(_));
-    if counting {
+    let sqlite = matches!(f.db, TestDb::Sqlite(_));
+    if sqlite {
         f.db.execute(
             "CREATE TABLE snapshot_writes (aggregate_id TEXT);
              CREATE TRIGGER snapshot_updated AFTER UPDATE ON snapshots
@@ -400,7 +400,7 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
         );
     }
     let report = f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
-    if counting {
+    if sqlite {
         assert_eq!(
             f.db.texts("SELECT aggregate_id FROM snapshot_writes"),
             Vec::<String>::new()
@@ -409,22 +409,71 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
     assert_eq!(report.events, 2 + 20 + (0..20).sum::<u64>());
     assert_eq!(report.aggregates, 21);
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
-    // The secondary indexes it dropped while refilling are back.
     assert_eq!(f.db.index_names(), indexes);
+    // On SQLite the events are projected into staging copies and only differing rows are
+    // written: here none (on PostgreSQL the tables are refilled and nothing is counted).
+    assert_eq!(report.changes, sqlite.then(RebuildChanges::default));
 
-    // Damaged read models: wrong balances, missing ledger entries, a ledger entry and an
-    // account of no event, and two accounts with each other's email (a unique pair: a rebuild
-    // that wrote over the live rows instead of refilling emptied tables would collide on it).
-    f.db.execute("UPDATE accounts SET point_balance = point_balance + 1000");
-    f.db.execute("DELETE FROM transactions WHERE position % 2 = 0");
-    f.db.execute(
-        "INSERT INTO transactions (position, transaction_id, account_id, business_id, type, points_changed,
-             new_balance, reason, timestamp)
+    let accounts = f.db.texts("SELECT account_id FROM accounts ORDER BY account_id");
+    let email_of = |id: &str| {
+        f.db.texts(&format!("SELECT email_key FROM accounts WHERE account_id = '{id}'"))
+    };
+    let swap_emails = |a: &str, b: &str| {
+        let (first, second) = (email_of(a)[0].clone(), email_of(b)[0].clone());
+        f.db.execute(&format!(
+            "UPDATE accounts SET email_key = 'swapping' WHERE account_id = '{a}'"
+        ));
+        f.db.execute(&format!(
+            "UPDATE accounts SET email_key = '{first}' WHERE account_id = '{b}'"
+        ));
+        f.db.execute(&format!(
+            "UPDATE accounts SET email_key = '{second}' WHERE account_id = '{a}'"
+        ));
+        (first, second)
+    };
+    let stray_transaction = "INSERT INTO transactions (position, transaction_id, account_id, business_id, type,
+             points_changed, new_balance, reason, timestamp)
          SELECT position + 1000000, 'stray', account_id, business_id, type, points_changed, new_balance,
              reason, timestamp
-         FROM transactions WHERE position = (SELECT MAX(position) FROM transactions)",
-    );
-    let accounts = f.db.texts("SELECT account_id FROM accounts ORDER BY account_id");
+         FROM transactions WHERE position = (SELECT MAX(position) FROM transactions)";
+
+    // A few damaged rows: two accounts with each other's email (a unique pair, which rows written
+    // over the stored ones must not collide on), a missing ledger entry, one of no event, one
+    // with a wrong reason and, on SQLite, one whose value is right but of the wrong type (a blob
+    // is stored as it comes, whatever the column's affinity). Only those rows are written.
+    let (first, _) = swap_emails(&accounts[3], &accounts[4]);
+    f.db.execute("DELETE FROM transactions WHERE position = (SELECT MIN(position) FROM transactions)");
+    f.db.execute(stray_transaction);
+    let positions =
+        f.db.texts("SELECT CAST(position AS TEXT) FROM transactions ORDER BY position");
+    f.db.execute(&format!(
+        "UPDATE transactions SET reason = 'wrong' WHERE position = {}",
+        positions[5]
+    ));
+    if sqlite {
+        f.db.execute(&format!(
+            "UPDATE transactions SET points_changed = CAST(points_changed AS BLOB) WHERE position = {}",
+            positions[6]
+        ));
+    }
+    assert_ne!(f.store.read_model_fingerprint().expect("fingerprint"), live);
+    let report = f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
+    assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
+    assert_eq!(email_of(&accounts[3]), vec![first]);
+    let few = RebuildChanges {
+        rows_written: 5,
+        rows_deleted: 1,
+        ..RebuildChanges::default()
+    };
+    assert_eq!(report.changes, sqlite.then_some(few));
+    assert_eq!(f.db.index_names(), indexes);
+
+    // Many damaged rows: wrong balances, missing ledger entries, a ledger entry and an account
+    // of no event, and swapped emails again. Tables that differ in many rows are rewritten
+    // whole, their secondary indexes built again.
+    f.db.execute("UPDATE accounts SET point_balance = point_balance + 1000");
+    f.db.execute("DELETE FROM transactions WHERE position % 2 = 0");
+    f.db.execute(stray_transaction);
     f.db.execute(&format!(
         "INSERT INTO accounts (account_id, business_id, program_id, customer_id, display_name, email, email_key,
              status, point_balance, lifetime_points, version, enrolled_at, updated_at)
@@ -434,26 +483,16 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
         Uuid::new_v4(),
         accounts[0]
     ));
-    let email_of = |id: &str| {
-        f.db.texts(&format!("SELECT email_key FROM accounts WHERE account_id = '{id}'"))
-    };
-    let (first, second) = (email_of(&accounts[1])[0].clone(), email_of(&accounts[2])[0].clone());
-    f.db.execute(&format!(
-        "UPDATE accounts SET email_key = 'swapping' WHERE account_id = '{}'",
-        accounts[1]
-    ));
-    f.db.execute(&format!(
-        "UPDATE accounts SET email_key = '{first}' WHERE account_id = '{}'",
-        accounts[2]
-    ));
-    f.db.execute(&format!(
-        "UPDATE accounts SET email_key = '{second}' WHERE account_id = '{}'",
-        accounts[1]
-    ));
+    let (first, _) = swap_emails(&accounts[1], &accounts[2]);
     assert_ne!(f.store.read_model_fingerprint().expect("fingerprint"), live);
-    f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
+    let report = f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
     assert_eq!(email_of(&accounts[1]), vec![first]);
+    assert_eq!(
+        report.changes.map(|changes| changes.tables_rewritten),
+        sqlite.then_some(2)
+    );
+    assert_eq!(f.db.index_names(), indexes);
 
     // Snapshots are compared with each fold and only rewritten where they differ: a damaged
     // state, a wrong version, a missing row and a row of no aggregate are all put right.
@@ -491,7 +530,7 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
         (business.as_str(), &ids[7]),
         ("aggregate_type = 'Reward'", &ids[8]),
     ];
-    if counting {
+    if sqlite {
         // On SQLite, a column of the right value but the wrong type (a blob is stored as it
         // comes, whatever the column's affinity) differs too.
         damage.push(("version = CAST(version AS BLOB)", &ids[5]));
@@ -499,14 +538,20 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
     for (set, id) in damage {
         f.db.execute(&format!("UPDATE snapshots SET {set} WHERE aggregate_id = '{id}'"));
     }
-    if counting {
+    if sqlite {
         f.db.execute("DELETE FROM snapshot_writes");
     }
     assert_ne!(f.store.read_model_fingerprint().expect("fingerprint"), live);
-    f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
+    let report = f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
     assert!(state_of(&stray).is_empty(), "the stray snapshot was deleted");
-    if counting {
+    let snapshots_only = RebuildChanges {
+        snapshots_written: 7,
+        snapshots_deleted: 1,
+        ..RebuildChanges::default()
+    };
+    assert_eq!(report.changes, sqlite.then_some(snapshots_only));
+    if sqlite {
         // The damaged, the wrong version, the missing one and each mistyped or wrong column,
         // nothing else.
         let mut written = f.db.texts("SELECT aggregate_id FROM snapshot_writes");
@@ -541,8 +586,12 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
     let before = f.store.read_model_fingerprint().expect("fingerprint");
     assert_eq!(before.read_models, live.read_models);
     assert_ne!(before.snapshots, live.snapshots);
-    f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
+    let report = f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
+    assert_eq!(
+        report.changes.map(|changes| changes.snapshots_written),
+        sqlite.then_some(1)
+    );
     assert_eq!(state_of(&ids[5]), vec![compact]);
 }
 
