@@ -27,6 +27,16 @@ use crate::{Business, DeadLetter, Prefetch, RebuildReport, StoreError, StoredEve
 /// against 790-820 MB); BENCHMARKS.md, 2026-12-06 (seventh session).
 const REBUILD_CACHE_KIB_NEGATIVE: i64 = -64 * 1024;
 
+/// How much of the database file a SQLite rebuild's two connections read through a memory map
+/// (SQLite's default build caps it at 2 GiB; the rest is read as usual): the events, the stored
+/// snapshots and the stored read models it compares are read where the kernel keeps them
+/// instead of being copied into each connection's page cache. 174,319-186,433 events/s against
+/// 159,651-169,836 without, on an import of 1,000,002 events (BENCHMARKS.md, 2026-12-06, ninth
+/// session). The mapped pages are the kernel's file cache, shared, but count in the process's
+/// resident set. Only for the rebuild: a read error under a map is a signal, not an error
+/// return, which a one-off command can afford and the server would rather not.
+const REBUILD_MMAP_BYTES: i64 = 1 << 31;
+
 /// Which database, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
@@ -529,7 +539,10 @@ impl Store {
                 // One transaction rewrites every read model: a larger page cache than the
                 // writer's (see the constant).
                 conn.pragma_update(None, "cache_size", REBUILD_CACHE_KIB_NEGATIVE)?;
-                let reader = crate::rebuild::Reader::Sqlite(crate::sqlite::open_reader(path)?);
+                conn.pragma_update(None, "mmap_size", REBUILD_MMAP_BYTES)?;
+                let reader = crate::sqlite::open_reader(path)?;
+                reader.pragma_update(None, "mmap_size", REBUILD_MMAP_BYTES)?;
+                let reader = crate::rebuild::Reader::Sqlite(reader);
                 crate::rebuild::rebuild(Db::Sqlite(&conn), reader, self.inner.rebuild_page_count, progress)
             }
             Backend::Postgres(url) => off_runtime(|| {
