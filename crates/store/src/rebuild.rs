@@ -126,7 +126,8 @@ struct Replayed {
 
 /// The rebuild's second connection, used on the replayer's thread: the events are read there,
 /// and on SQLite each aggregate's fold is compared there with its stored snapshot, so that only
-/// the snapshots that differ reach the thread that writes. Its reads see what was committed
+/// the snapshots that differ reach the thread that writes, and the stored read models are read
+/// there after the events (see [`staging::read_stored`]). Its reads see what was committed
 /// before the rebuild's transaction, which holds the write lock (SQLite's, or on PostgreSQL the
 /// event log's lock that every writer takes): no writer commits meanwhile, and the rebuild's own
 /// writes are not seen, so each stored snapshot is read as it was before the rebuild began.
@@ -178,7 +179,7 @@ impl Reader {
 }
 
 /// The fold of every aggregate whose history is still being read, on a thread of its own with
-/// the rebuild's [`Reader`] (see [`refill`]).
+/// the rebuild's [`Reader`] (see [`Refill::run`]).
 struct Replayer {
     /// Each aggregate's last sequence: when the rebuild reaches it, the aggregate's snapshot is
     /// made and its state dropped, so memory holds only aggregates whose history is still being
@@ -231,12 +232,16 @@ impl Replayer {
     /// Read every event on `reader`, `page_count` at a time in commit order, replay each page
     /// and send it on `replayed`; then check that every aggregate's history reached its last
     /// sequence. An error is sent as the last message. Pages the rebuild has written come back on
-    /// `spent` to be freed here, off the thread that writes. How many aggregates there are.
+    /// `spent` to be freed here, off the thread that writes. Then, on SQLite, read the stored
+    /// read models for the writing side to compare with its staging copies (see
+    /// [`staging::read_stored`]; an error is again the last message). How many aggregates there
+    /// are.
     fn run(
         reader: Reader,
         page_count: i64,
         replayed: mpsc::SyncSender<Result<Vec<Replayed>, StoreError>>,
         spent: mpsc::Receiver<Vec<Replayed>>,
+        stored: Option<StoredOut>,
     ) -> u64 {
         let result = reader.begin().and_then(|()| {
             let last = last_sequences(reader.db())?;
@@ -248,11 +253,22 @@ impl Replayer {
             replayer.replay_all(&reader, page_count, &replayed, &spent)?;
             Ok(aggregates)
         });
-        result.unwrap_or_else(|e| {
-            // Unless the writing side stopped first, with an error of its own.
-            let _ = replayed.send(Err(e));
-            0
-        })
+        let aggregates = match result {
+            Ok(aggregates) => aggregates,
+            Err(e) => {
+                // Unless the writing side stopped first, with an error of its own.
+                let _ = replayed.send(Err(e));
+                return 0;
+            }
+        };
+        // Every page is sent: the writing side finishes the last ones and turns to comparing.
+        drop((replayed, spent));
+        if let (Some((tables, out)), Reader::Sqlite(conn)) = (stored, &reader) {
+            if let Err(e) = staging::read_stored(conn, &tables, &out) {
+                let _ = out.send(Err(e));
+            }
+        }
+        aggregates
     }
 
     fn replay_all(
@@ -295,6 +311,13 @@ impl Replayer {
         }
     }
 }
+
+/// The staged tables whose stored rows the replayer reads once it has replayed every event, and
+/// where it sends them (see [`staging::read_stored`]).
+type StoredOut = (
+    Vec<staging::Staged>,
+    mpsc::SyncSender<Result<staging::Stored, StoreError>>,
+);
 
 /// How many events a rebuild reads per query, by default.
 pub(crate) const REBUILD_PAGE_COUNT: i64 = 10_000;
@@ -359,27 +382,29 @@ fn rebuild_in_transaction(
         Db::Sqlite(conn) => (staging::stage(conn, REBUILT_TABLES)?, &[][..]),
         Db::Pg(_) => (Vec::new(), REBUILT_TABLES),
     };
-    let refilled = std::thread::scope(|scope| refill(db, reader, scope, emptied, page_count, total as u64, progress))?;
+    let refill = Refill {
+        emptied,
+        staged: &staged,
+        page_count,
+        total: total as u64,
+        started,
+    };
+    let refilled = std::thread::scope(|scope| refill.run(db, reader, scope, progress))?;
     let strays = delete_stray_snapshots(db, refilled.aggregates)?;
+    let changes = match db {
+        Db::Sqlite(_) => Some(RebuildChanges {
+            snapshots_deleted: strays as u64,
+            ..refilled.changes
+        }),
+        Db::Pg(_) => None,
+    };
     tracing::info!(
         elapsed = ?started.elapsed(),
         events = refilled.events,
         snapshots_deleted = strays,
+        ?changes,
         "read models refilled"
     );
-    let changes = match db {
-        Db::Sqlite(conn) => {
-            let mut changes = RebuildChanges {
-                snapshots_written: refilled.snapshots_written,
-                snapshots_deleted: strays as u64,
-                ..RebuildChanges::default()
-            };
-            staging::apply(conn, &staged, &mut changes)?;
-            tracing::info!(elapsed = ?started.elapsed(), ?changes, "stored read models brought in line");
-            Some(changes)
-        }
-        Db::Pg(_) => None,
-    };
     progress(refilled.events, total as u64);
     Ok(RebuildReport {
         events: refilled.events,
@@ -389,66 +414,102 @@ fn rebuild_in_transaction(
     })
 }
 
-/// Empty the read models and refill them and the snapshots from every event, in commit order.
-/// Two threads share the work: a replayer reads the events on `reader`, decodes each page,
-/// folds it and makes the snapshots of the aggregates it completes (see [`Replayer::run`]),
-/// from the start, while this one empties the `emptied` tables, then writes what each replayed
-/// page projects.
-fn refill<'scope>(
-    db: Db<'_>,
-    reader: Reader,
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    emptied: &[&str],
+/// How the read models are made again from every event, in commit order (see [`Refill::run`]).
+struct Refill<'a> {
+    /// Tables emptied first and refilled in place (PostgreSQL).
+    emptied: &'a [&'a str],
+    /// Tables projected into staging copies, then compared (SQLite; see [`staging`]).
+    staged: &'a [staging::Staged],
     page_count: i64,
     total: u64,
-    progress: &mut (dyn FnMut(u64, u64) + Send),
-) -> Result<Refilled, StoreError> {
-    // One replayed page waits to be written while the next is replayed.
-    let (replayed, to_write) = mpsc::sync_channel(1);
-    let (spent, to_free) = mpsc::channel();
-    let replayer = std::thread::Builder::new()
-        .name("loyalty-replayer".to_owned())
-        .spawn_scoped(scope, move || Replayer::run(reader, page_count, replayed, to_free))?;
-    // An early return drops `to_write`: the replayer stops at its next send.
-    let written = write_replayed(db, emptied, to_write, spent, total, progress);
-    // Joined on every path, so that a panic is reported rather than raised again by the scope.
-    let joined = replayer.join().map_err(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|m| (*m).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        StoreError::WriteFailed(format!("the rebuild's replayer panicked: {message}"))
-    });
-    // The writing side's error is the rebuild's; a panic beside it is logged, not lost.
-    let (done, snapshots_written) = written.inspect_err(|_| {
-        if let Err(panicked) = &joined {
-            tracing::error!(%panicked, "the rebuild failed");
-        }
-    })?;
-    let aggregates = joined?;
-    // Both connections read the same committed events; a difference is a fault, not a rebuild.
-    if done != total {
-        return Err(StoreError::Corrupt(format!(
-            "the rebuild replayed {done} events of the {total} it counted"
-        )));
-    }
-    Ok(Refilled {
-        events: done,
-        aggregates,
-        snapshots_written,
-    })
+    /// When the rebuild's transaction began, for the log.
+    started: Instant,
 }
 
-/// What [`refill`] did.
+impl Refill<'_> {
+    /// Two threads share the work: a replayer reads the events on `reader`, decodes each page,
+    /// folds it and makes the snapshots of the aggregates it completes (see [`Replayer::run`]),
+    /// from the start, while this one empties the `emptied` tables, then writes what each
+    /// replayed page projects. On SQLite the replayer then reads the stored read models while
+    /// this thread compares them with the staging copies and writes what differs.
+    fn run<'scope>(
+        &self,
+        db: Db<'_>,
+        reader: Reader,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<Refilled, StoreError> {
+        // One replayed page waits to be written while the next is replayed.
+        let (replayed, to_write) = mpsc::sync_channel(1);
+        let (spent, to_free) = mpsc::channel();
+        let (stored_out, stored_in) = match self.staged {
+            [] => (None, None),
+            staged => {
+                let (out, from) = mpsc::sync_channel(2);
+                (Some((staged.to_vec(), out)), Some(from))
+            }
+        };
+        let page_count = self.page_count;
+        let replayer = std::thread::Builder::new()
+            .name("loyalty-replayer".to_owned())
+            .spawn_scoped(scope, move || {
+                Replayer::run(reader, page_count, replayed, to_free, stored_out)
+            })?;
+        // An early return drops `to_write` and `stored_in`: the replayer stops at its next send.
+        let written = write_replayed(db, self.emptied, to_write, spent, self.total, progress).and_then(
+            |(events, snapshots_written)| {
+                let mut changes = RebuildChanges {
+                    snapshots_written,
+                    ..RebuildChanges::default()
+                };
+                if let (Db::Sqlite(conn), Some(from)) = (db, stored_in) {
+                    tracing::info!(elapsed = ?self.started.elapsed(), events, "events replayed");
+                    staging::apply(conn, self.staged, &mut staging::StoredRows::new(from), &mut changes)?;
+                }
+                Ok((events, changes))
+            },
+        );
+        // Joined on every path, so that a panic is reported rather than raised again by the scope.
+        let joined = replayer.join().map_err(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|m| (*m).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            StoreError::WriteFailed(format!("the rebuild's replayer panicked: {message}"))
+        });
+        // The writing side's error is the rebuild's; a panic beside it is logged, not lost.
+        let (done, changes) = written.inspect_err(|_| {
+            if let Err(panicked) = &joined {
+                tracing::error!(%panicked, "the rebuild failed");
+            }
+        })?;
+        let aggregates = joined?;
+        // Both connections read the same committed events; a difference is a fault, not a rebuild.
+        if done != self.total {
+            return Err(StoreError::Corrupt(format!(
+                "the rebuild replayed {done} events of the {} it counted",
+                self.total
+            )));
+        }
+        Ok(Refilled {
+            events: done,
+            aggregates,
+            changes,
+        })
+    }
+}
+
+/// What [`Refill::run`] did.
 struct Refilled {
     events: u64,
     aggregates: u64,
-    /// Snapshots sent to [`write_snapshot`]: on SQLite, those that differed.
-    snapshots_written: u64,
+    /// On SQLite: the read-model rows written where they differed, and the snapshots written
+    /// (only those that differed).
+    changes: RebuildChanges,
 }
 
-/// The writing side of [`refill`]: empty the `emptied` tables, then write what each page
+/// The writing side of [`Refill::run`]: empty the `emptied` tables, then write what each page
 /// from `to_write` projects until the replayer hangs up (having sent every page; an error is
 /// its last message). How many events and snapshots were written.
 fn write_replayed(

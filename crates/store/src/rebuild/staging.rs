@@ -17,6 +17,8 @@
 use std::cmp::Ordering;
 
 use rusqlite::types::{Value, ValueRef};
+use std::sync::mpsc::{Receiver, SyncSender};
+
 use rusqlite::{params_from_iter, Connection};
 
 use super::RebuildChanges;
@@ -28,6 +30,7 @@ use crate::StoreError;
 const WHOLE_REWRITE_SHARE: u64 = 8;
 
 /// A read-model table with its staging copy.
+#[derive(Clone)]
 pub(crate) struct Staged {
     table: &'static str,
     /// The primary key's columns, in key order.
@@ -79,10 +82,16 @@ pub(crate) fn stage(conn: &Connection, tables: &[&'static str]) -> Result<Vec<St
 }
 
 /// Bring each stored table in line with its staging copy, then drop the copies; count what was
-/// written in `changes`.
-pub(crate) fn apply(conn: &Connection, staged: &[Staged], changes: &mut RebuildChanges) -> Result<(), StoreError> {
+/// written in `changes`. The stored rows come from `stored`, read by [`read_stored`] on the
+/// replayer's connection meanwhile.
+pub(crate) fn apply(
+    conn: &Connection,
+    staged: &[Staged],
+    stored: &mut StoredRows,
+    changes: &mut RebuildChanges,
+) -> Result<(), StoreError> {
     for table in staged {
-        match compare(conn, table)? {
+        match compare(conn, table, stored)? {
             Diff::Rows { differing, stale } => {
                 update_rows(conn, table, &differing, &stale)?;
                 changes.rows_written += differing.len() as u64;
@@ -112,98 +121,336 @@ enum Diff {
     Many { stored: u64, staged: u64 },
 }
 
-/// Read the stored table and its copy side by side in key order; rows are equal when every
-/// column holds the same value of the same type (a damaged row, whatever its column types,
-/// simply differs).
-fn compare(conn: &Connection, table: &Staged) -> Result<Diff, StoreError> {
-    let count = |schema: &str| -> Result<u64, StoreError> {
-        let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {schema}.{}", table.table), [], |r| {
-            r.get(0)
-        })?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    };
-    let (stored_count, staged_count) = (count("main")?, count("temp")?);
+/// What [`read_stored`] sends, table after table in the order of the staged tables.
+pub(crate) enum Stored {
+    /// A table's rows begin: how many there are.
+    Count(u64),
+    /// The next of its rows, in key order.
+    Rows(Encoded),
+    /// The table's rows are all sent.
+    End,
+}
+
+/// Rows in the form [`Shape::encode`] gives them, one after another.
+pub(crate) struct Encoded {
+    bytes: Vec<u8>,
+    /// Where each row ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+/// How many stored rows go in one message.
+const STORED_BATCH_ROWS: usize = 4096;
+
+/// Read each staged table as it is stored, in key order, and send its rows, encoded, on `out`.
+/// Runs on the rebuild's second connection, whose reads see the stored read models as the
+/// rebuild found them, which is what they still are: only [`apply`] writes them, each table
+/// after its rows were compared. Stops early, without error, when the receiver hangs up.
+pub(crate) fn read_stored(
+    conn: &Connection,
+    staged: &[Staged],
+    out: &SyncSender<Result<Stored, StoreError>>,
+) -> Result<(), StoreError> {
+    for table in staged {
+        let count: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM main.{}", table.table), [], |r| r.get(0))?;
+        if out.send(Ok(Stored::Count(u64::try_from(count).unwrap_or(0)))).is_err() {
+            return Ok(());
+        }
+        let mut stmt = conn.prepare(&format!(
+            "SELECT * FROM main.{} ORDER BY {}",
+            table.table,
+            table.key.join(", ")
+        ))?;
+        let shape = Shape::of(&stmt, table)?;
+        let mut rows = stmt.query([])?;
+        let mut batch = Encoded::with_capacity();
+        while let Some(row) = rows.next()? {
+            shape.encode(row, &mut batch.bytes)?;
+            batch.ends.push(batch.bytes.len());
+            if batch.ends.len() == STORED_BATCH_ROWS {
+                let full = std::mem::replace(&mut batch, Encoded::with_capacity());
+                if out.send(Ok(Stored::Rows(full))).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        if !batch.ends.is_empty() && out.send(Ok(Stored::Rows(batch))).is_err() {
+            return Ok(());
+        }
+        if out.send(Ok(Stored::End)).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+impl Encoded {
+    fn with_capacity() -> Self {
+        Self {
+            bytes: Vec::with_capacity(STORED_BATCH_ROWS * 256),
+            ends: Vec::with_capacity(STORED_BATCH_ROWS),
+        }
+    }
+}
+
+/// The writing side's end of [`read_stored`]'s messages: the stored rows of one table after
+/// another.
+pub(crate) struct StoredRows {
+    from: Receiver<Result<Stored, StoreError>>,
+    batch: Encoded,
+    /// The current row's index in `batch`; at its end, the next batch is due.
+    at: usize,
+    /// The current table's rows are all read.
+    ended: bool,
+}
+
+impl StoredRows {
+    pub(crate) fn new(from: Receiver<Result<Stored, StoreError>>) -> Self {
+        Self {
+            from,
+            batch: Encoded {
+                bytes: Vec::new(),
+                ends: Vec::new(),
+            },
+            at: 0,
+            ended: true,
+        }
+    }
+
+    fn receive(&mut self) -> Result<Stored, StoreError> {
+        match self.from.recv() {
+            Ok(message) => message,
+            // The replayer sends its error before it stops; this is a panic, reported on join.
+            Err(_) => Err(StoreError::WriteFailed(
+                "the rebuild's replayer stopped before it read the stored read models".to_owned(),
+            )),
+        }
+    }
+
+    fn out_of_order() -> StoreError {
+        StoreError::WriteFailed("the stored read models arrived out of order".to_owned())
+    }
+
+    /// Begin the next table: how many rows it has stored.
+    fn begin(&mut self) -> Result<u64, StoreError> {
+        let Stored::Count(count) = self.receive()? else {
+            return Err(Self::out_of_order());
+        };
+        self.ended = false;
+        self.batch.ends.clear();
+        self.at = 0;
+        self.fill()?;
+        Ok(count)
+    }
+
+    /// Make sure the current row is in `batch`, unless the table ended.
+    fn fill(&mut self) -> Result<(), StoreError> {
+        while !self.ended && self.at >= self.batch.ends.len() {
+            match self.receive()? {
+                Stored::Rows(batch) => {
+                    self.batch = batch;
+                    self.at = 0;
+                }
+                Stored::End => self.ended = true,
+                Stored::Count(_) => return Err(Self::out_of_order()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The current stored row, encoded; `None` once the table's rows are all read.
+    fn current(&self) -> Option<&[u8]> {
+        if self.ended {
+            return None;
+        }
+        let start = match self.at {
+            0 => 0,
+            at => self.batch.ends[at - 1],
+        };
+        Some(&self.batch.bytes[start..self.batch.ends[self.at]])
+    }
+
+    fn advance(&mut self) -> Result<(), StoreError> {
+        self.at += 1;
+        self.fill()
+    }
+
+    /// Skip what is left of the current table.
+    fn finish(&mut self) -> Result<(), StoreError> {
+        while !self.ended {
+            self.at = self.batch.ends.len();
+            self.fill()?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a table's key columns are among its columns, for [`Shape::encode`].
+struct Shape {
+    key_at: Vec<usize>,
+    columns: usize,
+}
+
+impl Shape {
+    fn of(stmt: &rusqlite::Statement<'_>, table: &Staged) -> Result<Self, StoreError> {
+        Ok(Self {
+            key_at: table
+                .key
+                .iter()
+                .map(|name| stmt.column_index(name))
+                .collect::<Result<_, _>>()?,
+            columns: stmt.column_count(),
+        })
+    }
+
+    /// Append `row` to `out`: its key's values, then every column's, each as a type tag and its
+    /// bytes. Two rows are equal, every value of the same type, when their encodings are.
+    fn encode(&self, row: &rusqlite::Row<'_>, out: &mut Vec<u8>) -> Result<(), StoreError> {
+        for &i in &self.key_at {
+            encode_value(row.get_ref(i)?, out);
+        }
+        for i in 0..self.columns {
+            encode_value(row.get_ref(i)?, out);
+        }
+        Ok(())
+    }
+}
+
+fn encode_value(value: ValueRef<'_>, out: &mut Vec<u8>) {
+    match value {
+        ValueRef::Null => out.push(0),
+        ValueRef::Integer(i) => {
+            out.push(1);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        ValueRef::Real(r) => {
+            out.push(2);
+            out.extend_from_slice(&r.to_le_bytes());
+        }
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+            out.push(if matches!(value, ValueRef::Text(_)) { 3 } else { 4 });
+            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            out.extend_from_slice(bytes);
+        }
+    }
+}
+
+/// The first value of `bytes`, encoded by [`encode_value`], and what follows it.
+fn decode_value(bytes: &[u8]) -> Result<(ValueRef<'_>, &[u8]), StoreError> {
+    let cut = || StoreError::Corrupt("a stored row's encoding was cut short".to_owned());
+    let (&tag, rest) = bytes.split_first().ok_or_else(cut)?;
+    if tag == 0 {
+        return Ok((ValueRef::Null, rest));
+    }
+    let (eight, after) = rest.split_at_checked(8).ok_or_else(cut)?;
+    let eight: [u8; 8] = eight.try_into().map_err(|_| cut())?;
+    Ok(match tag {
+        1 => (ValueRef::Integer(i64::from_le_bytes(eight)), after),
+        2 => (ValueRef::Real(f64::from_le_bytes(eight)), after),
+        _ => {
+            let len = usize::try_from(u64::from_le_bytes(eight)).map_err(|_| cut())?;
+            let (value, after) = after.split_at_checked(len).ok_or_else(cut)?;
+            let value = if tag == 3 {
+                ValueRef::Text(value)
+            } else {
+                ValueRef::Blob(value)
+            };
+            (value, after)
+        }
+    })
+}
+
+/// The key of an encoded row, as values to bind.
+fn key_of(mut encoded: &[u8], key_len: usize) -> Result<Vec<Value>, StoreError> {
+    (0..key_len)
+        .map(|_| {
+            let (value, rest) = decode_value(encoded)?;
+            encoded = rest;
+            Ok(value.into())
+        })
+        .collect()
+}
+
+/// The order of two encoded rows' keys.
+fn key_order(mut a: &[u8], mut b: &[u8], key_len: usize) -> Result<Ordering, StoreError> {
+    for _ in 0..key_len {
+        let (x, rest_a) = decode_value(a)?;
+        let (y, rest_b) = decode_value(b)?;
+        let order = sqlite_order(x, y);
+        if order != Ordering::Equal {
+            return Ok(order);
+        }
+        (a, b) = (rest_a, rest_b);
+    }
+    Ok(Ordering::Equal)
+}
+
+/// Read the stored table (from `stored`) and its copy side by side in key order; rows are equal
+/// when every column holds the same value of the same type (a damaged row, whatever its column
+/// types, simply differs).
+fn compare(conn: &Connection, table: &Staged, stored: &mut StoredRows) -> Result<Diff, StoreError> {
+    let stored_count = stored.begin()?;
+    let staged_count: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM temp.{}", table.table), [], |r| r.get(0))?;
+    let staged_count = u64::try_from(staged_count).unwrap_or(0);
     // The most differences kept by key; one more and the table is rewritten whole.
     let most = stored_count.max(staged_count) / WHOLE_REWRITE_SHARE;
-    let order = table.key.join(", ");
-    let mut stored_stmt = conn.prepare(&format!("SELECT * FROM main.{} ORDER BY {order}", table.table))?;
-    let mut staged_stmt = conn.prepare(&format!("SELECT * FROM temp.{} ORDER BY {order}", table.table))?;
-    let columns = stored_stmt.column_count();
-    if staged_stmt.column_count() != columns {
-        return Err(StoreError::Corrupt(format!(
-            "table {} changed while rebuilt",
-            table.table
-        )));
-    }
-    let key_at: Vec<usize> = table
-        .key
-        .iter()
-        .map(|name| stored_stmt.column_index(name))
-        .collect::<Result<_, _>>()?;
-    let key_of = |row: &rusqlite::Row<'_>| -> Result<Vec<Value>, StoreError> {
-        key_at.iter().map(|&i| Ok(row.get_ref(i)?.into())).collect()
-    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT * FROM temp.{} ORDER BY {}",
+        table.table,
+        table.key.join(", ")
+    ))?;
+    let shape = Shape::of(&stmt, table)?;
+    let key_len = table.key.len();
     let (mut differing, mut stale) = (Vec::new(), Vec::new());
-    let mut stored_rows = stored_stmt.query([])?;
-    let mut staged_rows = staged_stmt.query([])?;
-    let mut stored = stored_rows.next()?;
-    let mut staged = staged_rows.next()?;
+    let mut staged_rows = stmt.query([])?;
+    // The current staged row, encoded, while there is one.
+    let mut new_row = Vec::with_capacity(1024);
+    let mut next_staged = |new_row: &mut Vec<u8>| -> Result<bool, StoreError> {
+        new_row.clear();
+        match staged_rows.next()? {
+            Some(row) => shape.encode(row, new_row).map(|()| true),
+            None => Ok(false),
+        }
+    };
+    let mut staged_left = next_staged(&mut new_row)?;
     loop {
         if (differing.len() + stale.len()) as u64 > most {
+            stored.finish()?;
             return Ok(Diff::Many {
                 stored: stored_count,
                 staged: staged_count,
             });
         }
-        match (stored, staged) {
-            (None, None) => break,
-            (Some(old), None) => {
-                stale.push(key_of(old)?);
-                stored = stored_rows.next()?;
+        let order = match (stored.current(), staged_left) {
+            (None, false) => break,
+            (Some(old), false) => {
+                stale.push(key_of(old, key_len)?);
+                Ordering::Less
             }
-            (None, Some(new)) => {
-                differing.push(key_of(new)?);
-                staged = staged_rows.next()?;
+            (None, true) => Ordering::Greater,
+            (Some(old), true) => {
+                let order = key_order(old, &new_row, key_len)?;
+                if order == Ordering::Less {
+                    stale.push(key_of(old, key_len)?);
+                }
+                order
             }
-            (Some(old), Some(new)) => {
-                let mut order = Ordering::Equal;
-                for &i in &key_at {
-                    order = sqlite_order(old.get_ref(i)?, new.get_ref(i)?);
-                    if order != Ordering::Equal {
-                        break;
-                    }
+        };
+        match order {
+            Ordering::Less => stored.advance()?,
+            Ordering::Greater => {
+                differing.push(key_of(&new_row, key_len)?);
+                staged_left = next_staged(&mut new_row)?;
+            }
+            Ordering::Equal => {
+                if stored.current() != Some(new_row.as_slice()) {
+                    differing.push(key_of(&new_row, key_len)?);
                 }
-                match order {
-                    Ordering::Less => {
-                        stale.push(key_of(old)?);
-                        stored = stored_rows.next()?;
-                    }
-                    Ordering::Greater => {
-                        differing.push(key_of(new)?);
-                        staged = staged_rows.next()?;
-                    }
-                    Ordering::Equal => {
-                        if !same_row(old, new, columns)? {
-                            differing.push(key_of(new)?);
-                        }
-                        stored = stored_rows.next()?;
-                        staged = staged_rows.next()?;
-                    }
-                }
+                stored.advance()?;
+                staged_left = next_staged(&mut new_row)?;
             }
         }
     }
     Ok(Diff::Rows { differing, stale })
-}
-
-/// Whether two rows hold the same values of the same types in each of their `columns`.
-fn same_row(old: &rusqlite::Row<'_>, new: &rusqlite::Row<'_>, columns: usize) -> Result<bool, StoreError> {
-    for i in 0..columns {
-        if old.get_ref(i)? != new.get_ref(i)? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 /// Delete the `stale` rows of a stored table and copy the `differing` ones from its staging copy.
