@@ -1,7 +1,7 @@
 //! Rebuilding the read models and snapshots from the event store: the proof that the events
 //! are the record.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -183,15 +183,22 @@ impl Reader {
 struct Replayer {
     /// Each aggregate's last sequence: when the rebuild reaches it, the aggregate's snapshot is
     /// made and its state dropped, so memory holds only aggregates whose history is still being
-    /// read, not every aggregate of the store.
+    /// read, not every aggregate of the store. Found by the writing side, which has nothing
+    /// else to do while the first pages are read (see [`Replayer::run`]).
     last: HashMap<Uuid, i64>,
     open: HashMap<Uuid, Folded>,
 }
 
+/// A page of events, decoded (the read models are made from the decoded event; the stored one
+/// keeps no data).
+type Decoded = Vec<(StoredEvent, LoyaltyEvent)>;
+
+/// How many decoded pages the replayer reads ahead while it waits for the aggregates' last
+/// sequences.
+const PAGES_AHEAD_MAX: usize = 64;
+
 impl Replayer {
-    fn replay(&mut self, row: EventRow, reader: &Reader) -> Result<Replayed, StoreError> {
-        // The read models are made from the decoded event; the stored one keeps no data.
-        let (stored, event) = row.into_decoded()?;
+    fn replay(&mut self, stored: StoredEvent, event: LoyaltyEvent, reader: &Reader) -> Result<Replayed, StoreError> {
         let mut entry = self.open.remove(&stored.aggregate_id).unwrap_or_else(|| Folded {
             business_id: stored.business_id.to_string(),
             version: 0,
@@ -231,50 +238,88 @@ impl Replayer {
 
     /// Read every event on `reader`, `page_count` at a time in commit order, replay each page
     /// and send it on `replayed`; then check that every aggregate's history reached its last
-    /// sequence. An error is sent as the last message. Pages the rebuild has written come back on
-    /// `spent` to be freed here, off the thread that writes. Then, on SQLite, read the stored
-    /// read models for the writing side to compare with its staging copies (see
-    /// [`staging::read_stored`]; an error is again the last message). How many aggregates there
-    /// are.
+    /// sequence. Pages are read and decoded from the start, while the writing side finds each
+    /// aggregate's last sequence, which arrives on `last`; they are folded once it has. An error
+    /// is sent as the last message. Pages the rebuild has written come back on `spent` to be
+    /// freed here, off the thread that writes. Then, on SQLite, read the stored read models for
+    /// the writing side to compare with its staging copies (see [`staging::read_stored`]; an
+    /// error is again the last message).
     fn run(
         reader: Reader,
         page_count: i64,
+        last: mpsc::Receiver<HashMap<Uuid, i64>>,
         replayed: mpsc::SyncSender<Result<Vec<Replayed>, StoreError>>,
         spent: mpsc::Receiver<Vec<Replayed>>,
         stored: Option<StoredOut>,
-    ) -> u64 {
-        let result = reader.begin().and_then(|()| {
-            let last = last_sequences(reader.db())?;
-            let aggregates = last.len() as u64;
-            let mut replayer = Replayer {
-                last,
-                open: HashMap::new(),
-            };
-            replayer.replay_all(&reader, page_count, &replayed, &spent)?;
-            Ok(aggregates)
-        });
-        let aggregates = match result {
-            Ok(aggregates) => aggregates,
-            Err(e) => {
-                // Unless the writing side stopped first, with an error of its own.
-                let _ = replayed.send(Err(e));
-                return 0;
-            }
+    ) {
+        let mut replayer = Replayer {
+            last: HashMap::new(),
+            open: HashMap::new(),
         };
+        let result = reader
+            .begin()
+            .and_then(|()| replayer.replay_all(&reader, page_count, &last, &replayed, &spent));
+        if let Err(e) = result {
+            // Unless the writing side stopped first, with an error of its own.
+            let _ = replayed.send(Err(e));
+            return;
+        }
         // Every page is sent: the writing side finishes the last ones and turns to comparing.
-        drop((replayed, spent));
+        drop((replayed, spent, replayer));
         if let (Some((tables, out)), Reader::Sqlite(conn)) = (stored, &reader) {
             if let Err(e) = staging::read_stored(conn, &tables, &out) {
                 let _ = out.send(Err(e));
             }
         }
-        aggregates
+    }
+
+    /// Fold the pages read ahead, and send them, once the last sequences are known (waiting for
+    /// them when `wait`, or when too many pages wait). `Ok(false)` when the writing side has
+    /// stopped.
+    fn send_ahead(
+        &mut self,
+        reader: &Reader,
+        last: &mut Option<&mpsc::Receiver<HashMap<Uuid, i64>>>,
+        ahead: &mut VecDeque<Decoded>,
+        replayed: &mpsc::SyncSender<Result<Vec<Replayed>, StoreError>>,
+        wait: bool,
+    ) -> Result<bool, StoreError> {
+        if let Some(from) = last {
+            let stopped = || StoreError::WriteFailed("the rebuild's writing side stopped".to_owned());
+            let received = if wait || ahead.len() >= PAGES_AHEAD_MAX {
+                Some(from.recv().map_err(|_| stopped())?)
+            } else {
+                match from.try_recv() {
+                    Ok(sequences) => Some(sequences),
+                    Err(mpsc::TryRecvError::Empty) => None,
+                    Err(mpsc::TryRecvError::Disconnected) => return Err(stopped()),
+                }
+            };
+            match received {
+                Some(sequences) => {
+                    self.last = sequences;
+                    *last = None;
+                }
+                None => return Ok(true),
+            }
+        }
+        while let Some(page) = ahead.pop_front() {
+            let page = page
+                .into_iter()
+                .map(|(stored, event)| self.replay(stored, event, reader))
+                .collect::<Result<Vec<_>, _>>()?;
+            if replayed.send(Ok(page)).is_err() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn replay_all(
         &mut self,
         reader: &Reader,
         page_count: i64,
+        last: &mpsc::Receiver<HashMap<Uuid, i64>>,
         replayed: &mpsc::SyncSender<Result<Vec<Replayed>, StoreError>>,
         spent: &mpsc::Receiver<Vec<Replayed>>,
     ) -> Result<(), StoreError> {
@@ -283,6 +328,8 @@ impl Replayer {
             event_select()
         );
         let mut after: i64 = 0;
+        let mut waiting = Some(last);
+        let mut ahead = VecDeque::new();
         loop {
             spent.try_iter().for_each(drop);
             let rows = reader
@@ -290,18 +337,22 @@ impl Replayer {
                 .prepare_cached(&page_sql)?
                 .query_map(params![after, page_count], event_row)?
                 .collect::<Result<Vec<_>, _>>()?;
-            let Some(last) = rows.last() else {
+            let Some(last_row) = rows.last() else {
                 break;
             };
-            after = last.position();
-            let page = rows
-                .into_iter()
-                .map(|row| self.replay(row, reader))
-                .collect::<Result<Vec<_>, _>>()?;
-            if replayed.send(Ok(page)).is_err() {
+            after = last_row.position();
+            ahead.push_back(
+                rows.into_iter()
+                    .map(EventRow::into_decoded)
+                    .collect::<Result<Decoded, _>>()?,
+            );
+            if !self.send_ahead(reader, &mut waiting, &mut ahead, replayed, false)? {
                 // The writing side stopped, with an error of its own.
                 return Ok(());
             }
+        }
+        if !self.send_ahead(reader, &mut waiting, &mut ahead, replayed, true)? {
+            return Ok(());
         }
         match self.open.keys().next() {
             Some(id) => Err(StoreError::Corrupt(format!(
@@ -429,8 +480,8 @@ struct Refill<'a> {
 impl Refill<'_> {
     /// Two threads share the work: a replayer reads the events on `reader`, decodes each page,
     /// folds it and makes the snapshots of the aggregates it completes (see [`Replayer::run`]),
-    /// from the start, while this one empties the `emptied` tables, then writes what each
-    /// replayed page projects. On SQLite the replayer then reads the stored read models while
+    /// from the start, while this one finds each aggregate's last sequence for it, empties the
+    /// `emptied` tables, then writes what each replayed page projects. On SQLite the replayer then reads the stored read models while
     /// this thread compares them with the staging copies and writes what differs.
     fn run<'scope>(
         &self,
@@ -442,6 +493,7 @@ impl Refill<'_> {
         // One replayed page waits to be written while the next is replayed.
         let (replayed, to_write) = mpsc::sync_channel(1);
         let (spent, to_free) = mpsc::channel();
+        let (last_to, last_from) = mpsc::channel();
         let (stored_out, stored_in) = match self.staged {
             [] => (None, None),
             staged => {
@@ -453,11 +505,19 @@ impl Refill<'_> {
         let replayer = std::thread::Builder::new()
             .name("loyalty-replayer".to_owned())
             .spawn_scoped(scope, move || {
-                Replayer::run(reader, page_count, replayed, to_free, stored_out)
+                Replayer::run(reader, page_count, last_from, replayed, to_free, stored_out)
             })?;
-        // An early return drops `to_write` and `stored_in`: the replayer stops at its next send.
-        let written = write_replayed(db, self.emptied, to_write, spent, self.total, progress).and_then(
-            |(events, snapshots_written)| {
+        // An early return drops `last_to`, `to_write` and `stored_in`: the replayer stops at its
+        // next receive or send.
+        let mut aggregates = 0;
+        let written = last_sequences(db)
+            .and_then(|last| {
+                aggregates = last.len() as u64;
+                // Gone only if the replayer stopped, with an error sent first.
+                let _ = last_to.send(last);
+                write_replayed(db, self.emptied, to_write, spent, self.total, progress)
+            })
+            .and_then(|(events, snapshots_written)| {
                 let mut changes = RebuildChanges {
                     snapshots_written,
                     ..RebuildChanges::default()
@@ -467,8 +527,10 @@ impl Refill<'_> {
                     staging::apply(conn, self.staged, &mut staging::StoredRows::new(from), &mut changes)?;
                 }
                 Ok((events, changes))
-            },
-        );
+            });
+        // A replayer still waiting for the last sequences stops (the closures above took the
+        // other channels' ends, and dropped them with themselves if they never ran).
+        drop(last_to);
         // Joined on every path, so that a panic is reported rather than raised again by the scope.
         let joined = replayer.join().map_err(|panic| {
             let message = panic
@@ -484,7 +546,7 @@ impl Refill<'_> {
                 tracing::error!(%panicked, "the rebuild failed");
             }
         })?;
-        let aggregates = joined?;
+        joined?;
         // Both connections read the same committed events; a difference is a fault, not a rebuild.
         if done != self.total {
             return Err(StoreError::Corrupt(format!(
