@@ -2,6 +2,7 @@
 //! are the record.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -251,6 +252,7 @@ impl Replayer {
         replayed: mpsc::SyncSender<Result<Vec<Replayed>, StoreError>>,
         spent: mpsc::Receiver<Vec<Replayed>>,
         stored: Option<StoredOut>,
+        skipped: &AtomicUsize,
     ) {
         let mut replayer = Replayer {
             last: HashMap::new(),
@@ -267,7 +269,7 @@ impl Replayer {
         // Every page is sent: the writing side finishes the last ones and turns to comparing.
         drop((replayed, spent, replayer));
         if let (Some((tables, out)), Reader::Sqlite(conn)) = (stored, &reader) {
-            if let Err(e) = staging::read_stored(conn, &tables, &out) {
+            if let Err(e) = staging::read_stored(conn, &tables, &out, skipped) {
                 let _ = out.send(Err(e));
             }
         }
@@ -439,6 +441,7 @@ fn rebuild_in_transaction(
         page_count,
         total: total as u64,
         started,
+        skipped: AtomicUsize::new(usize::MAX),
     };
     let refilled = std::thread::scope(|scope| refill.run(db, reader, scope, progress))?;
     let strays = delete_stray_snapshots(db, refilled.aggregates)?;
@@ -475,6 +478,9 @@ struct Refill<'a> {
     total: u64,
     /// When the rebuild's transaction began, for the log.
     started: Instant,
+    /// The staged table whose stored rows the writing side no longer needs (see
+    /// [`staging::read_stored`]).
+    skipped: AtomicUsize,
 }
 
 impl Refill<'_> {
@@ -483,17 +489,18 @@ impl Refill<'_> {
     /// from the start, while this one finds each aggregate's last sequence for it, empties the
     /// `emptied` tables, then writes what each replayed page projects. On SQLite the replayer then reads the stored read models while
     /// this thread compares them with the staging copies and writes what differs.
-    fn run<'scope>(
-        &self,
+    fn run<'scope, 'env>(
+        &'env self,
         db: Db<'_>,
         reader: Reader,
-        scope: &'scope std::thread::Scope<'scope, '_>,
+        scope: &'scope std::thread::Scope<'scope, 'env>,
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<Refilled, StoreError> {
         // One replayed page waits to be written while the next is replayed.
         let (replayed, to_write) = mpsc::sync_channel(1);
         let (spent, to_free) = mpsc::channel();
         let (last_to, last_from) = mpsc::channel();
+        let skipped = &self.skipped;
         let (stored_out, stored_in) = match self.staged {
             [] => (None, None),
             staged => {
@@ -505,7 +512,7 @@ impl Refill<'_> {
         let replayer = std::thread::Builder::new()
             .name("loyalty-replayer".to_owned())
             .spawn_scoped(scope, move || {
-                Replayer::run(reader, page_count, last_from, replayed, to_free, stored_out)
+                Replayer::run(reader, page_count, last_from, replayed, to_free, stored_out, skipped)
             })?;
         // An early return drops `last_to`, `to_write` and `stored_in`: the replayer stops at its
         // next receive or send.
@@ -524,7 +531,8 @@ impl Refill<'_> {
                 };
                 if let (Db::Sqlite(conn), Some(from)) = (db, stored_in) {
                     tracing::info!(elapsed = ?self.started.elapsed(), events, "events replayed");
-                    staging::apply(conn, self.staged, &mut staging::StoredRows::new(from), &mut changes)?;
+                    let mut stored = staging::StoredRows::new(from, skipped);
+                    staging::apply(conn, self.staged, &mut stored, &mut changes)?;
                 }
                 Ok((events, changes))
             });

@@ -17,6 +17,7 @@
 use std::cmp::Ordering;
 
 use rusqlite::types::{Value, ValueRef};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use rusqlite::{params_from_iter, Connection};
@@ -87,7 +88,7 @@ pub(crate) fn stage(conn: &Connection, tables: &[&'static str]) -> Result<Vec<St
 pub(crate) fn apply(
     conn: &Connection,
     staged: &[Staged],
-    stored: &mut StoredRows,
+    stored: &mut StoredRows<'_>,
     changes: &mut RebuildChanges,
 ) -> Result<(), StoreError> {
     for table in staged {
@@ -145,12 +146,15 @@ const STORED_BATCH_ROWS: usize = 4096;
 /// Runs on the rebuild's second connection, whose reads see the stored read models as the
 /// rebuild found them, which is what they still are: only [`apply`] writes them, each table
 /// after its rows were compared. Stops early, without error, when the receiver hangs up.
+/// A table whose index the writing side puts in `skipped` is no longer needed (it will be
+/// rewritten whole): its reading stops at the next batch.
 pub(crate) fn read_stored(
     conn: &Connection,
     staged: &[Staged],
     out: &SyncSender<Result<Stored, StoreError>>,
+    skipped: &AtomicUsize,
 ) -> Result<(), StoreError> {
-    for table in staged {
+    for (index, table) in staged.iter().enumerate() {
         let count: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM main.{}", table.table), [], |r| r.get(0))?;
         if out.send(Ok(Stored::Count(u64::try_from(count).unwrap_or(0)))).is_err() {
             return Ok(());
@@ -167,6 +171,9 @@ pub(crate) fn read_stored(
             shape.encode(row, &mut batch.bytes)?;
             batch.ends.push(batch.bytes.len());
             if batch.ends.len() == STORED_BATCH_ROWS {
+                if skipped.load(AtomicOrdering::Relaxed) == index {
+                    break;
+                }
                 let full = std::mem::replace(&mut batch, Encoded::with_capacity());
                 if out.send(Ok(Stored::Rows(full))).is_err() {
                     return Ok(());
@@ -194,8 +201,12 @@ impl Encoded {
 
 /// The writing side's end of [`read_stored`]'s messages: the stored rows of one table after
 /// another.
-pub(crate) struct StoredRows {
+pub(crate) struct StoredRows<'a> {
     from: Receiver<Result<Stored, StoreError>>,
+    /// Which table's rows are being read: the number of tables begun, less one.
+    table: usize,
+    /// See [`read_stored`].
+    skipped: &'a AtomicUsize,
     batch: Encoded,
     /// The current row's index in `batch`; at its end, the next batch is due.
     at: usize,
@@ -203,10 +214,12 @@ pub(crate) struct StoredRows {
     ended: bool,
 }
 
-impl StoredRows {
-    pub(crate) fn new(from: Receiver<Result<Stored, StoreError>>) -> Self {
+impl<'a> StoredRows<'a> {
+    pub(crate) fn new(from: Receiver<Result<Stored, StoreError>>, skipped: &'a AtomicUsize) -> Self {
         Self {
             from,
+            table: usize::MAX,
+            skipped,
             batch: Encoded {
                 bytes: Vec::new(),
                 ends: Vec::new(),
@@ -235,6 +248,7 @@ impl StoredRows {
         let Stored::Count(count) = self.receive()? else {
             return Err(Self::out_of_order());
         };
+        self.table = self.table.wrapping_add(1);
         self.ended = false;
         self.batch.ends.clear();
         self.at = 0;
@@ -274,8 +288,9 @@ impl StoredRows {
         self.fill()
     }
 
-    /// Skip what is left of the current table.
+    /// Skip what is left of the current table, asking the reader to stop reading it.
     fn finish(&mut self) -> Result<(), StoreError> {
+        self.skipped.store(self.table, AtomicOrdering::Relaxed);
         while !self.ended {
             self.at = self.batch.ends.len();
             self.fill()?;
