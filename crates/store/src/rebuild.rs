@@ -243,8 +243,8 @@ impl Replayer {
     /// aggregate's last sequence, which arrives on `last`; they are folded once it has. An error
     /// is sent as the last message. Pages the rebuild has written come back on `spent` to be
     /// freed here, off the thread that writes. Then, on SQLite, read the stored read models for
-    /// the writing side to compare with its staging copies (see [`staging::read_stored`]; an
-    /// error is again the last message).
+    /// the writing side to compare with its staging copies, `page_count` rows to a message (see
+    /// [`staging::read_stored`]; an error is again the last message).
     fn run(
         reader: Reader,
         page_count: i64,
@@ -269,7 +269,8 @@ impl Replayer {
         // Every page is sent: the writing side finishes the last ones and turns to comparing.
         drop((replayed, spent, replayer));
         if let (Some((tables, out)), Reader::Sqlite(conn)) = (stored, &reader) {
-            if let Err(e) = staging::read_stored(conn, &tables, &out, skipped) {
+            if let Err(e) = staging::read_stored(conn, &tables, usize::try_from(page_count).unwrap_or(1), &out, skipped)
+            {
                 let _ = out.send(Err(e));
             }
         }
@@ -487,8 +488,9 @@ impl Refill<'_> {
     /// Two threads share the work: a replayer reads the events on `reader`, decodes each page,
     /// folds it and makes the snapshots of the aggregates it completes (see [`Replayer::run`]),
     /// from the start, while this one finds each aggregate's last sequence for it, empties the
-    /// `emptied` tables, then writes what each replayed page projects. On SQLite the replayer then reads the stored read models while
-    /// this thread compares them with the staging copies and writes what differs.
+    /// `emptied` tables, then writes what each replayed page projects. On SQLite the replayer
+    /// then reads the stored read models while this thread compares them with the staging
+    /// copies and writes what differs.
     fn run<'scope, 'env>(
         &'env self,
         db: Db<'_>,
@@ -525,6 +527,14 @@ impl Refill<'_> {
                 write_replayed(db, self.emptied, to_write, spent, self.total, progress)
             })
             .and_then(|(events, snapshots_written)| {
+                // Both connections read the same committed events: a difference is a fault (or
+                // a replayer that stopped), not a rebuild.
+                if events != self.total {
+                    return Err(StoreError::Corrupt(format!(
+                        "the rebuild replayed {events} events of the {} it counted",
+                        self.total
+                    )));
+                }
                 let mut changes = RebuildChanges {
                     snapshots_written,
                     ..RebuildChanges::default()
@@ -548,20 +558,15 @@ impl Refill<'_> {
                 .unwrap_or_default();
             StoreError::WriteFailed(format!("the rebuild's replayer panicked: {message}"))
         });
-        // The writing side's error is the rebuild's; a panic beside it is logged, not lost.
-        let (done, changes) = written.inspect_err(|_| {
-            if let Err(panicked) = &joined {
-                tracing::error!(%panicked, "the rebuild failed");
+        // A panic of the replayer is the rebuild's error: the writing side's is then only its
+        // consequence (a channel that closed), and is logged.
+        if let Err(panicked) = joined {
+            if let Err(error) = &written {
+                tracing::error!(%error, "the rebuild's writing side stopped");
             }
-        })?;
-        joined?;
-        // Both connections read the same committed events; a difference is a fault, not a rebuild.
-        if done != self.total {
-            return Err(StoreError::Corrupt(format!(
-                "the rebuild replayed {done} events of the {} it counted",
-                self.total
-            )));
+            return Err(panicked);
         }
+        let (done, changes) = written?;
         Ok(Refilled {
             events: done,
             aggregates,

@@ -12,7 +12,8 @@
 //! secondary indexes dropped and built again once, sorted.
 //!
 //! The copies are held in memory until they are compared: a rebuild of 1,000,000 members peaks
-//! at about 650 MB where refilling the stored tables took about 350 MB (BENCHMARKS.md).
+//! at about 540 MB of private memory where refilling the stored tables took about 340 MB
+//! (BENCHMARKS.md).
 
 use std::cmp::Ordering;
 
@@ -57,11 +58,17 @@ pub(crate) fn stage(conn: &Connection, tables: &[&'static str]) -> Result<Vec<St
                 )));
             };
             // Keyed by its primary key alone (no rowid, no second index on the key): cheaper to
-            // fill, and read in key order straight from its B-tree.
-            let keyed = if definition.to_ascii_uppercase().ends_with("WITHOUT ROWID") {
-                ""
-            } else {
-                " WITHOUT ROWID"
+            // fill, and read in key order straight from its B-tree. Table options after the
+            // closing parenthesis (`STRICT`) are joined by a comma.
+            let without_rowid: bool = conn.query_row(
+                "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )?;
+            let keyed = match (without_rowid, definition.trim_end().ends_with(')')) {
+                (true, _) => "",
+                (false, true) => " WITHOUT ROWID",
+                (false, false) => ", WITHOUT ROWID",
             };
             conn.execute_batch(&format!("CREATE TEMP TABLE {definition}{keyed}"))?;
             let mut key: Vec<(i64, String)> = conn
@@ -94,9 +101,9 @@ pub(crate) fn apply(
     for table in staged {
         match compare(conn, table, stored)? {
             Diff::Rows { differing, stale } => {
-                update_rows(conn, table, &differing, &stale)?;
-                changes.rows_written += differing.len() as u64;
-                changes.rows_deleted += stale.len() as u64;
+                let (written, deleted) = update_rows(conn, table, &differing, &stale)?;
+                changes.rows_written += written;
+                changes.rows_deleted += deleted;
             }
             Diff::Many { stored, staged } => {
                 replace_whole(conn, table)?;
@@ -139,21 +146,21 @@ pub(crate) struct Encoded {
     ends: Vec<usize>,
 }
 
-/// How many stored rows go in one message.
-const STORED_BATCH_ROWS: usize = 4096;
-
 /// Read each staged table as it is stored, in key order, and send its rows, encoded, on `out`.
 /// Runs on the rebuild's second connection, whose reads see the stored read models as the
 /// rebuild found them, which is what they still are: only [`apply`] writes them, each table
 /// after its rows were compared. Stops early, without error, when the receiver hangs up.
 /// A table whose index the writing side puts in `skipped` is no longer needed (it will be
 /// rewritten whole): its reading stops at the next batch.
+/// Rows go `batch_rows` to a message.
 pub(crate) fn read_stored(
     conn: &Connection,
     staged: &[Staged],
+    batch_rows: usize,
     out: &SyncSender<Result<Stored, StoreError>>,
     skipped: &AtomicUsize,
 ) -> Result<(), StoreError> {
+    let batch_rows = batch_rows.max(1);
     for (index, table) in staged.iter().enumerate() {
         let count: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM main.{}", table.table), [], |r| r.get(0))?;
         if out.send(Ok(Stored::Count(u64::try_from(count).unwrap_or(0)))).is_err() {
@@ -166,15 +173,15 @@ pub(crate) fn read_stored(
         ))?;
         let shape = Shape::of(&stmt, table)?;
         let mut rows = stmt.query([])?;
-        let mut batch = Encoded::with_capacity();
+        let mut batch = Encoded::with_capacity(batch_rows);
         while let Some(row) = rows.next()? {
             shape.encode(row, &mut batch.bytes)?;
             batch.ends.push(batch.bytes.len());
-            if batch.ends.len() == STORED_BATCH_ROWS {
+            if batch.ends.len() == batch_rows {
                 if skipped.load(AtomicOrdering::Relaxed) == index {
                     break;
                 }
-                let full = std::mem::replace(&mut batch, Encoded::with_capacity());
+                let full = std::mem::replace(&mut batch, Encoded::with_capacity(batch_rows));
                 if out.send(Ok(Stored::Rows(full))).is_err() {
                     return Ok(());
                 }
@@ -191,10 +198,10 @@ pub(crate) fn read_stored(
 }
 
 impl Encoded {
-    fn with_capacity() -> Self {
+    fn with_capacity(rows: usize) -> Self {
         Self {
-            bytes: Vec::with_capacity(STORED_BATCH_ROWS * 256),
-            ends: Vec::with_capacity(STORED_BATCH_ROWS),
+            bytes: Vec::with_capacity(rows * 256),
+            ends: Vec::with_capacity(rows),
         }
     }
 }
@@ -232,7 +239,8 @@ impl<'a> StoredRows<'a> {
     fn receive(&mut self) -> Result<Stored, StoreError> {
         match self.from.recv() {
             Ok(message) => message,
-            // The replayer sends its error before it stops; this is a panic, reported on join.
+            // The replayer sends its error before it stops; this is a panic, which the rebuild
+            // reports in preference to this error once it has joined the replayer.
             Err(_) => Err(StoreError::WriteFailed(
                 "the rebuild's replayer stopped before it read the stored read models".to_owned(),
             )),
@@ -468,23 +476,27 @@ fn compare(conn: &Connection, table: &Staged, stored: &mut StoredRows) -> Result
     Ok(Diff::Rows { differing, stale })
 }
 
-/// Delete the `stale` rows of a stored table and copy the `differing` ones from its staging copy.
+/// Delete the `stale` rows of a stored table and copy the `differing` ones from its staging copy;
+/// how many rows were written and deleted.
 fn update_rows(
     conn: &Connection,
     table: &Staged,
     differing: &[Vec<Value>],
     stale: &[Vec<Value>],
-) -> Result<(), StoreError> {
+) -> Result<(u64, u64), StoreError> {
+    // `IS`: a damaged row's key may be NULL (a rowid table's text key can be), and `=` would
+    // match nothing. SQLite searches the key's index for `IS` as for `=`.
     let matches = table
         .key
         .iter()
         .enumerate()
-        .map(|(i, column)| format!("{column} = ?{}", i + 1))
+        .map(|(i, column)| format!("{column} IS ?{}", i + 1))
         .collect::<Vec<_>>()
         .join(" AND ");
     let mut delete = conn.prepare(&format!("DELETE FROM main.{} WHERE {matches}", table.table))?;
+    let mut deleted = 0;
     for key in stale {
-        delete.execute(params_from_iter(key))?;
+        deleted += delete.execute(params_from_iter(key))? as u64;
     }
     // A copied row may still meet a stored row on a unique column (two members who swapped
     // emails): `REPLACE` deletes that row, which differs from its copy too and is copied in turn
@@ -494,10 +506,11 @@ fn update_rows(
         "INSERT OR REPLACE INTO main.{0} SELECT * FROM temp.{0} WHERE {matches}",
         table.table
     ))?;
+    let mut written = 0;
     for key in differing {
-        copy.execute(params_from_iter(key))?;
+        written += copy.execute(params_from_iter(key))? as u64;
     }
-    Ok(())
+    Ok((written, deleted))
 }
 
 /// Rewrite a stored table whole from its copy: its secondary indexes dropped, its rows deleted
@@ -544,10 +557,101 @@ fn sqlite_order(a: ValueRef<'_>, b: ValueRef<'_>) -> Ordering {
     }
     match (a, b) {
         (ValueRef::Integer(x), ValueRef::Integer(y)) => x.cmp(&y),
-        (ValueRef::Integer(x), ValueRef::Real(y)) => (x as f64).total_cmp(&y),
-        (ValueRef::Real(x), ValueRef::Integer(y)) => x.total_cmp(&(y as f64)),
-        (ValueRef::Real(x), ValueRef::Real(y)) => x.total_cmp(&y),
+        // SQLite stores no NaN (it becomes NULL) and holds -0.0 equal to 0.0, as `partial_cmp`
+        // does. An integer beside a real is compared as a real: exact for keys, which are text
+        // or integers, and at worst an order that makes a few rows differ needlessly.
+        (ValueRef::Integer(x), ValueRef::Real(y)) => (x as f64).partial_cmp(&y).unwrap_or(Ordering::Equal),
+        (ValueRef::Real(x), ValueRef::Integer(y)) => x.partial_cmp(&(y as f64)).unwrap_or(Ordering::Equal),
+        (ValueRef::Real(x), ValueRef::Real(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
         (ValueRef::Text(x), ValueRef::Text(y)) | (ValueRef::Blob(x), ValueRef::Blob(y)) => x.cmp(y),
         (a, b) => class(&a).cmp(&class(&b)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values of every storage class, no two of them equal to SQLite.
+    fn values() -> Vec<Value> {
+        vec![
+            Value::Null,
+            Value::Real(-1e300),
+            Value::Integer(i64::MIN),
+            Value::Integer(-5),
+            Value::Integer(0),
+            Value::Real(0.5),
+            Value::Integer(1),
+            Value::Real(1.5),
+            Value::Integer(i64::MAX),
+            Value::Text(String::new()),
+            Value::Text("B".to_owned()),
+            Value::Text("a".to_owned()),
+            Value::Text("ab".to_owned()),
+            Value::Text("é".to_owned()),
+            Value::Blob(Vec::new()),
+            Value::Blob(vec![0]),
+            Value::Blob(vec![0xff]),
+        ]
+    }
+
+    #[test]
+    fn values_order_as_sqlite_orders_them() {
+        let conn = Connection::open_in_memory().expect("a database");
+        conn.execute_batch("CREATE TABLE t (v)").expect("a table");
+        // Inserted in reverse, so that an order merely kept from insertion would show.
+        for value in values().iter().rev() {
+            conn.execute("INSERT INTO t VALUES (?1)", [value]).expect("inserted");
+        }
+        let sqlite: Vec<Value> = conn
+            .prepare("SELECT v FROM t ORDER BY v")
+            .expect("a query")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("values");
+        let mut ours = values();
+        ours.reverse();
+        ours.sort_by(|a, b| sqlite_order(a.into(), b.into()));
+        assert_eq!(ours, sqlite);
+        assert_eq!(ours, values());
+        // What SQLite holds equal across classes, or between signed zeros, is equal here too.
+        let equal: (bool, bool) = conn
+            .query_row("SELECT 1 = 1.0, -0.0 = 0.0", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("compared");
+        assert_eq!(equal, (true, true));
+        assert_eq!(sqlite_order(ValueRef::Integer(1), ValueRef::Real(1.0)), Ordering::Equal);
+        assert_eq!(sqlite_order(ValueRef::Real(-0.0), ValueRef::Real(0.0)), Ordering::Equal);
+    }
+
+    #[test]
+    fn encodings_are_equal_exactly_when_values_and_types_are_and_decode_back() {
+        let encode = |values: &[&Value]| {
+            let mut out = Vec::new();
+            for value in values {
+                encode_value(ValueRef::from(*value), &mut out);
+            }
+            out
+        };
+        for a in values() {
+            for b in values() {
+                // An integer and a real of the same value, or a text and a blob of the same
+                // bytes, are different values here.
+                assert_eq!(encode(&[&a]) == encode(&[&b]), a == b, "{a:?} against {b:?}");
+                let both = encode(&[&a, &b]);
+                assert_eq!(key_of(&both, 2).expect("decoded"), vec![a.clone(), b.clone()]);
+                assert_eq!(
+                    key_order(&both, &encode(&[&b, &a]), 2).expect("compared"),
+                    sqlite_order((&a).into(), (&b).into()).then(sqlite_order((&b).into(), (&a).into()))
+                );
+            }
+        }
+        assert!(encode(&[&Value::Integer(1)]) != encode(&[&Value::Real(1.0)]));
+        assert!(encode(&[&Value::Text("1".to_owned())]) != encode(&[&Value::Blob(b"1".to_vec())]));
+        // A cut encoding is an error, not a panic.
+        let whole = encode(&[&Value::Text("abc".to_owned())]);
+        for end in 0..whole.len() {
+            assert!(key_of(&whole[..end], 1).is_err(), "cut at {end}");
+        }
     }
 }
