@@ -55,7 +55,8 @@ pub struct StoreSettings {
     /// SQLite: once the write-ahead log holds this many frames (pages), the checkpointer
     /// restarts it from the top (see `sqlite::checkpointer`), so its file stops growing.
     pub wal_restart_frames: i64,
-    /// How many events a rebuild reads per query (and hands its second thread at a time).
+    /// How many events a rebuild reads per query (and hands its second thread at a time); on
+    /// SQLite also how many stored read-model rows go to the comparison at a time.
     pub rebuild_page_count: i64,
 }
 
