@@ -39,6 +39,25 @@ pub(crate) struct Staged {
     key: Vec<String>,
 }
 
+impl Staged {
+    /// How many rows the table holds in `schema` (`main`, the stored one, or `temp`, the copy).
+    fn count(&self, conn: &Connection, schema: &str) -> Result<u64, StoreError> {
+        let count: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {schema}.{}", self.table), [], |r| {
+            r.get(0)
+        })?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// Every row of the table in `schema`, in key order.
+    fn in_key_order<'c>(&self, conn: &'c Connection, schema: &str) -> Result<rusqlite::Statement<'c>, StoreError> {
+        Ok(conn.prepare(&format!(
+            "SELECT * FROM {schema}.{} ORDER BY {}",
+            self.table,
+            self.key.join(", ")
+        ))?)
+    }
+}
+
 /// Create an empty staging copy of each of `tables`, with the stored table's definition (its
 /// columns, primary key and unique constraints; not its secondary indexes, which no projection
 /// reads by).
@@ -162,15 +181,10 @@ pub(crate) fn read_stored(
 ) -> Result<(), StoreError> {
     let batch_rows = batch_rows.max(1);
     for (index, table) in staged.iter().enumerate() {
-        let count: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM main.{}", table.table), [], |r| r.get(0))?;
-        if out.send(Ok(Stored::Count(u64::try_from(count).unwrap_or(0)))).is_err() {
+        if out.send(Ok(Stored::Count(table.count(conn, "main")?))).is_err() {
             return Ok(());
         }
-        let mut stmt = conn.prepare(&format!(
-            "SELECT * FROM main.{} ORDER BY {}",
-            table.table,
-            table.key.join(", ")
-        ))?;
+        let mut stmt = table.in_key_order(conn, "main")?;
         let shape = Shape::of(&stmt, table)?;
         let mut rows = stmt.query([])?;
         let mut batch = Encoded::with_capacity(batch_rows);
@@ -412,15 +426,10 @@ fn key_order(mut a: &[u8], mut b: &[u8], key_len: usize) -> Result<Ordering, Sto
 /// types, simply differs).
 fn compare(conn: &Connection, table: &Staged, stored: &mut StoredRows) -> Result<Diff, StoreError> {
     let stored_count = stored.begin()?;
-    let staged_count: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM temp.{}", table.table), [], |r| r.get(0))?;
-    let staged_count = u64::try_from(staged_count).unwrap_or(0);
+    let staged_count = table.count(conn, "temp")?;
     // The most differences kept by key; one more and the table is rewritten whole.
     let most = stored_count.max(staged_count) / WHOLE_REWRITE_SHARE;
-    let mut stmt = conn.prepare(&format!(
-        "SELECT * FROM temp.{} ORDER BY {}",
-        table.table,
-        table.key.join(", ")
-    ))?;
+    let mut stmt = table.in_key_order(conn, "temp")?;
     let shape = Shape::of(&stmt, table)?;
     let key_len = table.key.len();
     let (mut differing, mut stale) = (Vec::new(), Vec::new());
