@@ -537,8 +537,9 @@ impl Store {
         match &self.inner.backend {
             Backend::Sqlite(path) => {
                 let conn = crate::sqlite::open_writer(path)?;
-                // One transaction rewrites every read model: a larger page cache than the
-                // writer's (see the constant).
+                // One transaction writes the snapshots that differ and, where a read model
+                // differs in many rows, the whole table: a larger page cache than the writer's
+                // (see the constant, measured when every read model was rewritten).
                 conn.pragma_update(None, "cache_size", REBUILD_CACHE_KIB_NEGATIVE)?;
                 conn.pragma_update(None, "mmap_size", REBUILD_MMAP_BYTES)?;
                 let reader = crate::sqlite::open_reader(path)?;

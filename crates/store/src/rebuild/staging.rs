@@ -168,10 +168,9 @@ pub(crate) struct Encoded {
 /// Read each staged table as it is stored, in key order, and send its rows, encoded, on `out`.
 /// Runs on the rebuild's second connection, whose reads see the stored read models as the
 /// rebuild found them, which is what they still are: only [`apply`] writes them, each table
-/// after its rows were compared. Stops early, without error, when the receiver hangs up.
-/// A table whose index the writing side puts in `skipped` is no longer needed (it will be
-/// rewritten whole): its reading stops at the next batch.
-/// Rows go `batch_rows` to a message.
+/// after its rows were compared. Rows go `batch_rows` to a message. Stops early, without error,
+/// when the receiver hangs up; a table whose index the writing side puts in `skipped` is no
+/// longer needed (it will be rewritten whole), and its reading stops at the next batch.
 pub(crate) fn read_stored(
     conn: &Connection,
     staged: &[Staged],
