@@ -8,7 +8,7 @@ pub enum StoreError {
     Conflict { aggregate_id: String, expected: u64 },
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
-    #[error("database error: {0}")]
+    #[error("database error: {}", postgres_message(.0))]
     Postgres(#[from] postgres::Error),
     /// A query for one row found none (read through [`crate::db::OptionalRow`]).
     #[error("no row")]
@@ -63,6 +63,19 @@ impl StoreError {
             ),
             _ => false,
         }
+    }
+}
+
+/// What PostgreSQL said, with its detail (the driver's own text for an error of the server is
+/// only "db error"); for another failure (a connection lost, say), the driver's text and its cause.
+fn postgres_message(error: &postgres::Error) -> String {
+    match (error.as_db_error(), std::error::Error::source(error)) {
+        (Some(db), _) => match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_owned(),
+        },
+        (None, Some(cause)) => format!("{error}: {cause}"),
+        (None, None) => error.to_string(),
     }
 }
 
