@@ -15,9 +15,10 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::projection::project;
-use crate::queries::{event_row, event_select, EventRow};
+use crate::queries::{event_row, event_select};
 use crate::{time, StoreError, StoredEvent};
 
+mod digests;
 mod staging;
 
 /// What a rebuild did.
@@ -64,7 +65,7 @@ impl RebuildChanges {
 /// are then brought in line with (see [`staging`]), on PostgreSQL by emptying and refilling
 /// them. Snapshots are not among them: each aggregate's
 /// fold is compared with its stored snapshot, and only one that differs is written (see
-/// [`Reader::holds`] and [`write_snapshot`]), so a rebuild of a healthy store does not rewrite
+/// [`digests`] and [`write_snapshot`]), so a rebuild of a healthy store does not rewrite
 /// every aggregate's state, the largest part of its bytes.
 const REBUILT_TABLES: &[&str] = &[
     "programs",
@@ -115,6 +116,20 @@ impl SnapshotRow {
             due_at: due_at.map(time::format),
         })
     }
+
+    /// Its digest, as [`digests::stored`] takes the stored rows'.
+    fn digest(&self, buffer: &mut Vec<u8>) -> u128 {
+        use rusqlite::types::ValueRef::{Integer, Null, Text};
+        let values = [
+            Text(self.aggregate_id.as_bytes()),
+            Text(self.kind.as_bytes()),
+            Text(self.business_id.as_bytes()),
+            Integer(self.version),
+            Text(self.state.as_bytes()),
+            self.due_at.as_deref().map_or(Null, |d| Text(d.as_bytes())),
+        ];
+        digests::of_row(values, buffer)
+    }
 }
 
 /// One event replayed: decoded, folded into its aggregate, and, if it was the aggregate's last,
@@ -126,16 +141,12 @@ struct Replayed {
 }
 
 /// The rebuild's second connection, used on the replayer's thread: the events are read there,
-/// and on SQLite each aggregate's fold is compared there with its stored snapshot, so that only
-/// the snapshots that differ reach the thread that writes, and the stored read models are read
-/// there after the events (see [`staging::read_stored`]). Its reads see what was committed
-/// before the rebuild's transaction, which holds the write lock (SQLite's, or on PostgreSQL the
-/// event log's lock that every writer takes): no writer commits meanwhile, and the rebuild's own
-/// writes are not seen, so each stored snapshot is read as it was before the rebuild began.
+/// and on SQLite the stored read models after them (see [`staging::read_stored`]). Its reads
+/// see what was committed before the rebuild's transaction, which holds the write lock
+/// (SQLite's, or on PostgreSQL the event log's lock that every writer takes): no writer commits
+/// meanwhile, and the rebuild's own writes are not seen.
 pub(crate) enum Reader {
     Sqlite(rusqlite::Connection),
-    /// On PostgreSQL the upsert in [`write_snapshot`] compares, queued without a round trip;
-    /// here each comparison would be a round trip of the replayer's.
     Pg(Box<crate::db::PgConn>),
 }
 
@@ -154,29 +165,6 @@ impl Reader {
             Reader::Pg(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
         })
     }
-
-    /// Whether `row` is stored exactly so, every column equal and of the same type: a damaged
-    /// row, whatever its column types, simply differs (as it does for the upsert that compares
-    /// on PostgreSQL, see [`write_snapshot`]). Always `false` on PostgreSQL (see [`Reader::Pg`]).
-    fn holds(&self, row: &SnapshotRow) -> Result<bool, StoreError> {
-        use rusqlite::types::ValueRef::{Integer, Null, Text};
-        let Reader::Sqlite(conn) = self else {
-            return Ok(false);
-        };
-        let mut stmt = conn.prepare_cached(
-            "SELECT aggregate_type, business_id, version, state, due_at FROM snapshots WHERE aggregate_id = ?1",
-        )?;
-        let mut rows = stmt.query([&row.aggregate_id])?;
-        let Some(stored) = rows.next()? else {
-            return Ok(false);
-        };
-        let due_at = row.due_at.as_deref().map_or(Null, |d| Text(d.as_bytes()));
-        Ok(stored.get_ref(0)? == Text(row.kind.as_bytes())
-            && stored.get_ref(1)? == Text(row.business_id.as_bytes())
-            && stored.get_ref(2)? == Integer(row.version)
-            && stored.get_ref(3)? == Text(row.state.as_bytes())
-            && stored.get_ref(4)? == due_at)
-    }
 }
 
 /// The fold of every aggregate whose history is still being read, on a thread of its own with
@@ -187,19 +175,34 @@ struct Replayer {
     /// read, not every aggregate of the store. Found by the writing side, which has nothing
     /// else to do while the first pages are read (see [`Replayer::run`]).
     last: HashMap<Uuid, i64>,
+    /// On SQLite, the digest of each stored snapshot not yet compared with its fold, taken
+    /// first, while the writing side finds the last sequences: only the snapshots that differ
+    /// are sent to be written. On PostgreSQL every snapshot is sent, and the upsert in
+    /// [`write_snapshot`] compares, queued without a round trip, where each comparison here
+    /// would be one.
+    stored_snapshots: Option<digests::SnapshotDigests>,
+    /// Scratch space for a fold's digest.
+    digest_buffer: Vec<u8>,
     open: HashMap<Uuid, Folded>,
+    /// Emptied page buffers, to be filled again (see [`Replayer::replay_all`]).
+    spare_decoded: Vec<Decoded>,
+    spare_replayed: Vec<Vec<Replayed>>,
 }
 
 /// A page of events, decoded (the read models are made from the decoded event; the stored one
 /// keeps no data).
 type Decoded = Vec<(StoredEvent, LoyaltyEvent)>;
 
+/// How many emptied page buffers of each kind the replayer keeps to fill again: as many as are
+/// in use at once once the read-ahead is folded (the others, from the read-ahead, are freed).
+const SPARE_PAGES_MAX: usize = 4;
+
 /// How many decoded pages the replayer reads ahead while it waits for the aggregates' last
 /// sequences.
 const PAGES_AHEAD_MAX: usize = 64;
 
 impl Replayer {
-    fn replay(&mut self, stored: StoredEvent, event: LoyaltyEvent, reader: &Reader) -> Result<Replayed, StoreError> {
+    fn replay(&mut self, stored: StoredEvent, event: LoyaltyEvent) -> Result<Replayed, StoreError> {
         let mut entry = self.open.remove(&stored.aggregate_id).unwrap_or_else(|| Folded {
             business_id: stored.business_id.to_string(),
             version: 0,
@@ -225,7 +228,10 @@ impl Replayer {
             self.last.remove(&stored.aggregate_id);
             let row = SnapshotRow::of(stored.aggregate_id, entry)?;
             // A stored snapshot equal to the fold is left as it is.
-            (!reader.holds(&row)?).then_some(row)
+            let stored_so = self.stored_snapshots.as_mut().is_some_and(|stored_snapshots| {
+                stored_snapshots.remove(&stored.aggregate_id) == Some(row.digest(&mut self.digest_buffer))
+            });
+            (!stored_so).then_some(row)
         } else {
             self.open.insert(stored.aggregate_id, entry);
             None
@@ -256,11 +262,18 @@ impl Replayer {
     ) {
         let mut replayer = Replayer {
             last: HashMap::new(),
+            stored_snapshots: None,
+            digest_buffer: Vec::new(),
             open: HashMap::new(),
+            spare_decoded: Vec::new(),
+            spare_replayed: Vec::new(),
         };
-        let result = reader
-            .begin()
-            .and_then(|()| replayer.replay_all(&reader, page_count, &last, &replayed, &spent));
+        let result = reader.begin().and_then(|()| {
+            if let Reader::Sqlite(conn) = &reader {
+                replayer.stored_snapshots = Some(digests::stored(conn)?);
+            }
+            replayer.replay_all(&reader, page_count, &last, &replayed, &spent)
+        });
         if let Err(e) = result {
             // Unless the writing side stopped first, with an error of its own.
             let _ = replayed.send(Err(e));
@@ -281,7 +294,6 @@ impl Replayer {
     /// stopped.
     fn send_ahead(
         &mut self,
-        reader: &Reader,
         last: &mut Option<&mpsc::Receiver<HashMap<Uuid, i64>>>,
         ahead: &mut VecDeque<Decoded>,
         replayed: &mpsc::SyncSender<Result<Vec<Replayed>, StoreError>>,
@@ -306,12 +318,16 @@ impl Replayer {
                 None => return Ok(true),
             }
         }
-        while let Some(page) = ahead.pop_front() {
-            let page = page
-                .into_iter()
-                .map(|(stored, event)| self.replay(stored, event, reader))
-                .collect::<Result<Vec<_>, _>>()?;
-            if replayed.send(Ok(page)).is_err() {
+        while let Some(mut page) = ahead.pop_front() {
+            let mut out = self.spare_replayed.pop().unwrap_or_default();
+            out.reserve(page.len());
+            for (stored, event) in page.drain(..) {
+                out.push(self.replay(stored, event)?);
+            }
+            if self.spare_decoded.len() < SPARE_PAGES_MAX {
+                self.spare_decoded.push(page);
+            }
+            if replayed.send(Ok(out)).is_err() {
                 return Ok(false);
             }
         }
@@ -334,27 +350,36 @@ impl Replayer {
         let mut waiting = Some(last);
         let mut ahead = VecDeque::new();
         loop {
-            spent.try_iter().for_each(drop);
-            let rows = reader
+            // The writing side's pages come back to be emptied here and filled again: the
+            // buffers are reused, not freed and allocated afresh for every page.
+            for mut page in spent.try_iter() {
+                if self.spare_replayed.len() < SPARE_PAGES_MAX {
+                    page.clear();
+                    self.spare_replayed.push(page);
+                }
+            }
+            let mut page = self.spare_decoded.pop().unwrap_or_default();
+            page.reserve(usize::try_from(page_count).unwrap_or(0));
+            let from = after;
+            reader
                 .db()
                 .prepare_cached(&page_sql)?
-                .query_map(params![after, page_count], event_row)?
-                .collect::<Result<Vec<_>, _>>()?;
-            let Some(last_row) = rows.last() else {
+                .for_each_row(params![from, page_count], |row| {
+                    let row = event_row(row)?;
+                    after = row.position();
+                    page.push(row.into_decoded()?);
+                    Ok(())
+                })?;
+            if page.is_empty() {
                 break;
-            };
-            after = last_row.position();
-            ahead.push_back(
-                rows.into_iter()
-                    .map(EventRow::into_decoded)
-                    .collect::<Result<Decoded, _>>()?,
-            );
-            if !self.send_ahead(reader, &mut waiting, &mut ahead, replayed, false)? {
+            }
+            ahead.push_back(page);
+            if !self.send_ahead(&mut waiting, &mut ahead, replayed, false)? {
                 // The writing side stopped, with an error of its own.
                 return Ok(());
             }
         }
-        if !self.send_ahead(reader, &mut waiting, &mut ahead, replayed, true)? {
+        if !self.send_ahead(&mut waiting, &mut ahead, replayed, true)? {
             return Ok(());
         }
         match self.open.keys().next() {
@@ -619,7 +644,7 @@ fn write_replayed(
 }
 
 /// Bring an aggregate's snapshot in line with its fold. On SQLite the replayer has compared
-/// already (see [`Reader::holds`]): only a row that differs comes here, and it is written as it
+/// already (see [`digests`]): only a row that differs comes here, and it is written as it
 /// is. On PostgreSQL every row comes here and the comparison is the upsert's own: the row is
 /// inserted, or replaces what is stored, only where a column differs (a damaged row, whatever
 /// its column types, simply differs), so nothing comes back and the write joins the

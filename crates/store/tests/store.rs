@@ -42,6 +42,7 @@ conformance!(
     another_business_cannot_load_or_read_an_aggregate,
     the_unique_email_index_backs_the_duplicate_check,
     a_rebuild_reproduces_the_live_read_models_and_repairs_drift,
+    a_rebuild_refuses_events_that_project_a_duplicate_email,
     a_rebuild_over_many_pages_matches_and_an_undecodable_event_rolls_it_back,
     concurrent_claims_never_exceed_the_stock_and_rebuild_to_the_live_catalogue,
     reopening_the_database_keeps_everything_and_migrations_run_once,
@@ -609,6 +610,41 @@ async fn a_rebuild_reproduces_the_live_read_models_and_repairs_drift(kind: Kind)
         sqlite.then_some(1)
     );
     assert_eq!(state_of(&ids[5]), vec![compact]);
+}
+
+/// Events tampered with so that two members of a program have one email (the live projection
+/// refuses the second enrolment) fail a rebuild, which leaves the store as it was: whether the
+/// duplicate is one differing row among many equal ones (on SQLite copied over the stored row
+/// by itself, where it meets the other member's row) or the table is rewritten whole.
+async fn a_rebuild_refuses_events_that_project_a_duplicate_email(kind: Kind) {
+    let f = fixture(kind).await;
+    let mut accounts = Vec::new();
+    // Enough members that one differing row stays under an eighth of the table.
+    for n in 0..10 {
+        accounts.push(enrolled(&f, &format!("member{n}@example.com")).await);
+    }
+    let live = f.store.read_model_fingerprint().expect("fingerprint");
+    f.db.execute(&format!(
+        "UPDATE events SET data = replace(data, 'member1@example.com', 'member0@example.com')
+         WHERE aggregate_id = '{}'",
+        accounts[1]
+    ));
+    let error = f
+        .store
+        .rebuild_projections(&mut |_, _| {})
+        .expect_err("a duplicate email");
+    assert!(error.to_string().to_lowercase().contains("unique"), "{error}");
+    assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
+
+    // Every account row differs too: the table is rewritten whole.
+    f.db.execute("UPDATE accounts SET point_balance = point_balance + 1");
+    let damaged = f.store.read_model_fingerprint().expect("fingerprint");
+    let error = f
+        .store
+        .rebuild_projections(&mut |_, _| {})
+        .expect_err("a duplicate email");
+    assert!(error.to_string().to_lowercase().contains("unique"), "{error}");
+    assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), damaged);
 }
 
 /// A rebuild reading four events per query: its second thread decodes each page while the one

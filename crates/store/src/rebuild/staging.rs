@@ -58,9 +58,12 @@ impl Staged {
     }
 }
 
-/// Create an empty staging copy of each of `tables`, with the stored table's definition (its
-/// columns, primary key and unique constraints; not its secondary indexes, which no projection
-/// reads by).
+/// Create an empty staging copy of each of `tables`: the stored table's columns with their
+/// declared types (so each value is stored with the same affinity), `NOT NULL`s and defaults,
+/// keyed by its primary key alone (no rowid, no second index on the key: cheaper to fill, and
+/// read in key order straight from its B-tree). Not its secondary indexes, which no projection
+/// reads by, nor its unique constraints: each is one more index to search and fill per row,
+/// and the stored table checks them when rows are copied back (see [`update_rows`]).
 pub(crate) fn stage(conn: &Connection, tables: &[&'static str]) -> Result<Vec<Staged>, StoreError> {
     tables
         .iter()
@@ -70,42 +73,100 @@ pub(crate) fn stage(conn: &Connection, tables: &[&'static str]) -> Result<Vec<St
                 [table],
                 |r| r.get(0),
             )?;
-            // SQLite keeps the statement as written, its first keywords normalized.
-            let Some(definition) = sql.strip_prefix("CREATE TABLE ") else {
-                return Err(StoreError::Corrupt(format!(
-                    "unexpected definition of table {table}: {sql}"
-                )));
-            };
-            // Keyed by its primary key alone (no rowid, no second index on the key): cheaper to
-            // fill, and read in key order straight from its B-tree. Table options after the
-            // closing parenthesis (`STRICT`) are joined by a comma.
-            let without_rowid: bool = conn.query_row(
-                "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
-                [table],
-                |r| r.get(0),
-            )?;
-            let keyed = match (without_rowid, definition.trim_end().ends_with(')')) {
-                (true, _) => "",
-                (false, true) => " WITHOUT ROWID",
-                (false, false) => ", WITHOUT ROWID",
-            };
-            conn.execute_batch(&format!("CREATE TEMP TABLE {definition}{keyed}"))?;
-            let mut key: Vec<(i64, String)> = conn
-                .prepare(&format!(
-                    "SELECT pk, name FROM pragma_table_info('{table}', 'main') WHERE pk > 0"
-                ))?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            let columns: Vec<Column> = conn
+                .prepare("SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1, 'main')")?
+                .query_map([table], |r| {
+                    Ok(Column {
+                        name: r.get(0)?,
+                        declared: r.get(1)?,
+                        not_null: r.get(2)?,
+                        default: r.get(3)?,
+                        key_at: r.get(4)?,
+                        hidden: r.get::<_, i64>(5)? != 0,
+                    })
+                })?
                 .collect::<Result<_, _>>()?;
+            let mut key: Vec<&Column> = columns.iter().filter(|c| c.key_at > 0).collect();
             if key.is_empty() {
                 return Err(StoreError::Corrupt(format!("table {table} has no primary key")));
             }
-            key.sort();
-            Ok(Staged {
-                table,
-                key: key.into_iter().map(|(_, name)| name).collect(),
-            })
+            key.sort_by_key(|c| c.key_at);
+            let key: Vec<String> = key.iter().map(|c| c.name.clone()).collect();
+            let strict: bool = conn.query_row(
+                "SELECT strict FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )?;
+            // The columns' list cannot say a collation (which orders the key) or a generated
+            // column: such a table is copied from its own definition, unique constraints and all.
+            let definition = if columns.iter().any(|c| c.hidden) || sql.to_uppercase().contains("COLLATE") {
+                copied_definition(conn, table, &sql)?
+            } else {
+                let columns = columns.iter().map(Column::definition).collect::<Vec<_>>().join(", ");
+                let key = key.iter().map(|name| quoted(name)).collect::<Vec<_>>().join(", ");
+                let strict = if strict { ", STRICT" } else { "" };
+                format!(
+                    "{} ({columns}, PRIMARY KEY ({key})) WITHOUT ROWID{strict}",
+                    quoted(table)
+                )
+            };
+            conn.execute_batch(&format!("CREATE TEMP TABLE {definition}"))?;
+            Ok(Staged { table, key })
         })
         .collect()
+}
+
+/// A stored table's column, as `pragma_table_xinfo` describes it.
+struct Column {
+    name: String,
+    declared: String,
+    not_null: bool,
+    /// The default's expression, as written.
+    default: Option<String>,
+    /// Its place in the primary key, from 1; 0 outside it.
+    key_at: i64,
+    /// A generated column.
+    hidden: bool,
+}
+
+impl Column {
+    fn definition(&self) -> String {
+        let mut definition = format!("{} {}", quoted(&self.name), self.declared);
+        if self.not_null {
+            definition.push_str(" NOT NULL");
+        }
+        if let Some(default) = &self.default {
+            definition.push_str(&format!(" DEFAULT ({default})"));
+        }
+        definition
+    }
+}
+
+/// `name` as an SQL identifier.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The staging copy's definition taken from the stored table's own `sql`, made `WITHOUT ROWID`.
+fn copied_definition(conn: &Connection, table: &str, sql: &str) -> Result<String, StoreError> {
+    // SQLite keeps the statement as written, its first keywords normalized.
+    let Some(definition) = sql.strip_prefix("CREATE TABLE ") else {
+        return Err(StoreError::Corrupt(format!(
+            "unexpected definition of table {table}: {sql}"
+        )));
+    };
+    // Table options after the closing parenthesis (`STRICT`) are joined by a comma.
+    let without_rowid: bool = conn.query_row(
+        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
+        [table],
+        |r| r.get(0),
+    )?;
+    let keyed = match (without_rowid, definition.trim_end().ends_with(')')) {
+        (true, _) => "",
+        (false, true) => " WITHOUT ROWID",
+        (false, false) => ", WITHOUT ROWID",
+    };
+    Ok(format!("{definition}{keyed}"))
 }
 
 /// Bring each stored table in line with its staging copy, then drop the copies; count what was
@@ -121,6 +182,14 @@ pub(crate) fn apply(
         match compare(conn, table, stored)? {
             Diff::Rows { differing, stale } => {
                 let (written, deleted) = update_rows(conn, table, &differing, &stale)?;
+                // A copied row that broke a unique constraint of the stored table (the copies
+                // do not check them) replaced the row it met, which leaves one row too few.
+                if written > 0 && table.count(conn, "main")? != table.count(conn, "temp")? {
+                    return Err(StoreError::Corrupt(format!(
+                        "the events project rows of {} that break one of its unique constraints",
+                        table.table
+                    )));
+                }
                 changes.rows_written += written;
                 changes.rows_deleted += deleted;
             }
@@ -351,7 +420,7 @@ impl Shape {
     }
 }
 
-fn encode_value(value: ValueRef<'_>, out: &mut Vec<u8>) {
+pub(super) fn encode_value(value: ValueRef<'_>, out: &mut Vec<u8>) {
     match value {
         ValueRef::Null => out.push(0),
         ValueRef::Integer(i) => {
@@ -507,9 +576,9 @@ fn update_rows(
         deleted += delete.execute(params_from_iter(key))? as u64;
     }
     // A copied row may still meet a stored row on a unique column (two members who swapped
-    // emails): `REPLACE` deletes that row, which differs from its copy too and is copied in turn
-    // (a stored row equal to its copy cannot conflict with another copy, as the copies obey the
-    // same constraints).
+    // emails): `REPLACE` deletes that row, which differs from its copy too and is copied in turn.
+    // A stored row equal to its copy can only be met by a copy that breaks the constraint among
+    // the copies themselves; [`apply`] then finds a row missing.
     let mut copy = conn.prepare(&format!(
         "INSERT OR REPLACE INTO main.{0} SELECT * FROM temp.{0} WHERE {matches}",
         table.table
@@ -579,6 +648,64 @@ fn sqlite_order(a: ValueRef<'_>, b: ValueRef<'_>) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A staging copy has its table's columns, types (so affinities), `NOT NULL`s, defaults and
+    /// key, but not its unique constraints; a table whose columns' list cannot say everything (a
+    /// collation) is copied from its own definition, constraints and all.
+    #[test]
+    fn a_staging_copy_keeps_the_columns_and_the_key_and_leaves_unique_constraints_out() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(
+            "CREATE TABLE members (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, visits INTEGER NOT NULL DEFAULT 7,
+                 note TEXT, UNIQUE (note, visits));
+             CREATE TABLE lines (account TEXT NOT NULL, line INTEGER NOT NULL, text TEXT, PRIMARY KEY (account, line))
+                 WITHOUT ROWID;
+             CREATE TABLE names (id TEXT PRIMARY KEY, name TEXT COLLATE NOCASE UNIQUE);",
+        )
+        .expect("schema");
+        let staged = stage(&conn, &["members", "lines", "names"]).expect("staged");
+        let keys: Vec<Vec<String>> = staged.iter().map(|table| table.key.clone()).collect();
+        assert_eq!(keys, [vec!["id"], vec!["account", "line"], vec!["id"]]);
+        // Two members with one email: the copy takes them, and the default and affinity apply.
+        conn.execute_batch(
+            "INSERT INTO temp.members (id, email) VALUES ('a', 'x@example.com'), ('b', 'x@example.com');
+             INSERT INTO temp.members (id, email, visits, note) VALUES ('c', 'y@example.com', '3', 'n');",
+        )
+        .expect("no unique constraint in the copy");
+        let rows: Vec<(String, i64, String)> = conn
+            .prepare("SELECT id, visits, typeof(visits) FROM temp.members ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            rows,
+            [
+                ("a".to_owned(), 7, "integer".to_owned()),
+                ("b".to_owned(), 7, "integer".to_owned()),
+                ("c".to_owned(), 3, "integer".to_owned())
+            ]
+        );
+        let refused = conn.execute("INSERT INTO temp.members (id, email) VALUES ('d', NULL)", []);
+        assert!(refused.is_err(), "NOT NULL is kept");
+        // The collated table keeps its definition: 'A' and 'a' are one name.
+        conn.execute_batch("INSERT INTO temp.names VALUES ('1', 'A')")
+            .expect("insert");
+        let refused = conn.execute("INSERT INTO temp.names VALUES ('2', 'a')", []);
+        assert!(refused.is_err(), "the copied definition keeps its unique constraint");
+        // No copy has a rowid: each is read in key order from its own B-tree.
+        for table in ["members", "lines", "names"] {
+            let without_rowid: bool = conn
+                .query_row(
+                    "SELECT wr FROM pragma_table_list WHERE schema = 'temp' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .expect("listed");
+            assert!(without_rowid, "{table}");
+        }
+    }
 
     /// Values of every storage class, no two of them equal to SQLite.
     fn values() -> Vec<Value> {
