@@ -66,14 +66,13 @@ impl StoreError {
     }
 }
 
-/// What PostgreSQL said, with its detail (the driver's own text for an error of the server is
-/// only "db error"); for another failure (a connection lost, say), the driver's text and its cause.
+/// What PostgreSQL said and its SQLSTATE code (the driver's own text for an error of the server
+/// is only "db error"); not its detail, which may quote a row's values (a member's email) into
+/// logs and dead letters. For another failure (a connection lost, say), the driver's text and
+/// its cause.
 fn postgres_message(error: &postgres::Error) -> String {
     match (error.as_db_error(), std::error::Error::source(error)) {
-        (Some(db), _) => match db.detail() {
-            Some(detail) => format!("{} ({detail})", db.message()),
-            None => db.message().to_owned(),
-        },
+        (Some(db), _) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         (None, Some(cause)) => format!("{error}: {cause}"),
         (None, None) => error.to_string(),
     }

@@ -141,7 +141,8 @@ struct Replayed {
 }
 
 /// The rebuild's second connection, used on the replayer's thread: the events are read there,
-/// and on SQLite the stored read models after them (see [`staging::read_stored`]). Its reads
+/// and on SQLite the stored snapshots' digests before them (see [`digests::stored`]) and the
+/// stored read models after them (see [`staging::read_stored`]). Its reads
 /// see what was committed before the rebuild's transaction, which holds the write lock
 /// (SQLite's, or on PostgreSQL the event log's lock that every writer takes): no writer commits
 /// meanwhile, and the rebuild's own writes are not seen.
@@ -243,12 +244,13 @@ impl Replayer {
         })
     }
 
-    /// Read every event on `reader`, `page_count` at a time in commit order, replay each page
-    /// and send it on `replayed`; then check that every aggregate's history reached its last
-    /// sequence. Pages are read and decoded from the start, while the writing side finds each
-    /// aggregate's last sequence, which arrives on `last`; they are folded once it has. An error
-    /// is sent as the last message. Pages the rebuild has written come back on `spent` to be
-    /// freed here, off the thread that writes. Then, on SQLite, read the stored read models for
+    /// On SQLite, first take the stored snapshots' digests (see [`digests`]). Then read every
+    /// event on `reader`, `page_count` at a time in commit order, replay each page and send it
+    /// on `replayed`; then check that every aggregate's history reached its last sequence.
+    /// Pages are read and decoded while the writing side finds each aggregate's last sequence,
+    /// which arrives on `last`; they are folded once it has. An error is sent as the last
+    /// message. Pages the rebuild has written come back on `spent` to be emptied here, off the
+    /// thread that writes, and filled again. Then, on SQLite, read the stored read models for
     /// the writing side to compare with its staging copies, `page_count` rows to a message (see
     /// [`staging::read_stored`]; an error is again the last message).
     fn run(

@@ -1,8 +1,8 @@
 //! On SQLite a rebuild projects the events into staging copies of the read-model tables, then
 //! brings each stored table in line with its copy, writing only the rows that differ.
 //!
-//! The copies are `TEMP` tables of the same names and definitions, in the rebuild connection's
-//! in-memory temporary database (`temp_store = MEMORY`). SQLite looks an unqualified table name
+//! The copies are `TEMP` tables of the same names and columns (see [`stage`]), in the rebuild
+//! connection's in-memory temporary database (`temp_store = MEMORY`). SQLite looks an unqualified table name
 //! up in `temp` before `main`, so the projections, unchanged, write into the copies: no page of
 //! a stored read model is read, spilled or logged while the events are replayed. Then each copy
 //! and its stored table are read side by side in key order ([`compare`]). A healthy store
@@ -12,8 +12,7 @@
 //! secondary indexes dropped and built again once, sorted.
 //!
 //! The copies are held in memory until they are compared: a rebuild of 1,000,000 members peaks
-//! at about 540 MB of private memory where refilling the stored tables took about 340 MB
-//! (BENCHMARKS.md).
+//! at about 460 MB of private memory (BENCHMARKS.md).
 
 use std::cmp::Ordering;
 
@@ -63,7 +62,8 @@ impl Staged {
 /// keyed by its primary key alone (no rowid, no second index on the key: cheaper to fill, and
 /// read in key order straight from its B-tree). Not its secondary indexes, which no projection
 /// reads by, nor its unique constraints: each is one more index to search and fill per row,
-/// and the stored table checks them when rows are copied back (see [`update_rows`]).
+/// and the stored table checks them when rows are copied back (see [`update_rows`]). A table
+/// whose definition says more than that is copied from its `CREATE` text, made `WITHOUT ROWID`.
 pub(crate) fn stage(conn: &Connection, tables: &[&'static str]) -> Result<Vec<Staged>, StoreError> {
     tables
         .iter()
@@ -97,23 +97,38 @@ pub(crate) fn stage(conn: &Connection, tables: &[&'static str]) -> Result<Vec<St
                 [table],
                 |r| r.get(0),
             )?;
-            // The columns' list cannot say a collation (which orders the key) or a generated
-            // column: such a table is copied from its own definition, unique constraints and all.
-            let definition = if columns.iter().any(|c| c.hidden) || sql.to_uppercase().contains("COLLATE") {
-                copied_definition(conn, table, &sql)?
-            } else {
-                let columns = columns.iter().map(Column::definition).collect::<Vec<_>>().join(", ");
-                let key = key.iter().map(|name| quoted(name)).collect::<Vec<_>>().join(", ");
-                let strict = if strict { ", STRICT" } else { "" };
-                format!(
-                    "{} ({columns}, PRIMARY KEY ({key})) WITHOUT ROWID{strict}",
-                    quoted(table)
-                )
-            };
-            conn.execute_batch(&format!("CREATE TEMP TABLE {definition}"))?;
+            // Rows are copied back with `SELECT *`, which a generated column would not take.
+            if columns.iter().any(|c| c.hidden) {
+                return Err(StoreError::Config(format!(
+                    "table {table} has a generated column, which a rebuild cannot copy"
+                )));
+            }
+            // The columns' list says nothing of a collation (which orders the key), a check, a
+            // foreign key, a conflict clause or a descending key, and a default it gives may
+            // not be an expression (`DEFAULT abc`): such a table is copied from its own
+            // definition, constraints and all.
+            let listed = columns.iter().map(Column::definition).collect::<Vec<_>>().join(", ");
+            let key_list = key.iter().map(|name| quoted(name)).collect::<Vec<_>>().join(", ");
+            let strict = if strict { ", STRICT" } else { "" };
+            let plain = format!(
+                "CREATE TEMP TABLE {} ({listed}, PRIMARY KEY ({key_list})) WITHOUT ROWID{strict}",
+                quoted(table)
+            );
+            if !only_columns_and_keys(&sql) || conn.execute_batch(&plain).is_err() {
+                conn.execute_batch(&format!("CREATE TEMP TABLE {}", copied_definition(conn, table, &sql)?))?;
+            }
             Ok(Staged { table, key })
         })
         .collect()
+}
+
+/// Whether a table's `CREATE` text has nothing a copy made from its columns' list would lose
+/// but its unique constraints (judged by its words: one inside a string only costs the copy its
+/// speed).
+fn only_columns_and_keys(sql: &str) -> bool {
+    const LOST: [&str; 6] = ["COLLATE", "CHECK", "REFERENCES", "CONFLICT", "AUTOINCREMENT", "DESC"];
+    !sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| LOST.iter().any(|lost| word.eq_ignore_ascii_case(lost)))
 }
 
 /// A stored table's column, as `pragma_table_xinfo` describes it.
@@ -182,14 +197,6 @@ pub(crate) fn apply(
         match compare(conn, table, stored)? {
             Diff::Rows { differing, stale } => {
                 let (written, deleted) = update_rows(conn, table, &differing, &stale)?;
-                // A copied row that broke a unique constraint of the stored table (the copies
-                // do not check them) replaced the row it met, which leaves one row too few.
-                if written > 0 && table.count(conn, "main")? != table.count(conn, "temp")? {
-                    return Err(StoreError::Corrupt(format!(
-                        "the events project rows of {} that break one of its unique constraints",
-                        table.table
-                    )));
-                }
                 changes.rows_written += written;
                 changes.rows_deleted += deleted;
             }
@@ -553,8 +560,8 @@ fn compare(conn: &Connection, table: &Staged, stored: &mut StoredRows) -> Result
     Ok(Diff::Rows { differing, stale })
 }
 
-/// Delete the `stale` rows of a stored table and copy the `differing` ones from its staging copy;
-/// how many rows were written and deleted.
+/// Delete the `stale` rows of a stored table and replace the `differing` ones with their staging
+/// copies; how many rows were written and deleted (stale ones: a replaced row is written).
 fn update_rows(
     conn: &Connection,
     table: &Staged,
@@ -575,12 +582,15 @@ fn update_rows(
     for key in stale {
         deleted += delete.execute(params_from_iter(key))? as u64;
     }
-    // A copied row may still meet a stored row on a unique column (two members who swapped
-    // emails): `REPLACE` deletes that row, which differs from its copy too and is copied in turn.
-    // A stored row equal to its copy can only be met by a copy that breaks the constraint among
-    // the copies themselves; [`apply`] then finds a row missing.
+    // Every differing row goes before any copy comes in: a copy may meet another differing row
+    // on a unique column (two members who swapped emails). One that still meets a stored row
+    // breaks the constraint among the copies themselves (the copies do not check it), and the
+    // insert fails with SQLite's own error, naming the columns.
+    for key in differing {
+        delete.execute(params_from_iter(key))?;
+    }
     let mut copy = conn.prepare(&format!(
-        "INSERT OR REPLACE INTO main.{0} SELECT * FROM temp.{0} WHERE {matches}",
+        "INSERT INTO main.{0} SELECT * FROM temp.{0} WHERE {matches}",
         table.table
     ))?;
     let mut written = 0;
@@ -650,52 +660,91 @@ mod tests {
     use super::*;
 
     /// A staging copy has its table's columns, types (so affinities), `NOT NULL`s, defaults and
-    /// key, but not its unique constraints; a table whose columns' list cannot say everything (a
-    /// collation) is copied from its own definition, constraints and all.
+    /// key, and keeps a `STRICT` table strict, but has no unique constraint; a table whose
+    /// columns' list cannot say everything (a collation, a check, a default that is no
+    /// expression) is copied from its own definition, constraints and all; a generated column
+    /// is refused.
     #[test]
     fn a_staging_copy_keeps_the_columns_and_the_key_and_leaves_unique_constraints_out() {
         let conn = Connection::open_in_memory().expect("open");
         conn.execute_batch(
             "CREATE TABLE members (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, visits INTEGER NOT NULL DEFAULT 7,
-                 note TEXT, UNIQUE (note, visits));
+                 note TEXT, amount DECIMAL(10,2) DEFAULT (1+2), UNIQUE (note, visits));
              CREATE TABLE lines (account TEXT NOT NULL, line INTEGER NOT NULL, text TEXT, PRIMARY KEY (account, line))
                  WITHOUT ROWID;
-             CREATE TABLE names (id TEXT PRIMARY KEY, name TEXT COLLATE NOCASE UNIQUE);",
+             CREATE TABLE strict_rows (id INTEGER PRIMARY KEY, n INTEGER, u TEXT UNIQUE) STRICT;
+             CREATE TABLE names (id TEXT PRIMARY KEY, name TEXT COLLATE NOCASE UNIQUE);
+             CREATE TABLE checked (id TEXT PRIMARY KEY, n INTEGER CHECK (n > 0));
+             CREATE TABLE legacy (id TEXT PRIMARY KEY, kind TEXT DEFAULT abc, code TEXT UNIQUE);
+             CREATE TABLE generated (id TEXT PRIMARY KEY, n INTEGER, twice INTEGER AS (n * 2));",
         )
         .expect("schema");
-        let staged = stage(&conn, &["members", "lines", "names"]).expect("staged");
+        let tables = ["members", "lines", "strict_rows", "names", "checked", "legacy"];
+        let staged = stage(&conn, &tables).expect("staged");
         let keys: Vec<Vec<String>> = staged.iter().map(|table| table.key.clone()).collect();
-        assert_eq!(keys, [vec!["id"], vec!["account", "line"], vec!["id"]]);
-        // Two members with one email: the copy takes them, and the default and affinity apply.
+        assert_eq!(
+            keys,
+            [
+                vec!["id"],
+                vec!["account", "line"],
+                vec!["id"],
+                vec!["id"],
+                vec!["id"],
+                vec!["id"]
+            ]
+        );
+        let refused = |sql: &str| conn.execute_batch(sql).is_err();
+        // Two members with one email: the copy takes them, and the defaults and affinities apply.
         conn.execute_batch(
             "INSERT INTO temp.members (id, email) VALUES ('a', 'x@example.com'), ('b', 'x@example.com');
-             INSERT INTO temp.members (id, email, visits, note) VALUES ('c', 'y@example.com', '3', 'n');",
+             INSERT INTO temp.members (id, email, visits, note, amount) VALUES ('c', 'y@example.com', '3', 'n', '2.50');",
         )
         .expect("no unique constraint in the copy");
-        let rows: Vec<(String, i64, String)> = conn
-            .prepare("SELECT id, visits, typeof(visits) FROM temp.members ORDER BY id")
+        let rows: Vec<(String, i64, String, String)> = conn
+            .prepare("SELECT id, visits, typeof(visits), typeof(amount) FROM temp.members ORDER BY id")
             .expect("prepare")
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .expect("query")
             .collect::<Result<_, _>>()
             .expect("rows");
+        let row =
+            |id: &str, visits: i64, amount: &str| (id.to_owned(), visits, "integer".to_owned(), amount.to_owned());
         assert_eq!(
             rows,
-            [
-                ("a".to_owned(), 7, "integer".to_owned()),
-                ("b".to_owned(), 7, "integer".to_owned()),
-                ("c".to_owned(), 3, "integer".to_owned())
-            ]
+            [row("a", 7, "integer"), row("b", 7, "integer"), row("c", 3, "real")]
         );
-        let refused = conn.execute("INSERT INTO temp.members (id, email) VALUES ('d', NULL)", []);
-        assert!(refused.is_err(), "NOT NULL is kept");
-        // The collated table keeps its definition: 'A' and 'a' are one name.
+        assert!(
+            refused("INSERT INTO temp.members (id, email) VALUES ('d', NULL)"),
+            "NOT NULL is kept"
+        );
+        // Strict stays strict; its unique constraint goes.
+        assert!(
+            refused("INSERT INTO temp.strict_rows VALUES (1, 'x', 'u')"),
+            "STRICT is kept"
+        );
+        conn.execute_batch("INSERT INTO temp.strict_rows VALUES (1, 1, 'u'), (2, 2, 'u')")
+            .expect("no unique constraint in the strict copy");
+        // Copied from their definitions: 'A' and 'a' are one name, the check holds, the legacy
+        // default applies, and their unique constraints are kept.
         conn.execute_batch("INSERT INTO temp.names VALUES ('1', 'A')")
             .expect("insert");
-        let refused = conn.execute("INSERT INTO temp.names VALUES ('2', 'a')", []);
-        assert!(refused.is_err(), "the copied definition keeps its unique constraint");
+        assert!(
+            refused("INSERT INTO temp.names VALUES ('2', 'a')"),
+            "the collated unique name"
+        );
+        assert!(refused("INSERT INTO temp.checked VALUES ('1', 0)"), "the check");
+        conn.execute_batch("INSERT INTO temp.legacy (id, code) VALUES ('1', 'c')")
+            .expect("insert");
+        let kind: String = conn
+            .query_row("SELECT kind FROM temp.legacy", [], |r| r.get(0))
+            .expect("the default");
+        assert_eq!(kind, "abc");
+        assert!(
+            refused("INSERT INTO temp.legacy (id, code) VALUES ('2', 'c')"),
+            "the legacy unique code"
+        );
         // No copy has a rowid: each is read in key order from its own B-tree.
-        for table in ["members", "lines", "names"] {
+        for table in tables {
             let without_rowid: bool = conn
                 .query_row(
                     "SELECT wr FROM pragma_table_list WHERE schema = 'temp' AND name = ?1",
@@ -705,6 +754,11 @@ mod tests {
                 .expect("listed");
             assert!(without_rowid, "{table}");
         }
+        let error = stage(&conn, &["generated"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("generated column"), "{error}");
     }
 
     /// Values of every storage class, no two of them equal to SQLite.
