@@ -142,10 +142,10 @@ struct Replayed {
 
 /// The rebuild's second connection, used on the replayer's thread: the events are read there,
 /// and on SQLite the stored snapshots' digests before them (see [`digests::stored`]) and the
-/// stored read models after them (see [`staging::read_stored`]). Its reads
-/// see what was committed before the rebuild's transaction, which holds the write lock
-/// (SQLite's, or on PostgreSQL the event log's lock that every writer takes): no writer commits
-/// meanwhile, and the rebuild's own writes are not seen.
+/// stored read models after them (see [`staging::read_stored`]). Its reads see what was
+/// committed before the rebuild's transaction, which holds the write lock (SQLite's, or on
+/// PostgreSQL the event log's lock that every writer takes): no writer commits meanwhile, and
+/// the rebuild's own writes are not seen.
 pub(crate) enum Reader {
     Sqlite(rusqlite::Connection),
     Pg(Box<crate::db::PgConn>),

@@ -2,9 +2,10 @@
 //! brings each stored table in line with its copy, writing only the rows that differ.
 //!
 //! The copies are `TEMP` tables of the same names and columns (see [`stage`]), in the rebuild
-//! connection's in-memory temporary database (`temp_store = MEMORY`). SQLite looks an unqualified table name
-//! up in `temp` before `main`, so the projections, unchanged, write into the copies: no page of
-//! a stored read model is read, spilled or logged while the events are replayed. Then each copy
+//! connection's in-memory temporary database (`temp_store = MEMORY`). SQLite looks an
+//! unqualified table name up in `temp` before `main`, so the projections, unchanged, write into
+//! the copies: no page of a stored read model is read, spilled or logged while the events are
+//! replayed. Then each copy
 //! and its stored table are read side by side in key order ([`compare`]). A healthy store
 //! differs in nothing, and the rebuild writes no read-model row, keeps every index and commits
 //! only the snapshots that differed. Where a table differs in many rows (it was emptied, or a
