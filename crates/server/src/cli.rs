@@ -226,6 +226,25 @@ pub enum ProjectionsCommand {
 }
 
 /// Run the parsed command line.
+/// What the command prints when it fails: the error and each of its causes, but a cause whose
+/// text the message already holds is left out. A storage error prints its cause in its own text
+/// (`database error: UNIQUE constraint failed: …`) and also names it as its source, which
+/// would otherwise be printed twice.
+pub fn error_message(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let database = DatabaseUrl::parse(&cli.database_url)?;
     let delivery_settings = delivery_options(&cli);
@@ -514,4 +533,28 @@ async fn demo(database: &DatabaseUrl, args: crate::demo::DemoArgs) -> anyhow::Re
     }
     anyhow::ensure!(summary.reconciled, "the demo did not reconcile");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_message;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("database error: {0}")]
+    struct Wrapper(#[from] std::io::Error);
+
+    /// A cause that its wrapper already printed is not printed again; the others are.
+    #[test]
+    fn an_error_message_names_each_cause_once() {
+        let error = anyhow::Error::from(Wrapper(std::io::Error::other(
+            "UNIQUE constraint failed: accounts.email_key",
+        )))
+        .context("rebuilding the read models");
+        assert_eq!(
+            error_message(&error),
+            "rebuilding the read models: database error: UNIQUE constraint failed: accounts.email_key"
+        );
+        let plain = anyhow::anyhow!("disk full").context("importing");
+        assert_eq!(error_message(&plain), "importing: disk full");
+    }
 }

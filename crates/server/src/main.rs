@@ -1,7 +1,7 @@
 //! `loyalty`: the command line of the loyalty platform. See `loyalty --help`.
 
 use clap::Parser;
-use loyalty_server::cli::{run, Cli, LogFormat};
+use loyalty_server::cli::{error_message, run, Cli, LogFormat};
 
 /// mimalloc instead of the system allocator: the service allocates and frees many small JSON
 /// buffers on every request, and in three A/B pairs of the accrual bench it gave 5% more
@@ -16,7 +16,7 @@ async fn main() -> std::process::ExitCode {
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_message(&error));
             std::process::ExitCode::FAILURE
         }
     }
