@@ -225,25 +225,27 @@ pub enum ProjectionsCommand {
     Rebuild,
 }
 
-/// Run the parsed command line.
 /// What the command prints when it fails: the error and each of its causes, but a cause whose
-/// text the message already holds is left out. A storage error prints its cause in its own text
-/// (`database error: UNIQUE constraint failed: …`) and also names it as its source, which
-/// would otherwise be printed twice.
+/// text ends the text of the error it caused is left out. A storage error prints its cause in
+/// its own text (`database error: UNIQUE constraint failed: …`) and also names it as its
+/// source, which would otherwise be printed twice.
 pub fn error_message(error: &anyhow::Error) -> String {
     let mut message = String::new();
+    let mut caused = String::new();
     for cause in error.chain() {
         let text = cause.to_string();
-        if message.contains(&text) {
-            continue;
+        if caused.is_empty() || !caused.ends_with(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
         }
-        if !message.is_empty() {
-            message.push_str(": ");
-        }
-        message.push_str(&text);
+        caused = text;
     }
     message
 }
+
+/// Run the parsed command line.
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let database = DatabaseUrl::parse(&cli.database_url)?;
@@ -556,5 +558,9 @@ mod tests {
         );
         let plain = anyhow::anyhow!("disk full").context("importing");
         assert_eq!(error_message(&plain), "importing: disk full");
+        // A cause is left out only where it ends the error it caused, not wherever its words
+        // appear.
+        let short = anyhow::anyhow!("timed out").context("the import timed out and stopped");
+        assert_eq!(error_message(&short), "the import timed out and stopped: timed out");
     }
 }

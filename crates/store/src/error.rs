@@ -8,8 +8,10 @@ pub enum StoreError {
     Conflict { aggregate_id: String, expected: u64 },
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    /// Not the error's source: the driver's chain ends in the server's whole report, whose
+    /// detail may quote a row's values (see [`postgres_message`]).
     #[error("database error: {}", postgres_message(.0))]
-    Postgres(#[from] postgres::Error),
+    Postgres(postgres::Error),
     /// A query for one row found none (read through [`crate::db::OptionalRow`]).
     #[error("no row")]
     NoRow,
@@ -75,6 +77,12 @@ fn postgres_message(error: &postgres::Error) -> String {
         (Some(db), _) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         (None, Some(cause)) => format!("{error}: {cause}"),
         (None, None) => error.to_string(),
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(error: postgres::Error) -> Self {
+        Self::Postgres(error)
     }
 }
 

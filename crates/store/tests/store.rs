@@ -634,6 +634,14 @@ async fn a_rebuild_refuses_events_that_project_a_duplicate_email(kind: Kind) {
         .rebuild_projections(&mut |_, _| {})
         .expect_err("a duplicate email");
     assert!(error.to_string().to_lowercase().contains("unique"), "{error}");
+    // Neither the error nor its causes quote the member's email (PostgreSQL's detail would).
+    let mut causes = vec![error.to_string()];
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    assert!(!causes.concat().contains("member0@example.com"), "{causes:?}");
     assert_eq!(f.store.read_model_fingerprint().expect("fingerprint"), live);
 
     // Every account row differs too: the table is rewritten whole.

@@ -127,7 +127,7 @@ pub(crate) fn stage(conn: &Connection, tables: &[&'static str]) -> Result<Vec<St
 /// but its unique constraints (judged by its words: one inside a string only costs the copy its
 /// speed).
 fn only_columns_and_keys(sql: &str) -> bool {
-    const LOST: [&str; 6] = ["COLLATE", "CHECK", "REFERENCES", "CONFLICT", "AUTOINCREMENT", "DESC"];
+    const LOST: [&str; 5] = ["COLLATE", "CHECK", "REFERENCES", "CONFLICT", "DESC"];
     !sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .any(|word| LOST.iter().any(|lost| word.eq_ignore_ascii_case(lost)))
 }
@@ -195,14 +195,22 @@ pub(crate) fn apply(
     changes: &mut RebuildChanges,
 ) -> Result<(), StoreError> {
     for table in staged {
+        // The copies do not check unique constraints; the stored table does, as rows come in.
+        let broken = |error: StoreError| match error.is_unique_violation() {
+            true => StoreError::Corrupt(format!(
+                "the events project rows of {} that break one of its unique constraints ({error})",
+                table.table
+            )),
+            false => error,
+        };
         match compare(conn, table, stored)? {
             Diff::Rows { differing, stale } => {
-                let (written, deleted) = update_rows(conn, table, &differing, &stale)?;
+                let (written, deleted) = update_rows(conn, table, &differing, &stale).map_err(broken)?;
                 changes.rows_written += written;
                 changes.rows_deleted += deleted;
             }
             Diff::Many { stored, staged } => {
-                replace_whole(conn, table)?;
+                replace_whole(conn, table).map_err(broken)?;
                 changes.tables_rewritten += 1;
                 changes.rows_written += staged;
                 changes.rows_deleted += stored;
