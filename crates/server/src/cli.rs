@@ -246,7 +246,6 @@ pub fn error_message(error: &anyhow::Error) -> String {
 }
 
 /// Run the parsed command line.
-
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let database = DatabaseUrl::parse(&cli.database_url)?;
     let delivery_settings = delivery_options(&cli);
