@@ -513,9 +513,10 @@ struct Refill<'a> {
 
 impl Refill<'_> {
     /// Two threads share the work: a replayer reads the events on `reader`, decodes each page,
-    /// folds it and makes the snapshots of the aggregates it completes (see [`Replayer::run`]),
-    /// from the start, while this one finds each aggregate's last sequence for it, empties the
-    /// `emptied` tables, then writes what each replayed page projects. On SQLite the replayer
+    /// folds it and makes the snapshots of the aggregates it completes (see [`Replayer::run`];
+    /// on SQLite it first takes the stored snapshots' digests), while this one finds each
+    /// aggregate's last sequence for it, empties the `emptied` tables, then writes what each
+    /// replayed page projects. On SQLite the replayer
     /// then reads the stored read models while this thread compares them with the staging
     /// copies and writes what differs.
     fn run<'scope, 'env>(

@@ -93,10 +93,10 @@ pub(crate) fn stage(conn: &Connection, tables: &[&'static str]) -> Result<Vec<St
             }
             key.sort_by_key(|c| c.key_at);
             let key: Vec<String> = key.iter().map(|c| c.name.clone()).collect();
-            let strict: bool = conn.query_row(
-                "SELECT strict FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
+            let (without_rowid, strict): (bool, bool) = conn.query_row(
+                "SELECT wr, strict FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
                 [table],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             // Rows are copied back with `SELECT *`, which a generated column would not take.
             if columns.iter().any(|c| c.hidden) {
@@ -116,7 +116,10 @@ pub(crate) fn stage(conn: &Connection, tables: &[&'static str]) -> Result<Vec<St
                 quoted(table)
             );
             if !only_columns_and_keys(&sql) || conn.execute_batch(&plain).is_err() {
-                conn.execute_batch(&format!("CREATE TEMP TABLE {}", copied_definition(conn, table, &sql)?))?;
+                conn.execute_batch(&format!(
+                    "CREATE TEMP TABLE {}",
+                    copied_definition(table, &sql, without_rowid)?
+                ))?;
             }
             Ok(Staged { table, key })
         })
@@ -163,8 +166,9 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The staging copy's definition taken from the stored table's own `sql`, made `WITHOUT ROWID`.
-fn copied_definition(conn: &Connection, table: &str, sql: &str) -> Result<String, StoreError> {
+/// The staging copy's definition taken from the stored table's own `sql`, made `WITHOUT ROWID`
+/// unless it is already.
+fn copied_definition(table: &str, sql: &str, without_rowid: bool) -> Result<String, StoreError> {
     // SQLite keeps the statement as written, its first keywords normalized.
     let Some(definition) = sql.strip_prefix("CREATE TABLE ") else {
         return Err(StoreError::Corrupt(format!(
@@ -172,11 +176,6 @@ fn copied_definition(conn: &Connection, table: &str, sql: &str) -> Result<String
         )));
     };
     // Table options after the closing parenthesis (`STRICT`) are joined by a comma.
-    let without_rowid: bool = conn.query_row(
-        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
-        [table],
-        |r| r.get(0),
-    )?;
     let keyed = match (without_rowid, definition.trim_end().ends_with(')')) {
         (true, _) => "",
         (false, true) => " WITHOUT ROWID",
