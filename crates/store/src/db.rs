@@ -226,16 +226,21 @@ impl Stmt<'_> {
     }
 
     /// An update of the one row keyed by the first parameter (`… WHERE key = ?1`), which must
-    /// change exactly that row, else the command fails with `otherwise`: at once on SQLite; on
+    /// change exactly that row, else the command fails with the error `otherwise` makes (on
+    /// SQLite only then, so that a row found costs no error message): at once on SQLite; on
     /// PostgreSQL a row of the flush's multi-row updates of its table (see `postgres::bulk`).
-    pub fn execute_keyed(&mut self, params: impl Params, otherwise: StoreError) -> Result<(), StoreError> {
+    pub fn execute_keyed(
+        &mut self,
+        params: impl Params,
+        otherwise: impl FnOnce() -> StoreError,
+    ) -> Result<(), StoreError> {
         match self {
             Stmt::Sqlite(_) => match self.execute(params)? {
                 1 => Ok(()),
-                _ => Err(otherwise),
+                _ => Err(otherwise()),
             },
             Stmt::Pg { conn, sql, .. } => {
-                conn.defer_keyed(sql.clone(), owned(params.values()), otherwise);
+                conn.defer_keyed(sql.clone(), owned(params.values()), otherwise());
                 Ok(())
             }
         }

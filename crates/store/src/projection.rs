@@ -133,10 +133,9 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
             conn.prepare_cached(
                 "UPDATE accounts SET progress = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
             )?
-            .execute_keyed(
-                params![id, progress.to_string(), stored.sequence, at],
-                no_account_row(&id),
-            )?;
+            .execute_keyed(params![id, progress.to_string(), stored.sequence, at], || {
+                no_account_row(&id)
+            })?;
         }
         AccountEvent::RewardIssued(e) => {
             conn.prepare_cached(
@@ -173,6 +172,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
             insert_transaction(
                 conn,
                 stored,
+                (&id, &at),
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "EARN",
@@ -195,6 +195,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
             insert_transaction(
                 conn,
                 stored,
+                (&id, &at),
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "EXPIRE",
@@ -215,6 +216,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
             insert_transaction(
                 conn,
                 stored,
+                (&id, &at),
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "EARN",
@@ -234,6 +236,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
             insert_transaction(
                 conn,
                 stored,
+                (&id, &at),
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "REDEEM",
@@ -270,6 +273,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
             insert_transaction(
                 conn,
                 stored,
+                (&id, &at),
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "REVERSAL",
@@ -384,7 +388,14 @@ struct Ledger<'a> {
     unrecovered_points: Option<i64>,
 }
 
-fn insert_transaction(conn: Db<'_>, stored: &StoredEvent, entry: &Ledger<'_>) -> Result<(), StoreError> {
+/// Add `entry` to the ledger of the account `id` whose event `stored` (stored at `at`, as
+/// [`time::format`] writes it) made it.
+fn insert_transaction(
+    conn: Db<'_>,
+    stored: &StoredEvent,
+    (id, at): (&str, &str),
+    entry: &Ledger<'_>,
+) -> Result<(), StoreError> {
     if let Db::Pg(pg) = conn {
         pg.remember_transaction(
             entry.transaction_id.clone(),
@@ -398,7 +409,7 @@ fn insert_transaction(conn: Db<'_>, stored: &StoredEvent, entry: &Ledger<'_>) ->
                 order_ref: entry.order_ref.map(str::to_owned),
                 reward_id: entry.reward_id.clone(),
                 expires_at: entry.expires_at.clone(),
-                timestamp: time::format(stored.timestamp),
+                timestamp: at.to_owned(),
                 unrecovered_points: entry.unrecovered_points,
             },
         );
@@ -412,7 +423,7 @@ fn insert_transaction(conn: Db<'_>, stored: &StoredEvent, entry: &Ledger<'_>) ->
         params![
         entry.transaction_id,
         stored.position,
-        stored.aggregate_id.to_string(),
+        id,
         stored.business_id.to_string(),
         entry.kind,
         entry.points_changed,
@@ -421,7 +432,7 @@ fn insert_transaction(conn: Db<'_>, stored: &StoredEvent, entry: &Ledger<'_>) ->
         entry.order_ref,
         entry.reward_id,
         entry.expires_at,
-        time::format(stored.timestamp),
+        at,
         entry.unrecovered_points
         ],
         None,
@@ -434,7 +445,7 @@ fn update_balance(conn: Db<'_>, id: &str, balance: i64, earned: i64, version: i6
         "UPDATE accounts SET point_balance = ?2, lifetime_points = lifetime_points + ?3, version = ?4, updated_at = ?5
              WHERE account_id = ?1",
     )?
-    .execute_keyed(params![id, balance, earned, version, at], no_account_row(id))
+    .execute_keyed(params![id, balance, earned, version, at], || no_account_row(id))
 }
 
 /// Change the account's pending points by `delta`.
@@ -442,7 +453,7 @@ fn add_pending(conn: Db<'_>, id: &str, delta: i64, version: i64, at: &str) -> Re
     conn.prepare_cached(
         "UPDATE accounts SET pending_points = pending_points + ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
     )?
-    .execute_keyed(params![id, delta, version, at], no_account_row(id))
+    .execute_keyed(params![id, delta, version, at], || no_account_row(id))
 }
 
 /// Move the account to a tier (`(None, None, None)`: below every tier).
@@ -457,18 +468,18 @@ fn set_tier(
         "UPDATE accounts SET tier_id = ?2, tier_name = ?3, tier_level = ?4, version = ?5, updated_at = ?6
              WHERE account_id = ?1",
     )?
-    .execute_keyed(params![id, tier_id, name, level, version, at], no_account_row(id))
+    .execute_keyed(params![id, tier_id, name, level, version, at], || no_account_row(id))
 }
 
 fn set_account_status(conn: Db<'_>, id: &str, status: &str, version: i64, at: &str) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE accounts SET status = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1")?
-        .execute_keyed(params![id, status, version, at], no_account_row(id))
+        .execute_keyed(params![id, status, version, at], || no_account_row(id))
 }
 
 /// Record that the account moved to `version` without other column changes.
 fn touch(conn: Db<'_>, id: &str, version: i64, at: &str) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE accounts SET version = ?2, updated_at = ?3 WHERE account_id = ?1")?
-        .execute_keyed(params![id, version, at], no_account_row(id))
+        .execute_keyed(params![id, version, at], || no_account_row(id))
 }
 
 fn no_account_row(id: &str) -> StoreError {

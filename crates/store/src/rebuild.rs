@@ -272,6 +272,7 @@ impl Replayer {
         };
         let result = reader.begin().and_then(|()| {
             if let Reader::Sqlite(conn) = &reader {
+                digests::register(conn)?;
                 replayer.stored_snapshots = Some(digests::stored(conn)?);
             }
             replayer.replay_all(&reader, page_count, &last, &replayed, &spent)
@@ -460,7 +461,10 @@ fn rebuild_in_transaction(
     let total: i64 = db.query_row("SELECT COUNT(*) FROM events", params![], |r| r.get(0))?;
     // SQLite: projected into staging copies; PostgreSQL: the tables are emptied and refilled.
     let (staged, emptied) = match db {
-        Db::Sqlite(conn) => (staging::stage(conn, REBUILT_TABLES)?, &[][..]),
+        Db::Sqlite(conn) => {
+            digests::register(conn)?;
+            (staging::stage(conn, REBUILT_TABLES)?, &[][..])
+        }
         Db::Pg(_) => (Vec::new(), REBUILT_TABLES),
     };
     let refill = Refill {

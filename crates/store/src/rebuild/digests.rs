@@ -1,18 +1,24 @@
-//! Digests of the stored snapshots, so that a rebuild on SQLite can tell which of the snapshots
-//! it folds are stored exactly so without looking each one up.
+//! Digests of rows, so that a rebuild on SQLite compares 16 bytes a row where it would compare
+//! every value: each stored snapshot with its aggregate's fold, and each stored read-model row
+//! with its staging copy (see [`super::staging`]).
 //!
-//! The replayer reads the snapshots table once, in its own order, while the writing thread finds
-//! each aggregate's last sequence, then compares each fold's digest with its aggregate's: about
-//! 4,500 instructions an aggregate, where looking each one's snapshot up took about 7,200
-//! (BENCHMARKS.md).
 //! A digest is XXH3's 128 bits over the row's values, each with its type (see
 //! [`encode_value`]): a damaged row, whatever its column types, differs, and the chance that a
 //! differing row is taken for the stored one is about one in 2^128 (XXH3 is not made to resist
-//! rows crafted to collide, which would take writing to the database file anyway). On
-//! PostgreSQL no digests are taken: every snapshot goes to the upsert that compares.
+//! rows crafted to collide, which would take writing to the database file anyway).
+//!
+//! SQLite takes a stored row's digest itself, through the SQL function [`ROW_DIGEST`]
+//! ([`register`]): the values go from the row to the function where SQLite holds them, instead
+//! of one call into SQLite for each value's type, bytes and length, and only the key and the
+//! digest come out. The snapshots are read once, in their own order, by the replayer, while the
+//! writing thread finds each aggregate's last sequence; each fold's digest is then compared
+//! with its aggregate's (BENCHMARKS.md). On PostgreSQL no digests are taken: every snapshot goes
+//! to the upsert that compares, and read models are emptied and refilled.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use uuid::Uuid;
@@ -21,12 +27,16 @@ use xxhash_rust::xxh3::xxh3_128;
 use super::staging::encode_value;
 use crate::StoreError;
 
+/// The SQL function that gives the digest of its arguments, as a 16-byte blob:
+/// `loyalty_row_digest(a, b, …)` is [`of_values`] of `a, b, …`. Registered by [`register`] on a
+/// rebuild's connections only.
+pub(super) const ROW_DIGEST: &str = "loyalty_row_digest";
+
 /// Each stored snapshot's digest, by aggregate.
 pub(super) type SnapshotDigests = HashMap<Uuid, u128>;
 
-/// The digest of a snapshot row: `aggregate_id`, `aggregate_type`, `business_id`, `version`,
-/// `state`, `due_at`, in that order. `buffer` is scratch space, reused from row to row.
-pub(super) fn of_row(values: [ValueRef<'_>; 6], buffer: &mut Vec<u8>) -> u128 {
+/// The digest of `values`, in order. `buffer` is scratch space, reused from row to row.
+pub(super) fn of_values<'v>(values: impl IntoIterator<Item = ValueRef<'v>>, buffer: &mut Vec<u8>) -> u128 {
     buffer.clear();
     for value in values {
         encode_value(value, buffer);
@@ -34,30 +44,56 @@ pub(super) fn of_row(values: [ValueRef<'_>; 6], buffer: &mut Vec<u8>) -> u128 {
     xxh3_128(buffer)
 }
 
-/// The digest of every stored snapshot whose key is an aggregate id. A key that is not one
-/// belongs to no aggregate: the rebuild deletes that row as a stray. Two keys that spell one id
-/// differently (a damaged key in capitals, say) keep one of their digests, and since the digest
-/// covers the key as spelt, an aggregate whose digest is the damaged row's is written again.
+/// Make [`ROW_DIGEST`] known to `conn`. It may only be called from a statement, not from the
+/// schema (a view, a trigger, an index); registering it again replaces it.
+pub(super) fn register(conn: &Connection) -> Result<(), StoreError> {
+    let buffer = RefCell::new(Vec::with_capacity(1024));
+    conn.create_scalar_function(
+        ROW_DIGEST,
+        -1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_DIRECTONLY,
+        move |ctx| {
+            let mut buffer = buffer.borrow_mut();
+            let digest = of_values((0..ctx.len()).map(|i| ctx.get_raw(i)), &mut buffer);
+            Ok(digest.to_le_bytes())
+        },
+    )?;
+    Ok(())
+}
+
+/// A digest as [`ROW_DIGEST`] gives it.
+pub(super) fn read(value: ValueRef<'_>) -> Result<u128, StoreError> {
+    match value {
+        ValueRef::Blob(bytes) => <[u8; 16]>::try_from(bytes).ok().map(u128::from_le_bytes),
+        _ => None,
+    }
+    .ok_or_else(|| StoreError::Corrupt(format!("{ROW_DIGEST} gave {value:?}, not 16 bytes")))
+}
+
+/// The digest of a snapshot row: `aggregate_id`, `aggregate_type`, `business_id`, `version`,
+/// `state`, `due_at`, in that order.
+pub(super) fn of_row(values: [ValueRef<'_>; 6], buffer: &mut Vec<u8>) -> u128 {
+    of_values(values, buffer)
+}
+
+/// The digest of every stored snapshot whose key is an aggregate id, taken by SQLite (needs
+/// [`register`] on `conn`). A key that is not one belongs to no aggregate: the rebuild deletes
+/// that row as a stray. Two keys that spell one id differently (a damaged key in capitals, say)
+/// keep one of their digests, and since the digest covers the key as spelt, an aggregate whose
+/// digest is the damaged row's is written again.
 pub(super) fn stored(conn: &Connection) -> Result<SnapshotDigests, StoreError> {
     let mut digests = HashMap::new();
-    let mut buffer = Vec::with_capacity(1024);
-    let mut stmt =
-        conn.prepare("SELECT aggregate_id, aggregate_type, business_id, version, state, due_at FROM snapshots")?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT aggregate_id, {ROW_DIGEST}(aggregate_id, aggregate_type, business_id, version, state, due_at)
+         FROM snapshots"
+    ))?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let id = row.get_ref(0)?;
         let Some(aggregate_id) = id.as_str().ok().and_then(|id| Uuid::parse_str(id).ok()) else {
             continue;
         };
-        let values = [
-            id,
-            row.get_ref(1)?,
-            row.get_ref(2)?,
-            row.get_ref(3)?,
-            row.get_ref(4)?,
-            row.get_ref(5)?,
-        ];
-        digests.insert(aggregate_id, of_row(values, &mut buffer));
+        digests.insert(aggregate_id, read(row.get_ref(1)?)?);
     }
     Ok(digests)
 }
@@ -73,6 +109,7 @@ mod tests {
     #[test]
     fn stored_rows_are_digested_by_aggregate_and_a_misspelt_key_never_matches() {
         let conn = Connection::open_in_memory().expect("open");
+        register(&conn).expect("registered");
         conn.execute_batch(
             "CREATE TABLE snapshots (aggregate_id TEXT PRIMARY KEY, aggregate_type TEXT NOT NULL,
                  business_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL, due_at TEXT)
@@ -112,5 +149,52 @@ mod tests {
         assert_ne!(digests.get(&capitals), Some(&fold(capitals, 1, None)));
         assert!(digests.contains_key(&typed));
         assert_ne!(digests.get(&typed), Some(&fold(typed, 2, Some("2026-01-01"))));
+    }
+
+    /// SQLite's digest of a row is the one taken of the same values here, for values of every
+    /// storage class; a value of another class or another order of the same values differs.
+    #[test]
+    fn the_sql_function_digests_values_as_they_are_digested_here() {
+        use rusqlite::types::Value;
+        let conn = Connection::open_in_memory().expect("open");
+        register(&conn).expect("registered");
+        let values = [
+            Value::Null,
+            Value::Integer(-7),
+            Value::Real(2.5),
+            Value::Text("été".to_owned()),
+            Value::Blob(vec![0, 0xff]),
+        ];
+        let mut buffer = Vec::new();
+        for a in &values {
+            for b in &values {
+                let sql: u128 = conn
+                    .query_row(&format!("SELECT {ROW_DIGEST}(?1, ?2)"), [a, b], |r| {
+                        read(r.get_ref(0)?).map_err(|e| rusqlite::Error::UserFunctionError(e.into()))
+                    })
+                    .expect("a digest");
+                assert_eq!(sql, of_values([a.into(), b.into()], &mut buffer), "{a:?}, {b:?}");
+                if a != b {
+                    assert_ne!(sql, of_values([b.into(), a.into()], &mut buffer), "{a:?}, {b:?}");
+                }
+            }
+        }
+        let (integer, real, text, blob): (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) = conn
+            .query_row(
+                &format!(
+                    "SELECT {ROW_DIGEST}(1), {ROW_DIGEST}(1.0), {ROW_DIGEST}('1'), {ROW_DIGEST}(CAST('1' AS BLOB))"
+                ),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .expect("digests");
+        let distinct: std::collections::HashSet<_> = [&integer, &real, &text, &blob].into_iter().collect();
+        assert_eq!(distinct.len(), 4);
+        // Not for the schema: a view that used it would fail wherever the function is unknown.
+        conn.execute_batch(&format!("CREATE VIEW v AS SELECT {ROW_DIGEST}(1) AS d"))
+            .expect("a view is created");
+        assert!(conn
+            .query_row("SELECT d FROM v", [], |r| r.get::<_, Vec<u8>>(0))
+            .is_err());
     }
 }

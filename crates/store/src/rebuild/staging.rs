@@ -6,7 +6,8 @@
 //! unqualified table name up in `temp` before `main`, so the projections, unchanged, write into
 //! the copies: no page of a stored read model is read, spilled or logged while the events are
 //! replayed. Then each copy
-//! and its stored table are read side by side in key order ([`compare`]). A healthy store
+//! and its stored table are read side by side in key order, each row as its key and a digest
+//! of all its values that SQLite takes ([`compare`], [`digests::ROW_DIGEST`]). A healthy store
 //! differs in nothing, and the rebuild writes no read-model row, keeps every index and commits
 //! only the snapshots that differed. Where a table differs in many rows (it was emptied, or a
 //! fixed projection changes every row) it is rewritten whole instead ([`replace_whole`]), its
@@ -23,7 +24,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 
 use rusqlite::{params_from_iter, Connection};
 
-use super::RebuildChanges;
+use super::{digests, RebuildChanges};
 use crate::StoreError;
 
 /// A table that differs in more than this share of its rows (1/N) is rewritten whole: row by row
@@ -37,6 +38,8 @@ pub(crate) struct Staged {
     table: &'static str,
     /// The primary key's columns, in key order.
     key: Vec<String>,
+    /// Every column, quoted, in the table's order.
+    columns: Vec<String>,
 }
 
 impl Staged {
@@ -48,12 +51,16 @@ impl Staged {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
-    /// Every row of the table in `schema`, in key order.
+    /// Every row of the table in `schema`, in key order, as its key's columns and then the
+    /// digest of all its columns (see [`digests::ROW_DIGEST`], which must be registered on
+    /// `conn`).
     fn in_key_order<'c>(&self, conn: &'c Connection, schema: &str) -> Result<rusqlite::Statement<'c>, StoreError> {
+        let key = self.key.iter().map(|name| quoted(name)).collect::<Vec<_>>().join(", ");
         Ok(conn.prepare(&format!(
-            "SELECT * FROM {schema}.{} ORDER BY {}",
+            "SELECT {key}, {}({}) FROM {schema}.{} ORDER BY {key}",
+            digests::ROW_DIGEST,
+            self.columns.join(", "),
             self.table,
-            self.key.join(", ")
         ))?)
     }
 }
@@ -121,7 +128,8 @@ pub(crate) fn stage(conn: &Connection, tables: &[&'static str]) -> Result<Vec<St
                     copied_definition(table, &sql, without_rowid)?
                 ))?;
             }
-            Ok(Staged { table, key })
+            let columns = columns.iter().map(|c| quoted(&c.name)).collect();
+            Ok(Staged { table, key, columns })
         })
         .collect()
 }
@@ -242,7 +250,7 @@ pub(crate) enum Stored {
     End,
 }
 
-/// Rows in the form [`Shape::encode`] gives them, one after another.
+/// Rows in the form [`encode_row`] gives them, one after another.
 pub(crate) struct Encoded {
     bytes: Vec<u8>,
     /// Where each row ends in `bytes`.
@@ -268,11 +276,10 @@ pub(crate) fn read_stored(
             return Ok(());
         }
         let mut stmt = table.in_key_order(conn, "main")?;
-        let shape = Shape::of(&stmt, table)?;
         let mut rows = stmt.query([])?;
         let mut batch = Encoded::with_capacity(batch_rows);
         while let Some(row) = rows.next()? {
-            shape.encode(row, &mut batch.bytes)?;
+            encode_row(row, table.key.len(), &mut batch.bytes)?;
             batch.ends.push(batch.bytes.len());
             if batch.ends.len() == batch_rows {
                 if skipped.load(AtomicOrdering::Relaxed) == index {
@@ -297,7 +304,8 @@ pub(crate) fn read_stored(
 impl Encoded {
     fn with_capacity(rows: usize) -> Self {
         Self {
-            bytes: Vec::with_capacity(rows * 256),
+            // A key of an id or two, and a digest.
+            bytes: Vec::with_capacity(rows * 96),
             ends: Vec::with_capacity(rows),
         }
     }
@@ -404,35 +412,14 @@ impl<'a> StoredRows<'a> {
     }
 }
 
-/// Where a table's key columns are among its columns, for [`Shape::encode`].
-struct Shape {
-    key_at: Vec<usize>,
-    columns: usize,
-}
-
-impl Shape {
-    fn of(stmt: &rusqlite::Statement<'_>, table: &Staged) -> Result<Self, StoreError> {
-        Ok(Self {
-            key_at: table
-                .key
-                .iter()
-                .map(|name| stmt.column_index(name))
-                .collect::<Result<_, _>>()?,
-            columns: stmt.column_count(),
-        })
+/// Append a row read by [`Staged::in_key_order`] to `out`: its key's values, then its
+/// digest, each as [`encode_value`] gives it. Two rows are equal, every value of the same type,
+/// when their encodings are (but for a chance of one in 2^128).
+fn encode_row(row: &rusqlite::Row<'_>, key_len: usize, out: &mut Vec<u8>) -> Result<(), StoreError> {
+    for i in 0..=key_len {
+        encode_value(row.get_ref(i)?, out);
     }
-
-    /// Append `row` to `out`: its key's values, then every column's, each as a type tag and its
-    /// bytes. Two rows are equal, every value of the same type, when their encodings are.
-    fn encode(&self, row: &rusqlite::Row<'_>, out: &mut Vec<u8>) -> Result<(), StoreError> {
-        for &i in &self.key_at {
-            encode_value(row.get_ref(i)?, out);
-        }
-        for i in 0..self.columns {
-            encode_value(row.get_ref(i)?, out);
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 pub(super) fn encode_value(value: ValueRef<'_>, out: &mut Vec<u8>) {
@@ -513,7 +500,6 @@ fn compare(conn: &Connection, table: &Staged, stored: &mut StoredRows) -> Result
     // The most differences kept by key; one more and the table is rewritten whole.
     let most = stored_count.max(staged_count) / WHOLE_REWRITE_SHARE;
     let mut stmt = table.in_key_order(conn, "temp")?;
-    let shape = Shape::of(&stmt, table)?;
     let key_len = table.key.len();
     let (mut differing, mut stale) = (Vec::new(), Vec::new());
     let mut staged_rows = stmt.query([])?;
@@ -522,7 +508,7 @@ fn compare(conn: &Connection, table: &Staged, stored: &mut StoredRows) -> Result
     let mut next_staged = |new_row: &mut Vec<u8>| -> Result<bool, StoreError> {
         new_row.clear();
         match staged_rows.next()? {
-            Some(row) => shape.encode(row, new_row).map(|()| true),
+            Some(row) => encode_row(row, key_len, new_row).map(|()| true),
             None => Ok(false),
         }
     };
