@@ -1,7 +1,7 @@
 //! Rebuilding the read models and snapshots from the event store: the proof that the events
 //! are the record.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -13,6 +13,8 @@ use loyalty_domain::reward::Reward;
 use loyalty_domain::{Aggregate, LoyaltyEvent};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+use foldhash::{HashMap, HashMapExt};
 
 use crate::projection::project;
 use crate::queries::{event_row, event_select};

@@ -16,8 +16,8 @@
 //! to the upsert that compares, and read models are emptied and refilled.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
+use foldhash::{HashMap, HashMapExt};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
