@@ -15,14 +15,23 @@ use crate::StoreError;
 const STORED_LEN: usize = 27;
 
 pub fn format(at: DateTime<Utc>) -> String {
+    match write_stored(at).map(|text| String::from_utf8(text.to_vec())) {
+        Some(Ok(text)) => text,
+        _ => at.to_rfc3339_opts(SecondsFormat::Micros, true),
+    }
+}
+
+/// `at` in the stored shape, digit by digit; `None` for a time chrono writes otherwise: a year
+/// outside 0..=9999, or a leap second (past a second's last nanosecond, written as second 60).
+fn write_stored(at: DateTime<Utc>) -> Option<[u8; STORED_LEN]> {
     // Read once, without the offset (UTC's is none) that each of `DateTime`'s own accessors
     // adds again.
     let naive = at.naive_utc();
     let (date, time) = (naive.date(), naive.time());
+    // Cut, not rounded, to the microsecond, as chrono writes it.
     let micros = time.nanosecond() / 1_000;
-    // Past a second's last nanosecond: a leap second, which chrono writes as second 60.
     if !(0..=9999).contains(&date.year()) || micros >= 1_000_000 {
-        return at.to_rfc3339_opts(SecondsFormat::Micros, true);
+        return None;
     }
     let mut text = *b"0000-00-00T00:00:00.000000Z";
     let mut put = |at: usize, width: usize, mut value: u32| {
@@ -38,7 +47,7 @@ pub fn format(at: DateTime<Utc>) -> String {
     put(14, 2, time.minute());
     put(17, 2, time.second());
     put(20, 6, micros);
-    String::from_utf8(text.to_vec()).unwrap_or_else(|_| at.to_rfc3339_opts(SecondsFormat::Micros, true))
+    Some(text)
 }
 
 pub fn parse(raw: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -51,7 +60,7 @@ pub fn parse(raw: &str) -> Result<DateTime<Utc>, StoreError> {
 }
 
 /// `raw` read as the stored shape; `None` if it is not in it, or names no time (a 31st of
-/// April, a 24th hour, a 60th second).
+/// April, a 24th hour), or a leap second (second 60), which chrono reads.
 fn parse_stored(raw: &[u8]) -> Option<DateTime<Utc>> {
     if raw.len() != STORED_LEN {
         return None;
@@ -75,12 +84,8 @@ fn parse_stored(raw: &[u8]) -> Option<DateTime<Utc>> {
         })
     };
     let date = NaiveDate::from_ymd_opt(i32::try_from(number(0, 4)?).ok()?, number(5, 7)?, number(8, 10)?)?;
-    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
-    // A leap second (60) is chrono's to read.
-    if second > 59 {
-        return None;
-    }
-    let time = date.and_hms_micro_opt(hour, minute, second, number(20, 26)?)?;
+    // Refuses second 60: six digits of microseconds cannot say a leap second.
+    let time = date.and_hms_micro_opt(number(11, 13)?, number(14, 16)?, number(17, 19)?, number(20, 26)?)?;
     Some(time.and_utc())
 }
 
@@ -107,10 +112,13 @@ mod tests {
             nanos in 0u32..1_000_000_000,
         ) {
             let at = Utc.timestamp_opt(seconds, nanos).single().expect("a time");
+            // Written and read here, not by chrono's fallback.
+            let written = write_stored(at).expect("the stored shape");
             let text = format(at);
+            prop_assert_eq!(text.as_bytes(), &written[..]);
             prop_assert_eq!(&text, &chrono_format(at));
-            prop_assert_eq!(text.len(), STORED_LEN);
-            let read = parse(&text).expect("read back");
+            let read = parse_stored(&written).expect("read back");
+            prop_assert_eq!(parse(&text).ok(), Some(read));
             prop_assert_eq!(Some(read), chrono_parse(&text));
             prop_assert_eq!(read.timestamp(), at.timestamp());
             prop_assert_eq!(read.timestamp_subsec_micros(), at.timestamp_subsec_micros());
@@ -128,8 +136,44 @@ mod tests {
             for (place, digit) in changes {
                 text[places[place]] = b'0' + digit;
             }
+            let stored = parse_stored(&text);
             let text = std::str::from_utf8(&text).expect("ascii");
             prop_assert_eq!(parse(text).ok(), chrono_parse(text), "{}", text);
+            // Whatever the digits read here name is what chrono reads (a leap second only
+            // goes to chrono).
+            if stored.is_some() {
+                prop_assert_eq!(stored, chrono_parse(text), "{}", text);
+            } else if !text.contains(":60.") {
+                prop_assert_eq!(chrono_parse(text), None, "{}", text);
+            }
+        }
+    }
+
+    /// The edges of the stored shape: year 0 and the last microsecond of 9999 are written
+    /// here; a time is cut to the microsecond, not rounded; the first and last nanosecond of a
+    /// leap second go to chrono, which writes second 60.
+    #[test]
+    fn the_edges_of_the_stored_shape_are_written_as_chrono_writes_them() {
+        let at = |y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, nanos: u32| {
+            Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+                .single()
+                .and_then(|t| t.with_nanosecond(nanos))
+                .expect("a time")
+        };
+        for (time, text) in [
+            (at(0, 1, 1, 0, 0, 0, 0), "0000-01-01T00:00:00.000000Z"),
+            (at(9999, 12, 31, 23, 59, 59, 999_999_999), "9999-12-31T23:59:59.999999Z"),
+            (at(2026, 12, 7, 1, 2, 3, 1_999), "2026-12-07T01:02:03.000001Z"),
+        ] {
+            assert_eq!(write_stored(time).as_ref().map(|t| &t[..]), Some(text.as_bytes()));
+            assert_eq!(format(time), chrono_format(time));
+            assert_eq!(format(time), text);
+        }
+        for nanos in [1_000_000_000, 1_000_000_999, 1_999_999_999] {
+            let leap = at(2016, 12, 31, 23, 59, 59, nanos);
+            assert_eq!(write_stored(leap), None, "{nanos}");
+            assert_eq!(format(leap), chrono_format(leap));
+            assert!(format(leap).contains(":60."), "{}", format(leap));
         }
     }
 

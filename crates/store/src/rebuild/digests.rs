@@ -18,6 +18,7 @@
 use std::cell::RefCell;
 
 use foldhash::{HashMap, HashMapExt};
+use rusqlite::config::DbConfig;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
@@ -44,9 +45,17 @@ pub(super) fn of_values<'v>(values: impl IntoIterator<Item = ValueRef<'v>>, buff
     xxh3_128(buffer)
 }
 
-/// Make [`ROW_DIGEST`] known to `conn`. It may only be called from a statement, not from the
-/// schema (a view, a trigger, an index); registering it again replaces it.
+/// Make [`ROW_DIGEST`] known to `conn`, one of a rebuild's own connections. It may only be
+/// called from a statement, not from the schema (a view, a trigger, an index); registering it
+/// again replaces it. It takes as many arguments as SQLite allows a function (1,000 in the
+/// bundled SQLite; a wider table fails when its query is prepared, with SQLite's error).
+///
+/// Double-quoted text is also made an identifier only on `conn`: the rows' columns are named
+/// in double quotes, and by SQLite's default a double-quoted name that names no column would
+/// be taken for a string, digested the same on both sides, and a column left out of the
+/// comparison without a word.
 pub(super) fn register(conn: &Connection) -> Result<(), StoreError> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DML, false)?;
     let buffer = RefCell::new(Vec::with_capacity(1024));
     conn.create_scalar_function(
         ROW_DIGEST,
@@ -190,6 +199,12 @@ mod tests {
             .expect("digests");
         let distinct: std::collections::HashSet<_> = [&integer, &real, &text, &blob].into_iter().collect();
         assert_eq!(distinct.len(), 4);
+        // A name that names no column is an error, not a string digested as it is spelt.
+        conn.execute_batch("CREATE TABLE t (a)").expect("a table");
+        assert!(conn
+            .query_row(&format!("SELECT {ROW_DIGEST}(\"b\") FROM t"), [], |r| r
+                .get::<_, Vec<u8>>(0))
+            .is_err_and(|e| e.to_string().contains("no such column")));
         // Not for the schema: a view that used it would fail wherever the function is unknown.
         conn.execute_batch(&format!("CREATE VIEW v AS SELECT {ROW_DIGEST}(1) AS d"))
             .expect("a view is created");

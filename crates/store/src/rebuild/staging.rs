@@ -304,8 +304,9 @@ pub(crate) fn read_stored(
 impl Encoded {
     fn with_capacity(rows: usize) -> Self {
         Self {
-            // A key of an id or two, and a digest.
-            bytes: Vec::with_capacity(rows * 96),
+            // A key of one or two text ids and a digest, each with its tag and length: 70 to
+            // 120 bytes.
+            bytes: Vec::with_capacity(rows * 128),
             ends: Vec::with_capacity(rows),
         }
     }
@@ -492,8 +493,9 @@ fn key_order(mut a: &[u8], mut b: &[u8], key_len: usize) -> Result<Ordering, Sto
 }
 
 /// Read the stored table (from `stored`) and its copy side by side in key order; rows are equal
-/// when every column holds the same value of the same type (a damaged row, whatever its column
-/// types, simply differs).
+/// when their keys and their digests are, that is when every column holds the same value of the
+/// same type (a damaged row, whatever its column types, simply differs), but for a chance of
+/// one in 2^128 that a differing row has the same digest (see [`digests`]).
 fn compare(conn: &Connection, table: &Staged, stored: &mut StoredRows) -> Result<Diff, StoreError> {
     let stored_count = stored.begin()?;
     let staged_count = table.count(conn, "temp")?;
