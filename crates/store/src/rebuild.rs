@@ -119,7 +119,8 @@ impl SnapshotRow {
         })
     }
 
-    /// Its digest, as [`digests::stored`] takes the stored rows'.
+    /// Its digest, as [`digests::stored`] takes the stored rows': over its columns in the order
+    /// that query names them.
     fn digest(&self, buffer: &mut Vec<u8>) -> u128 {
         use rusqlite::types::ValueRef::{Integer, Null, Text};
         let values = [
@@ -130,7 +131,7 @@ impl SnapshotRow {
             Text(self.state.as_bytes()),
             self.due_at.as_deref().map_or(Null, |d| Text(d.as_bytes())),
         ];
-        digests::of_row(values, buffer)
+        digests::of_values(values, buffer)
     }
 }
 

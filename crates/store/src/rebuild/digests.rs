@@ -79,12 +79,6 @@ pub(super) fn read(value: ValueRef<'_>) -> Result<u128, StoreError> {
     .ok_or_else(|| StoreError::Corrupt(format!("{ROW_DIGEST} gave {value:?}, not 16 bytes")))
 }
 
-/// The digest of a snapshot row: `aggregate_id`, `aggregate_type`, `business_id`, `version`,
-/// `state`, `due_at`, in that order.
-pub(super) fn of_row(values: [ValueRef<'_>; 6], buffer: &mut Vec<u8>) -> u128 {
-    of_values(values, buffer)
-}
-
 /// The digest of every stored snapshot whose key is an aggregate id, taken by SQLite (needs
 /// [`register`] on `conn`). A key that is not one belongs to no aggregate: the rebuild deletes
 /// that row as a stray. Two keys that spell one id differently (a damaged key in capitals, say)
@@ -151,7 +145,7 @@ mod tests {
                 Text(b"{}"),
                 due_at,
             ];
-            of_row(values, &mut buffer)
+            of_values(values, &mut buffer)
         };
         assert_eq!(digests.get(&right), Some(&fold(right, 3, None)));
         assert!(digests.contains_key(&capitals));

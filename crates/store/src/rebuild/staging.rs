@@ -38,8 +38,10 @@ pub(crate) struct Staged {
     table: &'static str,
     /// The primary key's columns, in key order.
     key: Vec<String>,
-    /// Every column, quoted, in the table's order.
-    columns: Vec<String>,
+    /// The same, quoted and separated by commas, for the statements that name them.
+    key_list: String,
+    /// Every column, quoted and separated by commas, in the table's order.
+    column_list: String,
 }
 
 impl Staged {
@@ -55,12 +57,12 @@ impl Staged {
     /// digest of all its columns (see [`digests::ROW_DIGEST`], which must be registered on
     /// `conn`).
     fn in_key_order<'c>(&self, conn: &'c Connection, schema: &str) -> Result<rusqlite::Statement<'c>, StoreError> {
-        let key = self.key.iter().map(|name| quoted(name)).collect::<Vec<_>>().join(", ");
         Ok(conn.prepare(&format!(
-            "SELECT {key}, {}({}) FROM {schema}.{} ORDER BY {key}",
-            digests::ROW_DIGEST,
-            self.columns.join(", "),
-            self.table,
+            "SELECT {key}, {digest}({columns}) FROM {schema}.{table} ORDER BY {key}",
+            key = self.key_list,
+            digest = digests::ROW_DIGEST,
+            columns = self.column_list,
+            table = self.table,
         ))?)
     }
 }
@@ -116,7 +118,7 @@ pub(crate) fn stage(conn: &Connection, tables: &[&'static str]) -> Result<Vec<St
             // not be an expression (`DEFAULT abc`): such a table is copied from its own
             // definition, constraints and all.
             let listed = columns.iter().map(Column::definition).collect::<Vec<_>>().join(", ");
-            let key_list = key.iter().map(|name| quoted(name)).collect::<Vec<_>>().join(", ");
+            let key_list = quoted_list(key.iter().map(String::as_str));
             let strict = if strict { ", STRICT" } else { "" };
             let plain = format!(
                 "CREATE TEMP TABLE {} ({listed}, PRIMARY KEY ({key_list})) WITHOUT ROWID{strict}",
@@ -128,8 +130,13 @@ pub(crate) fn stage(conn: &Connection, tables: &[&'static str]) -> Result<Vec<St
                     copied_definition(table, &sql, without_rowid)?
                 ))?;
             }
-            let columns = columns.iter().map(|c| quoted(&c.name)).collect();
-            Ok(Staged { table, key, columns })
+            let column_list = quoted_list(columns.iter().map(|c| c.name.as_str()));
+            Ok(Staged {
+                table,
+                key,
+                key_list,
+                column_list,
+            })
         })
         .collect()
 }
@@ -172,6 +179,11 @@ impl Column {
 /// `name` as an SQL identifier.
 fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `names` as SQL identifiers, separated by commas.
+fn quoted_list<'n>(names: impl Iterator<Item = &'n str>) -> String {
+    names.map(quoted).collect::<Vec<_>>().join(", ")
 }
 
 /// The staging copy's definition taken from the stored table's own `sql`, made `WITHOUT ROWID`
@@ -570,7 +582,7 @@ fn update_rows(
         .key
         .iter()
         .enumerate()
-        .map(|(i, column)| format!("{column} IS ?{}", i + 1))
+        .map(|(i, column)| format!("{} IS ?{}", quoted(column), i + 1))
         .collect::<Vec<_>>()
         .join(" AND ");
     let mut delete = conn.prepare(&format!("DELETE FROM main.{} WHERE {matches}", table.table))?;
@@ -612,8 +624,7 @@ fn replace_whole(conn: &Connection, table: &Staged) -> Result<(), StoreError> {
     }
     conn.execute_batch(&format!(
         "DELETE FROM main.{0}; INSERT INTO main.{0} SELECT * FROM temp.{0} ORDER BY {1};",
-        table.table,
-        table.key.join(", ")
+        table.table, table.key_list
     ))?;
     for (name, definition) in &indexes {
         // Named in `main`: unqualified, the table's name would be the staging copy's.
