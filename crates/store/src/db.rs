@@ -12,13 +12,16 @@
 //! A test below keeps the store's SQL free of bare LIMIT parameters.
 
 pub use crate::postgres::PgConn;
+use crate::sqlite::Hold;
 use crate::StoreError;
 use std::borrow::Cow;
 
 /// A connection of either backend, borrowed for the length of one unit of work.
 #[derive(Clone, Copy)]
 pub enum Db<'a> {
-    Sqlite(&'a rusqlite::Connection),
+    /// With the statements the connection holds prepared, if it holds any (the writer's and
+    /// the rebuild's; see [`crate::sqlite::HeldStatements`]).
+    Sqlite(&'a rusqlite::Connection, Option<&'a dyn Hold>),
     Pg(&'a PgConn),
 }
 
@@ -54,10 +57,26 @@ pub(crate) fn rewrite_placeholders(sql: &str, mut replace: impl FnMut(&str) -> O
 }
 
 impl<'a> Db<'a> {
+    /// A SQLite connection that holds no statements (see [`Self::prepare_held`]).
+    pub fn sqlite(conn: &'a rusqlite::Connection) -> Self {
+        Db::Sqlite(conn, None)
+    }
+
+    /// A statement of the store's own SQL, ready to run: held prepared by a connection that
+    /// holds statements, else as [`Self::prepare_cached`].
+    pub fn prepare_held(self, sql: &'static str) -> Result<Stmt<'a>, StoreError> {
+        if let Db::Sqlite(_, Some(held)) = self {
+            if let Some(slot) = held.slot(sql)? {
+                return Ok(Stmt::Sqlite(SqliteStmt::Held { held, slot, sql }));
+            }
+        }
+        self.prepare_cached(sql)
+    }
+
     /// A statement ready to run (cached per connection on both backends).
     pub fn prepare_cached(self, sql: &str) -> Result<Stmt<'a>, StoreError> {
         match self {
-            Db::Sqlite(conn) => Ok(Stmt::Sqlite(conn.prepare_cached(sql)?)),
+            Db::Sqlite(conn, _) => Ok(Stmt::Sqlite(SqliteStmt::Cached(conn.prepare_cached(sql)?))),
             Db::Pg(conn) => Ok(Stmt::Pg {
                 conn,
                 statement: conn.statement(sql)?,
@@ -66,23 +85,23 @@ impl<'a> Db<'a> {
         }
     }
 
-    pub fn execute(self, sql: &str, params: impl Params) -> Result<usize, StoreError> {
-        self.prepare_cached(sql)?.execute(params)
+    pub fn execute(self, sql: &'static str, params: impl Params) -> Result<usize, StoreError> {
+        self.prepare_held(sql)?.execute(params)
     }
 
     pub fn query_row<T>(
         self,
-        sql: &str,
+        sql: &'static str,
         params: impl Params,
         f: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.prepare_cached(sql)?.query_row(params, f)
+        self.prepare_held(sql)?.query_row(params, f)
     }
 
     /// Open a command's savepoint (on PostgreSQL, queued: see `postgres::conn`).
     pub fn savepoint(self) -> Result<(), StoreError> {
         match self {
-            Db::Sqlite(conn) => Ok(conn.execute_batch("SAVEPOINT job")?),
+            Db::Sqlite(conn, _) => Ok(conn.execute_batch("SAVEPOINT job")?),
             Db::Pg(conn) => {
                 conn.savepoint();
                 Ok(())
@@ -93,7 +112,7 @@ impl<'a> Db<'a> {
     /// Keep what the command did (on PostgreSQL, sending what it queued).
     pub fn release_savepoint(self) -> Result<(), StoreError> {
         match self {
-            Db::Sqlite(conn) => Ok(conn.execute_batch("RELEASE SAVEPOINT job")?),
+            Db::Sqlite(conn, _) => Ok(conn.execute_batch("RELEASE SAVEPOINT job")?),
             Db::Pg(conn) => conn.release(),
         }
     }
@@ -101,7 +120,7 @@ impl<'a> Db<'a> {
     /// Undo what the command did.
     pub fn rollback_to_savepoint(self) -> Result<(), StoreError> {
         match self {
-            Db::Sqlite(conn) => Ok(conn.execute_batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")?),
+            Db::Sqlite(conn, _) => Ok(conn.execute_batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")?),
             Db::Pg(conn) => conn.rollback_to_savepoint(),
         }
     }
@@ -109,7 +128,7 @@ impl<'a> Db<'a> {
     /// Several statements without parameters (savepoints, schema).
     pub fn execute_batch(self, sql: &str) -> Result<(), StoreError> {
         match self {
-            Db::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
+            Db::Sqlite(conn, _) => Ok(conn.execute_batch(sql)?),
             Db::Pg(conn) => conn.batch_execute(sql),
         }
     }
@@ -117,7 +136,7 @@ impl<'a> Db<'a> {
     /// Begin a write transaction (SQLite: taking the write lock at once).
     pub fn begin(self) -> Result<(), StoreError> {
         self.execute_batch(match self {
-            Db::Sqlite(_) => "BEGIN IMMEDIATE",
+            Db::Sqlite(..) => "BEGIN IMMEDIATE",
             Db::Pg(conn) => {
                 conn.reset_transaction();
                 "BEGIN"
@@ -139,7 +158,7 @@ impl<'a> Db<'a> {
     pub fn commit_unsynced(self) -> Result<(), StoreError> {
         match self {
             Db::Pg(conn) => conn.commit_unsynced(),
-            Db::Sqlite(_) => self.commit(),
+            Db::Sqlite(..) => self.commit(),
         }
     }
 
@@ -163,7 +182,7 @@ impl<'a> Db<'a> {
     pub fn batch_poisoned(self) -> bool {
         match self {
             Db::Pg(conn) => conn.poisoned(),
-            Db::Sqlite(conn) => conn.is_autocommit(),
+            Db::Sqlite(conn, _) => conn.is_autocommit(),
         }
     }
 
@@ -174,7 +193,7 @@ impl<'a> Db<'a> {
 
 /// A prepared statement of either backend.
 pub enum Stmt<'a> {
-    Sqlite(rusqlite::CachedStatement<'a>),
+    Sqlite(SqliteStmt<'a>),
     Pg {
         conn: &'a PgConn,
         statement: tokio_postgres::Statement,
@@ -182,12 +201,46 @@ pub enum Stmt<'a> {
     },
 }
 
+/// A SQLite statement: from rusqlite's cache, or held by its connection (see
+/// [`crate::sqlite::HeldStatements`]).
+pub enum SqliteStmt<'a> {
+    Cached(rusqlite::CachedStatement<'a>),
+    Held {
+        held: &'a dyn Hold,
+        slot: usize,
+        sql: &'static str,
+    },
+}
+
+impl SqliteStmt<'_> {
+    /// `run` on the statement. A held statement whose holder is busy (this one is run from
+    /// inside another held statement's row callback) is taken from rusqlite's cache instead.
+    fn run<T>(
+        &mut self,
+        run: impl FnOnce(&mut rusqlite::Statement<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            SqliteStmt::Cached(statement) => run(statement),
+            SqliteStmt::Held { held, slot, sql } => {
+                let mut run = Some(run);
+                let mut outcome = None;
+                held.with(*slot, &mut |statement| outcome = run.take().map(|run| run(statement)));
+                match (outcome, run) {
+                    (Some(outcome), _) => outcome,
+                    (None, Some(run)) => run(&mut *held.conn().prepare_cached(sql)?),
+                    (None, None) => Err(StoreError::Corrupt(format!("a held statement did not run: {sql}"))),
+                }
+            }
+        }
+    }
+}
+
 impl Stmt<'_> {
     /// Run a statement that returns no rows; how many rows it changed.
     pub fn execute(&mut self, params: impl Params) -> Result<usize, StoreError> {
         let values = params.values();
         match self {
-            Stmt::Sqlite(stmt) => Ok(stmt.execute(rusqlite::params_from_iter(values.iter()))?),
+            Stmt::Sqlite(stmt) => stmt.run(|stmt| Ok(stmt.execute(rusqlite::params_from_iter(values.iter()))?)),
             Stmt::Pg { conn, statement, .. } => {
                 let changed = conn.execute(statement, &values)?;
                 Ok(usize::try_from(changed).unwrap_or(usize::MAX))
@@ -283,13 +336,13 @@ impl Stmt<'_> {
     ) -> Result<T, StoreError> {
         let values = params.values();
         match self {
-            Stmt::Sqlite(stmt) => {
+            Stmt::Sqlite(stmt) => stmt.run(|stmt| {
                 let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
                 match rows.next()? {
                     Some(row) => f(&Row::Sqlite(row)),
                     None => Err(StoreError::NoRow),
                 }
-            }
+            }),
             Stmt::Pg { conn, statement, .. } => {
                 let rows = conn.query(statement, &values)?;
                 match rows.first() {
@@ -316,12 +369,13 @@ impl Stmt<'_> {
     ) -> Result<(), StoreError> {
         let values = params.values();
         match self {
-            Stmt::Sqlite(stmt) => {
+            Stmt::Sqlite(stmt) => stmt.run(|stmt| {
                 let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
                 while let Some(row) = rows.next()? {
                     f(&Row::Sqlite(row))?;
                 }
-            }
+                Ok(())
+            })?,
             Stmt::Pg { conn, statement, .. } => {
                 for row in conn.query(statement, &values)? {
                     f(&Row::Pg(&row))?;
@@ -340,12 +394,13 @@ impl Stmt<'_> {
         let values = params.values();
         let mut out = Vec::new();
         match self {
-            Stmt::Sqlite(stmt) => {
+            Stmt::Sqlite(stmt) => stmt.run(|stmt| {
                 let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
                 while let Some(row) = rows.next()? {
                     out.push(f(&Row::Sqlite(row)));
                 }
-            }
+                Ok(())
+            })?,
             Stmt::Pg { conn, statement, .. } => {
                 for row in conn.query(statement, &values)? {
                     out.push(f(&Row::Pg(&row)));

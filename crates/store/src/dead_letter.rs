@@ -99,7 +99,7 @@ pub(crate) fn put(
         at
     ])?;
     let stored: String = conn
-        .prepare_cached("SELECT dead_letter_id FROM dead_letters WHERE handler = ?1 AND event_id = ?2")?
+        .prepare_held("SELECT dead_letter_id FROM dead_letters WHERE handler = ?1 AND event_id = ?2")?
         .query_row(params![handler, event.event_id.to_string()], |r| r.get(0))?;
     Uuid::parse_str(&stored).map_err(|e| StoreError::Corrupt(format!("bad dead letter id: {e}")))
 }
@@ -107,7 +107,7 @@ pub(crate) fn put(
 /// Remove a dead letter (handled after all, or discarded); whether it existed.
 pub(crate) fn delete(conn: Db<'_>, id: Uuid) -> Result<bool, StoreError> {
     Ok(conn
-        .prepare_cached("DELETE FROM dead_letters WHERE dead_letter_id = ?1")?
+        .prepare_held("DELETE FROM dead_letters WHERE dead_letter_id = ?1")?
         .execute([id.to_string()])?
         == 1)
 }

@@ -38,7 +38,7 @@ pub fn insert_rate(
             let dir = tempfile_dir()?;
             let conn = crate::sqlite::open_writer(&dir.join("probe.db"))?;
             conn.execute_batch("CREATE TABLE probe (id INTEGER PRIMARY KEY, data TEXT NOT NULL)")?;
-            let rate = run(Db::Sqlite(&conn), "probe", duration, batch, &payload);
+            let rate = run(Db::sqlite(&conn), "probe", duration, batch, &payload);
             drop(conn);
             let _ = std::fs::remove_dir_all(&dir);
             rate.map(|(rows, seconds)| InsertRate {

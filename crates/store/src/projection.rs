@@ -24,13 +24,13 @@ fn project_program(conn: Db<'_>, stored: &StoredEvent, event: &ProgramEvent) -> 
     let id = stored.aggregate_id.to_string();
     let at = time::format(stored.timestamp);
     let set_status = |status: ProgramStatus| -> Result<(), StoreError> {
-        conn.prepare_cached("UPDATE programs SET status = ?2, version = ?3, updated_at = ?4 WHERE program_id = ?1")?
+        conn.prepare_held("UPDATE programs SET status = ?2, version = ?3, updated_at = ?4 WHERE program_id = ?1")?
             .execute_deferred(params![id, status.as_str(), stored.sequence, at])?;
         Ok(())
     };
     match event {
         ProgramEvent::Created(e) => {
-            conn.prepare_cached(
+            conn.prepare_held(
                 "INSERT INTO programs (program_id, business_id, name, status, definition, template_id, version, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
             )?
@@ -49,19 +49,19 @@ fn project_program(conn: Db<'_>, stored: &StoredEvent, event: &ProgramEvent) -> 
         ProgramEvent::Paused(_) => set_status(ProgramStatus::Paused)?,
         ProgramEvent::Ended(_) => set_status(ProgramStatus::Ended)?,
         ProgramEvent::TemplateUsed(_) => {
-            conn.prepare_cached("UPDATE programs SET version = ?2, updated_at = ?3 WHERE program_id = ?1")?
+            conn.prepare_held("UPDATE programs SET version = ?2, updated_at = ?3 WHERE program_id = ?1")?
                 .execute_deferred(params![id, stored.sequence, at])?;
         }
         ProgramEvent::RuleChanged(e) => {
             let definition: Option<String> = conn
-                .prepare_cached("SELECT definition FROM programs WHERE program_id = ?1")?
+                .prepare_held("SELECT definition FROM programs WHERE program_id = ?1")?
                 .query_row([&id], |r| r.get(0))
                 .optional()?;
             let mut definition: ProgramDefinition = serde_json::from_str(
                 &definition.ok_or_else(|| StoreError::Corrupt(format!("no program row for {id}")))?,
             )?;
             definition.set_rule(e.rule_config.clone());
-            conn.prepare_cached(
+            conn.prepare_held(
                 "UPDATE programs SET definition = ?2, version = ?3, updated_at = ?4 WHERE program_id = ?1",
             )?
             .execute_deferred(params![id, serde_json::to_string(&definition)?, stored.sequence, at])?;
@@ -75,7 +75,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
     let at = time::format(stored.timestamp);
     match event {
         AccountEvent::Enrolled(e) => {
-            conn.prepare_cached(
+            conn.prepare_held(
                 "INSERT INTO accounts (account_id, business_id, program_id, customer_id, display_name, email, email_key,
                                        status, point_balance, lifetime_points, tier_id, tier_name, tier_level,
                                        version, enrolled_at, updated_at)
@@ -106,7 +106,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
             )?;
         }
         AccountEvent::PurchaseRecorded(e) => {
-            conn.prepare_cached(
+            conn.prepare_held(
                 "INSERT INTO orders (account_id, order_ref, business_id, amount, points_earned, transaction_id, location_id, recorded_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
@@ -130,7 +130,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
                 "target": e.target,
                 "completedCards": e.completed_cards,
             });
-            conn.prepare_cached(
+            conn.prepare_held(
                 "UPDATE accounts SET progress = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
             )?
             .execute_keyed(params![id, progress.to_string(), stored.sequence, at], || {
@@ -138,7 +138,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
             })?;
         }
         AccountEvent::RewardIssued(e) => {
-            conn.prepare_cached(
+            conn.prepare_held(
                 "INSERT INTO issued_rewards (issued_reward_id, account_id, business_id, reward_type, reward_value, order_ref, issued_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
@@ -256,7 +256,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
             if e.pending_cancelled > 0 {
                 add_pending(conn, &id, -to_i64(e.pending_cancelled)?, stored.sequence, &at)?;
             }
-            conn.prepare_cached(
+            conn.prepare_held(
                 "UPDATE orders SET refunded_amount = ?3, points_reversed = points_reversed + ?4
                      WHERE account_id = ?1 AND order_ref = ?2",
             )?
@@ -288,7 +288,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
             )?;
         }
         AccountEvent::IssuedRewardUsed(e) => {
-            conn.prepare_cached(
+            conn.prepare_held(
                 "UPDATE issued_rewards SET used_at = ?3 WHERE issued_reward_id = ?1 AND account_id = ?2",
             )?
             .execute_expecting(
@@ -316,7 +316,7 @@ fn project_reward(conn: Db<'_>, stored: &StoredEvent, event: &RewardEvent) -> Re
     let at = time::format(stored.timestamp);
     match event {
         RewardEvent::Created(e) => {
-            conn.prepare_cached(
+            conn.prepare_held(
                 "INSERT INTO rewards (reward_id, business_id, program_id, name, reward_type, points_cost, stock,
                                       remaining_stock, per_customer_limit, claimed_count, version, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, 0, ?9, ?10, ?10)",
@@ -335,7 +335,7 @@ fn project_reward(conn: Db<'_>, stored: &StoredEvent, event: &RewardEvent) -> Re
             ])?;
         }
         RewardEvent::Claimed(e) => {
-            conn.prepare_cached(
+            conn.prepare_held(
                 "UPDATE rewards SET remaining_stock = ?2, claimed_count = claimed_count + 1, version = ?3,
                                         updated_at = ?4
                      WHERE reward_id = ?1",
@@ -345,7 +345,7 @@ fn project_reward(conn: Db<'_>, stored: &StoredEvent, event: &RewardEvent) -> Re
                 1,
                 StoreError::Corrupt(format!("no reward row for {id}")),
             )?;
-            conn.prepare_cached(
+            conn.prepare_held(
                 "INSERT INTO reward_claims (transaction_id, reward_id, business_id, account_id, customer_id, points_cost,
                                             claimed_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -367,7 +367,7 @@ fn project_reward(conn: Db<'_>, stored: &StoredEvent, event: &RewardEvent) -> Re
 /// The order's refunded amount after a refund of `amount`.
 fn refunded_total(conn: Db<'_>, account_id: &str, order_ref: &str, amount: Money) -> Result<String, StoreError> {
     let so_far: Option<String> = conn
-        .prepare_cached("SELECT refunded_amount FROM orders WHERE account_id = ?1 AND order_ref = ?2")?
+        .prepare_held("SELECT refunded_amount FROM orders WHERE account_id = ?1 AND order_ref = ?2")?
         .query_row(params![account_id, order_ref], |r| r.get(0))
         .optional()?;
     let so_far = so_far.ok_or_else(|| StoreError::Corrupt(format!("no order {order_ref} for account {account_id}")))?;
@@ -414,7 +414,7 @@ fn insert_transaction(
             },
         );
     }
-    conn.prepare_cached(
+    conn.prepare_held(
         "INSERT INTO transactions (transaction_id, position, account_id, business_id, type, points_changed, new_balance,
                                    reason, order_ref, reward_id, expires_at, timestamp, unrecovered_points)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -441,7 +441,7 @@ fn insert_transaction(
 }
 
 fn update_balance(conn: Db<'_>, id: &str, balance: i64, earned: i64, version: i64, at: &str) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.prepare_held(
         "UPDATE accounts SET point_balance = ?2, lifetime_points = lifetime_points + ?3, version = ?4, updated_at = ?5
              WHERE account_id = ?1",
     )?
@@ -450,7 +450,7 @@ fn update_balance(conn: Db<'_>, id: &str, balance: i64, earned: i64, version: i6
 
 /// Change the account's pending points by `delta`.
 fn add_pending(conn: Db<'_>, id: &str, delta: i64, version: i64, at: &str) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.prepare_held(
         "UPDATE accounts SET pending_points = pending_points + ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
     )?
     .execute_keyed(params![id, delta, version, at], || no_account_row(id))
@@ -464,7 +464,7 @@ fn set_tier(
     version: i64,
     at: &str,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.prepare_held(
         "UPDATE accounts SET tier_id = ?2, tier_name = ?3, tier_level = ?4, version = ?5, updated_at = ?6
              WHERE account_id = ?1",
     )?
@@ -472,13 +472,13 @@ fn set_tier(
 }
 
 fn set_account_status(conn: Db<'_>, id: &str, status: &str, version: i64, at: &str) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE accounts SET status = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1")?
+    conn.prepare_held("UPDATE accounts SET status = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1")?
         .execute_keyed(params![id, status, version, at], || no_account_row(id))
 }
 
 /// Record that the account moved to `version` without other column changes.
 fn touch(conn: Db<'_>, id: &str, version: i64, at: &str) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE accounts SET version = ?2, updated_at = ?3 WHERE account_id = ?1")?
+    conn.prepare_held("UPDATE accounts SET version = ?2, updated_at = ?3 WHERE account_id = ?1")?
         .execute_keyed(params![id, version, at], || no_account_row(id))
 }
 

@@ -107,7 +107,7 @@ fn expiring(conn: Db<'_>, account_id: &str, now: DateTime<Utc>) -> Result<(i64, 
         lots: Lots,
     }
     let state: Option<String> = conn
-        .prepare_cached("SELECT state FROM snapshots WHERE aggregate_id = ?1 AND due_at IS NOT NULL")?
+        .prepare_held("SELECT state FROM snapshots WHERE aggregate_id = ?1 AND due_at IS NOT NULL")?
         .query_row([account_id], |r| r.get(0))
         .optional()?;
     let Some(state) = state else {
@@ -173,7 +173,7 @@ struct AccountRow {
 
 /// A member's unused issued rewards, oldest first.
 fn issued_rewards(conn: Db<'_>, account_id: &str) -> Result<Vec<IssuedRewardView>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_held(
         "SELECT issued_reward_id, reward_type, reward_value, order_ref, issued_at FROM issued_rewards
          WHERE account_id = ?1 AND used_at IS NULL ORDER BY issued_at, issued_reward_id LIMIT 100",
     )?;
@@ -256,7 +256,7 @@ fn accounts_where(conn: Db<'_>, column: &str, business_id: Uuid, value: &str) ->
 
 /// Whether the account exists for this business (cheap, for 404s).
 pub fn account_exists(conn: Db<'_>, business_id: Uuid, account_id: Uuid) -> Result<bool, StoreError> {
-    conn.prepare_cached("SELECT 1 FROM accounts WHERE account_id = ?1 AND business_id = ?2")?
+    conn.prepare_held("SELECT 1 FROM accounts WHERE account_id = ?1 AND business_id = ?2")?
         .exists(params![account_id.to_string(), business_id.to_string()])
 }
 
@@ -460,7 +460,7 @@ pub fn reward(conn: Db<'_>, business_id: Uuid, reward_id: Uuid) -> Result<Option
 /// The catalogue of a program, oldest first. `None` when the program is not the business's.
 pub fn rewards(conn: Db<'_>, business_id: Uuid, program_id: Uuid) -> Result<Option<Vec<RewardView>>, StoreError> {
     let program_exists = conn
-        .prepare_cached("SELECT 1 FROM programs WHERE program_id = ?1 AND business_id = ?2")?
+        .prepare_held("SELECT 1 FROM programs WHERE program_id = ?1 AND business_id = ?2")?
         .exists(params![program_id.to_string(), business_id.to_string()])?;
     if !program_exists {
         return Ok(None);
@@ -668,7 +668,7 @@ pub fn event_feed(conn: Db<'_>, business_id: Uuid, after: i64, limit: u32) -> Re
 /// The business an API key hash belongs to.
 pub fn business_by_key_hash(conn: Db<'_>, key_hash: &str) -> Result<Option<Business>, StoreError> {
     let row: Option<(String, String, String)> = conn
-        .prepare_cached("SELECT business_id, name, created_at FROM businesses WHERE api_key_hash = ?1")?
+        .prepare_held("SELECT business_id, name, created_at FROM businesses WHERE api_key_hash = ?1")?
         .query_row([key_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     row.map(|(id, name, created_at)| {
@@ -684,7 +684,7 @@ pub fn business_by_key_hash(conn: Db<'_>, key_hash: &str) -> Result<Option<Busin
 /// Accounts with something due by `as_of` (a lot to expire, pending points to release), soonest
 /// first: `(business_id, account_id)`.
 pub fn due_accounts(conn: Db<'_>, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_held(
         "SELECT business_id, aggregate_id FROM snapshots
          WHERE due_at IS NOT NULL AND due_at <= ?1 AND aggregate_type = 'LoyaltyAccount'
          ORDER BY due_at LIMIT CAST(?2 AS BIGINT)",
@@ -702,7 +702,7 @@ pub fn due_accounts(conn: Db<'_>, as_of: DateTime<Utc>, limit: u32) -> Result<Ve
 /// Programs that can move members between tiers (not drafts, not ended), with their
 /// definitions: `(business_id, program_id, definition)`.
 pub fn tiered_programs(conn: Db<'_>) -> Result<Vec<(Uuid, Uuid, ProgramDefinition)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_held(
         "SELECT business_id, program_id, definition FROM programs WHERE status IN ('ACTIVE', 'PAUSED')",
     )?;
     let rows: Vec<(String, String, String)> = stmt
@@ -715,7 +715,7 @@ pub fn tiered_programs(conn: Db<'_>) -> Result<Vec<(Uuid, Uuid, ProgramDefinitio
 
 /// Members of a program whose tier is above `level`.
 pub fn accounts_above_tier(conn: Db<'_>, program_id: Uuid, level: u32) -> Result<Vec<Uuid>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT account_id FROM accounts WHERE program_id = ?1 AND tier_level > ?2")?;
+    let mut stmt = conn.prepare_held("SELECT account_id FROM accounts WHERE program_id = ?1 AND tier_level > ?2")?;
     let rows: Vec<String> = stmt
         .query_map(params![program_id.to_string(), level], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
@@ -770,7 +770,7 @@ pub fn events_matching(
 /// Where the checkpoint `name` is (0 before its first event).
 pub fn checkpoint(conn: Db<'_>, name: &str) -> Result<i64, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT position FROM checkpoints WHERE name = ?1")?
+        .prepare_held("SELECT position FROM checkpoints WHERE name = ?1")?
         .query_row([name], |r| r.get(0))
         .optional()?
         .unwrap_or(0))
@@ -783,7 +783,7 @@ pub fn head_position(conn: Db<'_>) -> Result<i64, StoreError> {
 
 /// The notifications sent to an account, oldest first: `(kind, body)`.
 pub fn notifications(conn: Db<'_>, account_id: Uuid) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_held(
         "SELECT kind, body FROM notifications WHERE account_id = ?1 ORDER BY created_at, notification_id",
     )?;
     let rows: Vec<(String, String)> = stmt

@@ -157,7 +157,7 @@ pub(crate) enum Reader {
 impl Reader {
     fn db(&self) -> Db<'_> {
         match self {
-            Reader::Sqlite(conn) => Db::Sqlite(conn),
+            Reader::Sqlite(conn) => Db::sqlite(conn),
             Reader::Pg(conn) => Db::Pg(conn),
         }
     }
@@ -442,7 +442,7 @@ pub(crate) fn rebuild(
 fn last_sequences(db: Db<'_>) -> Result<HashMap<Uuid, i64>, StoreError> {
     let mut last = HashMap::new();
     // Row by row, each id parsed where it lies in the row: no string per aggregate.
-    db.prepare_cached("SELECT aggregate_id, MAX(sequence) FROM events GROUP BY aggregate_id")?
+    db.prepare_held("SELECT aggregate_id, MAX(sequence) FROM events GROUP BY aggregate_id")?
         .for_each_row(params![], |row| {
             let id = row.text(0)?;
             let id = Uuid::parse_str(id).map_err(|_| StoreError::Corrupt(format!("event of aggregate {id:?}")))?;
@@ -464,7 +464,7 @@ fn rebuild_in_transaction(
     let total: i64 = db.query_row("SELECT COUNT(*) FROM events", params![], |r| r.get(0))?;
     // SQLite: projected into staging copies; PostgreSQL: the tables are emptied and refilled.
     let (staged, emptied) = match db {
-        Db::Sqlite(conn) => {
+        Db::Sqlite(conn, _) => {
             digests::register(conn)?;
             (staging::stage(conn, REBUILT_TABLES)?, &[][..])
         }
@@ -481,7 +481,7 @@ fn rebuild_in_transaction(
     let refilled = std::thread::scope(|scope| refill.run(db, reader, scope, progress))?;
     let strays = delete_stray_snapshots(db, refilled.aggregates)?;
     let changes = match db {
-        Db::Sqlite(_) => Some(RebuildChanges {
+        Db::Sqlite(..) => Some(RebuildChanges {
             snapshots_deleted: strays as u64,
             ..refilled.changes
         }),
@@ -574,7 +574,7 @@ impl Refill<'_> {
                     snapshots_written,
                     ..RebuildChanges::default()
                 };
-                if let (Db::Sqlite(conn), Some(from)) = (db, stored_in) {
+                if let (Db::Sqlite(conn, _), Some(from)) = (db, stored_in) {
                     tracing::info!(elapsed = ?self.started.elapsed(), events, "events replayed");
                     let mut stored = staging::StoredRows::new(from, skipped);
                     staging::apply(conn, self.staged, &mut stored, &mut changes)?;
@@ -631,7 +631,7 @@ fn write_replayed(
     progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<(u64, u64), StoreError> {
     for table in emptied {
-        db.execute(&format!("DELETE FROM {table}"), params![])?;
+        db.prepare_cached(&format!("DELETE FROM {table}"))?.execute(params![])?;
     }
     let (mut done, mut snapshots): (u64, u64) = (0, 0);
     for page in &to_write {
@@ -675,7 +675,7 @@ fn write_snapshot(db: Db<'_>, row: &SnapshotRow) -> Result<(), StoreError> {
         "INSERT OR REPLACE INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
     };
-    db.prepare_cached(sql)?.execute_deferred(params![
+    db.prepare_held(sql)?.execute_deferred(params![
         row.aggregate_id,
         row.kind,
         row.business_id,

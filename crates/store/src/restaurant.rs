@@ -40,7 +40,7 @@ pub(crate) fn location_put(
     program_id: Uuid,
     enabled: bool,
 ) -> Result<Location, StoreError> {
-    conn.prepare_cached(
+    conn.prepare_held(
         "INSERT INTO locations (business_id, location_id, program_id, loyalty_enabled, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (business_id, location_id) DO UPDATE SET program_id = excluded.program_id,
@@ -63,7 +63,7 @@ pub(crate) fn location_put(
 
 pub(crate) fn location(conn: Db<'_>, business_id: Uuid, location_id: &str) -> Result<Option<Location>, StoreError> {
     let row: Option<(String, bool, String)> = conn
-        .prepare_cached(
+        .prepare_held(
             "SELECT program_id, loyalty_enabled, updated_at FROM locations WHERE business_id = ?1 AND location_id = ?2",
         )?
         .query_row(params![business_id.to_string(), location_id], |r| {
@@ -82,7 +82,7 @@ pub(crate) fn location(conn: Db<'_>, business_id: Uuid, location_id: &str) -> Re
 }
 
 pub(crate) fn locations(conn: Db<'_>, business_id: Uuid) -> Result<Vec<Location>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_held(
         "SELECT location_id, program_id, loyalty_enabled, updated_at FROM locations WHERE business_id = ?1
          ORDER BY location_id",
     )?;
@@ -110,7 +110,7 @@ pub(crate) fn link_put(
     table_order_id: &str,
     account_id: Uuid,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.prepare_held(
         "INSERT INTO table_order_links (business_id, table_order_id, account_id, linked_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (business_id, table_order_id) DO UPDATE SET account_id = excluded.account_id,
              linked_at = excluded.linked_at",
@@ -130,7 +130,7 @@ pub(crate) fn linked_account(
     table_order_id: &str,
 ) -> Result<Option<Uuid>, StoreError> {
     let found: Option<String> = conn
-        .prepare_cached("SELECT account_id FROM table_order_links WHERE business_id = ?1 AND table_order_id = ?2")?
+        .prepare_held("SELECT account_id FROM table_order_links WHERE business_id = ?1 AND table_order_id = ?2")?
         .query_row(params![business_id.to_string(), table_order_id], |r| r.get(0))
         .optional()?;
     found.as_deref().map(uuid).transpose()
@@ -142,7 +142,7 @@ pub(crate) fn account_of_customer(
     customer_id: &str,
 ) -> Result<Option<Uuid>, StoreError> {
     let found: Option<String> = conn
-        .prepare_cached("SELECT account_id FROM accounts WHERE program_id = ?1 AND customer_id = ?2 LIMIT 1")?
+        .prepare_held("SELECT account_id FROM accounts WHERE program_id = ?1 AND customer_id = ?2 LIMIT 1")?
         .query_row(params![program_id.to_string(), customer_id], |r| r.get(0))
         .optional()?;
     found.as_deref().map(uuid).transpose()
@@ -155,7 +155,7 @@ pub(crate) fn payment(
     payment_ref: &str,
 ) -> Result<Option<PaymentRecord>, StoreError> {
     let row: Option<(String, Option<String>, Option<String>)> = conn
-        .prepare_cached(
+        .prepare_held(
             "SELECT outcome, account_id, transaction_id FROM payments
              WHERE business_id = ?1 AND source = ?2 AND payment_ref = ?3",
         )?
@@ -184,7 +184,7 @@ pub(crate) fn payment_put(
     amount: &str,
     record: &PaymentRecord,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.prepare_held(
         "INSERT INTO payments (business_id, source, payment_ref, location_id, amount, outcome, account_id,
                                transaction_id, received_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -220,7 +220,7 @@ pub(crate) fn unclaimed(
     payment_ref: &str,
 ) -> Result<Option<UnclaimedPayment>, StoreError> {
     let row: Option<(Option<String>, String, String)> = conn
-        .prepare_cached(
+        .prepare_held(
             "SELECT location_id, amount, received_at FROM payments
              WHERE business_id = ?1 AND source = ?2 AND payment_ref = ?3 AND outcome = 'NO_ACCOUNT'",
         )?
@@ -247,7 +247,7 @@ pub(crate) fn claimed(
     account_id: Uuid,
     transaction_id: Uuid,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.prepare_held(
         "UPDATE payments SET outcome = 'CLAIMED', account_id = ?4, transaction_id = ?5
          WHERE business_id = ?1 AND source = ?2 AND payment_ref = ?3",
     )?

@@ -111,7 +111,7 @@ enum Readers {
 impl Readers {
     fn with<T>(&self, f: impl FnOnce(Db<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
         match self {
-            Readers::Sqlite(pool) => pool.with(|conn| f(Db::Sqlite(conn))),
+            Readers::Sqlite(pool) => pool.with(|conn| f(Db::sqlite(conn))),
             Readers::Pg(pool) => pool.with(|conn| f(Db::Pg(conn))),
         }
     }
@@ -545,7 +545,10 @@ impl Store {
                 let reader = crate::sqlite::open_reader(path)?;
                 reader.pragma_update(None, "mmap_size", REBUILD_MMAP_BYTES)?;
                 let reader = crate::rebuild::Reader::Sqlite(reader);
-                crate::rebuild::rebuild(Db::Sqlite(&conn), reader, self.inner.rebuild_page_count, progress)
+                // The projections' statements, run once or more per event, are held prepared.
+                let held = crate::sqlite::HeldStatements::new(&conn);
+                let db = Db::Sqlite(&conn, Some(&held));
+                crate::rebuild::rebuild(db, reader, self.inner.rebuild_page_count, progress)
             }
             Backend::Postgres(url) => off_runtime(|| {
                 let conn = crate::postgres::connect(url)?;

@@ -118,9 +118,9 @@ pub(crate) fn get(conn: Db<'_>, business_id: Uuid, webhook_id: Uuid) -> Result<O
 /// Remove a subscription and its undelivered deliveries; whether it existed.
 pub(crate) fn delete(conn: Db<'_>, business_id: Uuid, webhook_id: Uuid) -> Result<bool, StoreError> {
     let removed = conn
-        .prepare_cached("DELETE FROM webhooks WHERE webhook_id = ?1 AND business_id = ?2")?
+        .prepare_held("DELETE FROM webhooks WHERE webhook_id = ?1 AND business_id = ?2")?
         .execute(params![webhook_id.to_string(), business_id.to_string()])?;
-    conn.prepare_cached("DELETE FROM webhook_deliveries WHERE webhook_id = ?1 AND status = 'PENDING'")?
+    conn.prepare_held("DELETE FROM webhook_deliveries WHERE webhook_id = ?1 AND status = 'PENDING'")?
         .execute([webhook_id.to_string()])?;
     Ok(removed == 1)
 }
@@ -140,7 +140,7 @@ pub(crate) fn enqueue(
     let mut queued = 0;
     for hook in hooks {
         queued += conn
-            .prepare_cached(
+            .prepare_held(
                 "INSERT INTO webhook_deliveries (delivery_id, webhook_id, business_id, event_id, event_type, event, status,
                                                  attempts, next_attempt_at, created_at, aggregate_id, position)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'PENDING', 0, ?7, ?7, ?8, ?9)
@@ -263,14 +263,14 @@ pub(crate) fn record_attempt(
 ) -> Result<(), StoreError> {
     match outcome {
         Ok(()) => {
-            conn.prepare_cached(
+            conn.prepare_held(
                 "UPDATE webhook_deliveries SET status = 'DELIVERED', attempts = attempts + 1, last_status_code = ?2,
                         last_error = NULL, next_attempt_at = NULL, delivered_at = ?3 WHERE delivery_id = ?1",
             )?
             .execute(params![delivery_id.to_string(), status_code, time::format(now)])?;
         }
         Err((error, retry_at)) => {
-            conn.prepare_cached(
+            conn.prepare_held(
                 "UPDATE webhook_deliveries SET status = ?4, attempts = attempts + 1, last_status_code = ?2,
                         last_error = ?3, next_attempt_at = ?5 WHERE delivery_id = ?1",
             )?
@@ -292,7 +292,7 @@ pub(crate) fn record_attempt(
 /// The later deliveries of `delivery_id`'s subscription and aggregate wait for its retry: not
 /// due before `retry_at`, so polls neither scan them nor let them fill a page.
 fn hold_back_later(conn: Db<'_>, delivery_id: Uuid, retry_at: DateTime<Utc>) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.prepare_held(
         "UPDATE webhook_deliveries SET next_attempt_at = ?2
          WHERE status = 'PENDING' AND next_attempt_at < ?2
            AND webhook_id = (SELECT webhook_id FROM webhook_deliveries WHERE delivery_id = ?1)
@@ -329,7 +329,7 @@ pub(crate) fn replay(
     delivery_id: Uuid,
 ) -> Result<Option<WebhookDelivery>, StoreError> {
     let rows = conn
-        .prepare_cached(
+        .prepare_held(
             "UPDATE webhook_deliveries SET status = 'PENDING', attempts = 0, next_attempt_at = ?3
              WHERE delivery_id = ?1 AND webhook_id = ?2",
         )?

@@ -71,14 +71,14 @@ impl<'c> WriteTx<'c> {
         let id = aggregate_id.to_string();
         let cached = match self.db {
             Db::Pg(conn) => conn.cached_snapshot(&id),
-            Db::Sqlite(_) => None,
+            Db::Sqlite(..) => None,
         };
         let row: Option<(String, String, i64, String)> = match cached {
             Some(row) => row,
             None => {
                 let row = self
                     .db
-                    .prepare_cached(
+                    .prepare_held(
                         "SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1",
                     )?
                     .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
@@ -168,10 +168,10 @@ impl<'c> WriteTx<'c> {
         );
         match self.db {
             // SQLite: the rowid is the position.
-            Db::Sqlite(_) => {
+            Db::Sqlite(..) => {
                 let inserted = self
                     .db
-                    .prepare_cached(
+                    .prepare_held(
                         "INSERT INTO events (event_id, event_type, version, timestamp, aggregate_type, aggregate_id,
                                              sequence, business_id, data, metadata)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -199,7 +199,7 @@ impl<'c> WriteTx<'c> {
             Db::Pg(conn) => {
                 let position = conn.next_position()?;
                 self.db
-                    .prepare_cached(
+                    .prepare_held(
                         "INSERT INTO events (position, event_id, event_type, version, timestamp, aggregate_type,
                                              aggregate_id, sequence, business_id, data, metadata)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -256,7 +256,7 @@ impl<'c> WriteTx<'c> {
         }
         if loaded.version == 0 {
             self.db
-                .prepare_cached(
+                .prepare_held(
                     "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (aggregate_id) DO NOTHING",
@@ -275,7 +275,7 @@ impl<'c> WriteTx<'c> {
                 )
         } else {
             self.db
-                .prepare_cached(
+                .prepare_held(
                     "UPDATE snapshots SET version = ?3, state = ?4, due_at = ?5 WHERE aggregate_id = ?1 AND version = ?2",
                 )?
                 .execute_expecting(params![id, loaded.version, version, state_json, due_at], 1, conflict)
@@ -292,7 +292,7 @@ impl<'c> WriteTx<'c> {
         }
         let row: Option<(String, u16, String)> = self
             .db
-            .prepare_cached(
+            .prepare_held(
                 "SELECT request_hash, status, body FROM idempotency WHERE business_id = ?1 AND idem_key = ?2",
             )?
             .query_row(params![business, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -315,7 +315,7 @@ impl<'c> WriteTx<'c> {
             );
         }
         self.db
-            .prepare_cached(
+            .prepare_held(
                 "INSERT INTO idempotency (business_id, idem_key, request_hash, status, body, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
@@ -341,7 +341,7 @@ impl<'c> WriteTx<'c> {
                 .taken_email_keys(&program_id.to_string(), email_keys)?
                 .into_iter()
                 .collect()),
-            Db::Sqlite(_) => {
+            Db::Sqlite(..) => {
                 let mut taken = HashSet::new();
                 for key in email_keys {
                     if self.email_taken(program_id, key)? {
@@ -369,21 +369,21 @@ impl<'c> WriteTx<'c> {
     pub fn flush(&self) -> Result<(), StoreError> {
         match self.db {
             Db::Pg(conn) => conn.flush(),
-            Db::Sqlite(_) => Ok(()),
+            Db::Sqlite(..) => Ok(()),
         }
     }
 
     /// Whether an account of `program_id` already has this email (compared in lower case).
     pub fn email_taken(&self, program_id: Uuid, email_key: &str) -> Result<bool, StoreError> {
         self.db
-            .prepare_cached("SELECT 1 FROM accounts WHERE program_id = ?1 AND email_key = ?2")?
+            .prepare_held("SELECT 1 FROM accounts WHERE program_id = ?1 AND email_key = ?2")?
             .exists(params![program_id.to_string(), email_key])
     }
 
     /// Whether this account already recorded a purchase with this order reference.
     pub fn order_seen(&self, account_id: Uuid, order_ref: &str) -> Result<bool, StoreError> {
         self.db
-            .prepare_cached("SELECT 1 FROM orders WHERE account_id = ?1 AND order_ref = ?2")?
+            .prepare_held("SELECT 1 FROM orders WHERE account_id = ?1 AND order_ref = ?2")?
             .exists(params![account_id.to_string(), order_ref])
     }
 
@@ -391,7 +391,7 @@ impl<'c> WriteTx<'c> {
     pub fn order_facts(&self, account_id: Uuid, order_ref: &str) -> Result<Option<OrderFacts>, StoreError> {
         let row: Option<(String, i64, String, i64)> = self
             .db
-            .prepare_cached(
+            .prepare_held(
                 "SELECT amount, points_earned, refunded_amount, points_reversed FROM orders
                  WHERE account_id = ?1 AND order_ref = ?2",
             )?
@@ -419,14 +419,14 @@ impl<'c> WriteTx<'c> {
     /// Whether `handler` already handled `event_id`.
     pub fn inbox_seen(&self, handler: &str, event_id: Uuid) -> Result<bool, StoreError> {
         self.db
-            .prepare_cached("SELECT 1 FROM inbox WHERE handler = ?1 AND event_id = ?2")?
+            .prepare_held("SELECT 1 FROM inbox WHERE handler = ?1 AND event_id = ?2")?
             .exists(params![handler, event_id.to_string()])
     }
 
     /// Record that `handler` handled `event_id`, in the transaction of the handler's effects.
     pub fn inbox_record(&self, handler: &str, event_id: Uuid, outcome: &str) -> Result<(), StoreError> {
         self.db
-            .prepare_cached("INSERT INTO inbox (handler, event_id, outcome, handled_at) VALUES (?1, ?2, ?3, ?4)")?
+            .prepare_held("INSERT INTO inbox (handler, event_id, outcome, handled_at) VALUES (?1, ?2, ?3, ?4)")?
             .execute_deferred(params![handler, event_id.to_string(), outcome, time::format(self.now)])?;
         Ok(())
     }
@@ -434,7 +434,7 @@ impl<'c> WriteTx<'c> {
     /// Move the checkpoint `name` to `position`.
     pub fn checkpoint_set(&self, name: &str, position: i64) -> Result<(), StoreError> {
         self.db
-            .prepare_cached(
+            .prepare_held(
                 "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
             )?
@@ -603,7 +603,7 @@ impl<'c> WriteTx<'c> {
         caused_by: Uuid,
     ) -> Result<(), StoreError> {
         self.db
-            .prepare_cached(
+            .prepare_held(
                 "INSERT INTO notifications (notification_id, business_id, account_id, kind, body, caused_by, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
@@ -623,7 +623,7 @@ impl<'c> WriteTx<'c> {
     pub fn reward_claims_by_customer(&self, reward_id: Uuid, customer_id: &str) -> Result<u64, StoreError> {
         let count: i64 = self
             .db
-            .prepare_cached("SELECT COUNT(*) FROM reward_claims WHERE reward_id = ?1 AND customer_id = ?2")?
+            .prepare_held("SELECT COUNT(*) FROM reward_claims WHERE reward_id = ?1 AND customer_id = ?2")?
             .query_row(params![reward_id.to_string(), customer_id], |r| r.get(0))?;
         Ok(count as u64)
     }
@@ -632,7 +632,7 @@ impl<'c> WriteTx<'c> {
     pub fn reward_count(&self, program_id: Uuid) -> Result<u64, StoreError> {
         let count: i64 = self
             .db
-            .prepare_cached("SELECT COUNT(*) FROM rewards WHERE program_id = ?1")?
+            .prepare_held("SELECT COUNT(*) FROM rewards WHERE program_id = ?1")?
             .query_row([program_id.to_string()], |r| r.get(0))?;
         Ok(count as u64)
     }
@@ -641,7 +641,7 @@ impl<'c> WriteTx<'c> {
     pub fn account_count(&self, program_id: Uuid) -> Result<u64, StoreError> {
         let count: i64 = self
             .db
-            .prepare_cached("SELECT COUNT(*) FROM accounts WHERE program_id = ?1")?
+            .prepare_held("SELECT COUNT(*) FROM accounts WHERE program_id = ?1")?
             .query_row([program_id.to_string()], |r| r.get(0))?;
         Ok(count as u64)
     }
@@ -654,7 +654,7 @@ impl<'c> WriteTx<'c> {
             created_at: self.now,
         };
         self.db
-            .prepare_cached(
+            .prepare_held(
                 "INSERT INTO businesses (business_id, name, api_key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![

@@ -6,6 +6,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Db, PgConn};
 use crate::postgres::syncer::{Committed, Syncer};
+use crate::sqlite::HeldStatements;
 use crate::write_tx::WriteTx;
 use crate::{Prefetch, StoreError, CONFLICT_RETRY_COUNT_MAX, WRITER_BATCH_COUNT_MAX};
 
@@ -19,27 +20,43 @@ pub(crate) enum WriterConn {
     },
 }
 
-impl WriterConn {
-    fn db(&self) -> Db<'_> {
-        match self {
-            WriterConn::Sqlite(conn) => Db::Sqlite(conn),
-            WriterConn::Pg { conn, .. } => Db::Pg(conn.as_ref()),
-        }
-    }
+/// The connection the writer runs its batches on.
+trait BatchConn {
+    /// The connection for the next batch.
+    fn for_batch(&mut self) -> Db<'_>;
+}
 
-    /// Reconnect a PostgreSQL connection that was closed under us.
-    fn ensure_open(&mut self) {
-        if let WriterConn::Pg { conn, url } = self {
-            if conn.is_closed() {
-                match crate::postgres::connect(url) {
-                    Ok(fresh) => {
-                        tracing::warn!("writer reconnected to PostgreSQL");
-                        **conn = fresh;
-                    }
-                    Err(e) => tracing::error!(error = %e, "writer could not reconnect to PostgreSQL"),
+/// SQLite: the writer's connection, with the statements it holds prepared (see
+/// [`HeldStatements`]).
+struct SqliteWriter<'c> {
+    conn: &'c rusqlite::Connection,
+    held: HeldStatements<'c>,
+}
+
+impl BatchConn for SqliteWriter<'_> {
+    fn for_batch(&mut self) -> Db<'_> {
+        Db::Sqlite(self.conn, Some(&self.held))
+    }
+}
+
+/// PostgreSQL: the writer's connection, with the URL to reconnect after the server closed it.
+struct PgWriter {
+    conn: Box<PgConn>,
+    url: String,
+}
+
+impl BatchConn for PgWriter {
+    fn for_batch(&mut self) -> Db<'_> {
+        if self.conn.is_closed() {
+            match crate::postgres::connect(&self.url) {
+                Ok(fresh) => {
+                    tracing::warn!("writer reconnected to PostgreSQL");
+                    *self.conn = fresh;
                 }
+                Err(e) => tracing::error!(error = %e, "writer could not reconnect to PostgreSQL"),
             }
         }
+        Db::Pg(self.conn.as_ref())
     }
 }
 
@@ -93,7 +110,22 @@ pub(crate) type JobBox = Box<dyn WriteJob>;
 /// without waiting for the disk and the syncer answers their jobs once they are durable (see
 /// [`crate::postgres::syncer`]); otherwise each commit is durable when it returns (SQLite's
 /// `synchronous = FULL`) and the jobs are answered at once.
-pub(crate) fn run(mut conn: WriterConn, mut jobs: mpsc::Receiver<JobBox>, syncer: Option<Syncer>) {
+pub(crate) fn run(conn: WriterConn, jobs: mpsc::Receiver<JobBox>, syncer: Option<Syncer>) {
+    match conn {
+        WriterConn::Sqlite(conn) => serve(
+            SqliteWriter {
+                conn: &conn,
+                held: HeldStatements::new(&conn),
+            },
+            jobs,
+            syncer,
+        ),
+        WriterConn::Pg { conn, url } => serve(PgWriter { conn, url }, jobs, syncer),
+    }
+}
+
+/// The writer's loop (see [`run`]).
+fn serve(mut conn: impl BatchConn, mut jobs: mpsc::Receiver<JobBox>, syncer: Option<Syncer>) {
     let mut batch: Vec<JobBox> = Vec::with_capacity(WRITER_BATCH_COUNT_MAX);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -103,9 +135,9 @@ pub(crate) fn run(mut conn: WriterConn, mut jobs: mpsc::Receiver<JobBox>, syncer
                 Err(_) => break,
             }
         }
-        conn.ensure_open();
+        let db = conn.for_batch();
         let sent_at = Instant::now();
-        let answers = commit_batch(conn.db(), &mut batch, syncer.is_some());
+        let answers = commit_batch(db, &mut batch, syncer.is_some());
         match &syncer {
             Some(syncer) => syncer.send(Committed { sent_at, answers }),
             None => {
@@ -130,7 +162,7 @@ fn begin(db: Db<'_>, batch: &[JobBox]) -> Result<(), StoreError> {
             let hints: Vec<&Prefetch> = batch.iter().filter_map(|job| job.prefetch()).collect();
             conn.begin_batch(&hints)
         }
-        Db::Sqlite(_) => db.begin(),
+        Db::Sqlite(..) => db.begin(),
     }
 }
 
@@ -211,7 +243,7 @@ fn run_batch(
     let single = batch.len() == 1;
     for job in batch.iter_mut() {
         let outcome = match db {
-            Db::Sqlite(conn) if !strict => match run_unguarded(conn, job.as_mut(), now) {
+            Db::Sqlite(conn, _) if !strict => match run_unguarded(db, conn, job.as_mut(), now) {
                 Unguarded::Done(outcome) => outcome,
                 // A batch of one (an import, say) needs no second run to keep the others'
                 // work: rolling back answers its job, unless it is a conflict to retry.
@@ -270,11 +302,16 @@ enum Unguarded {
 /// always changed nothing, which SQLite's count of changed rows tells: a failed statement's own
 /// changes are undone by SQLite and not counted. A conflict is then retried as in
 /// [`run_in_savepoint`].
-fn run_unguarded(conn: &rusqlite::Connection, job: &mut dyn WriteJob, now: chrono::DateTime<chrono::Utc>) -> Unguarded {
+fn run_unguarded(
+    db: Db<'_>,
+    conn: &rusqlite::Connection,
+    job: &mut dyn WriteJob,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Unguarded {
     let mut attempt = 0;
     loop {
         let before = conn.total_changes();
-        let mut tx = WriteTx::new(Db::Sqlite(conn), now);
+        let mut tx = WriteTx::new(db, now);
         let Err(error) = job.run(&mut tx) else {
             return Unguarded::Done(Ok(()));
         };
