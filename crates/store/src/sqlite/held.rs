@@ -150,21 +150,40 @@ mod tests {
         assert_eq!(values, ["v0!", "v1!!", "v2!"]);
     }
 
-    /// Every execution binds every parameter again: a NULL bound after text is NULL.
+    /// A held statement run inside another's row callback finds the holder busy and runs from
+    /// rusqlite's cache; run afterwards on its own, it is the held one again.
     #[test]
-    fn each_execution_binds_its_own_values() {
+    fn a_held_statement_run_inside_anothers_rows_runs_from_the_cache() {
         let conn = Connection::open_in_memory().expect("open");
-        conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
-            .expect("schema");
+        conn.execute_batch(
+            "CREATE TABLE t (k INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO t VALUES (1, 0), (2, 0)",
+        )
+        .expect("schema");
         let held = HeldStatements::new(&conn);
         let db = Db::Sqlite(&conn, Some(&held));
-        let insert = "INSERT INTO t (k, v) VALUES (?1, ?2)";
-        db.execute(insert, params![1_i64, Some("text")]).expect("insert");
-        db.execute(insert, params![2_i64, None::<&str>]).expect("insert");
-        let nulls: i64 = db
-            .query_row("SELECT COUNT(*) FROM t WHERE v IS NULL", params![], |row| row.get(0))
-            .expect("count");
-        assert_eq!(nulls, 1);
-        assert_eq!(held_count(&held), 2);
+        let bump = "UPDATE t SET n = n + 1 WHERE k = ?1";
+        let mut update = db.prepare_held(bump).expect("held while nothing runs");
+        assert!(matches!(
+            update,
+            crate::db::Stmt::Sqlite(crate::db::SqliteStmt::Held { .. })
+        ));
+        db.prepare_held("SELECT k FROM t ORDER BY k")
+            .expect("select")
+            .for_each_row(params![], |row| {
+                let k: i64 = row.get(0)?;
+                assert_eq!(update.execute(params![k])?, 1);
+                Ok(())
+            })
+            .expect("rows");
+        assert_eq!(update.execute(params![1_i64]).expect("on its own"), 1);
+        assert_eq!(held_count(&held), 2, "the update and the select, each once");
+        let counts: Vec<i64> = db
+            .prepare_held("SELECT n FROM t ORDER BY k")
+            .expect("select")
+            .query_map(params![], |row| row.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("counts");
+        assert_eq!(counts, [2, 1]);
     }
 }
