@@ -167,32 +167,37 @@ impl<'c> WriteTx<'c> {
             event.business_id.to_string(),
         );
         match self.db {
-            // SQLite: the rowid is the position.
-            Db::Sqlite(..) => {
+            // SQLite: the rowid is the position, read back as the connection's last inserted
+            // rowid (the events table has no triggers). Not `RETURNING position`: SQLite runs a
+            // statement with RETURNING as one that may write several rows, in a statement
+            // journal of its own, which copied every page the insert changed, and collects the
+            // returned rows: 37,000 of the writer's 111,000 instructions per accrual appended
+            // (callgrind).
+            Db::Sqlite(conn, _) => {
                 let inserted = self
                     .db
                     .prepare_held(
                         "INSERT INTO events (event_id, event_type, version, timestamp, aggregate_type, aggregate_id,
                                              sequence, business_id, data, metadata)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                         RETURNING position",
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     )?
-                    .query_row(
-                        params![
-                            event_id,
-                            event.event_type,
-                            event.version,
-                            timestamp,
-                            event.aggregate_type,
-                            aggregate_id,
-                            event.sequence,
-                            business_id,
-                            data,
-                            metadata_json,
-                        ],
-                        |r| r.get(0),
-                    );
-                inserted.map_err(|e| if e.is_unique_violation() { conflict() } else { e })
+                    .execute(params![
+                        event_id,
+                        event.event_type,
+                        event.version,
+                        timestamp,
+                        event.aggregate_type,
+                        aggregate_id,
+                        event.sequence,
+                        business_id,
+                        data,
+                        metadata_json,
+                    ]);
+                match inserted {
+                    Ok(_) => Ok(conn.last_insert_rowid()),
+                    Err(e) if e.is_unique_violation() => Err(conflict()),
+                    Err(e) => Err(e),
+                }
             }
             // PostgreSQL: this transaction holds the event-log lock, so it gives out the
             // positions itself, and the insert joins the command's pipeline.
