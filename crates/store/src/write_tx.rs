@@ -155,7 +155,7 @@ impl<'c> WriteTx<'c> {
     }
 
     fn insert_event(&self, event: &StoredEvent, metadata_json: &str) -> Result<i64, StoreError> {
-        let conflict = || StoreError::Conflict {
+        let conflict = StoreError::Conflict {
             aggregate_id: event.aggregate_id.to_string(),
             expected: (event.sequence - 1) as u64,
         };
@@ -166,67 +166,44 @@ impl<'c> WriteTx<'c> {
             event.aggregate_id.to_string(),
             event.business_id.to_string(),
         );
-        match self.db {
-            // SQLite: the rowid is the position, read back as the connection's last inserted
-            // rowid (the events table has no triggers). Not `RETURNING position`: SQLite runs a
-            // statement with RETURNING as one that may write several rows, in a statement
-            // journal of its own, which copied every page the insert changed, and collects the
-            // returned rows: 37,000 of the writer's 111,000 instructions per accrual appended
-            // (callgrind).
-            Db::Sqlite(conn, _) => {
-                let inserted = self
-                    .db
-                    .prepare_held(
-                        "INSERT INTO events (event_id, event_type, version, timestamp, aggregate_type, aggregate_id,
-                                             sequence, business_id, data, metadata)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    )?
-                    .execute(params![
-                        event_id,
-                        event.event_type,
-                        event.version,
-                        timestamp,
-                        event.aggregate_type,
-                        aggregate_id,
-                        event.sequence,
-                        business_id,
-                        data,
-                        metadata_json,
-                    ]);
-                match inserted {
-                    Ok(_) => Ok(conn.last_insert_rowid()),
-                    Err(e) if e.is_unique_violation() => Err(conflict()),
-                    Err(e) => Err(e),
-                }
-            }
-            // PostgreSQL: this transaction holds the event-log lock, so it gives out the
-            // positions itself, and the insert joins the command's pipeline.
-            Db::Pg(conn) => {
-                let position = conn.next_position()?;
-                self.db
-                    .prepare_held(
-                        "INSERT INTO events (position, event_id, event_type, version, timestamp, aggregate_type,
-                                             aggregate_id, sequence, business_id, data, metadata)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                    )?
-                    .insert_batched(
-                        params![
-                            position,
-                            event_id,
-                            event.event_type,
-                            event.version,
-                            timestamp,
-                            event.aggregate_type,
-                            aggregate_id,
-                            event.sequence,
-                            business_id,
-                            data,
-                            metadata_json,
-                        ],
-                        Some(conflict()),
-                    )?;
-                Ok(position)
-            }
+        // PostgreSQL: this transaction holds the event-log lock, so it gives out the positions
+        // itself, and the insert joins the command's pipeline. SQLite: the position is the
+        // rowid, and a NULL one is the next; it is read back as the connection's last inserted
+        // rowid (the events table has no triggers). Not with `RETURNING position`: SQLite runs
+        // a statement with RETURNING as one that may write several rows, in a statement
+        // journal of its own, which copied every page the insert changed, and collects the
+        // returned rows: 37,000 of the writer's 111,000 instructions per accrual appended
+        // (callgrind).
+        let given = match self.db {
+            Db::Pg(conn) => Some(conn.next_position()?),
+            Db::Sqlite(..) => None,
+        };
+        self.db
+            .prepare_held(
+                "INSERT INTO events (position, event_id, event_type, version, timestamp, aggregate_type,
+                                     aggregate_id, sequence, business_id, data, metadata)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .insert_batched(
+                params![
+                    given,
+                    event_id,
+                    event.event_type,
+                    event.version,
+                    timestamp,
+                    event.aggregate_type,
+                    aggregate_id,
+                    event.sequence,
+                    business_id,
+                    data,
+                    metadata_json,
+                ],
+                Some(conflict),
+            )?;
+        match (self.db, given) {
+            (Db::Sqlite(conn, _), _) => Ok(conn.last_insert_rowid()),
+            (Db::Pg(_), Some(position)) => Ok(position),
+            (Db::Pg(_), None) => Err(StoreError::Corrupt("an event appended without a position".to_owned())),
         }
     }
 
