@@ -105,6 +105,16 @@ mod tests {
         held.held.borrow().statements.len()
     }
 
+    /// The first column of every row `sql` returns.
+    fn column<T: crate::db::FromColumn>(db: Db<'_>, sql: &'static str) -> Vec<T> {
+        db.prepare_held(sql)
+            .expect("select")
+            .query_map(params![], |row| row.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("values")
+    }
+
     /// A statement is prepared once, however often it runs; one run inside another's row
     /// callback is served by rusqlite's cache, and is held once it runs outside.
     #[test]
@@ -140,14 +150,10 @@ mod tests {
         db.execute("UPDATE t SET v = v || '!' WHERE k = ?1", params![1_i64])
             .expect("update");
         assert_eq!(held_count(&held), 3, "run on its own, the update is held");
-        let values: Vec<String> = db
-            .prepare_held("SELECT v FROM t ORDER BY k")
-            .expect("select")
-            .query_map(params![], |row| row.get(0))
-            .expect("rows")
-            .collect::<Result<_, _>>()
-            .expect("values");
-        assert_eq!(values, ["v0!", "v1!!", "v2!"]);
+        assert_eq!(
+            column::<String>(db, "SELECT v FROM t ORDER BY k"),
+            ["v0!", "v1!!", "v2!"]
+        );
     }
 
     /// A held statement run inside another's row callback finds the holder busy and runs from
@@ -177,13 +183,6 @@ mod tests {
             .expect("rows");
         assert_eq!(update.execute(params![1_i64]).expect("on its own"), 1);
         assert_eq!(held_count(&held), 2, "the update and the select, each once");
-        let counts: Vec<i64> = db
-            .prepare_held("SELECT n FROM t ORDER BY k")
-            .expect("select")
-            .query_map(params![], |row| row.get(0))
-            .expect("rows")
-            .collect::<Result<_, _>>()
-            .expect("counts");
-        assert_eq!(counts, [2, 1]);
+        assert_eq!(column::<i64>(db, "SELECT n FROM t ORDER BY k"), [2, 1]);
     }
 }
