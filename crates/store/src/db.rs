@@ -4,7 +4,11 @@
 //! handful of plain types (integers, text, reals, NULL), which is all the schema stores.
 //!
 //! The surface mirrors rusqlite's (`prepare_cached`, `query_row`, `query_map`, `execute`,
-//! `exists`), so a query reads the same whichever database runs it.
+//! `exists`), so a query reads the same whichever database runs it. The store's own SQL, a
+//! `'static` text, is prepared with `prepare_held`: on the SQLite connections that run the same
+//! statements over and over (the writer's, the rebuild's) it stays prepared (see
+//! [`crate::sqlite::HeldStatements`]); elsewhere it comes from the cache as with
+//! `prepare_cached`, which is for SQL made at run time.
 //!
 //! A bound page size is written `LIMIT CAST(?N AS BIGINT)`, never as a bare parameter: SQLite's planner
 //! reads a bare LIMIT parameter's value, and marks the statement to be prepared again whenever
