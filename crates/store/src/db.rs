@@ -267,16 +267,21 @@ impl Stmt<'_> {
     /// An insert whose row nothing in the transaction writes again before the flush's updates
     /// (events, ledger, idempotency records, new accounts): at once on SQLite; on PostgreSQL a
     /// row of the flush's multi-row insert into that table (see `postgres::bulk`). A
-    /// unique-index violation means `otherwise` when given.
-    pub fn insert_batched(&mut self, params: impl Params, otherwise: Option<StoreError>) -> Result<(), StoreError> {
+    /// unique-index violation means the error `otherwise` makes, if it makes one (on SQLite
+    /// only then, as in [`Self::execute_keyed`]).
+    pub fn insert_batched(
+        &mut self,
+        params: impl Params,
+        otherwise: impl FnOnce() -> Option<StoreError>,
+    ) -> Result<(), StoreError> {
         match self {
-            Stmt::Sqlite(_) => match (self.execute(params), otherwise) {
-                (Ok(_), _) => Ok(()),
-                (Err(e), Some(otherwise)) if e.is_unique_violation() => Err(otherwise),
-                (Err(e), _) => Err(e),
+            Stmt::Sqlite(_) => match self.execute(params) {
+                Ok(_) => Ok(()),
+                Err(e) if e.is_unique_violation() => Err(otherwise().unwrap_or(e)),
+                Err(e) => Err(e),
             },
             Stmt::Pg { conn, sql, .. } => {
-                conn.defer_row(sql.clone(), owned(params.values()), otherwise);
+                conn.defer_row(sql.clone(), owned(params.values()), otherwise());
                 Ok(())
             }
         }

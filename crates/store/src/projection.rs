@@ -102,7 +102,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
                     at,
                     at
                 ],
-                None,
+                || None,
             )?;
         }
         AccountEvent::PurchaseRecorded(e) => {
@@ -435,7 +435,7 @@ fn insert_transaction(
         at,
         entry.unrecovered_points
         ],
-        None,
+        || None,
     )?;
     Ok(())
 }

@@ -155,7 +155,7 @@ impl<'c> WriteTx<'c> {
     }
 
     fn insert_event(&self, event: &StoredEvent, metadata_json: &str) -> Result<i64, StoreError> {
-        let conflict = StoreError::Conflict {
+        let conflict = || StoreError::Conflict {
             aggregate_id: event.aggregate_id.to_string(),
             expected: (event.sequence - 1) as u64,
         };
@@ -198,7 +198,7 @@ impl<'c> WriteTx<'c> {
                     data,
                     metadata_json,
                 ],
-                Some(conflict),
+                || Some(conflict()),
             )?;
         match (self.db, given) {
             (Db::Sqlite(conn, _), _) => Ok(conn.last_insert_rowid()),
@@ -310,7 +310,7 @@ impl<'c> WriteTx<'c> {
                     body,
                     time::format(self.now)
                 ],
-                None,
+                || None,
             )?;
         Ok(())
     }
