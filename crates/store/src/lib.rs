@@ -26,6 +26,7 @@ mod projection;
 mod queries;
 mod rebuild;
 mod restaurant;
+mod shared_loads;
 mod sqlite;
 mod store;
 mod time;

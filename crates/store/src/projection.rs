@@ -7,15 +7,26 @@ use loyalty_domain::program::{ProgramDefinition, ProgramEvent, ProgramStatus};
 use loyalty_domain::reward::RewardEvent;
 use loyalty_domain::values::Money;
 use loyalty_domain::LoyaltyEvent;
+use uuid::Uuid;
 
+use crate::queries::TransactionRow;
 use crate::time;
 use crate::{StoreError, StoredEvent};
 
-/// Apply `event` (stored as `stored`) to the read models.
-pub(crate) fn project(conn: Db<'_>, stored: &StoredEvent, event: &LoyaltyEvent) -> Result<(), StoreError> {
+/// The ledger rows an append projected, with their business (see [`project`]).
+pub(crate) type Projected = Vec<(Uuid, TransactionRow)>;
+
+/// Apply `event` (stored as `stored`) to the read models. A ledger row it adds is also pushed
+/// onto `ledger`, when given: the writer answers the command from it without reading it back.
+pub(crate) fn project(
+    conn: Db<'_>,
+    stored: &StoredEvent,
+    event: &LoyaltyEvent,
+    ledger: Option<&mut Projected>,
+) -> Result<(), StoreError> {
     match event {
         LoyaltyEvent::Program(e) => project_program(conn, stored, e),
-        LoyaltyEvent::Account(e) => project_account(conn, stored, e),
+        LoyaltyEvent::Account(e) => project_account(conn, stored, e, ledger),
         LoyaltyEvent::Reward(e) => project_reward(conn, stored, e),
     }
 }
@@ -70,7 +81,12 @@ fn project_program(conn: Db<'_>, stored: &StoredEvent, event: &ProgramEvent) -> 
     Ok(())
 }
 
-fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> Result<(), StoreError> {
+fn project_account(
+    conn: Db<'_>,
+    stored: &StoredEvent,
+    event: &AccountEvent,
+    ledger: Option<&mut Projected>,
+) -> Result<(), StoreError> {
     let id = stored.aggregate_id.to_string();
     let at = time::format(stored.timestamp);
     match event {
@@ -173,6 +189,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
                 conn,
                 stored,
                 (&id, &at),
+                ledger,
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "EARN",
@@ -196,6 +213,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
                 conn,
                 stored,
                 (&id, &at),
+                ledger,
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "EXPIRE",
@@ -217,6 +235,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
                 conn,
                 stored,
                 (&id, &at),
+                ledger,
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "EARN",
@@ -237,6 +256,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
                 conn,
                 stored,
                 (&id, &at),
+                ledger,
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "REDEEM",
@@ -274,6 +294,7 @@ fn project_account(conn: Db<'_>, stored: &StoredEvent, event: &AccountEvent) -> 
                 conn,
                 stored,
                 (&id, &at),
+                ledger,
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "REVERSAL",
@@ -389,31 +410,14 @@ struct Ledger<'a> {
 }
 
 /// Add `entry` to the ledger of the account `id` whose event `stored` (stored at `at`, as
-/// [`time::format`] writes it) made it.
+/// [`time::format`] writes it) made it, and push the row onto `ledger` (see [`project`]).
 fn insert_transaction(
     conn: Db<'_>,
     stored: &StoredEvent,
     (id, at): (&str, &str),
+    ledger: Option<&mut Projected>,
     entry: &Ledger<'_>,
 ) -> Result<(), StoreError> {
-    if let Db::Pg(pg) = conn {
-        pg.remember_transaction(
-            entry.transaction_id.clone(),
-            stored.business_id.to_string(),
-            crate::queries::TransactionRow {
-                transaction_id: entry.transaction_id.clone(),
-                kind: entry.kind.to_owned(),
-                points_changed: entry.points_changed,
-                new_balance: entry.new_balance,
-                reason: entry.reason.to_owned(),
-                order_ref: entry.order_ref.map(str::to_owned),
-                reward_id: entry.reward_id.clone(),
-                expires_at: entry.expires_at.clone(),
-                timestamp: at.to_owned(),
-                unrecovered_points: entry.unrecovered_points,
-            },
-        );
-    }
     conn.prepare_held(
         "INSERT INTO transactions (transaction_id, position, account_id, business_id, type, points_changed, new_balance,
                                    reason, order_ref, reward_id, expires_at, timestamp, unrecovered_points)
@@ -437,6 +441,23 @@ fn insert_transaction(
         ],
         || None,
     )?;
+    if let Some(ledger) = ledger {
+        ledger.push((
+            stored.business_id,
+            TransactionRow {
+                transaction_id: entry.transaction_id.clone(),
+                kind: entry.kind.to_owned(),
+                points_changed: entry.points_changed,
+                new_balance: entry.new_balance,
+                reason: entry.reason.to_owned(),
+                order_ref: entry.order_ref.map(str::to_owned),
+                reward_id: entry.reward_id.clone(),
+                expires_at: entry.expires_at.clone(),
+                timestamp: at.to_owned(),
+                unrecovered_points: entry.unrecovered_points,
+            },
+        ));
+    }
     Ok(())
 }
 

@@ -291,16 +291,6 @@ pub fn transaction(
     business_id: Uuid,
     transaction_id: Uuid,
 ) -> Result<Option<TransactionView>, StoreError> {
-    // The writer's PostgreSQL transaction answers what it projected itself, without a read.
-    if let Db::Pg(pg) = conn {
-        if let Some((owner, row)) = pg.projected_transaction(&transaction_id.to_string()) {
-            return if owner == business_id.to_string() {
-                row.into_view().map(Some)
-            } else {
-                Ok(None)
-            };
-        }
-    }
     let row = conn
         .prepare_cached(&format!(
             "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE transaction_id = ?1 AND business_id = ?2"

@@ -9,10 +9,12 @@ use loyalty_domain::{Aggregate, DomainEvent, LoyaltyEvent};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 use uuid::Uuid;
 
 use crate::projection::project;
-use crate::queries;
+use crate::queries::{self, TransactionRow};
+use crate::shared_loads::SharedLoads;
 use crate::views::{AccountView, ProgramView, RewardView, TransactionView};
 use crate::{time, Business, EventMetadata, IdempotencyRecord, StoreError, StoredEvent, StoredResponse};
 
@@ -44,16 +46,23 @@ pub struct WriteTx<'c> {
     /// Each business's webhook subscriptions, read once per job (a page of events fans out
     /// to them; see [`Self::webhook_enqueue`]).
     webhooks: HashMap<Uuid, Vec<crate::Webhook>>,
+    /// Aggregates loaded for every command of the transaction (see [`Self::load_shared`]).
+    shared: &'c SharedLoads,
+    /// The ledger rows this command's appends projected, with their business: the answer of
+    /// a command that just wrote one, without reading it back (see [`Self::transaction_view`]).
+    ledger: Vec<(Uuid, TransactionRow)>,
 }
 
 impl<'c> WriteTx<'c> {
     /// `now` is cut to microseconds, the precision timestamps are stored with, so a time a
     /// decision derives from it (an `expiresAt`) reads back exactly as the aggregate holds it.
-    pub(crate) fn new(db: Db<'c>, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(db: Db<'c>, now: DateTime<Utc>, shared: &'c SharedLoads) -> Self {
         Self {
             db,
             now: now.trunc_subsecs(6),
             webhooks: HashMap::new(),
+            shared,
+            ledger: Vec::new(),
         }
     }
 
@@ -108,6 +117,26 @@ impl<'c> WriteTx<'c> {
         }))
     }
 
+    /// [`Self::load`] for an aggregate that many commands of a batch read and few change (a
+    /// program): loaded once per writer transaction, and shared by its commands until one
+    /// appends to it (see [`crate::shared_loads`]).
+    pub fn load_shared<A>(&self, business_id: Uuid, aggregate_id: Uuid) -> Result<Option<Rc<Loaded<A>>>, StoreError>
+    where
+        A: Aggregate + DeserializeOwned + 'static,
+    {
+        if let Some(loaded) = self.shared.get::<A>(aggregate_id) {
+            if loaded.business_id == business_id {
+                return Ok(Some(loaded));
+            }
+        }
+        let Some(loaded) = self.load::<A>(business_id, aggregate_id)? else {
+            return Ok(None);
+        };
+        let loaded = Rc::new(loaded);
+        self.shared.put(Rc::clone(&loaded));
+        Ok(Some(loaded))
+    }
+
     /// Append `events` after `loaded.version`, update the snapshot and project each event.
     /// Fails with [`StoreError::Conflict`] when another writer appended first.
     pub fn append<A>(
@@ -120,6 +149,7 @@ impl<'c> WriteTx<'c> {
         A: Aggregate + Serialize,
         A::Event: DomainEvent + Into<LoyaltyEvent>,
     {
+        self.shared.forget(loaded.aggregate_id);
         let mut state = loaded.state.clone();
         let mut stored = Vec::with_capacity(events.len());
         let mut sequence = loaded.version;
@@ -142,7 +172,7 @@ impl<'c> WriteTx<'c> {
             };
             let position = self.insert_event(&record, &metadata_json)?;
             let record = StoredEvent { position, ..record };
-            project(self.db, &record, &event.into())?;
+            project(self.db, &record, &event.into(), Some(&mut self.ledger))?;
             stored.push(record);
         }
         self.save_snapshot(loaded, sequence, &state)?;
@@ -665,6 +695,11 @@ impl<'c> WriteTx<'c> {
         business_id: Uuid,
         transaction_id: Uuid,
     ) -> Result<Option<TransactionView>, StoreError> {
-        queries::transaction(self.db, business_id, transaction_id)
+        let id = transaction_id.to_string();
+        match self.ledger.iter().rfind(|(_, row)| row.transaction_id == id) {
+            Some((owner, row)) if *owner == business_id => row.clone().into_view().map(Some),
+            Some(_) => Ok(None),
+            None => queries::transaction(self.db, business_id, transaction_id),
+        }
     }
 }

@@ -6,6 +6,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Db, PgConn};
 use crate::postgres::syncer::{Committed, Syncer};
+use crate::shared_loads::SharedLoads;
 use crate::sqlite::HeldStatements;
 use crate::write_tx::WriteTx;
 use crate::{Prefetch, StoreError, CONFLICT_RETRY_COUNT_MAX, WRITER_BATCH_COUNT_MAX};
@@ -239,11 +240,12 @@ fn run_batch(
         own: false,
     })?;
     let now = chrono::Utc::now();
+    let shared = SharedLoads::default();
     let mut outcomes: Vec<Result<(), StoreError>> = Vec::with_capacity(batch.len());
     let single = batch.len() == 1;
     for job in batch.iter_mut() {
         let outcome = match db {
-            Db::Sqlite(conn, _) if !strict => match run_unguarded(db, conn, job.as_mut(), now) {
+            Db::Sqlite(conn, _) if !strict => match run_unguarded(db, conn, job.as_mut(), now, &shared) {
                 Unguarded::Done(outcome) => outcome,
                 // A batch of one (an import, say) needs no second run to keep the others'
                 // work: rolling back answers its job, unless it is a conflict to retry.
@@ -262,7 +264,7 @@ fn run_batch(
                     })
                 }
             },
-            _ => run_in_savepoint(db, job.as_mut(), now),
+            _ => run_in_savepoint(db, job.as_mut(), now, &shared),
         };
         outcomes.push(outcome);
         if db.batch_poisoned() {
@@ -307,14 +309,18 @@ fn run_unguarded(
     conn: &rusqlite::Connection,
     job: &mut dyn WriteJob,
     now: chrono::DateTime<chrono::Utc>,
+    shared: &SharedLoads,
 ) -> Unguarded {
     let mut attempt = 0;
     loop {
         let before = conn.total_changes();
-        let mut tx = WriteTx::new(db, now);
+        let mut tx = WriteTx::new(db, now, shared);
         let Err(error) = job.run(&mut tx) else {
             return Unguarded::Done(Ok(()));
         };
+        // What the job loaded is still true if it changed nothing, and the whole transaction
+        // is run again if it did; forgetting it all the same keeps the rule simple.
+        shared.clear();
         // Some failures (an I/O error, a full disk) make SQLite roll the whole transaction
         // back itself: that too needs the batch run again.
         if conn.total_changes() != before || conn.is_autocommit() {
@@ -327,16 +333,23 @@ fn run_unguarded(
 }
 
 /// One job in its own savepoint: on error everything it wrote is undone, nothing else is.
-fn run_in_savepoint(db: Db<'_>, job: &mut dyn WriteJob, now: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+fn run_in_savepoint(
+    db: Db<'_>,
+    job: &mut dyn WriteJob,
+    now: chrono::DateTime<chrono::Utc>,
+    shared: &SharedLoads,
+) -> Result<(), StoreError> {
     let mut attempt = 0;
     loop {
         db.savepoint()?;
-        let mut tx = WriteTx::new(db, now);
+        let mut tx = WriteTx::new(db, now, shared);
         // On PostgreSQL what the command queued is sent with the next command's first
         // statement, or before COMMIT; a failure then fails the whole batch.
         let Err(error) = job.run(&mut tx).and_then(|()| db.release_savepoint()) else {
             return Ok(());
         };
+        // What the job loaded after changing it is undone with it.
+        shared.clear();
         db.rollback_to_savepoint()?;
         if !retry_after(&error, &mut attempt) {
             return Err(error);

@@ -36,6 +36,7 @@ use uuid::Uuid;
 
 conformance!(
     a_failing_command_in_a_batch_leaves_the_others_committed,
+    a_shared_load_sees_every_change_its_transaction_keeps_and_none_it_undoes,
     a_stale_append_conflicts_and_is_retried_on_fresh_state,
     a_stale_append_found_by_a_later_read_is_retried_and_the_rest_commits,
     an_idempotency_record_commits_only_with_its_events,
@@ -216,6 +217,62 @@ async fn a_failing_command_in_a_batch_leaves_the_others_committed(kind: Kind) {
         .expect("read")
         .expect("exists");
     assert_eq!(page.items.len(), 133);
+}
+
+async fn a_shared_load_sees_every_change_its_transaction_keeps_and_none_it_undoes(kind: Kind) {
+    let f = Arc::new(fixture(kind).await);
+    let stale = Arc::new(AtomicU32::new(0));
+    let mut handles = Vec::new();
+    for i in 0..120u32 {
+        let (f, stale) = (Arc::clone(&f), Arc::clone(&stale));
+        handles.push(tokio::spawn(async move {
+            let (business, program) = (f.business, f.program);
+            f.store
+                .write(move |tx| {
+                    // Many of these share one transaction: the program loaded for sharing must
+                    // be the program as the transaction has it now.
+                    let shared = tx.load_shared::<Program>(business, program)?.expect("same business");
+                    let fresh = tx.load::<Program>(business, program)?.expect("same business");
+                    if (shared.version, shared.state.status) != (fresh.version, fresh.state.status) {
+                        stale.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if i % 2 == 0 {
+                        let toggle = match fresh.state.status {
+                            ProgramStatus::Active => ProgramCommand::Pause { reason: None },
+                            _ => ProgramCommand::Resume,
+                        };
+                        let events = fresh.state.handle(toggle).expect("accepted");
+                        tx.append(&fresh, events, &EventMetadata::default())?;
+                        // Loaded for sharing after the change, which may yet be undone.
+                        tx.load_shared::<Program>(business, program)?;
+                    }
+                    if i % 6 == 0 {
+                        return Err(StoreError::Corrupt("deliberate failure".to_owned()));
+                    }
+                    Ok(())
+                })
+                .await
+        }));
+    }
+    let mut kept = 0;
+    for handle in handles {
+        if handle.await.expect("task").is_ok() {
+            kept += 1;
+        }
+    }
+    assert_eq!(kept, 100, "every command but each sixth succeeds");
+    assert_eq!(stale.load(Ordering::SeqCst), 0, "no command saw a stale program");
+    let program = f
+        .store
+        .write({
+            let (business, program) = (f.business, f.program);
+            move |tx| Ok(tx.load::<Program>(business, program)?.expect("same business"))
+        })
+        .await
+        .expect("read");
+    // Two events made it; each kept toggle (every second command but each sixth) adds one.
+    assert_eq!(program.version, 2 + 40);
+    assert_eq!(program.state.status, ProgramStatus::Active, "an even number of toggles");
 }
 
 async fn a_stale_append_conflicts_and_is_retried_on_fresh_state(kind: Kind) {

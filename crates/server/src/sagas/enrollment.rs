@@ -56,7 +56,7 @@ impl EventHandler for EnrollmentSaga {
             return Ok(Handled::Skipped("not an enrolment".to_owned()));
         };
         let business_id = event.business_id;
-        let Some(program) = tx.load::<Program>(business_id, enrolled.program_id.0)? else {
+        let Some(program) = tx.load_shared::<Program>(business_id, enrolled.program_id.0)? else {
             return Ok(Handled::Skipped("the program is gone".to_owned()));
         };
         let bonus = program.state.definition.signup_bonus_points.unwrap_or(0);

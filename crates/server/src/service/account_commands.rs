@@ -117,7 +117,7 @@ impl Service {
 
 fn enroll(tx: &mut WriteTx<'_>, ctx: &Context, input: &EnrollInput) -> Result<Decision, StoreError> {
     let business = ctx.business_id;
-    let program = match tx.load::<Program>(business, input.program_id.0)? {
+    let program = match tx.load_shared::<Program>(business, input.program_id.0)? {
         Some(program) if program.state.exists() => program,
         _ => return Ok(Err(ApiError::NotFound("program"))),
     };

@@ -68,7 +68,7 @@ pub fn program_rules(
     account: &loyalty_domain::account::LoyaltyAccount,
 ) -> Result<loyalty_domain::account::ProgramRules, StoreError> {
     let program_id = account.enrollment.as_ref().map(|e| e.program_id.0).unwrap_or_default();
-    match tx.load::<loyalty_domain::program::Program>(business_id, program_id)? {
+    match tx.load_shared::<loyalty_domain::program::Program>(business_id, program_id)? {
         Some(program) if program.state.exists() => Ok(loyalty_domain::account::ProgramRules::of(&program.state)),
         _ => Err(StoreError::Corrupt(format!(
             "an account refers to missing program {program_id}"

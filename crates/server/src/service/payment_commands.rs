@@ -161,7 +161,7 @@ pub fn translate_payment(
     }) else {
         return keep(tx, PaymentOutcome::NoAccount, None, None);
     };
-    let rules = match tx.load::<Program>(business, location.program_id)? {
+    let rules = match tx.load_shared::<Program>(business, location.program_id)? {
         Some(program) if program.state.exists() => ProgramRules::of(&program.state),
         _ => return keep(tx, PaymentOutcome::LocationNotEnabled, None, None),
     };

@@ -48,7 +48,7 @@ fn create(
     definition: &RewardDefinition,
 ) -> Result<Decision, StoreError> {
     let business = ctx.business_id;
-    let program = match tx.load::<Program>(business, program_id.0)? {
+    let program = match tx.load_shared::<Program>(business, program_id.0)? {
         Some(program) if program.state.exists() => program,
         _ => return Ok(Err(ApiError::NotFound("program"))),
     };
@@ -98,7 +98,7 @@ fn redeem(
     else {
         return Ok(Err(ApiError::NotFound("reward")));
     };
-    let program_status = match tx.load::<Program>(business, enrollment.program_id.0)? {
+    let program_status = match tx.load_shared::<Program>(business, enrollment.program_id.0)? {
         Some(program) if program.state.exists() => program.state.status,
         _ => {
             return Err(StoreError::Corrupt(format!(

@@ -29,7 +29,6 @@ use tokio_postgres::{Client, Statement};
 
 use super::bulk::{self, BulkRow, Column};
 use crate::db::{pg_placeholders, Value};
-use crate::queries::TransactionRow;
 use crate::{Prefetch, StoreError};
 
 /// How long a connection attempt may take.
@@ -74,9 +73,6 @@ pub struct PgConn {
     next_position: Cell<Option<i64>>,
     /// Snapshot rows read or written in this transaction (see `cached_snapshot`).
     snapshots: RefCell<HashMap<String, Option<SnapshotRow>>>,
-    /// Ledger rows projected in this transaction, with their business (see
-    /// `projected_transaction`).
-    transactions: RefCell<HashMap<String, (String, TransactionRow)>>,
     /// Idempotency records read or written in this transaction, by (business, key); `None`
     /// when the key is known to be unused (see `cached_idempotency`).
     idempotency: RefCell<HashMap<(String, String), Option<IdempotencyRow>>>,
@@ -133,7 +129,6 @@ impl PgConn {
             strict: Cell::new(false),
             next_position: Cell::new(None),
             snapshots: RefCell::new(HashMap::new()),
-            transactions: RefCell::new(HashMap::new()),
             idempotency: RefCell::new(HashMap::new()),
         })
     }
@@ -314,7 +309,6 @@ impl PgConn {
     pub fn rollback_to_savepoint(&self) -> Result<(), StoreError> {
         // What this command read or wrote may be undone: forget every cached row.
         self.snapshots.borrow_mut().clear();
-        self.transactions.borrow_mut().clear();
         self.idempotency.borrow_mut().clear();
         if !self.command_sent.get() {
             let (pending, bulk) = self.command_start.get();
@@ -444,19 +438,6 @@ impl PgConn {
         self.snapshots.borrow().get(aggregate_id).cloned()
     }
 
-    /// A ledger row this transaction projected: the answer of a command that just wrote it,
-    /// without reading it back.
-    pub(crate) fn projected_transaction(&self, transaction_id: &str) -> Option<(String, TransactionRow)> {
-        self.transactions.borrow().get(transaction_id).cloned()
-    }
-
-    /// Remember a ledger row projected in this transaction.
-    pub(crate) fn remember_transaction(&self, transaction_id: String, business_id: String, row: TransactionRow) {
-        self.transactions
-            .borrow_mut()
-            .insert(transaction_id, (business_id, row));
-    }
-
     /// Remember a snapshot row read or written in this transaction.
     pub fn cache_snapshot(&self, aggregate_id: String, row: Option<SnapshotRow>) {
         self.snapshots.borrow_mut().insert(aggregate_id, row);
@@ -479,7 +460,6 @@ impl PgConn {
         self.command_sent.set(false);
         self.poisoned.set(false);
         self.snapshots.borrow_mut().clear();
-        self.transactions.borrow_mut().clear();
         self.idempotency.borrow_mut().clear();
     }
 
