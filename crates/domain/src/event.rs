@@ -1,17 +1,21 @@
 //! How domain events are named, versioned and turned into the envelope's `data`.
 
 use serde::de::DeserializeOwned;
-use serde::Deserializer;
+use serde::{Deserializer, Serialize};
 use serde_json::Value;
 
 /// An event enum whose variants each have a stable type name, a schema version and a JSON body.
-pub trait DomainEvent: Sized {
+/// Its `Serialize` writes the body, the envelope's `data` (the variant's payload alone: the
+/// enums are `#[serde(untagged)]`), straight to JSON text when an event is stored.
+pub trait DomainEvent: Sized + Serialize {
     /// The seed's dotted name, such as `loyalty.points.earned`.
     fn event_type(&self) -> &'static str;
     /// The schema version written with new events.
     fn version(&self) -> &'static str;
-    /// The envelope's `data`.
-    fn data(&self) -> Value;
+    /// The envelope's `data`, as a [`Value`].
+    fn data(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
     /// Read an event back from its stored type, version and data (a [`Value`], or the JSON text
     /// itself through `&mut serde_json::Deserializer`). The version must be one this code reads:
     /// older versions go through [`crate::upcast`] first.

@@ -36,3 +36,26 @@ pub struct StoredEvent {
     /// 1-based number of this event within its aggregate.
     pub sequence: i64,
 }
+
+/// Where an event stands: all the projector needs of its envelope besides the event itself
+/// (an append has it before the event has an envelope; a rebuild takes it from the stored one).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EventPlace {
+    pub business_id: Uuid,
+    pub aggregate_id: Uuid,
+    pub sequence: i64,
+    pub position: i64,
+    pub timestamp: DateTime<Utc>,
+}
+
+impl From<&StoredEvent> for EventPlace {
+    fn from(stored: &StoredEvent) -> Self {
+        Self {
+            business_id: stored.business_id,
+            aggregate_id: stored.aggregate_id,
+            sequence: stored.sequence,
+            position: stored.position,
+            timestamp: stored.timestamp,
+        }
+    }
+}

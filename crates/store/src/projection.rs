@@ -9,18 +9,19 @@ use loyalty_domain::values::Money;
 use loyalty_domain::LoyaltyEvent;
 use uuid::Uuid;
 
+use crate::envelope::EventPlace;
 use crate::queries::TransactionRow;
 use crate::time;
-use crate::{StoreError, StoredEvent};
+use crate::StoreError;
 
 /// The ledger rows an append projected, with their business (see [`project`]).
 pub(crate) type Projected = Vec<(Uuid, TransactionRow)>;
 
-/// Apply `event` (stored as `stored`) to the read models. A ledger row it adds is also pushed
+/// Apply `event` (standing at `stored`) to the read models. A ledger row it adds is also pushed
 /// onto `ledger`, when given: the writer answers the command from it without reading it back.
 pub(crate) fn project(
     conn: Db<'_>,
-    stored: &StoredEvent,
+    stored: &EventPlace,
     event: &LoyaltyEvent,
     ledger: Option<&mut Projected>,
 ) -> Result<(), StoreError> {
@@ -31,7 +32,7 @@ pub(crate) fn project(
     }
 }
 
-fn project_program(conn: Db<'_>, stored: &StoredEvent, event: &ProgramEvent) -> Result<(), StoreError> {
+fn project_program(conn: Db<'_>, stored: &EventPlace, event: &ProgramEvent) -> Result<(), StoreError> {
     let id = stored.aggregate_id.to_string();
     let at = time::format(stored.timestamp);
     let set_status = |status: ProgramStatus| -> Result<(), StoreError> {
@@ -83,7 +84,7 @@ fn project_program(conn: Db<'_>, stored: &StoredEvent, event: &ProgramEvent) -> 
 
 fn project_account(
     conn: Db<'_>,
-    stored: &StoredEvent,
+    stored: &EventPlace,
     event: &AccountEvent,
     ledger: Option<&mut Projected>,
 ) -> Result<(), StoreError> {
@@ -332,7 +333,7 @@ fn project_account(
     Ok(())
 }
 
-fn project_reward(conn: Db<'_>, stored: &StoredEvent, event: &RewardEvent) -> Result<(), StoreError> {
+fn project_reward(conn: Db<'_>, stored: &EventPlace, event: &RewardEvent) -> Result<(), StoreError> {
     let id = stored.aggregate_id.to_string();
     let at = time::format(stored.timestamp);
     match event {
@@ -413,7 +414,7 @@ struct Ledger<'a> {
 /// [`time::format`] writes it) made it, and push the row onto `ledger` (see [`project`]).
 fn insert_transaction(
     conn: Db<'_>,
-    stored: &StoredEvent,
+    stored: &EventPlace,
     (id, at): (&str, &str),
     ledger: Option<&mut Projected>,
     entry: &Ledger<'_>,

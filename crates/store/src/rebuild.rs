@@ -637,7 +637,7 @@ fn write_replayed(
     for page in &to_write {
         let page = page?;
         for replayed in &page {
-            project(db, &replayed.stored, &replayed.event, None)?;
+            project(db, &(&replayed.stored).into(), &replayed.event, None)?;
             if let Some(snapshot) = &replayed.snapshot {
                 write_snapshot(db, snapshot)?;
                 snapshots += 1;

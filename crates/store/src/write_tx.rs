@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use uuid::Uuid;
 
+use crate::envelope::EventPlace;
 use crate::projection::project;
 use crate::queries::{self, TransactionRow};
 use crate::shared_loads::SharedLoads;
@@ -137,64 +138,58 @@ impl<'c> WriteTx<'c> {
         Ok(Some(loaded))
     }
 
-    /// Append `events` after `loaded.version`, update the snapshot and project each event.
-    /// Fails with [`StoreError::Conflict`] when another writer appended first.
+    /// Append `events` after `loaded.version`, update the snapshot and project each event; the
+    /// state after them. Fails with [`StoreError::Conflict`] when another writer appended first.
     pub fn append<A>(
         &mut self,
         loaded: &Loaded<A>,
         events: Vec<A::Event>,
         metadata: &EventMetadata,
-    ) -> Result<(A, Vec<StoredEvent>), StoreError>
+    ) -> Result<A, StoreError>
     where
         A: Aggregate + Serialize,
         A::Event: DomainEvent + Into<LoyaltyEvent>,
     {
         self.shared.forget(loaded.aggregate_id);
         let mut state = loaded.state.clone();
-        let mut stored = Vec::with_capacity(events.len());
         let mut sequence = loaded.version;
         let metadata_json = serde_json::to_string(metadata)?;
         for event in events {
             sequence += 1;
             state.apply(&event);
-            let record = StoredEvent {
-                event_id: Uuid::now_v7(),
-                event_type: event.event_type().to_owned(),
-                version: event.version().to_owned(),
-                timestamp: self.now,
-                aggregate_id: loaded.aggregate_id,
-                aggregate_type: A::AGGREGATE_TYPE.to_owned(),
+            let mut place = EventPlace {
                 business_id: loaded.business_id,
-                data: event.data(),
-                metadata: metadata.clone(),
-                position: 0,
+                aggregate_id: loaded.aggregate_id,
                 sequence,
+                position: 0,
+                timestamp: self.now,
             };
-            let position = self.insert_event(&record, &metadata_json)?;
-            let record = StoredEvent { position, ..record };
-            project(self.db, &record, &event.into(), Some(&mut self.ledger))?;
-            stored.push(record);
+            place.position = self.insert_event(&place, A::AGGREGATE_TYPE, &event, &metadata_json)?;
+            project(self.db, &place, &event.into(), Some(&mut self.ledger))?;
         }
         self.save_snapshot(loaded, sequence, &state)?;
-        debug_assert_eq!(
-            sequence,
-            loaded.version + stored.len() as i64,
-            "sequence must stay contiguous"
-        );
-        Ok((state, stored))
+        Ok(state)
     }
 
-    fn insert_event(&self, event: &StoredEvent, metadata_json: &str) -> Result<i64, StoreError> {
+    /// Store `event` at `place` (its position is given out here); the position. The event's
+    /// data is written from the typed event straight to JSON text.
+    fn insert_event(
+        &self,
+        place: &EventPlace,
+        aggregate_type: &str,
+        event: &impl DomainEvent,
+        metadata_json: &str,
+    ) -> Result<i64, StoreError> {
         let conflict = || StoreError::Conflict {
-            aggregate_id: event.aggregate_id.to_string(),
-            expected: (event.sequence - 1) as u64,
+            aggregate_id: place.aggregate_id.to_string(),
+            expected: (place.sequence - 1) as u64,
         };
-        let data = serde_json::to_string(&event.data)?;
-        let timestamp = time::format(event.timestamp);
+        let data = serde_json::to_string(event)?;
+        let timestamp = time::format(place.timestamp);
         let (event_id, aggregate_id, business_id) = (
-            event.event_id.to_string(),
-            event.aggregate_id.to_string(),
-            event.business_id.to_string(),
+            Uuid::now_v7().to_string(),
+            place.aggregate_id.to_string(),
+            place.business_id.to_string(),
         );
         // PostgreSQL: this transaction holds the event-log lock, so it gives out the positions
         // itself, and the insert joins the command's pipeline. SQLite: the position is the
@@ -218,12 +213,12 @@ impl<'c> WriteTx<'c> {
                 params![
                     given,
                     event_id,
-                    event.event_type,
-                    event.version,
+                    event.event_type(),
+                    event.version(),
                     timestamp,
-                    event.aggregate_type,
+                    aggregate_type,
                     aggregate_id,
-                    event.sequence,
+                    place.sequence,
                     business_id,
                     data,
                     metadata_json,

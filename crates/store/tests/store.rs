@@ -297,7 +297,7 @@ async fn a_stale_append_conflicts_and_is_retried_on_fresh_state(kind: Kind) {
                 return Ok(u64::MAX);
             }
             let events = loaded.state.handle(accrue_command(7)).expect("accepted");
-            let (state, _) = tx.append(&loaded, events, &EventMetadata::default())?;
+            let state = tx.append(&loaded, events, &EventMetadata::default())?;
             Ok(state.balance.value())
         })
         .await
@@ -345,7 +345,7 @@ async fn a_stale_append_found_by_a_later_read_is_retried_and_the_rest_commits(ki
             return Ok(u64::MAX);
         }
         let events = loaded.state.handle(accrue_command(7)).expect("accepted");
-        let (state, _) = tx.append(&loaded, events, &EventMetadata::default())?;
+        let state = tx.append(&loaded, events, &EventMetadata::default())?;
         Ok(state.balance.value())
     });
     let beside = f.store.write(move |tx| {

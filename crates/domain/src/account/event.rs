@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::{CardProgress, EnrollmentMethod, ReferenceType};
 use crate::event::{decode_data, require_version, DomainEvent, EventDecodeError};
@@ -241,7 +240,8 @@ pub struct AccountReactivated {
 }
 
 /// Every event of the `LoyaltyAccount` aggregate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum AccountEvent {
     Enrolled(CustomerEnrolled),
     PointsEarned(PointsEarned),
@@ -321,26 +321,6 @@ impl DomainEvent for AccountEvent {
             Self::PointsEarned(_) => Self::POINTS_EARNED_VERSION,
             _ => "1.0",
         }
-    }
-
-    fn data(&self) -> Value {
-        let data = match self {
-            Self::Enrolled(e) => serde_json::to_value(e),
-            Self::PointsEarned(e) => serde_json::to_value(e),
-            Self::PointsRedeemed(e) => serde_json::to_value(e),
-            Self::Suspended(e) => serde_json::to_value(e),
-            Self::Reactivated(e) => serde_json::to_value(e),
-            Self::PurchaseRecorded(e) => serde_json::to_value(e),
-            Self::CardProgressed(e) => serde_json::to_value(e),
-            Self::RewardIssued(e) => serde_json::to_value(e),
-            Self::TierUpgraded(e) => serde_json::to_value(e),
-            Self::PointsReversed(e) => serde_json::to_value(e),
-            Self::TierDowngraded(e) => serde_json::to_value(e),
-            Self::PointsReleased(e) => serde_json::to_value(e),
-            Self::PointsExpired(e) => serde_json::to_value(e),
-            Self::IssuedRewardUsed(e) => serde_json::to_value(e),
-        };
-        data.unwrap_or(Value::Null)
     }
 
     fn decode<'de, D: serde::Deserializer<'de>>(

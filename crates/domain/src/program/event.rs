@@ -84,7 +84,8 @@ pub struct TemplateUsed {
 /// Every event of the `Program` aggregate.
 // Programs have few events; boxing the large variant would buy nothing.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum ProgramEvent {
     Created(ProgramCreated),
     Activated(ProgramActivated),
@@ -130,19 +131,6 @@ impl DomainEvent for ProgramEvent {
 
     fn version(&self) -> &'static str {
         "1.0"
-    }
-
-    fn data(&self) -> Value {
-        let data = match self {
-            Self::Created(e) => serde_json::to_value(e),
-            Self::Activated(e) => serde_json::to_value(e),
-            Self::Paused(e) => serde_json::to_value(e),
-            Self::Resumed(e) => serde_json::to_value(e),
-            Self::Ended(e) => serde_json::to_value(e),
-            Self::RuleChanged(e) => serde_json::to_value(e),
-            Self::TemplateUsed(e) => serde_json::to_value(e),
-        };
-        data.unwrap_or(Value::Null)
     }
 
     fn decode<'de, D: serde::Deserializer<'de>>(

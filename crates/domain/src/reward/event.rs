@@ -1,7 +1,6 @@
 //! What happened to a catalogue reward.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::event::{decode_data, require_version, DomainEvent, EventDecodeError};
 use crate::program::RewardType;
@@ -38,7 +37,8 @@ pub struct RewardClaimed {
 }
 
 /// Every event of the `Reward` aggregate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum RewardEvent {
     Created(RewardCreated),
     Claimed(RewardClaimed),
@@ -61,14 +61,6 @@ impl DomainEvent for RewardEvent {
 
     fn version(&self) -> &'static str {
         "1.0"
-    }
-
-    fn data(&self) -> Value {
-        let data = match self {
-            Self::Created(e) => serde_json::to_value(e),
-            Self::Claimed(e) => serde_json::to_value(e),
-        };
-        data.unwrap_or(Value::Null)
     }
 
     fn decode<'de, D: serde::Deserializer<'de>>(

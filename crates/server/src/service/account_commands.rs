@@ -243,7 +243,7 @@ fn act(
         Ok(events) => events,
         Err(refusal) => return Ok(Err(refusal.into())),
     };
-    let (state, _) = tx.append(&account, events.clone(), &ctx.metadata())?;
+    let state = tx.append(&account, events.clone(), &ctx.metadata())?;
     match action {
         AccountAction::Accrue { .. } | AccountAction::Redeem { .. } | AccountAction::Refund { .. } => {
             let view = tx
