@@ -5,8 +5,9 @@ use serde::{Deserializer, Serialize};
 use serde_json::Value;
 
 /// An event enum whose variants each have a stable type name, a schema version and a JSON body.
-/// Its `Serialize` writes the body, the envelope's `data` (the variant's payload alone: the
-/// enums are `#[serde(untagged)]`), straight to JSON text when an event is stored.
+/// Its `Serialize` writes the body, the envelope's `data`, straight to JSON text when an event
+/// is stored: the variant's payload alone, so each enum derives it `#[serde(untagged)]`
+/// ([`crate::testing::reads_back`] checks the text against [`DomainEvent::data`]).
 pub trait DomainEvent: Sized + Serialize {
     /// The seed's dotted name, such as `loyalty.points.earned`.
     fn event_type(&self) -> &'static str;

@@ -549,7 +549,6 @@ impl Schedule {
     }
 }
 
-/// Each client walks the accounts with a prime stride so clients rarely hit one account at once.
 /// One account's endpoints, parsed once before the load. Given a string, reqwest parses the
 /// URL for every request, on the cores the server needs: parsed ones took 12,000 instructions
 /// off each accrual, all threads counted (`valgrind --tool=callgrind`; reqwest still parses
@@ -576,6 +575,7 @@ impl Endpoints {
     }
 }
 
+/// Each client walks the accounts with a prime stride so clients rarely hit one account at once.
 fn args_stride() -> usize {
     7_919
 }

@@ -17,27 +17,27 @@ use crate::StoreError;
 /// The ledger rows an append projected, with their business (see [`project`]).
 pub(crate) type Projected = Vec<(Uuid, TransactionRow)>;
 
-/// Apply `event` (standing at `stored`) to the read models. A ledger row it adds is also pushed
+/// Apply `event` (standing at `place`) to the read models. A ledger row it adds is also pushed
 /// onto `ledger`, when given: the writer answers the command from it without reading it back.
 pub(crate) fn project(
     conn: Db<'_>,
-    stored: &EventPlace,
+    place: &EventPlace,
     event: &LoyaltyEvent,
     ledger: Option<&mut Projected>,
 ) -> Result<(), StoreError> {
     match event {
-        LoyaltyEvent::Program(e) => project_program(conn, stored, e),
-        LoyaltyEvent::Account(e) => project_account(conn, stored, e, ledger),
-        LoyaltyEvent::Reward(e) => project_reward(conn, stored, e),
+        LoyaltyEvent::Program(e) => project_program(conn, place, e),
+        LoyaltyEvent::Account(e) => project_account(conn, place, e, ledger),
+        LoyaltyEvent::Reward(e) => project_reward(conn, place, e),
     }
 }
 
-fn project_program(conn: Db<'_>, stored: &EventPlace, event: &ProgramEvent) -> Result<(), StoreError> {
-    let id = stored.aggregate_id.to_string();
-    let at = time::format(stored.timestamp);
+fn project_program(conn: Db<'_>, place: &EventPlace, event: &ProgramEvent) -> Result<(), StoreError> {
+    let id = place.aggregate_id.to_string();
+    let at = time::format(place.timestamp);
     let set_status = |status: ProgramStatus| -> Result<(), StoreError> {
         conn.prepare_held("UPDATE programs SET status = ?2, version = ?3, updated_at = ?4 WHERE program_id = ?1")?
-            .execute_deferred(params![id, status.as_str(), stored.sequence, at])?;
+            .execute_deferred(params![id, status.as_str(), place.sequence, at])?;
         Ok(())
     };
     match event {
@@ -48,12 +48,12 @@ fn project_program(conn: Db<'_>, stored: &EventPlace, event: &ProgramEvent) -> R
             )?
             .execute_deferred(params![
                 id,
-                stored.business_id.to_string(),
+                place.business_id.to_string(),
                 e.definition.name,
                 e.program_status.as_str(),
                 serde_json::to_string(&e.definition)?,
                 e.template_id,
-                stored.sequence,
+                place.sequence,
                 at
             ])?;
         }
@@ -62,7 +62,7 @@ fn project_program(conn: Db<'_>, stored: &EventPlace, event: &ProgramEvent) -> R
         ProgramEvent::Ended(_) => set_status(ProgramStatus::Ended)?,
         ProgramEvent::TemplateUsed(_) => {
             conn.prepare_held("UPDATE programs SET version = ?2, updated_at = ?3 WHERE program_id = ?1")?
-                .execute_deferred(params![id, stored.sequence, at])?;
+                .execute_deferred(params![id, place.sequence, at])?;
         }
         ProgramEvent::RuleChanged(e) => {
             let definition: Option<String> = conn
@@ -76,7 +76,7 @@ fn project_program(conn: Db<'_>, stored: &EventPlace, event: &ProgramEvent) -> R
             conn.prepare_held(
                 "UPDATE programs SET definition = ?2, version = ?3, updated_at = ?4 WHERE program_id = ?1",
             )?
-            .execute_deferred(params![id, serde_json::to_string(&definition)?, stored.sequence, at])?;
+            .execute_deferred(params![id, serde_json::to_string(&definition)?, place.sequence, at])?;
         }
     }
     Ok(())
@@ -84,12 +84,12 @@ fn project_program(conn: Db<'_>, stored: &EventPlace, event: &ProgramEvent) -> R
 
 fn project_account(
     conn: Db<'_>,
-    stored: &EventPlace,
+    place: &EventPlace,
     event: &AccountEvent,
     ledger: Option<&mut Projected>,
 ) -> Result<(), StoreError> {
-    let id = stored.aggregate_id.to_string();
-    let at = time::format(stored.timestamp);
+    let id = place.aggregate_id.to_string();
+    let at = time::format(place.timestamp);
     match event {
         AccountEvent::Enrolled(e) => {
             conn.prepare_held(
@@ -103,7 +103,7 @@ fn project_account(
             .insert_batched(
                 params![
                     id,
-                    stored.business_id.to_string(),
+                    place.business_id.to_string(),
                     e.program_id.to_string(),
                     e.customer_id.as_str(),
                     e.display_name,
@@ -115,7 +115,7 @@ fn project_account(
                     e.initial_tier_id,
                     e.initial_tier_name,
                     e.initial_tier_level,
-                    stored.sequence,
+                    place.sequence,
                     at,
                     at
                 ],
@@ -130,14 +130,14 @@ fn project_account(
             .execute_deferred(params![
                 id,
                 e.order_ref,
-                stored.business_id.to_string(),
+                place.business_id.to_string(),
                 e.amount.to_string(),
                 to_i64(e.points_earned)?,
                 e.transaction_id.to_string(),
                 e.location_id,
                 at
             ])?;
-            touch(conn, &id, stored.sequence, &at)?;
+            touch(conn, &id, place.sequence, &at)?;
         }
         AccountEvent::CardProgressed(e) => {
             let progress = serde_json::json!({
@@ -150,7 +150,7 @@ fn project_account(
             conn.prepare_held(
                 "UPDATE accounts SET progress = ?2, version = ?3, updated_at = ?4 WHERE account_id = ?1",
             )?
-            .execute_keyed(params![id, progress.to_string(), stored.sequence, at], || {
+            .execute_keyed(params![id, progress.to_string(), place.sequence, at], || {
                 no_account_row(&id)
             })?;
         }
@@ -162,33 +162,33 @@ fn project_account(
             .execute_deferred(params![
                 e.issued_reward_id.to_string(),
                 id,
-                stored.business_id.to_string(),
+                place.business_id.to_string(),
                 serde_json::to_value(e.reward_type)?.as_str().unwrap_or_default(),
                 e.reward_value,
                 e.order_ref,
                 at
             ])?;
-            touch(conn, &id, stored.sequence, &at)?;
+            touch(conn, &id, place.sequence, &at)?;
         }
         AccountEvent::TierUpgraded(e) => set_tier(
             conn,
             &id,
             (Some(&e.to_tier_id), Some(&e.tier_name), Some(e.tier_level)),
-            stored.sequence,
+            place.sequence,
             &at,
         )?,
         AccountEvent::PointsEarned(e) if e.pending_until.is_some() => {
             // Not spendable yet: no ledger entry until the release.
-            add_pending(conn, &id, to_i64(e.points_earned)?, stored.sequence, &at)?;
+            add_pending(conn, &id, to_i64(e.points_earned)?, place.sequence, &at)?;
         }
         AccountEvent::PointsReleased(e) => {
             let released = to_i64(e.points_released)?;
             let total = to_i64(e.total_points)?;
-            add_pending(conn, &id, -released, stored.sequence, &at)?;
-            update_balance(conn, &id, total, released, stored.sequence, &at)?;
+            add_pending(conn, &id, -released, place.sequence, &at)?;
+            update_balance(conn, &id, total, released, place.sequence, &at)?;
             insert_transaction(
                 conn,
-                stored,
+                place,
                 (&id, &at),
                 ledger,
                 &Ledger {
@@ -209,10 +209,10 @@ fn project_account(
         }
         AccountEvent::PointsExpired(e) => {
             let remaining = to_i64(e.remaining_points)?;
-            update_balance(conn, &id, remaining, 0, stored.sequence, &at)?;
+            update_balance(conn, &id, remaining, 0, place.sequence, &at)?;
             insert_transaction(
                 conn,
-                stored,
+                place,
                 (&id, &at),
                 ledger,
                 &Ledger {
@@ -231,10 +231,10 @@ fn project_account(
         AccountEvent::PointsEarned(e) => {
             let earned = to_i64(e.points_earned)?;
             let total = to_i64(e.total_points)?;
-            update_balance(conn, &id, total, earned, stored.sequence, &at)?;
+            update_balance(conn, &id, total, earned, place.sequence, &at)?;
             insert_transaction(
                 conn,
-                stored,
+                place,
                 (&id, &at),
                 ledger,
                 &Ledger {
@@ -252,10 +252,10 @@ fn project_account(
         }
         AccountEvent::PointsRedeemed(e) => {
             let remaining = to_i64(e.remaining_points)?;
-            update_balance(conn, &id, remaining, 0, stored.sequence, &at)?;
+            update_balance(conn, &id, remaining, 0, place.sequence, &at)?;
             insert_transaction(
                 conn,
-                stored,
+                place,
                 (&id, &at),
                 ledger,
                 &Ledger {
@@ -273,9 +273,9 @@ fn project_account(
         }
         AccountEvent::PointsReversed(e) => {
             let remaining = to_i64(e.remaining_points)?;
-            update_balance(conn, &id, remaining, 0, stored.sequence, &at)?;
+            update_balance(conn, &id, remaining, 0, place.sequence, &at)?;
             if e.pending_cancelled > 0 {
-                add_pending(conn, &id, -to_i64(e.pending_cancelled)?, stored.sequence, &at)?;
+                add_pending(conn, &id, -to_i64(e.pending_cancelled)?, place.sequence, &at)?;
             }
             conn.prepare_held(
                 "UPDATE orders SET refunded_amount = ?3, points_reversed = points_reversed + ?4
@@ -293,7 +293,7 @@ fn project_account(
             )?;
             insert_transaction(
                 conn,
-                stored,
+                place,
                 (&id, &at),
                 ledger,
                 &Ledger {
@@ -318,24 +318,24 @@ fn project_account(
                 1,
                 StoreError::Corrupt(format!("no issued reward {} on account {id}", e.issued_reward_id)),
             )?;
-            touch(conn, &id, stored.sequence, &at)?;
+            touch(conn, &id, place.sequence, &at)?;
         }
         AccountEvent::TierDowngraded(e) => set_tier(
             conn,
             &id,
             (e.to_tier_id.as_ref(), e.tier_name.as_ref(), e.tier_level),
-            stored.sequence,
+            place.sequence,
             &at,
         )?,
-        AccountEvent::Suspended(_) => set_account_status(conn, &id, "SUSPENDED", stored.sequence, &at)?,
-        AccountEvent::Reactivated(_) => set_account_status(conn, &id, "ACTIVE", stored.sequence, &at)?,
+        AccountEvent::Suspended(_) => set_account_status(conn, &id, "SUSPENDED", place.sequence, &at)?,
+        AccountEvent::Reactivated(_) => set_account_status(conn, &id, "ACTIVE", place.sequence, &at)?,
     }
     Ok(())
 }
 
-fn project_reward(conn: Db<'_>, stored: &EventPlace, event: &RewardEvent) -> Result<(), StoreError> {
-    let id = stored.aggregate_id.to_string();
-    let at = time::format(stored.timestamp);
+fn project_reward(conn: Db<'_>, place: &EventPlace, event: &RewardEvent) -> Result<(), StoreError> {
+    let id = place.aggregate_id.to_string();
+    let at = time::format(place.timestamp);
     match event {
         RewardEvent::Created(e) => {
             conn.prepare_held(
@@ -345,14 +345,14 @@ fn project_reward(conn: Db<'_>, stored: &EventPlace, event: &RewardEvent) -> Res
             )?
             .execute_deferred(params![
                 id,
-                stored.business_id.to_string(),
+                place.business_id.to_string(),
                 e.program_id.to_string(),
                 e.name,
                 serde_json::to_value(e.reward_type)?.as_str().unwrap_or_default(),
                 to_i64(e.points_cost)?,
                 e.stock.map(to_i64).transpose()?,
                 e.per_customer_limit,
-                stored.sequence,
+                place.sequence,
                 at
             ])?;
         }
@@ -363,7 +363,7 @@ fn project_reward(conn: Db<'_>, stored: &EventPlace, event: &RewardEvent) -> Res
                      WHERE reward_id = ?1",
             )?
             .execute_expecting(
-                params![id, e.remaining_stock.map(to_i64).transpose()?, stored.sequence, at],
+                params![id, e.remaining_stock.map(to_i64).transpose()?, place.sequence, at],
                 1,
                 StoreError::Corrupt(format!("no reward row for {id}")),
             )?;
@@ -375,7 +375,7 @@ fn project_reward(conn: Db<'_>, stored: &EventPlace, event: &RewardEvent) -> Res
             .execute_deferred(params![
                 e.transaction_id.to_string(),
                 id,
-                stored.business_id.to_string(),
+                place.business_id.to_string(),
                 e.account_id.to_string(),
                 e.customer_id.as_str(),
                 to_i64(e.points_cost)?,
@@ -410,11 +410,11 @@ struct Ledger<'a> {
     unrecovered_points: Option<i64>,
 }
 
-/// Add `entry` to the ledger of the account `id` whose event `stored` (stored at `at`, as
-/// [`time::format`] writes it) made it, and push the row onto `ledger` (see [`project`]).
+/// Add `entry`, made by the event at `place` (its time `at` as [`time::format`] writes it), to
+/// the ledger of the account `id`, and push the row onto `ledger` (see [`project`]).
 fn insert_transaction(
     conn: Db<'_>,
-    stored: &EventPlace,
+    place: &EventPlace,
     (id, at): (&str, &str),
     ledger: Option<&mut Projected>,
     entry: &Ledger<'_>,
@@ -427,9 +427,9 @@ fn insert_transaction(
     .insert_batched(
         params![
         entry.transaction_id,
-        stored.position,
+        place.position,
         id,
-        stored.business_id.to_string(),
+        place.business_id.to_string(),
         entry.kind,
         entry.points_changed,
         entry.new_balance,
@@ -444,7 +444,7 @@ fn insert_transaction(
     )?;
     if let Some(ledger) = ledger {
         ledger.push((
-            stored.business_id,
+            place.business_id,
             TransactionRow {
                 transaction_id: entry.transaction_id.clone(),
                 kind: entry.kind.to_owned(),

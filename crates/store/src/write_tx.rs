@@ -13,8 +13,8 @@ use std::rc::Rc;
 use uuid::Uuid;
 
 use crate::envelope::EventPlace;
-use crate::projection::project;
-use crate::queries::{self, TransactionRow};
+use crate::projection::{project, Projected};
+use crate::queries;
 use crate::shared_loads::SharedLoads;
 use crate::views::{AccountView, ProgramView, RewardView, TransactionView};
 use crate::{time, Business, EventMetadata, IdempotencyRecord, StoreError, StoredEvent, StoredResponse};
@@ -51,7 +51,7 @@ pub struct WriteTx<'c> {
     shared: &'c SharedLoads,
     /// The ledger rows this command's appends projected, with their business: the answer of
     /// a command that just wrote one, without reading it back (see [`Self::transaction_view`]).
-    ledger: Vec<(Uuid, TransactionRow)>,
+    ledger: Projected,
 }
 
 impl<'c> WriteTx<'c> {
@@ -685,6 +685,8 @@ impl<'c> WriteTx<'c> {
         queries::reward(self.db, business_id, reward_id)
     }
 
+    /// A ledger row as this transaction has it: one this command's appends projected is
+    /// answered from what they projected, without reading it back.
     pub fn transaction_view(
         &self,
         business_id: Uuid,
