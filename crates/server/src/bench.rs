@@ -19,8 +19,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use axum::body::Bytes;
+use axum::http::{header, HeaderValue, Method, Request, StatusCode, Uri};
 use clap::Args;
 use futures::StreamExt;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as LegacyClient;
+use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -40,7 +46,9 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1_000)]
     pub accounts: usize,
     /// Drive an already running server at this base URL (e.g. http://127.0.0.1:8080) instead of
-    /// starting one on a temporary database. Needs --api-key.
+    /// starting one on a temporary database. Needs --api-key. Plain HTTP only: the load is sent
+    /// as lean as can be, to leave the cores to the server (run it beside the server, not
+    /// through a TLS proxy).
     #[arg(long)]
     pub url: Option<String>,
     /// The API key of a business on the server given by --url.
@@ -188,6 +196,9 @@ pub async fn run(args: BenchArgs, database: &DatabaseUrl) -> anyhow::Result<()> 
     }
     let mut _server_dir = None;
     let (base, api_key) = match (&args.url, &args.api_key) {
+        (Some(url), Some(_)) if !url.starts_with("http://") => {
+            bail!("--url {url:?}: the load generator speaks plain HTTP; give an http:// URL")
+        }
         (Some(url), Some(key)) => (url.trim_end_matches('/').to_owned(), key.clone()),
         (Some(_), None) => bail!("--url needs --api-key (or LOYALTY_BENCH_API_KEY)"),
         (None, _) => {
@@ -390,20 +401,21 @@ impl Api {
     }
 
     async fn drive(&self, args: &BenchArgs, accounts: &[String]) -> anyhow::Result<BenchReport> {
-        let accounts: Arc<Vec<Endpoints>> = Arc::new(
+        let endpoints: Arc<Vec<Endpoints>> = Arc::new(
             accounts
                 .iter()
                 .map(|account| Endpoints::of(&self.base, account))
                 .collect::<anyhow::Result<_>>()?,
         );
+        let load = Load::new(&self.api_key)?;
         let stop = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
         let duration = Duration::from_secs(args.duration_secs);
         let schedule = args.rate.map(|rate| Arc::new(Schedule::new(started, rate, duration)));
         let mut workers = Vec::with_capacity(args.concurrency);
         for worker in 0..args.concurrency {
-            let (client, key) = (self.client.clone(), self.api_key.clone());
-            let (accounts, stop, mix) = (Arc::clone(&accounts), Arc::clone(&stop), args.mix.clone());
+            let load = load.clone();
+            let (accounts, stop, mix) = (Arc::clone(&endpoints), Arc::clone(&stop), args.mix.clone());
             let schedule = schedule.clone();
             workers.push(tokio::spawn(async move {
                 let mut latencies_us: Vec<u32> = Vec::with_capacity(65_536);
@@ -427,35 +439,15 @@ impl Api {
                     n += args_stride();
                     let op = mix.pick(draw);
                     draw += 1;
-                    let idem = Uuid::new_v4().to_string();
-                    let request = match op {
-                        Op::Accrual => client
-                            .post(account.accruals.clone())
-                            .json(&json!({"points": 1, "reason": "bench"})),
-                        Op::Purchase => client
-                            .post(account.purchases.clone())
-                            .json(&json!({"amount": "1.00", "orderRef": format!("bench-{idem}")})),
-                        Op::Redemption => client
-                            .post(account.redemptions.clone())
-                            .json(&json!({"points": 1, "reason": "bench"})),
-                        Op::Read => client.get(account.account.clone()),
-                    };
-                    let request = if op.is_write() {
-                        request.header("Idempotency-Key", idem)
-                    } else {
-                        request
-                    };
                     let sent = due.unwrap_or_else(Instant::now);
-                    let result = request.bearer_auth(&key).send().await;
+                    let answered = load.send(op, account).await;
                     let entry = counts.entry(op).or_default();
-                    match result {
-                        Ok(r) if r.status().is_success() => {
-                            let _ = r.bytes().await;
+                    match answered {
+                        Some(status) if status.is_success() => {
                             entry.ok += 1;
                             latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
                         }
-                        Ok(r) if r.status() == reqwest::StatusCode::CONFLICT => {
-                            let _ = r.bytes().await;
+                        Some(StatusCode::CONFLICT) => {
                             entry.refused += 1;
                             latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
                         }
@@ -489,10 +481,10 @@ impl Api {
             f64::from(latencies[index]) / 1000.0
         };
         let mut ledger_points = 0i64;
-        for account in accounts.iter() {
+        for account in accounts {
             let response = self
                 .client
-                .get(account.account.clone())
+                .get(format!("{}/v1/accounts/{account}", self.base))
                 .bearer_auth(&self.api_key)
                 .send()
                 .await?;
@@ -549,29 +541,82 @@ impl Schedule {
     }
 }
 
-/// One account's endpoints, parsed once before the load. Given a string, reqwest parses the
-/// URL for every request, on the cores the server needs: parsed ones took 12,000 instructions
-/// off each accrual, all threads counted (`valgrind --tool=callgrind`; reqwest still parses
-/// each request's URL twice more, for its redirect policy and for its response).
+/// One account's endpoints, parsed once before the load.
 struct Endpoints {
-    accruals: reqwest::Url,
-    purchases: reqwest::Url,
-    redemptions: reqwest::Url,
-    account: reqwest::Url,
+    accruals: Uri,
+    purchases: Uri,
+    redemptions: Uri,
+    account: Uri,
 }
 
 impl Endpoints {
     fn of(base: &str, account: &str) -> anyhow::Result<Self> {
-        let url = |path: &str| {
-            reqwest::Url::parse(&format!("{base}/v1/accounts/{account}{path}"))
+        let uri = |path: &str| {
+            format!("{base}/v1/accounts/{account}{path}")
+                .parse::<Uri>()
                 .with_context(|| format!("{base:?} does not make a valid URL"))
         };
         Ok(Self {
-            accruals: url("/accruals")?,
-            purchases: url("/purchases")?,
-            redemptions: url("/redemptions")?,
-            account: url("")?,
+            accruals: uri("/accruals")?,
+            purchases: uri("/purchases")?,
+            redemptions: uri("/redemptions")?,
+            account: uri("")?,
         })
+    }
+}
+
+/// What sends the load: hyper's pooled HTTP/1.1 client, shared by every simulated client
+/// (each holds one request in flight, so one connection each).
+///
+/// Not reqwest, which the setup and the ledger check use: the load generator runs on the two
+/// cores the server needs, and per request reqwest parsed the URL three times (the request,
+/// its redirect policy, its response) and went through its redirect and retry layers; about
+/// 50,000 instructions a request in all (`valgrind --tool=callgrind`).
+#[derive(Clone)]
+struct Load {
+    client: LegacyClient<HttpConnector, Full<Bytes>>,
+    authorization: HeaderValue,
+}
+
+/// The body of every accrual and redemption the load sends (1 point each).
+const ONE_POINT: &[u8] = br#"{"points":1,"reason":"bench"}"#;
+
+impl Load {
+    fn new(api_key: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: LegacyClient::builder(TokioExecutor::new()).build_http(),
+            authorization: HeaderValue::from_str(&format!("Bearer {api_key}"))
+                .context("the API key cannot be sent in a header")?,
+        })
+    }
+
+    /// Send one `op` on `account`, each write with an `Idempotency-Key` of its own, and read
+    /// the whole answer; its status, or `None` when no answer came.
+    async fn send(&self, op: Op, account: &Endpoints) -> Option<StatusCode> {
+        let idem = Uuid::new_v4().to_string();
+        let (method, uri, body) = match op {
+            Op::Accrual => (Method::POST, &account.accruals, Bytes::from_static(ONE_POINT)),
+            Op::Purchase => (
+                Method::POST,
+                &account.purchases,
+                Bytes::from(format!(r#"{{"amount":"1.00","orderRef":"bench-{idem}"}}"#)),
+            ),
+            Op::Redemption => (Method::POST, &account.redemptions, Bytes::from_static(ONE_POINT)),
+            Op::Read => (Method::GET, &account.account, Bytes::new()),
+        };
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri.clone())
+            .header(header::AUTHORIZATION, self.authorization.clone());
+        if op.is_write() {
+            request = request
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("idempotency-key", idem);
+        }
+        let response = self.client.request(request.body(Full::new(body)).ok()?).await.ok()?;
+        let status = response.status();
+        response.into_body().collect().await.ok()?;
+        Some(status)
     }
 }
 

@@ -425,6 +425,7 @@ fn bench_drives_a_mix_and_reports_against_the_storage_limit() {
             report["operations"][op]["ok"].as_u64().unwrap_or(0) > 0,
             "{op}: {report}"
         );
+        assert_eq!(report["operations"][op]["failed"], 0, "{op}: {report}");
     }
     assert_eq!(report["ledgerPoints"], report["expectedPoints"], "{report}");
     assert!(report["storageRowsPerSec"].as_f64().unwrap_or(0.0) > 0.0, "{report}");
@@ -432,6 +433,9 @@ fn bench_drives_a_mix_and_reports_against_the_storage_limit() {
 
     assert!(report["offeredRate"].is_null(), "{report}");
 
+    let tls = loyalty(&["bench", "--url", "https://127.0.0.1:9", "--api-key", "lk_x"]);
+    assert!(!tls.status.success());
+    assert!(stderr(&tls).contains("plain HTTP"), "{}", stderr(&tls));
     let bad = loyalty(&["bench", "--mix", "teleport=5"]);
     assert!(!bad.status.success());
     assert!(
