@@ -160,6 +160,17 @@ async fn account_command_on(
         .await
 }
 
+/// How many of the spawned commands succeeded.
+async fn succeeded(handles: Vec<tokio::task::JoinHandle<Result<(), StoreError>>>) -> usize {
+    let mut count = 0;
+    for handle in handles {
+        if handle.await.expect("task").is_ok() {
+            count += 1;
+        }
+    }
+    count
+}
+
 async fn enrolled(f: &Fixture, email: &str) -> Uuid {
     let account = Uuid::new_v4();
     account_command(f, account, enroll_command(f.program, account, email))
@@ -195,12 +206,7 @@ async fn a_failing_command_in_a_batch_leaves_the_others_committed(kind: Kind) {
                 .await
         }));
     }
-    let mut ok = 0;
-    for handle in handles {
-        if handle.await.expect("task").is_ok() {
-            ok += 1;
-        }
-    }
+    let ok = succeeded(handles).await;
     assert_eq!(ok, 133, "every command but each third succeeds");
     let view = f
         .store
@@ -254,12 +260,7 @@ async fn a_shared_load_sees_every_change_its_transaction_keeps_and_none_it_undoe
                 .await
         }));
     }
-    let mut kept = 0;
-    for handle in handles {
-        if handle.await.expect("task").is_ok() {
-            kept += 1;
-        }
-    }
+    let kept = succeeded(handles).await;
     assert_eq!(kept, 100, "every command but each sixth succeeds");
     assert_eq!(stale.load(Ordering::SeqCst), 0, "no command saw a stale program");
     let program = f
