@@ -106,7 +106,8 @@ async fn create_program(store: &Store, business: Uuid) -> Uuid {
 /// `count` members, each with one 10-point lot that expired after 365 days, on one of the past
 /// year's days: spread as a real program's expiries are, so the sweep meets them in an order
 /// unrelated to the order the members enrolled in (with one expiry time for all, it would meet
-/// them in key order, its easiest case).
+/// them in key order, its easiest case). Each lot's id is a version 7 one of the moment it was
+/// earned, as the service makes it.
 async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count: usize) {
     let now = Utc::now();
     store
@@ -115,6 +116,11 @@ async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count:
                 // A fixed scatter of the member number over 365 days (7,919 is prime).
                 let days_ago = 366 + (n as i64 * 7_919) % 365;
                 let earned_at = now - Duration::days(days_ago);
+                let lot = Uuid::new_v7(uuid::Timestamp::from_unix(
+                    uuid::NoContext,
+                    earned_at.timestamp() as u64,
+                    earned_at.timestamp_subsec_nanos(),
+                ));
                 let account = Uuid::now_v7();
                 let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("fresh");
                 let commands = [
@@ -135,7 +141,7 @@ async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count:
                         email_taken: false,
                     }),
                     AccountCommand::Accrue(AccruePoints {
-                        transaction_id: TransactionId::new_random(),
+                        transaction_id: TransactionId(lot),
                         points: Points::new(10),
                         reason: Reason::parse("reason", "seed").expect("valid"),
                         order_ref: None,

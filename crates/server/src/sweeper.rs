@@ -17,6 +17,7 @@ use loyalty_domain::account::{
     AccountCommand, AccountEvent, ExpirePoints, LoyaltyAccount, ProgramRules, ReleasePending, ReviewTier,
 };
 use loyalty_domain::program::{EvaluationPeriod, TierPolicy};
+use loyalty_domain::values::AccountId;
 use loyalty_domain::Aggregate;
 use loyalty_store::{EventMetadata, Store, StoreError, WriteTx};
 use serde::Serialize;
@@ -222,7 +223,10 @@ fn mature(
     let mut decided = Vec::new();
     let commands = [
         AccountCommand::ReleasePending(ReleasePending { as_of, program }),
-        AccountCommand::ExpirePoints(ExpirePoints { as_of }),
+        AccountCommand::ExpirePoints(ExpirePoints {
+            as_of,
+            account_id: AccountId(account_id),
+        }),
     ];
     for command in commands {
         match state.handle(command) {

@@ -214,6 +214,9 @@ pub struct ReleasePending {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpirePoints {
     pub as_of: DateTime<Utc>,
+    /// The account's own id, from which its expiries' ledger ids begin (see
+    /// [`super::expire_points::expiry_transaction_id`]).
+    pub account_id: AccountId,
 }
 
 /// Re-evaluate the member's tier at `as_of` (an evaluation period rolled over).

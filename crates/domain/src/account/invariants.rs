@@ -95,7 +95,10 @@ proptest! {
                     clock += Duration::days(i64::from(days));
                     vec![
                         AccountCommand::ReleasePending(ReleasePending { as_of: clock, program: program() }),
-                        AccountCommand::ExpirePoints(ExpirePoints { as_of: clock }),
+                        AccountCommand::ExpirePoints(ExpirePoints {
+                            as_of: clock,
+                            account_id: account_id(),
+                        }),
                     ]
                 }
             };
