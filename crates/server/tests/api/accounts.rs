@@ -348,11 +348,15 @@ async fn the_account_shows_the_newest_ten_transactions() {
 async fn transactions_page_newest_first_without_duplicates() {
     let app = spawn_app().await;
     let (_, account) = app.account().await;
+    let (_, other) = app.account().await;
     let mut created = Vec::new();
     for points in 1..=12 {
         let (status, _, earned) = app.accrue(&account, points).await;
         assert_eq!(status, StatusCode::CREATED, "{earned}");
         created.push(earned["transactionId"].as_str().expect("transactionId").to_owned());
+        // Another account's ledger grows in between.
+        let (status, _, earned) = app.accrue(&other, 100 + points).await;
+        assert_eq!(status, StatusCode::CREATED, "{earned}");
     }
 
     let mut seen = Vec::new();
@@ -388,6 +392,24 @@ async fn transactions_page_newest_first_without_duplicates() {
     let (_, _, page) = app.transactions(&account, "").await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(12));
     assert_eq!(page["nextCursor"], Value::Null);
+
+    // The other account's cursor, after its 8th accrual (its newest five were the 12th to the
+    // 8th), read on this account: what this account had before then, its 8th accrual to its 1st.
+    let (_, _, others) = app.transactions(&other, "limit=5").await;
+    let foreign = others["nextCursor"].as_str().expect("a cursor").to_owned();
+    let (status, _, page) = app.transactions(&account, &format!("limit=20&cursor={foreign}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let points: Vec<i64> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|t| t["pointsChanged"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(
+        points,
+        (1..=8).rev().collect::<Vec<i64>>(),
+        "older than the cursor, exactly"
+    );
 }
 
 #[tokio::test]
