@@ -23,15 +23,6 @@ const TRANSACTION_COLUMNS: &str =
     "transaction_id, type, points_changed, new_balance, reason, order_ref, reward_id, expires_at, timestamp, position,
      unrecovered_points";
 
-/// [`TRANSACTION_COLUMNS`] of the ledger table as `table` in a join.
-fn transaction_columns_of(table: &str) -> String {
-    TRANSACTION_COLUMNS
-        .split(',')
-        .map(|column| format!("{table}.{}", column.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn transaction_row(row: &Row<'_>) -> Result<(TransactionRow, i64), StoreError> {
     Ok((
         TransactionRow {
@@ -83,34 +74,15 @@ impl TransactionRow {
 }
 
 /// Transactions of an account, newest first, strictly before `before` (a position) when given.
-///
-/// On SQLite through the account's events: the ledger has no index by account there (see
-/// migration 9), and a ledger row's position is its event's. The events' index (aggregate_id,
-/// sequence) is entered at the sequence of the cursor's event, so a page deep in a long history
-/// costs what the first does; `e.position < ?2` keeps the answer exact for a cursor that is no
-/// event of this account's (then the index is read from the newest).
 fn transactions(
     conn: Db<'_>,
     account_id: &str,
     before: Option<i64>,
     limit: u32,
 ) -> Result<Vec<(TransactionView, i64)>, StoreError> {
-    let sql = match conn {
-        Db::Sqlite(..) => format!(
-            "SELECT {} FROM events e JOIN transactions t ON t.position = e.position
-              WHERE e.aggregate_id = ?1
-                AND e.sequence < COALESCE(
-                      (SELECT c.sequence FROM events c WHERE c.position = ?2 AND c.aggregate_id = ?1),
-                      9223372036854775807)
-                AND e.position < ?2
-              ORDER BY e.sequence DESC LIMIT CAST(?3 AS BIGINT)",
-            transaction_columns_of("t")
-        ),
-        Db::Pg(_) => format!(
-            "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE account_id = ?1 AND position < ?2 ORDER BY position DESC LIMIT CAST(?3 AS BIGINT)"
-        ),
-    };
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE account_id = ?1 AND position < ?2 ORDER BY position DESC LIMIT CAST(?3 AS BIGINT)"
+    ))?;
     let rows = stmt.query_map(params![account_id, before.unwrap_or(i64::MAX), limit], transaction_row)?;
     rows.map(|r| {
         let (row, position) = r?;

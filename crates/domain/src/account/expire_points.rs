@@ -12,14 +12,16 @@ use crate::values::{AccountId, TransactionId};
 /// Its first half is the account id's (with the version made 8, RFC 9562's version for ids of
 /// an application's own layout, which no other id of the system has), its second half the
 /// lot's id hashed (as a version 5 id). So expiries sort by account, and a sweep, which matures
-/// accounts in key order, inserts them into the ledger's unique index of ids side by side. With
-/// the whole id hashed from the lot, as until 2026-12-07 (expiries recorded then keep their
-/// ids), each went to a random leaf of that index: half the pages a sweep wrote, and 38% of
-/// its time at 1,000,000 lots (BENCHMARKS.md).
+/// accounts in key order, inserts them into the ledger's unique index of ids in order instead
+/// of each at a random leaf, as when the whole id was hashed from the lot (until 2026-12-07;
+/// expiries recorded then keep their ids). A sweep of 1,000,000 lots took 28% less time
+/// (BENCHMARKS.md, fourteenth session).
 ///
-/// Unique: version 8 makes it no other kind of transaction's id, and two expiries share one
-/// only if their accounts' ids share their first 64 bits (one account, or two made in the same
-/// millisecond with the same 12 random bits) and their lots' hashes their last 62 bits.
+/// Unique: version 8 makes it no other kind of transaction's id. Two expiries share one only if
+/// their accounts' ids share their first 64 bits (one account; or accounts whose ids were made
+/// in the same millisecond by one process, which often share them; or imported ids that do)
+/// and their lots' hashes share their last 62 bits, as likely as two random 62-bit numbers
+/// being equal.
 pub fn expiry_transaction_id(account: AccountId, lot: TransactionId) -> TransactionId {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&account.0.as_bytes()[..8]);

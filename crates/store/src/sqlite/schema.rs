@@ -343,18 +343,6 @@ ALTER TABLE idempotency_by_arrival RENAME TO idempotency;
 CREATE UNIQUE INDEX idempotency_by_key ON idempotency (business_id, idem_key);
 "#,
     ),
-    (
-        9,
-        "an account's ledger listed through its events, without an index of its own",
-        r#"
--- A ledger row's position is its event's, and every ledger row is of an account event, so an
--- account's ledger, newest first, is its events' index (aggregate_id, sequence) joined to the
--- ledger by position (`queries::transactions`). This index repeated that order, and each
--- accrual wrote about 1.3 pages of it to the log (a random leaf per account, kept nine-tenths
--- full by SQLite and so often split): a sixth of an accrual's pages.
-DROP INDEX transactions_by_account;
-"#,
-    ),
 ];
 
 /// Each webhook delivery's aggregate and event position, so a delivery waits while an earlier
