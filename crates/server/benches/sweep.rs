@@ -106,9 +106,9 @@ async fn create_program(store: &Store, business: Uuid) -> Uuid {
 /// `count` members, each with one 10-point lot that expired after 365 days, on one of the past
 /// year's days: spread as a real program's expiries are, so the sweep meets them in an order
 /// unrelated to the order the members enrolled in (with one expiry time for all, it would meet
-/// them in key order, its easiest case). Each member enrolled in the 30 days before earning, and
-/// each id is a version 7 one of its moment, as the service makes them: the members' ids and
-/// the ledger's lie among each other in time, as in a real program's tables.
+/// them in key order, its easiest case). Each member enrolled at some moment of the year before
+/// earning, and each id is a version 7 one of its moment, as the service makes them: the
+/// members' ids and the ledger's lie among each other in time, as in a real program's tables.
 async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count: usize) {
     let now = Utc::now();
     store
@@ -122,7 +122,7 @@ async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count:
                     earned_at.timestamp() as u64,
                     earned_at.timestamp_subsec_nanos(),
                 ));
-                let enrolled_at = earned_at - Duration::seconds((n as i64 * 104_729) % (30 * 86_400));
+                let enrolled_at = earned_at - Duration::seconds((n as i64 * 104_729) % (365 * 86_400));
                 let account = Uuid::new_v7(uuid::Timestamp::from_unix(
                     uuid::NoContext,
                     enrolled_at.timestamp() as u64,

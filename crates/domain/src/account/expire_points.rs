@@ -14,7 +14,7 @@ use crate::values::{AccountId, TransactionId};
 /// lot's id hashed (as a version 5 id). So expiries sort by account, and a sweep, which matures
 /// accounts in key order, inserts them into the ledger's unique index of ids in order instead
 /// of each at a random leaf, as when the whole id was hashed from the lot (until 2026-12-07;
-/// expiries recorded then keep their ids). A sweep of 1,000,000 lots took 28% less time
+/// expiries recorded then keep their ids). A sweep of 1,000,000 lots took 32% less time
 /// (BENCHMARKS.md, fourteenth session).
 ///
 /// Unique: version 8 makes it no other kind of transaction's id. Two expiries share one only if
