@@ -359,6 +359,11 @@ CREATE INDEX webhook_deliveries_pending_in_order ON webhook_deliveries (webhook_
 
 /// Apply every migration not yet applied. Returns how many ran.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
+    migrate_through(conn, i64::MAX)
+}
+
+/// Apply the migrations not yet applied up to version `last` (a test's older database).
+fn migrate_through(conn: &mut Connection, last: i64) -> Result<usize, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -372,7 +377,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
     })?;
     let mut count = 0;
     for (version, description, sql) in MIGRATIONS {
-        if *version <= applied {
+        if *version <= applied || *version > last {
             continue;
         }
         tx.execute_batch(sql)?;
@@ -389,9 +394,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::{params, Connection};
+    use rusqlite::{params, Connection, OptionalExtension};
 
-    use super::{migrate, MIGRATIONS};
+    use super::{migrate, migrate_through, MIGRATIONS};
 
     const INSERT: &str = "INSERT INTO idempotency (business_id, idem_key, request_hash, status, body, created_at)
                           VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -399,19 +404,8 @@ mod tests {
 
     /// A database as the migrations before `version` left it.
     fn migrated_before(version: i64) -> Connection {
-        let conn = Connection::open_in_memory().expect("open");
-        conn.execute_batch(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)",
-        )
-        .expect("migrations table");
-        for (v, description, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v < version) {
-            conn.execute_batch(sql).expect("older migration");
-            conn.execute(
-                "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?1, ?2, 'then')",
-                params![v, description],
-            )
-            .expect("recorded");
-        }
+        let mut conn = Connection::open_in_memory().expect("open");
+        migrate_through(&mut conn, version - 1).expect("older migrations");
         conn
     }
 
@@ -419,7 +413,8 @@ mod tests {
         conn.query_row(SELECT, params![business, key], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
-        .ok()
+        .optional()
+        .expect("read")
     }
 
     #[test]
