@@ -156,9 +156,10 @@ impl<'a> Db<'a> {
         self.execute_batch("COMMIT")
     }
 
-    /// Commit without waiting for the disk: PostgreSQL's asynchronous commit, for the writer
-    /// alone, whose syncer answers nobody before the commit is durable (see
-    /// [`crate::postgres::syncer`]). SQLite commits as [`Self::commit`] does.
+    /// Commit without waiting for the disk, for the writer alone, whose syncer answers nobody
+    /// before the commit is durable (see [`crate::syncer`]): PostgreSQL's asynchronous commit;
+    /// on SQLite a plain `COMMIT`, which the writer's connection makes without `fsync` (see
+    /// [`crate::sqlite::LogFile`]).
     pub fn commit_unsynced(self) -> Result<(), StoreError> {
         match self {
             Db::Pg(conn) => conn.commit_unsynced(),

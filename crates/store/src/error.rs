@@ -23,9 +23,9 @@ pub enum StoreError {
     WriteFailed(String),
     #[error("the writer has stopped")]
     WriterGone,
-    /// The command was committed, but PostgreSQL could not confirm that its commit reached
-    /// the disk (the connection or the server went away first): whether it was kept is
-    /// unknown. Sending the request again with the same `Idempotency-Key` answers as the first
+    /// The command was committed, but its commit could not be confirmed on disk (PostgreSQL:
+    /// the connection or the server went away first; SQLite: syncing the log failed): whether
+    /// it was kept is unknown. Sending the request again with the same `Idempotency-Key` answers as the first
     /// time if it was kept, and runs it if not.
     #[error("the outcome is unknown: the commit could not be confirmed durable ({0})")]
     DurabilityUnconfirmed(String),

@@ -4,11 +4,12 @@
 //!
 //! One writer thread owns the write connection. Commands from concurrent requests queue up on a
 //! bounded channel; the writer takes every command waiting (up to [`WRITER_BATCH_COUNT_MAX`]),
-//! runs them in one transaction, commits once, and answers each caller only once that commit is
-//! durable. One fsync serves the whole batch (on SQLite in the commit itself; on PostgreSQL a
-//! syncer thread waits for the flush while the writer goes on, and one flush may serve several
-//! batches: see `postgres::syncer`). A refused or failed command leaves the others untouched
-//! (see `writer` for how, and `postgres::conn` for PostgreSQL's multi-row statements).
+//! runs them in one transaction, commits once without waiting for the disk, and goes on to the
+//! next batch; a syncer thread answers each caller only once that commit is durable. One sync
+//! serves the whole batch, and one may serve several batches (see `syncer`: on SQLite an
+//! `fdatasync` of the write-ahead log, on PostgreSQL a synchronous commit of its own). A refused
+//! or failed command leaves the others untouched (see `writer` for how, and `postgres::conn`
+//! for PostgreSQL's multi-row statements).
 
 mod business;
 mod db;
@@ -29,6 +30,7 @@ mod restaurant;
 mod shared_loads;
 mod sqlite;
 mod store;
+mod syncer;
 mod time;
 pub mod views;
 mod webhooks;

@@ -23,7 +23,8 @@ impl InsertRate {
 }
 
 /// Insert rows of `row_bytes` bytes in transactions of `batch` rows for `duration`. On SQLite
-/// into a fresh file beside nothing else (WAL, `synchronous = FULL`, as the store runs); on
+/// into a fresh file beside nothing else (WAL, `synchronous = FULL`: each commit durable, as the
+/// store's are before it answers); on
 /// PostgreSQL into a fresh table of the given database, dropped afterwards. Blocking.
 pub fn insert_rate(
     backend: &Backend,

@@ -1,9 +1,10 @@
-//! The embedded SQLite backend: one file, WAL, `synchronous = FULL`, a checkpointer thread and
-//! a pool of read connections.
+//! The embedded SQLite backend: one file, WAL, commits made durable by the syncer's `fdatasync`
+//! of the log (see `log_file`), a checkpointer thread and a pool of read connections.
 
 mod checkpointer;
 mod connection;
 mod held;
+mod log_file;
 mod read_pool;
 mod schema;
 mod writeback;
@@ -12,5 +13,6 @@ pub(crate) use checkpointer::spawn as spawn_checkpointer;
 pub use checkpointer::WAL_RESTART_FRAMES;
 pub(crate) use connection::{open_reader, open_writer};
 pub(crate) use held::{HeldStatements, Hold};
+pub(crate) use log_file::LogFile;
 pub(crate) use read_pool::ReadPool;
 pub(crate) use schema::{migrate, WEBHOOK_ORDER_MIGRATION};

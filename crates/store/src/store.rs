@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use crate::db::{params, Db};
 use crate::queries;
+use crate::sqlite::LogFile;
+use crate::syncer::Syncer;
 use crate::views::{AccountView, EventFeed, ProgramView, RewardView, TransactionPage};
 use crate::write_tx::WriteTx;
 use crate::writer::{self, JobBox, TypedJob, WriterConn};
@@ -104,15 +106,46 @@ struct Inner {
 }
 
 enum Readers {
-    Sqlite(crate::sqlite::ReadPool),
+    /// With the write-ahead log, to make what a read saw durable (see [`Readers::with_durable`]).
+    Sqlite {
+        pool: crate::sqlite::ReadPool,
+        log: Arc<LogFile>,
+    },
     Pg(crate::postgres::ReadPool),
 }
 
 impl Readers {
     fn with<T>(&self, f: impl FnOnce(Db<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
         match self {
-            Readers::Sqlite(pool) => pool.with(|conn| f(Db::sqlite(conn))),
+            Readers::Sqlite { pool, .. } => pool.with(|conn| f(Db::sqlite(conn))),
             Readers::Pg(pool) => pool.with(|conn| f(Db::Pg(conn))),
+        }
+    }
+
+    /// A read, after which every commit it could see is durable, unless its answer holds
+    /// nothing (see [`Store::read_durable`]).
+    fn with_durable<T>(
+        &self,
+        f: impl FnOnce(Db<'_>) -> Result<T, StoreError>,
+        holds_nothing: fn(&T) -> bool,
+    ) -> Result<T, StoreError> {
+        match self {
+            Readers::Sqlite { pool, log } => {
+                let value = pool.with(|conn| f(Db::sqlite(conn)))?;
+                // What the read saw was written to the log before it became visible, so a
+                // sync begun now covers it.
+                if !holds_nothing(&value) {
+                    log.sync()?;
+                }
+                Ok(value)
+            }
+            Readers::Pg(pool) => pool.with(|conn| {
+                let value = f(Db::Pg(conn))?;
+                if !holds_nothing(&value) {
+                    crate::postgres::syncer::mark_durable(conn)?;
+                }
+                Ok(value)
+            }),
         }
     }
 }
@@ -137,17 +170,19 @@ impl Store {
                 }
                 let mut conn = crate::sqlite::open_writer(path)?;
                 crate::sqlite::migrate(&mut conn)?;
+                let log = Arc::new(crate::sqlite::LogFile::open_for(&conn)?);
+                let syncer = Syncer::start(Arc::clone(&log))?;
                 let checkpointer = crate::sqlite::spawn_checkpointer(
                     path.clone(),
                     settings.wal_restart_frames,
                     Arc::clone(&stop_checkpointer),
                 )?;
-                let readers = crate::sqlite::ReadPool::new(path.clone(), settings.read_connections_idle_max);
+                let pool = crate::sqlite::ReadPool::new(path.clone(), settings.read_connections_idle_max);
                 (
                     WriterConn::Sqlite(conn),
-                    Readers::Sqlite(readers),
+                    Readers::Sqlite { pool, log },
                     Some(checkpointer),
-                    None,
+                    syncer,
                 )
             }
             Backend::Postgres(url) => {
@@ -156,7 +191,7 @@ impl Store {
                 let (conn, syncer) = off_runtime(|| {
                     let conn = crate::postgres::connect(url)?;
                     crate::postgres::migrate(&conn)?;
-                    let syncer = crate::postgres::syncer::Syncer::start(url.clone())?;
+                    let syncer = crate::postgres::syncer::start(url.clone())?;
                     Ok((conn, syncer))
                 })?;
                 let readers = crate::postgres::ReadPool::new(url.clone(), settings.read_connections_idle_max);
@@ -167,7 +202,7 @@ impl Store {
                     },
                     Readers::Pg(readers),
                     None,
-                    Some(syncer),
+                    syncer,
                 )
             }
         };
@@ -295,6 +330,15 @@ impl Store {
         F: FnOnce(Db<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
+        self.on_readers(move |readers| readers.with(f)).await
+    }
+
+    /// Blocking work on the read connections, off the async threads, with a read permit.
+    async fn on_readers<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Readers) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
         let _permit = self
             .inner
             .read_permits
@@ -302,32 +346,24 @@ impl Store {
             .await
             .map_err(|_| StoreError::WriteFailed("the read pool is closed".to_owned()))?;
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || inner.readers.with(f))
+        tokio::task::spawn_blocking(move || f(&inner.readers))
             .await
             .map_err(|e| StoreError::WriteFailed(format!("read task failed: {e}")))?
     }
 
     /// A read whose answer leaves the system as the record (published to the bus, sent to a
-    /// webhook, served as events): on PostgreSQL every commit it could see is made durable
-    /// first, on the same connection, since a commit is visible before it is durable there (see
-    /// [`crate::postgres::syncer`]). On SQLite every visible commit is durable already.
-    /// An answer that holds nothing (`holds_nothing`) needs no flush: an idle relay's polls
-    /// do not each write and flush the log.
+    /// webhook, served as events). A commit is visible before it is durable (see
+    /// [`crate::syncer`]), so every commit this read could see is made durable before it
+    /// answers: on PostgreSQL by a mark on the same connection, on SQLite by syncing the log.
+    /// An answer that holds nothing (`holds_nothing`) needs no sync: an idle relay's polls do
+    /// not each flush the log.
     async fn read_durable<T, F>(&self, f: F, holds_nothing: fn(&T) -> bool) -> Result<T, StoreError>
     where
         F: FnOnce(Db<'_>) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        self.read(move |db| {
-            let value = f(db)?;
-            if let Db::Pg(conn) = db {
-                if !holds_nothing(&value) {
-                    crate::postgres::syncer::mark_durable(conn)?;
-                }
-            }
-            Ok(value)
-        })
-        .await
+        self.on_readers(move |readers| readers.with_durable(f, holds_nothing))
+            .await
     }
 
     pub async fn account(&self, business_id: Uuid, account_id: Uuid) -> Result<Option<AccountView>, StoreError> {

@@ -5,9 +5,9 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Db, PgConn};
-use crate::postgres::syncer::{Committed, Syncer};
 use crate::shared_loads::SharedLoads;
 use crate::sqlite::HeldStatements;
+use crate::syncer::{Committed, Syncer};
 use crate::write_tx::WriteTx;
 use crate::{Prefetch, StoreError, CONFLICT_RETRY_COUNT_MAX, WRITER_BATCH_COUNT_MAX};
 
@@ -107,11 +107,9 @@ where
 
 pub(crate) type JobBox = Box<dyn WriteJob>;
 
-/// Run the writer until every sender is dropped. With a `syncer` (PostgreSQL), batches commit
-/// without waiting for the disk and the syncer answers their jobs once they are durable (see
-/// [`crate::postgres::syncer`]); otherwise each commit is durable when it returns (SQLite's
-/// `synchronous = FULL`) and the jobs are answered at once.
-pub(crate) fn run(conn: WriterConn, jobs: mpsc::Receiver<JobBox>, syncer: Option<Syncer>) {
+/// Run the writer until every sender is dropped. Batches commit without waiting for the disk
+/// and the `syncer` answers their jobs once they are durable (see [`crate::syncer`]).
+pub(crate) fn run(conn: WriterConn, jobs: mpsc::Receiver<JobBox>, syncer: Syncer) {
     match conn {
         WriterConn::Sqlite(conn) => serve(
             SqliteWriter {
@@ -126,7 +124,7 @@ pub(crate) fn run(conn: WriterConn, jobs: mpsc::Receiver<JobBox>, syncer: Option
 }
 
 /// The writer's loop (see [`run`]).
-fn serve(mut conn: impl BatchConn, mut jobs: mpsc::Receiver<JobBox>, syncer: Option<Syncer>) {
+fn serve(mut conn: impl BatchConn, mut jobs: mpsc::Receiver<JobBox>, syncer: Syncer) {
     let mut batch: Vec<JobBox> = Vec::with_capacity(WRITER_BATCH_COUNT_MAX);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -138,19 +136,10 @@ fn serve(mut conn: impl BatchConn, mut jobs: mpsc::Receiver<JobBox>, syncer: Opt
         }
         let db = conn.for_batch();
         let sent_at = Instant::now();
-        let answers = commit_batch(db, &mut batch, syncer.is_some());
-        match &syncer {
-            Some(syncer) => syncer.send(Committed { sent_at, answers }),
-            None => {
-                for (job, outcome) in answers {
-                    job.finish(outcome);
-                }
-            }
-        }
+        let answers = commit_batch(db, &mut batch);
+        syncer.send(Committed { sent_at, answers });
     }
-    if let Some(syncer) = syncer {
-        syncer.stop();
-    }
+    syncer.stop();
     tracing::debug!("writer stopped: every handle was dropped");
 }
 
@@ -168,8 +157,7 @@ fn begin(db: Db<'_>, batch: &[JobBox]) -> Result<(), StoreError> {
 }
 
 /// Run and commit the batch; each job with its outcome, to answer once the commit is durable.
-/// `unsynced`: commit without waiting for the disk (see [`run`]).
-fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>, unsynced: bool) -> Vec<(JobBox, Result<(), StoreError>)> {
+fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) -> Vec<(JobBox, Result<(), StoreError>)> {
     let started = Instant::now();
     let size = batch.len();
     let mut answers = Vec::with_capacity(size);
@@ -180,7 +168,7 @@ fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>, unsynced: bool) -> Vec<(Job
     // alone (see `postgres::conn`).
     for strict in [false, true] {
         db.set_strict(strict);
-        match run_batch(db, batch, strict, unsynced) {
+        match run_batch(db, batch, strict) {
             Ok(outcomes) => {
                 answers.extend(batch.drain(..).zip(outcomes));
                 break;
@@ -228,12 +216,7 @@ struct BatchFailure {
 }
 
 /// Run every job of the batch in one transaction and commit it; the jobs' outcomes.
-fn run_batch(
-    db: Db<'_>,
-    batch: &mut [JobBox],
-    strict: bool,
-    unsynced: bool,
-) -> Result<Vec<Result<(), StoreError>>, BatchFailure> {
+fn run_batch(db: Db<'_>, batch: &mut [JobBox], strict: bool) -> Result<Vec<Result<(), StoreError>>, BatchFailure> {
     begin(db, batch).map_err(|error| BatchFailure {
         error,
         retry_strict: false,
@@ -280,7 +263,7 @@ fn run_batch(
         }
     }
     let committing = Instant::now();
-    let committed = if unsynced { db.commit_unsynced() } else { db.commit() };
+    let committed = db.commit_unsynced();
     metrics::histogram!("store_commit_seconds").record(committing.elapsed().as_secs_f64());
     committed.map(|()| outcomes).map_err(|error| BatchFailure {
         retry_strict: db.batch_poisoned(),

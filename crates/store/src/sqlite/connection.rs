@@ -43,7 +43,9 @@ pub fn poll_for_lock(attempts: i32, brief_attempts: u64, cap: Duration) -> bool 
     true
 }
 
-/// The writer: WAL, and `synchronous = FULL` so a commit is on disk before anyone is answered.
+/// A writing connection: WAL, and `synchronous = FULL` so a commit is on disk when it returns.
+/// The store's writer then hands its durability to the syncer, committing without `fsync`
+/// (see [`super::LogFile::open_for`]); migrations and the checkpointer keep `FULL`.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
