@@ -16,6 +16,20 @@ use crate::delivery::Delivery;
 use crate::http::{router, AppState};
 use crate::service::Service;
 
+/// The listener, its connections sending each write at once (`TCP_NODELAY`). With Nagle's
+/// algorithm a small write waits while an earlier one is unacknowledged, and a client that
+/// acknowledges late (Linux delays an ACK up to 40 ms) then holds the answer up: in
+/// `loyalty bench --rate 4500` runs on this machine, 3 of 7 began with about 100 ms in which no
+/// answer came (450 requests over 20 ms, a p99 of 32–39 ms), and none of 7 did without it (p99
+/// 6.9–7.8 ms).
+fn without_nagle(listener: TcpListener) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = SocketAddr> {
+    axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "could not turn Nagle's algorithm off for a connection");
+        }
+    })
+}
+
 /// A bound, ready service.
 pub struct Application {
     listener: TcpListener,
@@ -69,7 +83,7 @@ impl Application {
             self.state.delivery.clone(),
             self.sweep_interval,
         ));
-        let served = axum::serve(self.listener, router(self.state))
+        let served = axum::serve(without_nagle(self.listener), router(self.state))
             .with_graceful_shutdown(shutdown)
             .await
             .context("the HTTP server failed");
@@ -108,4 +122,25 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::serve::Listener;
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::without_nagle;
+
+    #[tokio::test]
+    async fn accepted_connections_send_without_nagle_delay() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let mut listener = without_nagle(listener);
+        let _client = TcpStream::connect(addr).await.expect("connect");
+        let (accepted, _) = listener.accept().await;
+        assert!(
+            accepted.nodelay().expect("TCP_NODELAY readable"),
+            "Nagle's algorithm is off"
+        );
+    }
 }
