@@ -162,6 +162,10 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::WriterGone => Self::Unavailable,
+            StoreError::Halted(why) => {
+                tracing::error!(%why, "the store has halted");
+                Self::Unavailable
+            }
             StoreError::DurabilityUnconfirmed(why) => {
                 tracing::error!(%why, "a commit could not be confirmed durable");
                 Self::OutcomeUnknown

@@ -29,6 +29,11 @@ pub enum StoreError {
     /// time if it was kept, and runs it if not.
     #[error("the outcome is unknown: the commit could not be confirmed durable ({0})")]
     DurabilityUnconfirmed(String),
+    /// The store stopped serving: its log could not be made durable (see `sqlite::LogFile`),
+    /// so it neither takes commands nor shows data that may not survive a power cut. A restart
+    /// recovers from what reached the device.
+    #[error("the store has halted: {0}")]
+    Halted(String),
     #[error("serialization error: {0}")]
     Serialization(#[from] serde_json::Error),
     #[error("I/O error: {0}")]

@@ -117,7 +117,10 @@ enum Readers {
 impl Readers {
     fn with<T>(&self, f: impl FnOnce(Db<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
         match self {
-            Readers::Sqlite { pool, .. } => pool.with(|conn| f(Db::sqlite(conn))),
+            Readers::Sqlite { pool, log } => match log.halted() {
+                Some(halted) => Err(halted),
+                None => pool.with(|conn| f(Db::sqlite(conn))),
+            },
             Readers::Pg(pool) => pool.with(|conn| f(Db::Pg(conn))),
         }
     }
@@ -131,6 +134,9 @@ impl Readers {
     ) -> Result<T, StoreError> {
         match self {
             Readers::Sqlite { pool, log } => {
+                if let Some(halted) = log.halted() {
+                    return Err(halted);
+                }
                 let value = pool.with(|conn| f(Db::sqlite(conn)))?;
                 // What the read saw was written to the log before it became visible, so a
                 // sync begun now covers it.
@@ -179,7 +185,7 @@ impl Store {
                 )?;
                 let pool = crate::sqlite::ReadPool::new(path.clone(), settings.read_connections_idle_max);
                 (
-                    WriterConn::Sqlite(conn),
+                    WriterConn::Sqlite(conn, Arc::clone(&log)),
                     Readers::Sqlite { pool, log },
                     Some(checkpointer),
                     syncer,

@@ -111,17 +111,88 @@ fn run(mut source: impl MakeDurable, batches: Receiver<Committed>) {
 fn verdict(synced: &Result<Instant, StoreError>, sent_at: Instant) -> Result<(), String> {
     match synced {
         Ok(since) if *since < sent_at => Ok(()),
-        Ok(_) => Err("the connection that confirms commits was opened again after this one".to_owned()),
+        Ok(_) => Err("what confirms commits started again after this one (a connection opened again)".to_owned()),
         Err(error) => Err(error.to_string()),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    use super::verdict;
+    use super::{verdict, Committed, MakeDurable, Syncer};
+    use crate::write_tx::WriteTx;
+    use crate::writer::WriteJob;
     use crate::StoreError;
+
+    type Journal = Arc<Mutex<Vec<String>>>;
+
+    /// A source that notes each sync, and fails the ones its script says.
+    struct Source {
+        journal: Journal,
+        started: Instant,
+        fails: Vec<bool>,
+    }
+
+    impl MakeDurable for Source {
+        fn make_durable(&mut self) -> Result<Instant, StoreError> {
+            self.journal.lock().expect("journal").push("sync".to_owned());
+            match self.fails.pop() {
+                Some(true) => Err(StoreError::WriteFailed("the device failed".to_owned())),
+                _ => Ok(self.started),
+            }
+        }
+    }
+
+    /// A job that notes how it was answered.
+    struct Job(&'static str, Journal);
+
+    impl WriteJob for Job {
+        fn run(&mut self, _: &mut WriteTx<'_>) -> Result<(), StoreError> {
+            Ok(())
+        }
+
+        fn finish(self: Box<Self>, outcome: Result<(), StoreError>) {
+            let how = match outcome {
+                Ok(()) => "ok",
+                Err(StoreError::DurabilityUnconfirmed(_)) => "unconfirmed",
+                Err(_) => "other error",
+            };
+            self.1.lock().expect("journal").push(format!("{} {how}", self.0));
+        }
+    }
+
+    fn batch(name: &'static str, journal: &Journal) -> Committed {
+        Committed {
+            sent_at: Instant::now(),
+            answers: vec![(Box::new(Job(name, Arc::clone(journal))), Ok(()))],
+        }
+    }
+
+    #[test]
+    fn a_batch_is_answered_after_a_sync_begun_after_it_and_a_failed_sync_answers_unconfirmed() {
+        let journal: Journal = Arc::default();
+        let source = Source {
+            journal: Arc::clone(&journal),
+            started: Instant::now(),
+            // Popped from the end: the first sync succeeds, the second fails.
+            fails: vec![true, false],
+        };
+        std::thread::sleep(Duration::from_millis(1));
+        let syncer = Syncer::start(source).expect("syncer");
+        syncer.send(batch("first", &journal));
+        // Wait for the first answer, so the second batch needs a sync of its own.
+        while journal.lock().expect("journal").len() < 2 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        syncer.send(batch("second", &journal));
+        syncer.stop();
+        assert_eq!(
+            *journal.lock().expect("journal"),
+            ["sync", "first ok", "sync", "second unconfirmed"]
+        );
+    }
 
     #[test]
     fn only_a_sync_by_a_source_vouching_from_before_the_batch_confirms_it() {

@@ -1,30 +1,34 @@
 //! The group-commit writer: one thread, one connection, many commands per transaction.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Db, PgConn};
 use crate::shared_loads::SharedLoads;
-use crate::sqlite::HeldStatements;
+use crate::sqlite::{HeldStatements, LogFile};
 use crate::syncer::{Committed, Syncer};
 use crate::write_tx::WriteTx;
 use crate::{Prefetch, StoreError, CONFLICT_RETRY_COUNT_MAX, WRITER_BATCH_COUNT_MAX};
 
 /// The writer's own connection.
 pub(crate) enum WriterConn {
-    Sqlite(rusqlite::Connection),
+    /// With the log its commits are made durable by, whose failure halts the writer.
+    Sqlite(rusqlite::Connection, Arc<LogFile>),
     /// With the URL, to reconnect after the server closed the connection.
-    Pg {
-        conn: Box<PgConn>,
-        url: String,
-    },
+    Pg { conn: Box<PgConn>, url: String },
 }
 
 /// The connection the writer runs its batches on.
 trait BatchConn {
     /// The connection for the next batch.
     fn for_batch(&mut self) -> Db<'_>;
+
+    /// Why no batch may run any more, if so.
+    fn halted(&self) -> Option<StoreError> {
+        None
+    }
 }
 
 /// SQLite: the writer's connection, with the statements it holds prepared (see
@@ -32,11 +36,17 @@ trait BatchConn {
 struct SqliteWriter<'c> {
     conn: &'c rusqlite::Connection,
     held: HeldStatements<'c>,
+    log: Arc<LogFile>,
 }
 
 impl BatchConn for SqliteWriter<'_> {
     fn for_batch(&mut self) -> Db<'_> {
         Db::Sqlite(self.conn, Some(&self.held))
+    }
+
+    /// Once a sync of the log failed, no commit could be made durable (see [`LogFile`]).
+    fn halted(&self) -> Option<StoreError> {
+        self.log.halted()
     }
 }
 
@@ -111,10 +121,11 @@ pub(crate) type JobBox = Box<dyn WriteJob>;
 /// and the `syncer` answers their jobs once they are durable (see [`crate::syncer`]).
 pub(crate) fn run(conn: WriterConn, jobs: mpsc::Receiver<JobBox>, syncer: Syncer) {
     match conn {
-        WriterConn::Sqlite(conn) => serve(
+        WriterConn::Sqlite(conn, log) => serve(
             SqliteWriter {
                 conn: &conn,
                 held: HeldStatements::new(&conn),
+                log,
             },
             jobs,
             syncer,
@@ -133,6 +144,12 @@ fn serve(mut conn: impl BatchConn, mut jobs: mpsc::Receiver<JobBox>, syncer: Syn
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        if conn.halted().is_some() {
+            for job in batch.drain(..) {
+                job.finish(Err(conn.halted().unwrap_or(StoreError::WriterGone)));
+            }
+            continue;
         }
         let db = conn.for_batch();
         let sent_at = Instant::now();
@@ -355,4 +372,61 @@ fn retry_after(error: &StoreError, attempt: &mut u32) -> bool {
 /// A conflict (or a deadlock) is retried on fresh state, a few times.
 fn retryable(error: &StoreError, attempt: u32) -> bool {
     (matches!(error, StoreError::Conflict { .. }) || error.is_transient()) && attempt < CONFLICT_RETRY_COUNT_MAX
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use tokio::sync::{mpsc, oneshot};
+
+    use super::{serve, BatchConn, JobBox, TypedJob};
+    use crate::db::Db;
+    use crate::syncer::{MakeDurable, Syncer};
+    use crate::write_tx::WriteTx;
+    use crate::StoreError;
+
+    /// A writer whose log failed to sync.
+    struct HaltedConn;
+
+    impl BatchConn for HaltedConn {
+        fn for_batch(&mut self) -> Db<'_> {
+            panic!("a halted writer runs no batch")
+        }
+
+        fn halted(&self) -> Option<StoreError> {
+            Some(StoreError::Halted("the log's device failed".to_owned()))
+        }
+    }
+
+    struct AlwaysDurable;
+
+    impl MakeDurable for AlwaysDurable {
+        fn make_durable(&mut self) -> Result<Instant, StoreError> {
+            Ok(Instant::now())
+        }
+    }
+
+    #[test]
+    fn a_halted_writer_runs_no_command_and_answers_each_halted() {
+        let (jobs, receiver) = mpsc::channel::<JobBox>(4);
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            let (reply, answer) = oneshot::channel();
+            let job = TypedJob {
+                work: |_: &mut WriteTx<'_>| -> Result<(), StoreError> { panic!("a command ran") },
+                result: None,
+                reply,
+                prefetch: None,
+            };
+            jobs.blocking_send(Box::new(job)).expect("queued");
+            answers.push(answer);
+        }
+        drop(jobs);
+        serve(HaltedConn, receiver, Syncer::start(AlwaysDurable).expect("syncer"));
+        for answer in answers {
+            let answer = answer.blocking_recv().expect("answered");
+            assert!(matches!(answer, Err(StoreError::Halted(_))), "{answer:?}");
+        }
+    }
 }

@@ -20,13 +20,14 @@
 //! file's own: see `writeback`).
 //!
 //! A failed `fdatasync` cannot be retried: Linux may have marked the pages clean, so a second
-//! call could succeed without writing them. Once one fails, every later sync fails too, and
-//! every batch is answered "outcome unknown" until the server is restarted (SQLite then
-//! recovers from what the log holds on the device).
+//! call could succeed without writing them. Once one fails, every later sync fails too, the
+//! batches waiting for it are answered "outcome unknown", and the store halts: the writer
+//! refuses new commands and reads refuse to show what may not survive a power cut, until the
+//! server is restarted (SQLite then recovers from what the log holds on the device).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use rusqlite::Connection;
@@ -43,6 +44,10 @@ pub(crate) struct LogFile {
     opened_at: Instant,
     /// Why a sync failed, once one has.
     failed: OnceLock<String>,
+    /// Held through each sync and the check before it: Linux reports a write error once per
+    /// open file, so of two calls at once one could return success for pages the other's error
+    /// was about; one at a time, the error is recorded before any later sync can succeed.
+    syncing: Mutex<()>,
 }
 
 impl LogFile {
@@ -61,7 +66,9 @@ impl LogFile {
         })?;
         // The log may have been created by this open: its name must survive a crash too.
         if let Some(directory) = Path::new(database).parent().filter(|p| !p.as_os_str().is_empty()) {
-            File::open(directory)?.sync_all()?;
+            File::open(directory).and_then(|d| d.sync_all()).map_err(|e| {
+                StoreError::WriteFailed(format!("could not sync the directory {}: {e}", directory.display()))
+            })?;
         }
         let opened_at = Instant::now();
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -70,11 +77,13 @@ impl LogFile {
             path,
             opened_at,
             failed: OnceLock::new(),
+            syncing: Mutex::new(()),
         })
     }
 
     /// Write every page the log has received so far to the device (see the module).
     pub fn sync(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self.syncing.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(why) = self.failed.get() {
             return Err(StoreError::DurabilityUnconfirmed(why.clone()));
         }
@@ -88,6 +97,12 @@ impl LogFile {
         })
     }
 
+    /// Why the store has halted: a sync failed, so nothing committed since the last good one
+    /// can be vouched for, and new commits could not be made durable either (see the module).
+    pub fn halted(&self) -> Option<StoreError> {
+        self.failed.get().map(|why| StoreError::Halted(why.clone()))
+    }
+
     #[cfg(test)]
     fn of(file: File) -> Self {
         Self {
@@ -95,6 +110,7 @@ impl LogFile {
             path: PathBuf::from("test"),
             opened_at: Instant::now(),
             failed: OnceLock::new(),
+            syncing: Mutex::new(()),
         }
     }
 }

@@ -87,7 +87,7 @@ async fn closing_the_store_copies_the_log_into_the_database_and_empties_it() {
 }
 
 /// The bundled SQLite is built with the options of `.cargo/config.toml` (`LIBSQLITE3_FLAGS`):
-/// commits sync the log with `fdatasync()`, allocations take no global mutex, and each
+/// SQLite's own syncs use `fdatasync()`, allocations take no global mutex, and each
 /// connection has a page cache of its own rather than one shared by every connection of the
 /// process behind one mutex (libsqlite3-sys turns `SQLITE_ENABLE_MEMORY_MANAGEMENT` on; the
 /// setting turns it off). SQLite lists the second among its compile options, and would list the
@@ -137,6 +137,38 @@ async fn an_answered_write_leaves_no_page_of_the_log_unwritten() {
             "answer {n}: pages of the log still dirty or under writeback"
         );
     }
+}
+
+/// A read whose answer leaves the system (here the relay's read of events) syncs the log
+/// first, so what it hands on survives a power cut even if it saw a commit not yet synced:
+/// here one made behind the store's back without `fsync`.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_that_leaves_the_system_syncs_what_it_could_see() {
+    let f = fixture_with(Kind::Sqlite, |_| {}).await;
+    let TestDb::Sqlite(dir) = &f.db else {
+        unreachable!("a SQLite fixture")
+    };
+    if let Err(why) = cachestat_sees_syncs(dir.path()) {
+        eprintln!("skipped a_read_that_leaves_the_system_syncs_what_it_could_see: {why}");
+        return;
+    }
+    let wal = dir.path().join("test.db-wal");
+    enrolled(&f, "ada@example.com").await;
+    f.db.execute("PRAGMA synchronous = OFF; CREATE TABLE unsynced (x); INSERT INTO unsynced VALUES (1);");
+    let (dirty, _) = unwritten_pages(&wal).expect("cachestat of the log");
+    assert!(
+        dirty > 0,
+        "the commit behind the store's back left pages of the log dirty"
+    );
+
+    let events = f.store.durable_events_after(0, 10).await.expect("events");
+    assert!(!events.is_empty(), "the enrolment's events");
+    assert_eq!(
+        unwritten_pages(&wal).expect("cachestat of the log"),
+        (0, 0),
+        "the read synced the log before it answered"
+    );
 }
 
 /// Whether `cachestat` here counts a file's dirty pages and sees `fdatasync` clean them (not
