@@ -36,6 +36,9 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("the service is shutting down or overloaded; retry")]
     Unavailable,
+    /// The store halted (see `StoreError::Halted`); logged once, where it happened.
+    #[error("the service has halted: its storage could not confirm a write reached the disk; it serves nothing until an operator restarts it")]
+    Halted,
     /// The command was committed but could not be confirmed durable (see
     /// `StoreError::DurabilityUnconfirmed`).
     #[error("the outcome is unknown: the command may have been kept; send it again with the same Idempotency-Key, which answers as the first time if it was kept and runs it if not")]
@@ -76,7 +79,7 @@ impl ApiError {
             | Self::Reward(RewardError::NotFound) => StatusCode::NOT_FOUND,
             Self::Account(_) | Self::Program(_) | Self::Reward(_) | Self::RetryFailed(_) => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable | Self::OutcomeUnknown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Halted | Self::OutcomeUnknown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,7 +105,7 @@ impl ApiError {
             Self::Reward(e) => e.code(),
             Self::RetryFailed(_) => "DEAD_LETTER_RETRY_FAILED",
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
-            Self::Unavailable => "UNAVAILABLE",
+            Self::Unavailable | Self::Halted => "UNAVAILABLE",
             Self::OutcomeUnknown => "OUTCOME_UNKNOWN",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -162,10 +165,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::WriterGone => Self::Unavailable,
-            StoreError::Halted(why) => {
-                tracing::error!(%why, "the store has halted");
-                Self::Unavailable
-            }
+            StoreError::Halted(_) => Self::Halted,
             StoreError::DurabilityUnconfirmed(why) => {
                 tracing::error!(%why, "a commit could not be confirmed durable");
                 Self::OutcomeUnknown

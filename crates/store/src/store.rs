@@ -182,6 +182,7 @@ impl Store {
                     path.clone(),
                     settings.wal_restart_frames,
                     Arc::clone(&stop_checkpointer),
+                    Arc::clone(&log),
                 )?;
                 let pool = crate::sqlite::ReadPool::new(path.clone(), settings.read_connections_idle_max);
                 (

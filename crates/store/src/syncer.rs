@@ -183,7 +183,9 @@ mod tests {
         let syncer = Syncer::start(source).expect("syncer");
         syncer.send(batch("first", &journal));
         // Wait for the first answer, so the second batch needs a sync of its own.
+        let deadline = Instant::now() + Duration::from_secs(10);
         while journal.lock().expect("journal").len() < 2 {
+            assert!(Instant::now() < deadline, "the first batch was never answered");
             std::thread::sleep(Duration::from_millis(1));
         }
         syncer.send(batch("second", &journal));

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use super::connection::open_writer;
 use super::writeback::DatabaseWriteback;
+use super::LogFile;
 use crate::StoreError;
 
 /// How often the WAL is copied into the database.
@@ -42,11 +43,14 @@ pub const WAL_RESTART_FRAMES: i64 = 16_384;
 pub const RESTART_WAIT_MS: u64 = 50;
 
 /// Start the checkpointer; it stops once `stop` is set (and its thread unparked), after a last
-/// checkpoint that truncates the log if nothing is in its way.
+/// checkpoint that truncates the log if nothing is in its way. Once `log` has halted (a sync of
+/// it failed, see [`LogFile`]) it copies nothing more into the database: what the log holds
+/// since then may never have reached the device, and a restart recovers from what did.
 pub fn spawn(
     path: PathBuf,
     restart_frames: i64,
     stop: Arc<AtomicBool>,
+    log: Arc<LogFile>,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let conn = open_writer(&path)?;
     let writeback = DatabaseWriteback::open(&path)?;
@@ -55,6 +59,10 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("loyalty-checkpointer".to_owned())
         .spawn(move || loop {
+            if log.halted().is_some() {
+                tracing::warn!("checkpoints stopped: the store has halted");
+                break;
+            }
             let stopping = stop.load(Ordering::Acquire);
             if stopping {
                 truncate_log(&conn);

@@ -22,8 +22,10 @@
 //! A failed `fdatasync` cannot be retried: Linux may have marked the pages clean, so a second
 //! call could succeed without writing them. Once one fails, every later sync fails too, the
 //! batches waiting for it are answered "outcome unknown", and the store halts: the writer
-//! refuses new commands and reads refuse to show what may not survive a power cut, until the
-//! server is restarted (SQLite then recovers from what the log holds on the device).
+//! refuses new commands, reads refuse to show what may not survive a power cut, and the
+//! checkpointer copies nothing more into the database, until the server is restarted (SQLite
+//! then recovers from what the log holds on the device). Not covered: when the store is
+//! closed after halting, the last connection to close runs SQLite's own closing checkpoint.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
