@@ -18,10 +18,10 @@ use crate::service::Service;
 
 /// The listener, its connections sending each write at once (`TCP_NODELAY`). With Nagle's
 /// algorithm a small write waits while an earlier one is unacknowledged, and a client that
-/// acknowledges late (Linux delays an ACK up to 40 ms) then holds the answer up: in
-/// `loyalty bench --rate 4500` runs on this machine, 3 of 7 began with about 100 ms in which no
-/// answer came (about 450 requests answered more than 20 ms late, a p99 of 32–39 ms), and none
-/// of 7 did without it (p99 6.9–7.8 ms).
+/// acknowledges late (Linux delays an ACK up to 40 ms) then holds the answer up. In
+/// `loyalty bench --rate 4500` runs on this machine, 3 of 7 runs with Nagle's algorithm on
+/// began with about 100 ms in which no answer came (about 450 requests answered more than 20 ms
+/// late, a p99 of 32–39 ms); none of 7 runs with it off did (p99 6.9–7.8 ms).
 fn without_nagle(listener: TcpListener) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = SocketAddr> {
     axum::serve::ListenerExt::tap_io(listener, |tcp| {
         if let Err(error) = tcp.set_nodelay(true) {

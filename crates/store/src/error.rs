@@ -25,8 +25,8 @@ pub enum StoreError {
     WriterGone,
     /// The command was committed, but its commit could not be confirmed on disk (PostgreSQL:
     /// the connection or the server went away first; SQLite: syncing the log failed): whether
-    /// it was kept is unknown. Sending the request again with the same `Idempotency-Key` answers as the first
-    /// time if it was kept, and runs it if not.
+    /// it was kept is unknown. Sending the request again with the same `Idempotency-Key`
+    /// answers as the first time if it was kept, and runs it if not.
     #[error("the outcome is unknown: the commit could not be confirmed durable ({0})")]
     DurabilityUnconfirmed(String),
     /// The store stopped serving: its log could not be made durable (see `sqlite::LogFile`),

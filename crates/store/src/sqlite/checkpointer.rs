@@ -20,8 +20,8 @@
 //! ([`DatabaseWriteback`]). SQLite syncs the database file only when a checkpoint has copied
 //! the whole log, which under load happens every half second or so; left alone, the pages of
 //! all the checkpoints in between reached the device together in that sync (26–32 ms), and the
-//! log's syncs at commit (then the writer's, now the syncer's) queued behind them: the p99 latency of accruals at a fixed 3,000/s was
-//! 17.3–28.7 ms with the sync left alone and 6.7–9.5 ms with the pages sent on every 100 ms
+//! log's syncs at commit (then the writer's, now the syncer's) queued behind them: the p99
+//! latency of accruals at a fixed 3,000/s was 17.3–28.7 ms with the sync left alone and 6.7–9.5 ms with the pages sent on every 100 ms
 //! (nine runs of each, BENCHMARKS.md, 2026-12-06). SQLite's sync still comes, and still decides
 //! durability; this only leaves it less to do.
 
