@@ -11,7 +11,7 @@ mod writeback;
 
 pub(crate) use checkpointer::spawn as spawn_checkpointer;
 pub use checkpointer::WAL_RESTART_FRAMES;
-pub(crate) use connection::{open_reader, open_writer};
+pub(crate) use connection::{no_checkpoint_on_close, open_reader, open_writer};
 pub(crate) use held::{HeldStatements, Hold};
 pub(crate) use log_file::LogFile;
 pub(crate) use read_pool::ReadPool;

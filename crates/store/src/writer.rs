@@ -121,15 +121,20 @@ pub(crate) type JobBox = Box<dyn WriteJob>;
 /// and the `syncer` answers their jobs once they are durable (see [`crate::syncer`]).
 pub(crate) fn run(conn: WriterConn, jobs: mpsc::Receiver<JobBox>, syncer: Syncer) {
     match conn {
-        WriterConn::Sqlite(conn, log) => serve(
-            SqliteWriter {
-                conn: &conn,
-                held: HeldStatements::new(&conn),
-                log,
-            },
-            jobs,
-            syncer,
-        ),
+        WriterConn::Sqlite(conn, log) => {
+            serve(
+                SqliteWriter {
+                    conn: &conn,
+                    held: HeldStatements::new(&conn),
+                    log: Arc::clone(&log),
+                },
+                jobs,
+                syncer,
+            );
+            if log.halted().is_some() {
+                crate::sqlite::no_checkpoint_on_close(&conn);
+            }
+        }
         WriterConn::Pg { conn, url } => serve(PgWriter { conn, url }, jobs, syncer),
     }
 }

@@ -61,6 +61,7 @@ pub fn spawn(
         .spawn(move || loop {
             if log.halted().is_some() {
                 tracing::warn!("checkpoints stopped: the store has halted");
+                super::no_checkpoint_on_close(&conn);
                 break;
             }
             let stopping = stop.load(Ordering::Acquire);

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::StoreError;
@@ -71,7 +72,19 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     )?;
     conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
     conn.pragma_update(None, "query_only", true)?;
+    // A reader never copies the log into the database, not even as the last connection to
+    // close: the checkpointer does, and once the store has halted nothing may (see
+    // `LogFile`).
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
     conn.pragma_update(None, "cache_size", -16_384)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// Once the store has halted, closing `conn` must not copy the log into the database, as
+/// SQLite's last connection to close otherwise does (see [`super::LogFile`]).
+pub fn no_checkpoint_on_close(conn: &Connection) {
+    if let Err(error) = conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true) {
+        tracing::error!(%error, "could not keep a halted store's connection from checkpointing on close");
+    }
 }

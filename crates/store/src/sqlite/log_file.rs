@@ -24,8 +24,9 @@
 //! batches waiting for it are answered "outcome unknown", and the store halts: the writer
 //! refuses new commands, reads refuse to show what may not survive a power cut, and the
 //! checkpointer copies nothing more into the database, until the server is restarted (SQLite
-//! then recovers from what the log holds on the device). Not covered: when the store is
-//! closed after halting, the last connection to close runs SQLite's own closing checkpoint.
+//! then recovers from what the log holds on the device). Nor does closing the store copy the
+//! log, as SQLite's last connection to close otherwise does: readers never do, and the writer
+//! and the checkpointer turn it off once halted.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
