@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use loyalty_domain::account::{
     AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount, ProgramFacts, ProgramRules,
     ReferenceType,
@@ -103,6 +103,15 @@ async fn create_program(store: &Store, business: Uuid) -> Uuid {
     program
 }
 
+/// A version 7 id of the moment `at`, as the service makes one then.
+fn v7_at(at: DateTime<Utc>) -> Uuid {
+    Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        at.timestamp() as u64,
+        at.timestamp_subsec_nanos(),
+    ))
+}
+
 /// `count` members, each with one 10-point lot that expired after 365 days, on one of the past
 /// year's days: spread as a real program's expiries are, so the sweep meets them in an order
 /// unrelated to the order the members enrolled in (with one expiry time for all, it would meet
@@ -117,17 +126,9 @@ async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count:
                 // A fixed scatter of the member number over 365 days (7,919 is prime).
                 let days_ago = 366 + (n as i64 * 7_919) % 365;
                 let earned_at = now - Duration::days(days_ago);
-                let lot = Uuid::new_v7(uuid::Timestamp::from_unix(
-                    uuid::NoContext,
-                    earned_at.timestamp() as u64,
-                    earned_at.timestamp_subsec_nanos(),
-                ));
+                let lot = v7_at(earned_at);
                 let enrolled_at = earned_at - Duration::seconds((n as i64 * 104_729) % (365 * 86_400));
-                let account = Uuid::new_v7(uuid::Timestamp::from_unix(
-                    uuid::NoContext,
-                    enrolled_at.timestamp() as u64,
-                    enrolled_at.timestamp_subsec_nanos(),
-                ));
+                let account = v7_at(enrolled_at);
                 let loaded = tx.load::<LoyaltyAccount>(business, account)?.expect("fresh");
                 let commands = [
                     AccountCommand::Enroll(EnrollCustomer {

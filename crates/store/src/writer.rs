@@ -26,7 +26,7 @@ trait BatchConn {
     fn for_batch(&mut self) -> Db<'_>;
 
     /// Why no batch may run any more, if so.
-    fn halted(&self) -> Option<StoreError> {
+    fn halted(&self) -> Option<String> {
         None
     }
 }
@@ -45,8 +45,8 @@ impl BatchConn for SqliteWriter<'_> {
     }
 
     /// Once a sync of the log failed, no commit could be made durable (see [`LogFile`]).
-    fn halted(&self) -> Option<StoreError> {
-        self.log.halted()
+    fn halted(&self) -> Option<String> {
+        self.log.failure().map(str::to_owned)
     }
 }
 
@@ -131,7 +131,7 @@ pub(crate) fn run(conn: WriterConn, jobs: mpsc::Receiver<JobBox>, syncer: Syncer
                 jobs,
                 syncer,
             );
-            if log.halted().is_some() {
+            if log.failure().is_some() {
                 crate::sqlite::no_checkpoint_on_close(&conn);
             }
         }
@@ -150,9 +150,9 @@ fn serve(mut conn: impl BatchConn, mut jobs: mpsc::Receiver<JobBox>, syncer: Syn
                 Err(_) => break,
             }
         }
-        if conn.halted().is_some() {
+        if let Some(why) = conn.halted() {
             for job in batch.drain(..) {
-                job.finish(Err(conn.halted().unwrap_or(StoreError::WriterGone)));
+                job.finish(Err(StoreError::Halted(why.clone())));
             }
             continue;
         }
@@ -399,8 +399,8 @@ mod tests {
             panic!("a halted writer runs no batch")
         }
 
-        fn halted(&self) -> Option<StoreError> {
-            Some(StoreError::Halted("the log's device failed".to_owned()))
+        fn halted(&self) -> Option<String> {
+            Some("the log's device failed".to_owned())
         }
     }
 

@@ -59,7 +59,7 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("loyalty-checkpointer".to_owned())
         .spawn(move || loop {
-            if log.halted().is_some() {
+            if log.failure().is_some() {
                 tracing::warn!("checkpoints stopped: the store has halted");
                 super::no_checkpoint_on_close(&conn);
                 break;

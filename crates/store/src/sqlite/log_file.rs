@@ -103,7 +103,12 @@ impl LogFile {
     /// Why the store has halted: a sync failed, so nothing committed since the last good one
     /// can be vouched for, and new commits could not be made durable either (see the module).
     pub fn halted(&self) -> Option<StoreError> {
-        self.failed.get().map(|why| StoreError::Halted(why.clone()))
+        self.failure().map(|why| StoreError::Halted(why.to_owned()))
+    }
+
+    /// Why a sync of the log failed, once one has.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.get().map(String::as_str)
     }
 
     #[cfg(test)]
