@@ -185,12 +185,12 @@ fn project_account(
             let released = to_i64(e.points_released)?;
             let total = to_i64(e.total_points)?;
             add_pending(conn, &id, -released, place.sequence, &at)?;
-            update_balance(conn, &id, total, released, place.sequence, &at)?;
-            insert_transaction(
+            post(
                 conn,
                 place,
                 (&id, &at),
                 ledger,
+                released,
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "EARN",
@@ -209,12 +209,12 @@ fn project_account(
         }
         AccountEvent::PointsExpired(e) => {
             let remaining = to_i64(e.remaining_points)?;
-            update_balance(conn, &id, remaining, 0, place.sequence, &at)?;
-            insert_transaction(
+            post(
                 conn,
                 place,
                 (&id, &at),
                 ledger,
+                0,
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "EXPIRE",
@@ -231,12 +231,12 @@ fn project_account(
         AccountEvent::PointsEarned(e) => {
             let earned = to_i64(e.points_earned)?;
             let total = to_i64(e.total_points)?;
-            update_balance(conn, &id, total, earned, place.sequence, &at)?;
-            insert_transaction(
+            post(
                 conn,
                 place,
                 (&id, &at),
                 ledger,
+                earned,
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "EARN",
@@ -252,12 +252,12 @@ fn project_account(
         }
         AccountEvent::PointsRedeemed(e) => {
             let remaining = to_i64(e.remaining_points)?;
-            update_balance(conn, &id, remaining, 0, place.sequence, &at)?;
-            insert_transaction(
+            post(
                 conn,
                 place,
                 (&id, &at),
                 ledger,
+                0,
                 &Ledger {
                     transaction_id: e.transaction_id.to_string(),
                     kind: "REDEEM",
@@ -273,7 +273,24 @@ fn project_account(
         }
         AccountEvent::PointsReversed(e) => {
             let remaining = to_i64(e.remaining_points)?;
-            update_balance(conn, &id, remaining, 0, place.sequence, &at)?;
+            post(
+                conn,
+                place,
+                (&id, &at),
+                ledger,
+                0,
+                &Ledger {
+                    transaction_id: e.transaction_id.to_string(),
+                    kind: "REVERSAL",
+                    points_changed: -to_i64(e.points_deducted)?,
+                    new_balance: remaining,
+                    reason: &e.reason,
+                    order_ref: Some(&e.order_ref),
+                    reward_id: None,
+                    expires_at: None,
+                    unrecovered_points: Some(to_i64(e.unrecovered_points)?),
+                },
+            )?;
             if e.pending_cancelled > 0 {
                 add_pending(conn, &id, -to_i64(e.pending_cancelled)?, place.sequence, &at)?;
             }
@@ -290,23 +307,6 @@ fn project_account(
                 ],
                 1,
                 StoreError::Corrupt(format!("no order {} for account {id}", e.order_ref)),
-            )?;
-            insert_transaction(
-                conn,
-                place,
-                (&id, &at),
-                ledger,
-                &Ledger {
-                    transaction_id: e.transaction_id.to_string(),
-                    kind: "REVERSAL",
-                    points_changed: -to_i64(e.points_deducted)?,
-                    new_balance: remaining,
-                    reason: &e.reason,
-                    order_ref: Some(&e.order_ref),
-                    reward_id: None,
-                    expires_at: None,
-                    unrecovered_points: Some(to_i64(e.unrecovered_points)?),
-                },
             )?;
         }
         AccountEvent::IssuedRewardUsed(e) => {
@@ -410,38 +410,64 @@ struct Ledger<'a> {
     unrecovered_points: Option<i64>,
 }
 
-/// Add `entry`, made by the event at `place` (its time `at` as [`time::format`] writes it), to
-/// the ledger of the account `id`, and push the row onto `ledger` (see [`project`]).
-fn insert_transaction(
+/// Post `entry`, made by the event at `place` (its time `at` as [`time::format`] writes it), to
+/// the ledger of the account `id`: its ledger row, then the account's balance (and `earned` more
+/// lifetime points). The row is also pushed onto `ledger`, when given: the writer answers the
+/// command from it without reading it back (see [`project`]).
+///
+/// On SQLite the row is chained to the account's newest ledger row, and becomes it (see
+/// `queries::transactions`): the insert reads the account's `ledger_head` before the balance's
+/// update moves it on, so the two run in that order.
+fn post(
     conn: Db<'_>,
     place: &EventPlace,
     (id, at): (&str, &str),
     ledger: Option<&mut Projected>,
+    earned: i64,
     entry: &Ledger<'_>,
 ) -> Result<(), StoreError> {
-    conn.prepare_held(
+    let insert = if conn.is_postgres() {
         "INSERT INTO transactions (transaction_id, position, account_id, business_id, type, points_changed, new_balance,
                                    reason, order_ref, reward_id, expires_at, timestamp, unrecovered_points)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?
-    .insert_batched(
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+    } else {
+        "INSERT INTO transactions (transaction_id, position, account_id, business_id, type, points_changed, new_balance,
+                                   reason, order_ref, reward_id, expires_at, timestamp, unrecovered_points,
+                                   prev_position)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                 (SELECT ledger_head FROM accounts WHERE account_id = ?3))"
+    };
+    conn.prepare_held(insert)?.insert_batched(
         params![
-        entry.transaction_id,
-        place.position,
-        id,
-        place.business_id.to_string(),
-        entry.kind,
-        entry.points_changed,
-        entry.new_balance,
-        entry.reason,
-        entry.order_ref,
-        entry.reward_id,
-        entry.expires_at,
-        at,
-        entry.unrecovered_points
+            entry.transaction_id,
+            place.position,
+            id,
+            place.business_id.to_string(),
+            entry.kind,
+            entry.points_changed,
+            entry.new_balance,
+            entry.reason,
+            entry.order_ref,
+            entry.reward_id,
+            entry.expires_at,
+            at,
+            entry.unrecovered_points
         ],
         || None,
     )?;
+    let update = if conn.is_postgres() {
+        "UPDATE accounts SET point_balance = ?2, lifetime_points = lifetime_points + ?3, version = ?4, updated_at = ?5
+             WHERE account_id = ?1"
+    } else {
+        "UPDATE accounts SET point_balance = ?2, lifetime_points = lifetime_points + ?3, version = ?4, updated_at = ?5,
+                             ledger_head = ?6
+             WHERE account_id = ?1"
+    };
+    let balance = params![id, entry.new_balance, earned, place.sequence, at, place.position];
+    // PostgreSQL's statement takes the first five.
+    let balance = if conn.is_postgres() { &balance[..5] } else { balance };
+    conn.prepare_held(update)?
+        .execute_keyed(balance, || no_account_row(id))?;
     if let Some(ledger) = ledger {
         ledger.push((
             place.business_id,
@@ -460,14 +486,6 @@ fn insert_transaction(
         ));
     }
     Ok(())
-}
-
-fn update_balance(conn: Db<'_>, id: &str, balance: i64, earned: i64, version: i64, at: &str) -> Result<(), StoreError> {
-    conn.prepare_held(
-        "UPDATE accounts SET point_balance = ?2, lifetime_points = lifetime_points + ?3, version = ?4, updated_at = ?5
-             WHERE account_id = ?1",
-    )?
-    .execute_keyed(params![id, balance, earned, version, at], || no_account_row(id))
 }
 
 /// Change the account's pending points by `delta`.

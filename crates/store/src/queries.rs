@@ -74,15 +74,44 @@ impl TransactionRow {
 }
 
 /// Transactions of an account, newest first, strictly before `before` (a position) when given.
+///
+/// On SQLite an account's ledger rows form a chain, newest first: the account's row names its
+/// newest (`ledger_head`), and each ledger row the account's row before it (`prev_position`;
+/// see the schema's migration 9). A page walks it from the newest row, or from the cursor's
+/// row when the cursor is one of this account's, and stops once it has `limit` rows: the walk
+/// costs the rows it shows, however long the history. A cursor from elsewhere (another
+/// account's ledger) still means "before this position", at the cost of walking past this
+/// account's rows after it. PostgreSQL keeps an index by account instead: its writes go out
+/// in deferred batches (`postgres::bulk`), so a projection there cannot read the account's
+/// newest row to chain the next one to.
 fn transactions(
     conn: Db<'_>,
     account_id: &str,
     before: Option<i64>,
     limit: u32,
 ) -> Result<Vec<(TransactionView, i64)>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE account_id = ?1 AND position < ?2 ORDER BY position DESC LIMIT CAST(?3 AS BIGINT)"
-    ))?;
+    let mut stmt = if conn.is_postgres() {
+        conn.prepare_cached(&format!(
+            "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE account_id = ?1 AND position < ?2 ORDER BY position DESC LIMIT CAST(?3 AS BIGINT)"
+        ))?
+    } else {
+        // `walk` holds the positions visited, each with how many of those before it were
+        // shown (older than the cursor); it goes on from a row only while fewer than `limit`
+        // have been, counting that row.
+        conn.prepare_cached(&format!(
+            "WITH RECURSIVE walk(at, shown) AS (
+                 SELECT COALESCE((SELECT position FROM transactions WHERE position = ?2 AND account_id = ?1),
+                                 (SELECT ledger_head FROM accounts WHERE account_id = ?1)),
+                        0
+                 UNION ALL
+                 SELECT t.prev_position, walk.shown + (walk.at < ?2)
+                   FROM walk JOIN transactions t ON t.position = walk.at
+                  WHERE t.prev_position IS NOT NULL AND walk.shown + (walk.at < ?2) < ?3
+             )
+             SELECT {TRANSACTION_COLUMNS} FROM walk JOIN transactions ON transactions.position = walk.at
+              WHERE transactions.position < ?2 ORDER BY transactions.position DESC"
+        ))?
+    };
     let rows = stmt.query_map(params![account_id, before.unwrap_or(i64::MAX), limit], transaction_row)?;
     rows.map(|r| {
         let (row, position) = r?;

@@ -343,6 +343,25 @@ ALTER TABLE idempotency_by_arrival RENAME TO idempotency;
 CREATE UNIQUE INDEX idempotency_by_key ON idempotency (business_id, idem_key);
 "#,
     ),
+    (
+        9,
+        "each account's ledger as a chain of rows, newest on the account's row, instead of an index by account",
+        r#"
+-- An account's ledger was found through an index by (account_id, position): one entry per
+-- ledger row at a random place, 1.4 pages written to the log per accrual. Now each ledger row
+-- names the account's row before it, and the account's row names its newest, so a page of the
+-- ledger is a walk of as many rows as it shows (queries.rs, `transactions`). Both are written
+-- where the row is projected (projection.rs, `post`), on pages a command writes anyway.
+ALTER TABLE transactions ADD COLUMN prev_position INTEGER;
+ALTER TABLE accounts ADD COLUMN ledger_head INTEGER;
+UPDATE transactions SET prev_position = (
+    SELECT MAX(t.position) FROM transactions t
+     WHERE t.account_id = transactions.account_id AND t.position < transactions.position);
+UPDATE accounts SET ledger_head = (
+    SELECT MAX(t.position) FROM transactions t WHERE t.account_id = accounts.account_id);
+DROP INDEX transactions_by_account;
+"#,
+    ),
 ];
 
 /// Each webhook delivery's aggregate and event position, so a delivery waits while an earlier
@@ -456,5 +475,61 @@ mod tests {
             })
             .expect("plan");
         assert!(plan.contains("idempotency_by_key"), "{plan}");
+    }
+
+    #[test]
+    fn the_ledger_chain_migration_links_each_accounts_rows_newest_first() {
+        let mut conn = migrated_before(9);
+        for account in ["a1", "a2", "a3"] {
+            conn.execute(
+                "INSERT INTO accounts (account_id, business_id, program_id, customer_id, display_name, email, email_key,
+                                       status, point_balance, lifetime_points, version, enrolled_at, updated_at)
+                 VALUES (?1, 'b', 'p', ?1, 'n', 'e', ?1, 'ACTIVE', 0, 0, 1, 't', 't')",
+                [account],
+            )
+            .expect("account");
+        }
+        // a1 and a2 interleaved; a3 has no ledger.
+        for (position, account) in [(3, "a1"), (5, "a2"), (8, "a1"), (9, "a1"), (12, "a2")] {
+            conn.execute(
+                "INSERT INTO transactions (position, transaction_id, account_id, business_id, type, points_changed,
+                                           new_balance, reason, timestamp)
+                 VALUES (?1, ?2, ?3, 'b', 'EARN', 1, 1, 'r', 't')",
+                params![position, format!("t{position}"), account],
+            )
+            .expect("ledger row");
+        }
+
+        migrate(&mut conn).expect("migrate");
+
+        let chain: Vec<(i64, Option<i64>)> = conn
+            .prepare("SELECT position, prev_position FROM transactions ORDER BY position")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .expect("chain");
+        assert_eq!(
+            chain,
+            vec![(3, None), (5, None), (8, Some(3)), (9, Some(8)), (12, Some(5))]
+        );
+        let heads: Vec<(String, Option<i64>)> = conn
+            .prepare("SELECT account_id, ledger_head FROM accounts ORDER BY account_id")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .expect("heads");
+        assert_eq!(
+            heads,
+            vec![
+                ("a1".to_owned(), Some(9)),
+                ("a2".to_owned(), Some(12)),
+                ("a3".to_owned(), None)
+            ]
+        );
+        let index: Option<String> = conn
+            .query_row(
+                "SELECT name FROM sqlite_master WHERE name = 'transactions_by_account'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .expect("schema");
+        assert_eq!(index, None, "the index by account is gone");
     }
 }
