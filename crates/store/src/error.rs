@@ -47,6 +47,19 @@ impl StoreError {
         Self::WriteFailed("a write of a command in this batch failed".to_owned())
     }
 
+    /// Refuse a database whose schema is at version `applied`, newer than the `newest` this
+    /// build's migrations know: this build would read and write it by an older layout (after
+    /// SQLite's migration 9 it would leave ledger rows out of every account's chain).
+    pub(crate) fn refuse_newer_schema(applied: i64, newest: i64) -> Result<(), Self> {
+        if applied > newest {
+            return Err(Self::Config(format!(
+                "the database's schema is at version {applied}, newer than this build knows ({newest}): \
+                 run a build at least as new as the one that migrated it"
+            )));
+        }
+        Ok(())
+    }
+
     /// A unique index said no (used to map constraint violations to domain answers).
     pub fn is_unique_violation(&self) -> bool {
         match self {

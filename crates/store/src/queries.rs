@@ -8,7 +8,8 @@ use loyalty_domain::{EventDecodeError, LoyaltyEvent};
 use uuid::Uuid;
 
 use crate::views::{
-    AccountView, EventFeed, IssuedRewardView, ProgramView, RewardView, TierView, TransactionPage, TransactionView,
+    AccountView, EventFeed, IssuedRewardView, ProgramView, RewardView, TierView, TransactionPage,
+    TransactionPageAnswer, TransactionView,
 };
 use crate::{time, Business, EventFilter, StoreError, StoredEvent};
 
@@ -73,51 +74,86 @@ impl TransactionRow {
     }
 }
 
-/// Transactions of an account, newest first, strictly before `before` (a position) when given.
+/// Transactions of an account, newest first, older than `before` when given: the position of
+/// one of the account's own ledger rows (a page's `nextCursor`). `None` when `before` is not
+/// one.
 ///
 /// On SQLite an account's ledger rows form a chain, newest first: the account's row names its
 /// newest (`ledger_head`), and each ledger row the account's row before it (`prev_position`;
-/// see the schema's migration 9). A page walks it from the newest row, or from the cursor's
-/// row when the cursor is one of this account's, and stops once it has `limit` rows: the walk
-/// costs the rows it shows, however long the history. A cursor from elsewhere (another
-/// account's ledger) still means "before this position", at the cost of walking past this
-/// account's rows after it. PostgreSQL keeps an index by account instead: its writes go out
-/// in deferred batches (`postgres::bulk`), so a projection there cannot read the account's
-/// newest row to chain the next one to.
+/// see the schema's migration 9). A page walks it from the newest row or from the cursor's row
+/// and stops after `limit` rows, so it costs the rows it shows however long the history. The
+/// walk only ever steps to a lower position, so even a damaged chain cannot hold it; a missing
+/// row ends it early (the rows older than the gap are not shown) until a rebuild mends the
+/// chain. PostgreSQL keeps an index by account instead: its writes go out in deferred batches
+/// (`postgres::bulk`), so a projection there cannot read the account's newest row to chain the
+/// next one to.
 fn transactions(
     conn: Db<'_>,
     account_id: &str,
     before: Option<i64>,
     limit: u32,
-) -> Result<Vec<(TransactionView, i64)>, StoreError> {
-    let mut stmt = if conn.is_postgres() {
-        conn.prepare_cached(&format!(
+) -> Result<Option<Vec<(TransactionView, i64)>>, StoreError> {
+    if conn.is_postgres() {
+        if let Some(before) = before {
+            let ours = conn
+                .prepare_held("SELECT 1 FROM transactions WHERE position = ?1 AND account_id = ?2")?
+                .exists(params![before, account_id])?;
+            if !ours {
+                return Ok(None);
+            }
+        }
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE account_id = ?1 AND position < ?2 ORDER BY position DESC LIMIT CAST(?3 AS BIGINT)"
-        ))?
-    } else {
-        // `walk` holds the positions visited, each with how many of those before it were
-        // shown (older than the cursor); it goes on from a row only while fewer than `limit`
-        // have been, counting that row.
-        conn.prepare_cached(&format!(
-            "WITH RECURSIVE walk(at, shown) AS (
-                 SELECT COALESCE((SELECT position FROM transactions WHERE position = ?2 AND account_id = ?1),
-                                 (SELECT ledger_head FROM accounts WHERE account_id = ?1)),
-                        0
-                 UNION ALL
-                 SELECT t.prev_position, walk.shown + (walk.at < ?2)
-                   FROM walk JOIN transactions t ON t.position = walk.at
-                  WHERE t.prev_position IS NOT NULL AND walk.shown + (walk.at < ?2) < ?3
-             )
-             SELECT {TRANSACTION_COLUMNS} FROM walk JOIN transactions ON transactions.position = walk.at
-              WHERE transactions.position < ?2 ORDER BY transactions.position DESC"
-        ))?
+        ))?;
+        let rows = stmt.query_map(params![account_id, before.unwrap_or(i64::MAX), limit], transaction_row)?;
+        return rows
+            .map(|r| {
+                let (row, position) = r?;
+                Ok((row.into_view()?, position))
+            })
+            .collect::<Result<_, _>>()
+            .map(Some);
+    }
+    let start: Option<i64> = match before {
+        None => conn
+            .prepare_held("SELECT ledger_head FROM accounts WHERE account_id = ?1")?
+            .query_row([account_id], |r| r.get(0))
+            .optional()?
+            .flatten(),
+        Some(before) => {
+            let prev = conn
+                .prepare_held("SELECT prev_position FROM transactions WHERE position = ?1 AND account_id = ?2")?
+                .query_row(params![before, account_id], |r| r.get::<Option<i64>>(0))
+                .optional()?;
+            match prev {
+                None => return Ok(None),
+                Some(prev) => prev,
+            }
+        }
     };
-    let rows = stmt.query_map(params![account_id, before.unwrap_or(i64::MAX), limit], transaction_row)?;
+    let Some(start) = start else {
+        return Ok(Some(Vec::new()));
+    };
+    // `walk` holds the positions visited, each with its place in the page. `CROSS JOIN` keeps
+    // SQLite's join order: the walk first, each of its rows found by position.
+    let mut stmt = conn.prepare_cached(&format!(
+        "WITH RECURSIVE walk(at, n) AS (
+             SELECT ?1, 1
+             UNION ALL
+             SELECT t.prev_position, walk.n + 1
+               FROM walk CROSS JOIN transactions AS t ON t.position = walk.at
+              WHERE t.prev_position < t.position AND walk.n < ?2
+         )
+         SELECT {TRANSACTION_COLUMNS} FROM walk CROSS JOIN transactions ON transactions.position = walk.at
+          ORDER BY transactions.position DESC"
+    ))?;
+    let rows = stmt.query_map(params![start, limit], transaction_row)?;
     rows.map(|r| {
         let (row, position) = r?;
         Ok((row.into_view()?, position))
     })
-    .collect()
+    .collect::<Result<_, _>>()
+    .map(Some)
 }
 
 const ACCOUNT_COLUMNS: &str = "account_id, program_id, customer_id, display_name, email, status, point_balance, \
@@ -148,7 +184,9 @@ fn expiring(conn: Db<'_>, account_id: &str, now: DateTime<Utc>) -> Result<(i64, 
 }
 
 fn account_from_row(conn: Db<'_>, row: AccountRow) -> Result<AccountView, StoreError> {
+    // Without a cursor there is always a list.
     let recent = transactions(conn, &row.account_id, None, RECENT_TRANSACTIONS_COUNT)?
+        .unwrap_or_default()
         .into_iter()
         .map(|(t, _)| t)
         .collect();
@@ -289,26 +327,28 @@ pub fn account_exists(conn: Db<'_>, business_id: Uuid, account_id: Uuid) -> Resu
         .exists(params![account_id.to_string(), business_id.to_string()])
 }
 
-/// A page of an account's transactions, newest first. `None` when the account is not the
-/// business's.
+/// A page of an account's transactions, newest first, older than `cursor` (a previous page's
+/// `nextCursor`) when given.
 pub fn transaction_page(
     conn: Db<'_>,
     business_id: Uuid,
     account_id: Uuid,
     cursor: Option<i64>,
     limit: u32,
-) -> Result<Option<TransactionPage>, StoreError> {
+) -> Result<TransactionPageAnswer, StoreError> {
     if !account_exists(conn, business_id, account_id)? {
-        return Ok(None);
+        return Ok(TransactionPageAnswer::NoAccount);
     }
-    let mut rows = transactions(conn, &account_id.to_string(), cursor, limit + 1)?;
+    let Some(mut rows) = transactions(conn, &account_id.to_string(), cursor, limit + 1)? else {
+        return Ok(TransactionPageAnswer::ForeignCursor);
+    };
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last().map(|(_, position)| position.to_string())
     } else {
         None
     };
-    Ok(Some(TransactionPage {
+    Ok(TransactionPageAnswer::Page(TransactionPage {
         items: rows.into_iter().map(|(t, _)| t).collect(),
         next_cursor,
     }))

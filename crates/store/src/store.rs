@@ -13,7 +13,7 @@ use crate::db::{params, Db};
 use crate::queries;
 use crate::sqlite::LogFile;
 use crate::syncer::Syncer;
-use crate::views::{AccountView, EventFeed, ProgramView, RewardView, TransactionPage};
+use crate::views::{AccountView, EventFeed, ProgramView, RewardView, TransactionPageAnswer};
 use crate::write_tx::WriteTx;
 use crate::writer::{self, JobBox, TypedJob, WriterConn};
 use crate::{Business, DeadLetter, Prefetch, RebuildReport, StoreError, StoredEvent, WRITER_QUEUE_COUNT_MAX};
@@ -397,7 +397,7 @@ impl Store {
         account_id: Uuid,
         cursor: Option<i64>,
         limit: u32,
-    ) -> Result<Option<TransactionPage>, StoreError> {
+    ) -> Result<TransactionPageAnswer, StoreError> {
         self.read(move |c| queries::transaction_page(c, business_id, account_id, cursor, limit))
             .await
     }

@@ -156,6 +156,17 @@ pub struct TransactionPage {
     pub next_cursor: Option<String>,
 }
 
+/// What a request for a page of an account's transactions found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransactionPageAnswer {
+    Page(TransactionPage),
+    /// The account is not the business's.
+    NoAccount,
+    /// The cursor is not the position of one of the account's transactions, so not a
+    /// `nextCursor` of its pages.
+    ForeignCursor,
+}
+
 /// A list of items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Items<T> {

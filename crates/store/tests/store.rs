@@ -220,8 +220,10 @@ async fn a_failing_command_in_a_batch_leaves_the_others_committed(kind: Kind) {
         .store
         .transaction_page(f.business, account, None, 500)
         .await
-        .expect("read")
-        .expect("exists");
+        .expect("read");
+    let loyalty_store::views::TransactionPageAnswer::Page(page) = page else {
+        panic!("a page of an account that exists: {page:?}");
+    };
     assert_eq!(page.items.len(), 133);
 }
 

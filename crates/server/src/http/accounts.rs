@@ -10,7 +10,7 @@ use loyalty_domain::values::{
     AccountId, CustomerId, DisplayName, Email, Money, OrderRef, Points, ProgramId, Reason, RewardId, SuspensionReason,
 };
 use loyalty_domain::ValidationErrors;
-use loyalty_store::views::{AccountView, Items, TransactionPage, TransactionView};
+use loyalty_store::views::{AccountView, Items, TransactionPage, TransactionPageAnswer, TransactionView};
 use loyalty_store::{StoredEvent, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -555,12 +555,14 @@ pub async fn transactions(
                 .ok_or_else(|| ApiError::field("cursor", "must be the nextCursor of a previous page"))?,
         ),
     };
-    state
-        .store
-        .transaction_page(tenant.0, id.0, cursor, limit)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound("account"))
+    match state.store.transaction_page(tenant.0, id.0, cursor, limit).await? {
+        TransactionPageAnswer::Page(page) => Ok(Json(page)),
+        TransactionPageAnswer::NoAccount => Err(ApiError::NotFound("account")),
+        TransactionPageAnswer::ForeignCursor => Err(ApiError::field(
+            "cursor",
+            "must be the nextCursor of a previous page of this account's transactions",
+        )),
+    }
 }
 
 /// Parse `limit`: 1 to [`PAGE_LIMIT_MAX`], default [`PAGE_LIMIT_DEFAULT`].

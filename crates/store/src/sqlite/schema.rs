@@ -394,6 +394,7 @@ fn migrate_through(conn: &mut Connection, last: i64) -> Result<usize, StoreError
     let applied: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| {
         r.get(0)
     })?;
+    StoreError::refuse_newer_schema(applied, MIGRATIONS.last().map_or(0, |(version, _, _)| *version))?;
     let mut count = 0;
     for (version, description, sql) in MIGRATIONS {
         if *version <= applied || *version > last {
@@ -531,5 +532,19 @@ mod tests {
             .optional()
             .expect("schema");
         assert_eq!(index, None, "the index by account is gone");
+    }
+
+    #[test]
+    fn a_database_migrated_by_a_newer_build_is_refused() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        migrate(&mut conn).expect("migrate");
+        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+        conn.execute(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?1, 'from the future', 't')",
+            [newest + 1],
+        )
+        .expect("a newer build's migration");
+        let refused = migrate(&mut conn).expect_err("refused");
+        assert!(refused.to_string().contains("newer than this build knows"), "{refused}");
     }
 }

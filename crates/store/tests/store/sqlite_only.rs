@@ -5,6 +5,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use loyalty_store::views::TransactionPageAnswer;
+use loyalty_store::RebuildChanges;
+
 use super::backend::{Kind, TestDb};
 use super::{account_command, accrue_command, enrolled, fixture_with};
 
@@ -84,6 +87,72 @@ async fn closing_the_store_copies_the_log_into_the_database_and_empties_it() {
     let reopened = loyalty_store::Store::open(&f.db.settings()).expect("reopen");
     let view = reopened.account(business, account).await.expect("read").expect("found");
     assert_eq!(view.point_balance, 50);
+}
+
+/// A store made before the ledger chain (migration 9: each account's ledger rows linked newest
+/// first instead of found through an index by account) lists every account's transactions as
+/// before once migrated, and a rebuild finds its read models as the events make them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_from_before_the_ledger_chain_lists_and_rebuilds_the_same_once_migrated() {
+    let f = fixture_with(Kind::Sqlite, |_| {}).await;
+    let (first, second) = (
+        enrolled(&f, "ada@example.com").await,
+        enrolled(&f, "bob@example.com").await,
+    );
+    for points in 1..=6 {
+        account_command(&f, first, accrue_command(points))
+            .await
+            .expect("accrued");
+        account_command(&f, second, accrue_command(100 + points))
+            .await
+            .expect("accrued");
+    }
+    let pages = |store: loyalty_store::Store, business| async move {
+        let mut all = Vec::new();
+        for account in [first, second] {
+            let mut cursor = None;
+            loop {
+                let answer = store
+                    .transaction_page(business, account, cursor, 4)
+                    .await
+                    .expect("read");
+                let TransactionPageAnswer::Page(page) = answer else {
+                    panic!("a page: {answer:?}");
+                };
+                all.extend(page.items.iter().map(|t| t.points_changed));
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next.parse::<i64>().expect("a position")),
+                    None => break,
+                }
+            }
+        }
+        all
+    };
+    let before = pages(f.store.clone(), f.business).await;
+    let expected: Vec<i64> = (1..=6).rev().chain((101..=106).rev()).collect();
+    assert_eq!(before, expected);
+
+    // The schema as version 8 left it: the index by account, no chain.
+    let (store, business) = (f.store.clone(), f.business);
+    drop(f.store);
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .expect("closed");
+    f.db.execute(
+        "CREATE INDEX transactions_by_account ON transactions (account_id, position);
+         ALTER TABLE transactions DROP COLUMN prev_position;
+         ALTER TABLE accounts DROP COLUMN ledger_head;
+         DELETE FROM schema_migrations WHERE version = 9;",
+    );
+
+    let reopened = loyalty_store::Store::open(&f.db.settings()).expect("reopen, migrating");
+    assert_eq!(
+        f.db.texts("SELECT CAST(MAX(version) AS TEXT) FROM schema_migrations"),
+        ["9"]
+    );
+    assert_eq!(pages(reopened.clone(), business).await, expected);
+    let report = reopened.rebuild_projections(&mut |_, _| {}).expect("rebuild");
+    assert_eq!(report.changes, Some(RebuildChanges::default()), "{report:?}");
 }
 
 /// The bundled SQLite is built with the options of `.cargo/config.toml` (`LIBSQLITE3_FLAGS`):
