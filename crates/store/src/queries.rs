@@ -23,6 +23,9 @@ fn uuid(raw: &str) -> Result<Uuid, StoreError> {
 const TRANSACTION_COLUMNS: &str =
     "transaction_id, type, points_changed, new_balance, reason, order_ref, reward_id, expires_at, timestamp, position,
      unrecovered_points";
+/// The same columns of the ledger row `t` (see `transactions`).
+const WALKED_COLUMNS: &str = "t.transaction_id, t.type, t.points_changed, t.new_balance, t.reason, t.order_ref, \
+                              t.reward_id, t.expires_at, t.timestamp, t.position, t.unrecovered_points";
 
 fn transaction_row(row: &Row<'_>) -> Result<(TransactionRow, i64), StoreError> {
     Ok((
@@ -80,13 +83,13 @@ impl TransactionRow {
 ///
 /// On SQLite an account's ledger rows form a chain, newest first: the account's row names its
 /// newest (`ledger_head`), and each ledger row the account's row before it (`prev_position`;
-/// see the schema's migration 9). A page walks it from the newest row or from the cursor's row
-/// and stops after `limit` rows, so it costs the rows it shows however long the history. The
-/// walk only ever steps to a lower position, so even a damaged chain cannot hold it; a missing
-/// row ends it early (the rows older than the gap are not shown) until a rebuild mends the
-/// chain. PostgreSQL keeps an index by account instead: its writes go out in deferred batches
-/// (`postgres::bulk`), so a projection there cannot read the account's newest row to chain the
-/// next one to.
+/// see the schema's migration 9). A page walks it from the newest row or from the cursor's row,
+/// finding each row by position, and stops after `limit` rows, so it costs the rows it shows
+/// however long the history. The walk only ever steps to a lower position, so even a
+/// damaged chain cannot hold it; a missing row ends it early (the rows older than the gap are
+/// not shown) until a rebuild mends the chain. PostgreSQL keeps an index by account instead:
+/// its writes go out in deferred batches (`postgres::bulk`), so a projection there cannot read
+/// the account's newest row to chain the next one to.
 fn transactions(
     conn: Db<'_>,
     account_id: &str,
@@ -114,12 +117,9 @@ fn transactions(
             .collect::<Result<_, _>>()
             .map(Some);
     }
+    // Where the walk starts: after the cursor's row, or (none given) at the account's newest.
     let start: Option<i64> = match before {
-        None => conn
-            .prepare_held("SELECT ledger_head FROM accounts WHERE account_id = ?1")?
-            .query_row([account_id], |r| r.get(0))
-            .optional()?
-            .flatten(),
+        None => None,
         Some(before) => {
             let prev = conn
                 .prepare_held("SELECT prev_position FROM transactions WHERE position = ?1 AND account_id = ?2")?
@@ -127,33 +127,33 @@ fn transactions(
                 .optional()?;
             match prev {
                 None => return Ok(None),
+                Some(None) => return Ok(Some(Vec::new())),
                 Some(prev) => prev,
             }
         }
     };
-    let Some(start) = start else {
-        return Ok(Some(Vec::new()));
-    };
-    // `walk` holds the positions visited, each with its place in the page. `CROSS JOIN` keeps
-    // SQLite's join order: the walk first, each of its rows found by position.
+    // `walk` carries each row it visits, with its place in the page, so each row is found by
+    // position once; the rows come out in the order visited, sorted again here all the same.
     let mut stmt = conn.prepare_cached(&format!(
-        "WITH RECURSIVE walk(at, n) AS (
-             SELECT ?1, 1
+        "WITH RECURSIVE walk AS (
+             SELECT 1 AS n, {TRANSACTION_COLUMNS}, prev_position FROM transactions
+              WHERE position = COALESCE(?1, (SELECT ledger_head FROM accounts WHERE account_id = ?3))
              UNION ALL
-             SELECT t.prev_position, walk.n + 1
-               FROM walk CROSS JOIN transactions AS t ON t.position = walk.at
-              WHERE t.prev_position < t.position AND walk.n < ?2
+             SELECT walk.n + 1, {WALKED_COLUMNS}, t.prev_position
+               FROM walk CROSS JOIN transactions AS t ON t.position = walk.prev_position
+              WHERE t.position < walk.position AND walk.n < ?2
          )
-         SELECT {TRANSACTION_COLUMNS} FROM walk CROSS JOIN transactions ON transactions.position = walk.at
-          ORDER BY transactions.position DESC"
+         SELECT {TRANSACTION_COLUMNS} FROM walk"
     ))?;
-    let rows = stmt.query_map(params![start, limit], transaction_row)?;
-    rows.map(|r| {
-        let (row, position) = r?;
-        Ok((row.into_view()?, position))
-    })
-    .collect::<Result<_, _>>()
-    .map(Some)
+    let mut rows = stmt
+        .query_map(params![start, limit, account_id], transaction_row)?
+        .map(|r| {
+            let (row, position) = r?;
+            Ok((row.into_view()?, position))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    rows.sort_unstable_by_key(|&(_, position)| std::cmp::Reverse(position));
+    Ok(Some(rows))
 }
 
 const ACCOUNT_COLUMNS: &str = "account_id, program_id, customer_id, display_name, email, status, point_balance, \
