@@ -17,6 +17,13 @@ pub enum StoreError {
     NoRow,
     #[error("bad database settings: {0}")]
     Config(String),
+    /// The database was migrated by a newer build than this one (see
+    /// [`StoreError::refuse_newer_schema`]).
+    #[error(
+        "the database's schema is at version {applied}, newer than this build knows ({newest}): \
+         run a build at least as new as the one that migrated it"
+    )]
+    SchemaTooNew { applied: i64, newest: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("the write transaction failed: {0}")]
@@ -47,15 +54,13 @@ impl StoreError {
         Self::WriteFailed("a write of a command in this batch failed".to_owned())
     }
 
-    /// Refuse a database whose schema is at version `applied`, newer than the `newest` this
-    /// build's migrations know: this build would read and write it by an older layout (after
-    /// SQLite's migration 9 it would leave ledger rows out of every account's chain).
+    /// Refuse a SQLite database whose schema is at version `applied`, newer than the `newest`
+    /// this build's migrations know: this build would read and write it by an older layout
+    /// (after migration 9 it would leave its ledger rows out of every account's chain). Builds
+    /// from before this check do not make it (see the README on going back).
     pub(crate) fn refuse_newer_schema(applied: i64, newest: i64) -> Result<(), Self> {
         if applied > newest {
-            return Err(Self::Config(format!(
-                "the database's schema is at version {applied}, newer than this build knows ({newest}): \
-                 run a build at least as new as the one that migrated it"
-            )));
+            return Err(Self::SchemaTooNew { applied, newest });
         }
         Ok(())
     }

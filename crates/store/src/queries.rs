@@ -85,9 +85,10 @@ impl TransactionRow {
 /// newest (`ledger_head`), and each ledger row the account's row before it (`prev_position`;
 /// see the schema's migration 9). A page walks it from the newest row or from the cursor's row,
 /// finding each row by position, and stops after `limit` rows, so it costs the rows it shows
-/// however long the history. The walk only ever steps to a lower position, so even a
-/// damaged chain cannot hold it; a missing row ends it early (the rows older than the gap are
-/// not shown) until a rebuild mends the chain. PostgreSQL keeps an index by account instead:
+/// however long the history. The walk only ever steps to a lower position of the same account,
+/// so a damaged chain can neither hold it nor lead it into another account's rows; a missing
+/// or damaged link ends it early (the rows older than it are not shown) until a rebuild mends
+/// the chain. PostgreSQL keeps an index by account instead:
 /// its writes go out in deferred batches (`postgres::bulk`), so a projection there cannot read
 /// the account's newest row to chain the next one to.
 fn transactions(
@@ -127,8 +128,9 @@ fn transactions(
                 .optional()?;
             match prev {
                 None => return Ok(None),
-                Some(None) => return Ok(Some(Vec::new())),
-                Some(prev) => prev,
+                Some(Some(prev)) if prev < before => Some(prev),
+                // The account's oldest row, or a damaged link (see above).
+                Some(_) => return Ok(Some(Vec::new())),
             }
         }
     };
@@ -138,10 +140,11 @@ fn transactions(
         "WITH RECURSIVE walk AS (
              SELECT 1 AS n, {TRANSACTION_COLUMNS}, prev_position FROM transactions
               WHERE position = COALESCE(?1, (SELECT ledger_head FROM accounts WHERE account_id = ?3))
+                AND account_id = ?3
              UNION ALL
              SELECT walk.n + 1, {WALKED_COLUMNS}, t.prev_position
                FROM walk CROSS JOIN transactions AS t ON t.position = walk.prev_position
-              WHERE t.position < walk.position AND walk.n < ?2
+              WHERE t.position < walk.position AND t.account_id = ?3 AND walk.n < ?2
          )
          SELECT {TRANSACTION_COLUMNS} FROM walk"
     ))?;

@@ -536,7 +536,7 @@ pub async fn reactivate(
 /// The account's transactions, newest first, a page at a time.
 #[utoipa::path(get, path = "/v1/accounts/{accountId}/transactions", tag = "accounts", security(("apiKey" = [])),
     params(("accountId" = Uuid, Path), ("limit" = Option<u32>, Query, description = "1 to 500, default 50"),
-           ("cursor" = Option<String>, Query, description = "nextCursor of the previous page")),
+           ("cursor" = Option<String>, Query, description = "nextCursor of a previous page of this account's transactions")),
     responses((status = 200, body = TransactionPage), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn transactions(
     State(state): State<AppState>,

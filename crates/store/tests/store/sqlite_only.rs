@@ -155,6 +155,68 @@ async fn a_store_from_before_the_ledger_chain_lists_and_rebuilds_the_same_once_m
     assert_eq!(report.changes, Some(RebuildChanges::default()), "{report:?}");
 }
 
+/// A page walks only its own account's chain and only to older rows: a damaged link (one that
+/// points into another account's ledger, or to a newer row) ends the page there instead of
+/// showing another account's rows or repeating rows, and a cursor on the oldest row gives an
+/// empty page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_ledger_chain_never_leads_a_page_out_of_its_account_or_back_in_time() {
+    let f = fixture_with(Kind::Sqlite, |_| {}).await;
+    let (first, second) = (
+        enrolled(&f, "ada@example.com").await,
+        enrolled(&f, "bob@example.com").await,
+    );
+    for points in 1..=4 {
+        account_command(&f, first, accrue_command(points))
+            .await
+            .expect("accrued");
+        account_command(&f, second, accrue_command(100 + points))
+            .await
+            .expect("accrued");
+    }
+    let page = |cursor: Option<i64>| {
+        let store = f.store.clone();
+        let business = f.business;
+        async move {
+            match store.transaction_page(business, first, cursor, 50).await.expect("read") {
+                TransactionPageAnswer::Page(page) => page.items.iter().map(|t| t.points_changed).collect::<Vec<_>>(),
+                other => panic!("a page: {other:?}"),
+            }
+        }
+    };
+    assert_eq!(page(None).await, [4, 3, 2, 1]);
+    let positions = |points: i64| {
+        f.db.texts(&format!(
+            "SELECT CAST(position AS TEXT) FROM transactions WHERE points_changed = {points}"
+        ))[0]
+            .parse::<i64>()
+            .expect("a position")
+    };
+    // The oldest row's cursor: nothing older.
+    assert_eq!(page(Some(positions(1))).await, Vec::<i64>::new());
+
+    // The row of 3 points now links into the other account's ledger.
+    f.db.execute(&format!(
+        "UPDATE transactions SET prev_position = {} WHERE points_changed = 3",
+        positions(102)
+    ));
+    assert_eq!(page(None).await, [4, 3], "the page ends at the damaged link");
+    // The row of 2 points now links to a newer row of its own account.
+    f.db.execute(&format!(
+        "UPDATE transactions SET prev_position = {} WHERE points_changed = 2",
+        positions(4)
+    ));
+    assert_eq!(
+        page(Some(positions(2))).await,
+        Vec::<i64>::new(),
+        "never back to newer rows"
+    );
+
+    // A rebuild mends the chain.
+    f.store.rebuild_projections(&mut |_, _| {}).expect("rebuild");
+    assert_eq!(page(None).await, [4, 3, 2, 1]);
+}
+
 /// The bundled SQLite is built with the options of `.cargo/config.toml` (`LIBSQLITE3_FLAGS`):
 /// SQLite's own syncs use `fdatasync()`, allocations take no global mutex, and each
 /// connection has a page cache of its own rather than one shared by every connection of the
