@@ -89,17 +89,15 @@ async fn closing_the_store_copies_the_log_into_the_database_and_empties_it() {
     assert_eq!(view.point_balance, 50);
 }
 
-/// A store made before the ledger chain (migration 9: each account's ledger rows linked newest
-/// first instead of found through an index by account) lists every account's transactions as
-/// before once migrated, and a rebuild finds its read models as the events make them.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_from_before_the_ledger_chain_lists_and_rebuilds_the_same_once_migrated() {
+/// A SQLite store with two members whose accruals alternate: the first earns 1, 2, … `count`
+/// points, the second 101, 102, … (their ledger rows interleaved in the event log).
+async fn two_interleaved_ledgers(count: u64) -> (super::Fixture, uuid::Uuid, uuid::Uuid) {
     let f = fixture_with(Kind::Sqlite, |_| {}).await;
     let (first, second) = (
         enrolled(&f, "ada@example.com").await,
         enrolled(&f, "bob@example.com").await,
     );
-    for points in 1..=6 {
+    for points in 1..=count {
         account_command(&f, first, accrue_command(points))
             .await
             .expect("accrued");
@@ -107,6 +105,15 @@ async fn a_store_from_before_the_ledger_chain_lists_and_rebuilds_the_same_once_m
             .await
             .expect("accrued");
     }
+    (f, first, second)
+}
+
+/// A store made before the ledger chain (migration 9: each account's ledger rows linked newest
+/// first instead of found through an index by account) lists every account's transactions as
+/// before once migrated, and a rebuild finds its read models as the events make them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_from_before_the_ledger_chain_lists_and_rebuilds_the_same_once_migrated() {
+    let (f, first, second) = two_interleaved_ledgers(6).await;
     let pages = |store: loyalty_store::Store, business| async move {
         let mut all = Vec::new();
         for account in [first, second] {
@@ -161,19 +168,7 @@ async fn a_store_from_before_the_ledger_chain_lists_and_rebuilds_the_same_once_m
 /// empty page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_ledger_chain_never_leads_a_page_out_of_its_account_or_back_in_time() {
-    let f = fixture_with(Kind::Sqlite, |_| {}).await;
-    let (first, second) = (
-        enrolled(&f, "ada@example.com").await,
-        enrolled(&f, "bob@example.com").await,
-    );
-    for points in 1..=4 {
-        account_command(&f, first, accrue_command(points))
-            .await
-            .expect("accrued");
-        account_command(&f, second, accrue_command(100 + points))
-            .await
-            .expect("accrued");
-    }
+    let (f, first, _) = two_interleaved_ledgers(4).await;
     let page = |cursor: Option<i64>| {
         let store = f.store.clone();
         let business = f.business;
