@@ -88,9 +88,9 @@ impl TransactionRow {
 /// however long the history. The walk only ever steps to a lower position of the same account,
 /// so a damaged chain can neither hold it nor lead it into another account's rows; a missing
 /// or damaged link ends it early (the rows older than it are not shown) until a rebuild mends
-/// the chain. PostgreSQL keeps an index by account instead:
-/// its writes go out in deferred batches (`postgres::bulk`), so a projection there cannot read
-/// the account's newest row to chain the next one to.
+/// the chain. PostgreSQL keeps an index by account instead: its writes go out in deferred
+/// batches (`postgres::bulk`), so a projection there cannot read the account's newest row to
+/// chain the next one to.
 fn transactions(
     conn: Db<'_>,
     account_id: &str,
