@@ -133,11 +133,8 @@ impl Readers {
         holds_nothing: fn(&T) -> bool,
     ) -> Result<T, StoreError> {
         match self {
-            Readers::Sqlite { pool, log } => {
-                if let Some(halted) = log.halted() {
-                    return Err(halted);
-                }
-                let value = pool.with(|conn| f(Db::sqlite(conn)))?;
+            Readers::Sqlite { log, .. } => {
+                let value = self.with(f)?;
                 // What the read saw was written to the log before it became visible, so a
                 // sync begun now covers it.
                 if !holds_nothing(&value) {
