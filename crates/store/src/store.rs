@@ -564,6 +564,30 @@ impl Store {
         self.read(move |db| queries::point_totals(db, business_id)).await
     }
 
+    /// Why the store has halted, once it has: a sync of SQLite's write-ahead log failed, so it
+    /// serves nothing until the process is restarted (see `sqlite::LogFile`). PostgreSQL's
+    /// store does not halt: its server recovers, and the writer reconnects.
+    pub fn halted(&self) -> Option<String> {
+        match &self.inner.readers {
+            Readers::Sqlite { log, .. } => log.failure().map(str::to_owned),
+            Readers::Pg(_) => None,
+        }
+    }
+
+    /// Make the next sync of SQLite's write-ahead log fail as a device's error would, so that
+    /// the store halts; `false` (and nothing done) on PostgreSQL. For tests only.
+    #[cfg(feature = "fault-injection")]
+    #[doc(hidden)]
+    pub fn fail_next_log_sync(&self) -> bool {
+        match &self.inner.readers {
+            Readers::Sqlite { log, .. } => {
+                log.fail_next_sync();
+                true
+            }
+            Readers::Pg(_) => false,
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|db| db.query_row("SELECT 1", params![], |_| Ok(()))).await
     }

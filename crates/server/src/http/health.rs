@@ -16,10 +16,23 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-/// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
-pub async fn healthz() -> impl IntoResponse {
-    Json(json!({"status": "ok"}))
+/// The process is up, and can go on serving without a restart. Once its store has halted (a
+/// sync of the database's log failed: it serves nothing until restarted) it answers 503, so
+/// that a supervisor's liveness check restarts it.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive"), (status = 503, description = "Halted: restart the process")))]
+pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.halted() {
+        None => (StatusCode::OK, Json(json!({"status": "ok"}))),
+        // The reason (with the file's path) is in the log, where the halt was reported.
+        Some(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "halted",
+                "detail": "a sync of the database's log failed; restart the process",
+            })),
+        ),
+    }
 }
 
 /// The process can serve: its database answers.

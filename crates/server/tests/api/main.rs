@@ -8,6 +8,7 @@ mod contract;
 mod crash;
 mod delivery;
 mod errors;
+mod halt;
 mod helpers;
 mod idempotency;
 mod import;

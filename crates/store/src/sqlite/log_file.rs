@@ -51,6 +51,9 @@ pub(crate) struct LogFile {
     /// open file, so of two calls at once one could return success for pages the other's error
     /// was about; one at a time, the error is recorded before any later sync can succeed.
     syncing: Mutex<()>,
+    /// Set by [`Self::fail_next_sync`]: the next sync fails as a device's error would.
+    #[cfg(feature = "fault-injection")]
+    fail_next: std::sync::atomic::AtomicBool,
 }
 
 impl LogFile {
@@ -81,6 +84,8 @@ impl LogFile {
             opened_at,
             failed: OnceLock::new(),
             syncing: Mutex::new(()),
+            #[cfg(feature = "fault-injection")]
+            fail_next: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -90,7 +95,7 @@ impl LogFile {
         if let Some(why) = self.failed.get() {
             return Err(StoreError::DurabilityUnconfirmed(why.clone()));
         }
-        self.file.sync_data().map_err(|e| {
+        self.sync_device().map_err(|e| {
             let why = format!(
                 "syncing the write-ahead log {} failed ({e}); commits since the last good sync may be lost, restart the server",
                 self.path.display()
@@ -98,6 +103,22 @@ impl LogFile {
             tracing::error!("{why}");
             StoreError::DurabilityUnconfirmed(self.failed.get_or_init(|| why).clone())
         })
+    }
+
+    /// `fdatasync`, or the failure a test asked for (see [`Self::fail_next_sync`]).
+    fn sync_device(&self) -> std::io::Result<()> {
+        #[cfg(feature = "fault-injection")]
+        if self.fail_next.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            return Err(std::io::Error::other("a failure injected by a test"));
+        }
+        self.file.sync_data()
+    }
+
+    /// Make the next sync fail as a device's error would, and so halt the store: for tests of
+    /// what a halt does, through the same path as a real failure.
+    #[cfg(feature = "fault-injection")]
+    pub fn fail_next_sync(&self) {
+        self.fail_next.store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Why the store has halted: a sync failed, so nothing committed since the last good one
@@ -119,6 +140,8 @@ impl LogFile {
             opened_at: Instant::now(),
             failed: OnceLock::new(),
             syncing: Mutex::new(()),
+            #[cfg(feature = "fault-injection")]
+            fail_next: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
