@@ -89,6 +89,35 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// A batch's failure as each of its callers is answered: an unknown outcome stays one, any
+    /// other failure is the write's.
+    pub(crate) fn for_each_caller(&self) -> StoreError {
+        match self {
+            Self::DurabilityUnconfirmed(why) => Self::DurabilityUnconfirmed(why.clone()),
+            other => Self::WriteFailed(other.to_string()),
+        }
+    }
+
+    /// Whether this failure of a request to PostgreSQL leaves unknown whether the server did
+    /// what was asked: the connection closed or broke before the answer came, or the server
+    /// ended the session (a FATAL or PANIC error: the backend was terminated, the server is
+    /// shutting down or crashed). An ERROR answers for the request: it was not done.
+    pub(crate) fn is_connection_lost(&self) -> bool {
+        let Self::Postgres(error) = self else {
+            return false;
+        };
+        if error.is_closed() {
+            return true;
+        }
+        match error.as_db_error() {
+            Some(db) => matches!(
+                db.parsed_severity(),
+                Some(postgres::error::Severity::Fatal | postgres::error::Severity::Panic)
+            ),
+            None => std::error::Error::source(error).is_some_and(|cause| cause.is::<std::io::Error>()),
+        }
+    }
 }
 
 /// What PostgreSQL said and its SQLSTATE code (the driver's own text for an error of the server

@@ -213,12 +213,7 @@ fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) -> Vec<(JobBox, Result<(), 
                     continue;
                 }
                 tracing::error!(%error, "group commit failed");
-                let message = error.to_string();
-                answers.extend(
-                    batch
-                        .drain(..)
-                        .map(|job| (job, Err(StoreError::WriteFailed(message.clone())))),
-                );
+                answers.extend(batch.drain(..).map(|job| (job, Err(error.for_each_caller()))));
                 break;
             }
         }
@@ -287,10 +282,25 @@ fn run_batch(db: Db<'_>, batch: &mut [JobBox], strict: bool) -> Result<Vec<Resul
     let committing = Instant::now();
     let committed = db.commit_unsynced();
     metrics::histogram!("store_commit_seconds").record(committing.elapsed().as_secs_f64());
-    committed.map(|()| outcomes).map_err(|error| BatchFailure {
-        retry_strict: db.batch_poisoned(),
-        own: false,
-        error,
+    committed.map(|()| outcomes).map_err(|error| {
+        if error.is_connection_lost() {
+            // The COMMIT may have been carried out, its answer lost with the connection: the
+            // batch's callers are told the outcome is unknown (a request sent again with the
+            // same Idempotency-Key answers as the first time if it was kept), and nothing is
+            // run again on this connection.
+            let why =
+                format!("the connection to the database was lost before the batch's COMMIT was answered ({error})");
+            return BatchFailure {
+                error: StoreError::DurabilityUnconfirmed(why),
+                retry_strict: false,
+                own: false,
+            };
+        }
+        BatchFailure {
+            retry_strict: db.batch_poisoned(),
+            own: false,
+            error,
+        }
     })
 }
 

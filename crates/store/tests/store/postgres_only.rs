@@ -212,6 +212,45 @@ async fn a_commit_is_answered_only_once_a_connection_open_before_it_confirms_it_
     assert_eq!(f.store.checkpoint("durability").await.expect("read"), 3);
 }
 
+/// The writer's connection dies while its batch's `COMMIT` is in flight (a deferred trigger
+/// terminates its own backend at the commit, once): the server never answered, so the batch's
+/// callers are told the outcome is unknown, not that the write failed. The writer connects
+/// again for the next batch. (Here the commit did not happen, and the value stays as it was.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_connection_dies_before_the_answer_is_an_unknown_outcome() {
+    let Some(kind) = backend::postgres("a_commit_whose_connection_dies_before_the_answer_is_an_unknown_outcome") else {
+        return;
+    };
+    let f = fixture(kind).await;
+    let backend::TestDb::Postgres { schema, .. } = &f.db else {
+        unreachable!("a PostgreSQL fixture")
+    };
+    let set = |position: i64| move |tx: &mut loyalty_store::WriteTx<'_>| tx.checkpoint_set("at-commit", position);
+    f.store.write(set(1)).await.expect("committed");
+
+    f.db.execute(&format!(
+        "CREATE SEQUENCE {schema}.die_at_commit_count;
+         CREATE FUNCTION {schema}.die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF nextval('{schema}.die_at_commit_count') = 1 THEN
+                 PERFORM pg_terminate_backend(pg_backend_pid());
+             END IF;
+             RETURN NULL;
+         END $$;
+         CREATE CONSTRAINT TRIGGER die_at_commit AFTER UPDATE ON {schema}.checkpoints
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {schema}.die_at_commit();"
+    ));
+    let lost = f.store.write(set(2)).await;
+    assert!(
+        matches!(&lost, Err(StoreError::DurabilityUnconfirmed(why)) if why.contains("COMMIT")),
+        "a COMMIT without an answer is an unknown outcome: {lost:?}"
+    );
+    assert_eq!(f.store.checkpoint("at-commit").await.expect("read"), 1);
+
+    f.store.write(set(3)).await.expect("the writer connects again");
+    assert_eq!(f.store.checkpoint("at-commit").await.expect("read"), 3);
+}
+
 /// Every TEXT column compares bytewise (`COLLATE "C"`, see `postgres::schema`): one added
 /// without it would be slower to index and could not be compared with the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
