@@ -30,13 +30,24 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
 use crate::syncer::MakeDurable;
 use crate::StoreError;
+
+/// The syncs of a [`LogFile`], numbered from 1 in the order they begin.
+#[derive(Debug, Default)]
+struct Syncs {
+    /// The number of the last sync begun.
+    begun: u64,
+    /// The number of the last sync ended (they run one at a time, so in order).
+    ended: u64,
+    /// Whether a sync is running (the one numbered `begun`).
+    running: bool,
+}
 
 /// The log file of the writer's database (see the module).
 pub(crate) struct LogFile {
@@ -47,10 +58,13 @@ pub(crate) struct LogFile {
     opened_at: Instant,
     /// Why a sync failed, once one has.
     failed: OnceLock<String>,
-    /// Held through each sync and the check before it: Linux reports a write error once per
-    /// open file, so of two calls at once one could return success for pages the other's error
-    /// was about; one at a time, the error is recorded before any later sync can succeed.
-    syncing: Mutex<()>,
+    /// Which syncs have begun and ended. They run one at a time: Linux reports a write error
+    /// once per open file, so of two calls at once one could return success for pages the
+    /// other's error was about; one at a time, the error is recorded before any later sync can
+    /// begin.
+    syncs: Mutex<Syncs>,
+    /// Signalled when a sync ends.
+    sync_ended: Condvar,
     /// Set by [`Self::fail_next_sync`]: the next sync fails as a device's error would.
     #[cfg(feature = "fault-injection")]
     fail_next: std::sync::atomic::AtomicBool,
@@ -83,26 +97,82 @@ impl LogFile {
             path,
             opened_at,
             failed: OnceLock::new(),
-            syncing: Mutex::new(()),
+            syncs: Mutex::default(),
+            sync_ended: Condvar::new(),
             #[cfg(feature = "fault-injection")]
             fail_next: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// Write every page the log has received so far to the device (see the module).
+    /// Write every page the log has received so far to the device (see the module): by a
+    /// sync begun after this call, this caller's own or one it shares. The syncer's syncs and
+    /// durable reads' (see `Store::read_durable`) share this way: a caller that finds a sync
+    /// running waits for it to end, then either a sync begun meanwhile covers it, or it begins
+    /// the next one itself, which covers every caller waiting by then. Under load a durable
+    /// read (the outbox relay's) thus rides on the syncer's next sync instead of adding one of
+    /// its own, which the syncer's would then queue behind.
     pub fn sync(&self) -> Result<(), StoreError> {
-        let _one_at_a_time = self.syncing.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(why) = self.failed.get() {
-            return Err(StoreError::DurabilityUnconfirmed(why.clone()));
+        self.sync_numbered(self.next_sync(), Duration::ZERO)
+    }
+
+    /// [`Self::sync`] for a caller that can wait: if no sync is running, it first waits up to
+    /// `patience` for another caller (under load, the syncer) to begin one, and shares that.
+    pub fn sync_patiently(&self, patience: Duration) -> Result<(), StoreError> {
+        self.sync_numbered(self.next_sync(), patience)
+    }
+
+    /// The number of the next sync to begin: every sync from it on covers what the log has
+    /// received by now.
+    fn next_sync(&self) -> u64 {
+        self.syncs.lock().unwrap_or_else(PoisonError::into_inner).begun + 1
+    }
+
+    /// Return once the sync numbered `covering`, or a later one, has ended, beginning it if no
+    /// other caller has within `patience`.
+    fn sync_numbered(&self, covering: u64, patience: Duration) -> Result<(), StoreError> {
+        let deadline = Instant::now() + patience;
+        let mut syncs = self.syncs.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(why) = self.failed.get() {
+                return Err(StoreError::DurabilityUnconfirmed(why.clone()));
+            }
+            if syncs.ended >= covering {
+                return Ok(());
+            }
+            if syncs.running {
+                syncs = self.sync_ended.wait(syncs).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            // Woken when a sync ends: one begun meanwhile covers this caller.
+            syncs = self
+                .sync_ended
+                .wait_timeout(syncs, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
-        self.sync_device().map_err(|e| {
+        syncs.begun += 1;
+        syncs.running = true;
+        let number = syncs.begun;
+        drop(syncs);
+        let result = self.sync_device().map_err(|e| {
             let why = format!(
                 "syncing the write-ahead log {} failed ({e}); commits since the last good sync may be lost, restart the server",
                 self.path.display()
             );
             tracing::error!("{why}");
+            // Recorded before the next sync can begin.
             StoreError::DurabilityUnconfirmed(self.failed.get_or_init(|| why).clone())
-        })
+        });
+        let mut syncs = self.syncs.lock().unwrap_or_else(PoisonError::into_inner);
+        syncs.ended = number;
+        syncs.running = false;
+        drop(syncs);
+        self.sync_ended.notify_all();
+        result
     }
 
     /// `fdatasync`, or the failure a test asked for (see [`Self::fail_next_sync`]).
@@ -139,7 +209,8 @@ impl LogFile {
             path: PathBuf::from("test"),
             opened_at: Instant::now(),
             failed: OnceLock::new(),
-            syncing: Mutex::new(()),
+            syncs: Mutex::default(),
+            sync_ended: Condvar::new(),
             #[cfg(feature = "fault-injection")]
             fail_next: std::sync::atomic::AtomicBool::new(false),
         }
@@ -157,6 +228,7 @@ mod tests {
     use std::fs::File;
     use std::io::Write;
     use std::os::fd::OwnedFd;
+    use std::time::Duration;
 
     use super::LogFile;
     use crate::StoreError;
@@ -171,6 +243,83 @@ mod tests {
         let mut file = File::create(dir.path().join("log")).expect("file");
         file.write_all(b"frames").expect("write");
         file
+    }
+
+    /// As another caller of `sync` does: begin sync `number` (and end the one before it).
+    fn begin_elsewhere(log: &LogFile, number: u64) {
+        let mut syncs = log.syncs.lock().expect("syncs");
+        (syncs.begun, syncs.ended, syncs.running) = (number, number - 1, true);
+        drop(syncs);
+        log.sync_ended.notify_all();
+    }
+
+    /// As another caller of `sync` does: end sync `number`.
+    fn end_elsewhere(log: &LogFile, number: u64) {
+        let mut syncs = log.syncs.lock().expect("syncs");
+        (syncs.ended, syncs.running) = (number, false);
+        drop(syncs);
+        log.sync_ended.notify_all();
+    }
+
+    fn begun_and_ended(log: &LogFile) -> (u64, u64) {
+        let syncs = log.syncs.lock().expect("syncs");
+        (syncs.begun, syncs.ended)
+    }
+
+    #[test]
+    fn a_sync_already_running_when_called_does_not_cover_the_call() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = LogFile::of(synced_file(&dir));
+        begin_elsewhere(&log, 1);
+        let covering = log.next_sync();
+        std::thread::scope(|scope| {
+            let caller = scope.spawn(|| log.sync_numbered(covering, Duration::ZERO));
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!caller.is_finished(), "it waits for the running sync to end");
+            end_elsewhere(&log, 1);
+            caller.join().expect("caller").expect("synced");
+        });
+        assert_eq!(begun_and_ended(&log), (2, 2), "then begins one of its own");
+    }
+
+    #[test]
+    fn a_sync_begun_after_the_call_covers_it_and_it_begins_none_of_its_own() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = LogFile::of(synced_file(&dir));
+        begin_elsewhere(&log, 1);
+        let covering = log.next_sync();
+        std::thread::scope(|scope| {
+            let caller = scope.spawn(|| log.sync_numbered(covering, Duration::ZERO));
+            begin_elsewhere(&log, 2);
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!caller.is_finished(), "it waits for the sync that covers it");
+            end_elsewhere(&log, 2);
+            caller.join().expect("caller").expect("synced");
+        });
+        assert_eq!(begun_and_ended(&log), (2, 2), "shared, not one more");
+    }
+
+    #[test]
+    fn a_patient_caller_shares_the_next_sync_another_begins() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = LogFile::of(synced_file(&dir));
+        std::thread::scope(|scope| {
+            let caller = scope.spawn(|| log.sync_patiently(Duration::from_secs(60)));
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!caller.is_finished(), "it waits for another to begin a sync");
+            begin_elsewhere(&log, 1);
+            end_elsewhere(&log, 1);
+            caller.join().expect("caller").expect("synced");
+        });
+        assert_eq!(begun_and_ended(&log), (1, 1), "shared, not one more");
+    }
+
+    #[test]
+    fn a_patient_caller_that_no_sync_comes_for_begins_its_own() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = LogFile::of(synced_file(&dir));
+        log.sync_patiently(Duration::from_millis(10)).expect("synced");
+        assert_eq!(begun_and_ended(&log), (1, 1));
     }
 
     #[test]
