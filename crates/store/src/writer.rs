@@ -58,7 +58,7 @@ struct PgWriter {
 
 impl BatchConn for PgWriter {
     fn for_batch(&mut self) -> Db<'_> {
-        if self.conn.is_closed() {
+        if self.conn.closed_while_idle() {
             match crate::postgres::connect(&self.url) {
                 Ok(fresh) => {
                     tracing::warn!("writer reconnected to PostgreSQL");

@@ -96,6 +96,10 @@ const SNAPSHOTS_PREFETCH_SQL: &str = "SELECT k.aggregate_id, s.business_id, s.ag
      CROSS JOIN LATERAL (SELECT business_id, aggregate_type, version, state FROM snapshots
                          WHERE aggregate_id = k.aggregate_id LIMIT 1) AS s";
 
+/// Names a connection `loyalty <schema>` (see [`PgConn::connect`]).
+const CONNECTION_NAME_SQL: &str =
+    "SELECT set_config('application_name', 'loyalty ' || COALESCE(current_schema(), ''), false)";
+
 /// How many keys one prefetch query looks up (see `prefetch_snapshots`).
 const PREFETCH_CHUNK_COUNT: usize = 10_000;
 
@@ -117,6 +121,9 @@ impl PgConn {
                 tracing::warn!(%error, "PostgreSQL connection closed");
             }
         });
+        // Named with its schema in `pg_stat_activity` (`loyalty <schema>`), so that an operator
+        // can tell the instances of several databases or schemas apart on one server.
+        runtime.block_on(client.batch_execute(CONNECTION_NAME_SQL))?;
         Ok(Self {
             runtime,
             client,
@@ -134,6 +141,21 @@ impl PgConn {
     }
 
     pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Whether the server has closed this idle connection (a restart, a failover, a terminated
+    /// backend), checked before it is used again. Its connection task runs only while this
+    /// runtime is driven, so what the server sent meanwhile (a FATAL message, the end of the
+    /// stream) is read first: a turn of the runtime, no round trip. Otherwise the next request
+    /// would fail on it instead of on a fresh connection.
+    pub fn closed_while_idle(&self) -> bool {
+        self.runtime.block_on(async {
+            // Two turns: the first lets the driver see the socket ready and wake the
+            // connection task, the second lets that task run.
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+        });
         self.client.is_closed()
     }
 

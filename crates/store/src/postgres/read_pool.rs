@@ -25,7 +25,7 @@ impl ReadPool {
     pub fn with<T>(&self, f: impl FnOnce(&PgConn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let pooled = self.idle.lock().map_or(None, |mut idle| idle.pop());
         let conn = match pooled {
-            Some(conn) if !conn.is_closed() => conn,
+            Some(conn) if !conn.closed_while_idle() => conn,
             _ => connect(&self.url)?,
         };
         let result = f(&conn);

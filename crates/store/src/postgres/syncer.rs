@@ -78,7 +78,7 @@ const SYNCER_NAME_SQL: &str =
 /// confirm only commits sent after that.
 fn mark(url: &str, conn: &mut Option<(PgConn, Instant)>) -> Result<Instant, StoreError> {
     let (c, connected_at) = match conn {
-        Some((c, connected_at)) if !c.is_closed() => (&*c, *connected_at),
+        Some((c, connected_at)) if !c.closed_while_idle() => (&*c, *connected_at),
         _ => {
             *conn = None;
             let fresh = open(url)?;

@@ -251,6 +251,47 @@ async fn a_commit_whose_connection_dies_before_the_answer_is_an_unknown_outcome(
     assert_eq!(f.store.checkpoint("at-commit").await.expect("read"), 3);
 }
 
+/// PostgreSQL restarted, or an operator ended the service's sessions: the writer's connection
+/// and the pooled readers' were closed while idle. The next write and the next read each run on
+/// a fresh connection instead of failing on the dead one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_server_closed_while_idle_are_replaced_before_use() {
+    let Some(kind) = backend::postgres("connections_the_server_closed_while_idle_are_replaced_before_use") else {
+        return;
+    };
+    let f = fixture(kind).await;
+    let backend::TestDb::Postgres { schema, .. } = &f.db else {
+        unreachable!("a PostgreSQL fixture")
+    };
+    let set = |position: i64| move |tx: &mut loyalty_store::WriteTx<'_>| tx.checkpoint_set("idle", position);
+    f.store.write(set(1)).await.expect("committed");
+    assert_eq!(f.store.checkpoint("idle").await.expect("read"), 1);
+
+    let ours = format!("application_name = 'loyalty {schema}'");
+    let terminated = f.db.texts(&format!(
+        "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE {ours}"
+    ));
+    assert!(
+        terminated.len() >= 2,
+        "the writer's and a reader's connections: {terminated:?}"
+    );
+    for _ in 0..200 {
+        if f.db
+            .texts(&format!("SELECT pid::text FROM pg_stat_activity WHERE {ours}"))
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    f.store.write(set(2)).await.expect("the writer connects again first");
+    assert_eq!(
+        f.store.checkpoint("idle").await.expect("a read on a fresh connection"),
+        2
+    );
+}
+
 /// Every TEXT column compares bytewise (`COLLATE "C"`, see `postgres::schema`): one added
 /// without it would be slower to index and could not be compared with the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
