@@ -266,19 +266,26 @@ mod tests {
         (syncs.begun, syncs.ended)
     }
 
+    /// Call `sync_numbered(covering)` on a thread; after `meanwhile` (the other callers' moves),
+    /// check that it still waits, end sync `ending` elsewhere, and return once it has returned.
+    fn call_while(log: &LogFile, covering: u64, meanwhile: impl FnOnce(), ending: u64) {
+        std::thread::scope(|scope| {
+            let caller = scope.spawn(|| log.sync_numbered(covering, Duration::ZERO));
+            meanwhile();
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!caller.is_finished(), "it waits for the running sync to end");
+            end_elsewhere(log, ending);
+            caller.join().expect("caller").expect("synced");
+        });
+    }
+
     #[test]
     fn a_sync_already_running_when_called_does_not_cover_the_call() {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = LogFile::of(synced_file(&dir));
         begin_elsewhere(&log, 1);
         let covering = log.next_sync();
-        std::thread::scope(|scope| {
-            let caller = scope.spawn(|| log.sync_numbered(covering, Duration::ZERO));
-            std::thread::sleep(Duration::from_millis(50));
-            assert!(!caller.is_finished(), "it waits for the running sync to end");
-            end_elsewhere(&log, 1);
-            caller.join().expect("caller").expect("synced");
-        });
+        call_while(&log, covering, || {}, 1);
         assert_eq!(begun_and_ended(&log), (2, 2), "then begins one of its own");
     }
 
@@ -288,14 +295,7 @@ mod tests {
         let log = LogFile::of(synced_file(&dir));
         begin_elsewhere(&log, 1);
         let covering = log.next_sync();
-        std::thread::scope(|scope| {
-            let caller = scope.spawn(|| log.sync_numbered(covering, Duration::ZERO));
-            begin_elsewhere(&log, 2);
-            std::thread::sleep(Duration::from_millis(50));
-            assert!(!caller.is_finished(), "it waits for the sync that covers it");
-            end_elsewhere(&log, 2);
-            caller.join().expect("caller").expect("synced");
-        });
+        call_while(&log, covering, || begin_elsewhere(&log, 2), 2);
         assert_eq!(begun_and_ended(&log), (2, 2), "shared, not one more");
     }
 
