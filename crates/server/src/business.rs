@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use hmac::{Hmac, Mac};
 use loyalty_domain::values::BoundedText;
-use loyalty_store::{hash_api_key, Store};
+use loyalty_store::{hash_api_key, JsonBody, Store};
 use rand::RngCore;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -93,10 +93,15 @@ pub async fn create_once(
         .execute(context, move |tx, _| {
             let business = tx.insert_business(&name, &api_key_hash)?;
             let record = masked_record(business.business_id, &business.name, &key_bytes, &pad);
-            Ok(Ok((StatusCode::CREATED, record)))
+            Ok(Ok((StatusCode::CREATED, JsonBody::of(&record)?)))
         })
         .await?;
-    let created = unmask_record(&reply.response.body, &pad)?;
+    let record = reply
+        .response
+        .body
+        .value()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the idempotency record of a business: {e}")))?;
+    let created = unmask_record(&record, &pad)?;
     if reply.replayed {
         // Unmasked with another admin token, the key is noise: it names no business.
         let owner = service

@@ -97,7 +97,7 @@ pub async fn run(
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let program = created.response.body["programId"]
+    let program = created.response.body.value()?["programId"]
         .as_str()
         .and_then(|p| p.parse::<Uuid>().ok())
         .context("the program was not created")?;
@@ -181,7 +181,10 @@ pub async fn run(
                 .record_payment(context(business), payment.clone())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let outcome = reply.response.body["outcome"].as_str().unwrap_or("REFUSED").to_owned();
+            let outcome = reply.response.body.value()?["outcome"]
+                .as_str()
+                .unwrap_or("REFUSED")
+                .to_owned();
             if outcome == "ACCRUED" {
                 accrued_orders.push(payment.clone());
             }

@@ -7,7 +7,7 @@ use loyalty_domain::account::AccountError;
 use loyalty_domain::program::ProgramError;
 use loyalty_domain::reward::RewardError;
 use loyalty_domain::{FieldError, ValidationErrors};
-use loyalty_store::{StoreError, StoredResponse};
+use loyalty_store::{JsonBody, StoreError, StoredResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -39,7 +39,7 @@ pub enum ApiError {
     /// The store halted (see `StoreError::Halted`); logged once, where it happened.
     #[error("the service has halted: its storage could not confirm a write reached the disk; it serves nothing until an operator restarts it")]
     Halted,
-    /// The command was committed but could not be confirmed durable (see
+    /// The command may have been committed, but that could not be confirmed (see
     /// `StoreError::DurabilityUnconfirmed`).
     #[error("the outcome is unknown: the command may have been kept; send it again with the same Idempotency-Key, which answers as the first time if it was kept and runs it if not")]
     OutcomeUnknown,
@@ -146,7 +146,7 @@ impl ApiError {
     pub fn to_stored(&self) -> StoredResponse {
         StoredResponse {
             status: self.status().as_u16(),
-            body: serde_json::to_value(self.problem()).unwrap_or_default(),
+            body: JsonBody::of(&self.problem()).unwrap_or_default(),
         }
     }
 

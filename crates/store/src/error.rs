@@ -30,9 +30,9 @@ pub enum StoreError {
     WriteFailed(String),
     #[error("the writer has stopped")]
     WriterGone,
-    /// The command was committed, but its commit could not be confirmed on disk (PostgreSQL:
-    /// the connection or the server went away first; SQLite: syncing the log failed): whether
-    /// it was kept is unknown. Sending the request again with the same `Idempotency-Key`
+    /// The command may have been committed, but its commit could not be confirmed on disk
+    /// (PostgreSQL: the connection or the server went away first, or before the `COMMIT` was
+    /// answered; SQLite: syncing the log failed): whether it was kept is unknown. Sending the request again with the same `Idempotency-Key`
     /// answers as the first time if it was kept, and runs it if not.
     #[error("the outcome is unknown: the commit could not be confirmed durable ({0})")]
     DurabilityUnconfirmed(String),

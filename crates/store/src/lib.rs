@@ -43,7 +43,7 @@ pub use dead_letter::DeadLetter;
 pub use envelope::{EventMetadata, StoredEvent};
 pub use error::StoreError;
 pub use event_filter::EventFilter;
-pub use idempotency::{request_hash, IdempotencyRecord, StoredResponse};
+pub use idempotency::{request_hash, IdempotencyRecord, JsonBody, StoredResponse};
 /// A parsed PostgreSQL URL (to check one before opening it).
 pub use postgres_client::Config as PgConfig;
 pub use prefetch::Prefetch;

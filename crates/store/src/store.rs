@@ -106,10 +106,12 @@ struct Inner {
 }
 
 /// How long a durable read on SQLite waits for another caller (under load, the syncer) to begin
-/// the sync it can share, before it begins its own (see `sqlite::LogFile::sync_patiently`). Under
-/// load the syncer begins one every millisecond or two; the outbox relay, which makes most
-/// durable reads, lingers ten milliseconds between reads anyway.
+/// the sync it can share, before it begins its own (see `sqlite::LogFile::sync_patiently`).
+/// Under load the syncer begins one every millisecond or two; the outbox relay, which makes
+/// most durable reads, lingers ten milliseconds between reads anyway.
 const DURABLE_READ_SYNC_PATIENCE: std::time::Duration = std::time::Duration::from_millis(2);
+/// A durable read waits only if a sync began this recently; on an idle log it syncs at once.
+const DURABLE_READ_BUSY_WITHIN: std::time::Duration = std::time::Duration::from_millis(10);
 
 enum Readers {
     /// With the write-ahead log, to make what a read saw durable (see [`Readers::with_durable`]).
@@ -144,7 +146,7 @@ impl Readers {
                 // What the read saw was written to the log before it became visible, so a
                 // sync begun now covers it: under load the syncer's next one.
                 if !holds_nothing(&value) {
-                    log.sync_patiently(DURABLE_READ_SYNC_PATIENCE)?;
+                    log.sync_patiently(DURABLE_READ_BUSY_WITHIN, DURABLE_READ_SYNC_PATIENCE)?;
                 }
                 Ok(value)
             }

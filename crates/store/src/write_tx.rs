@@ -17,7 +17,7 @@ use crate::projection::{project, Projected};
 use crate::queries;
 use crate::shared_loads::SharedLoads;
 use crate::views::{AccountView, ProgramView, RewardView, TransactionView};
-use crate::{time, Business, EventMetadata, IdempotencyRecord, StoreError, StoredEvent, StoredResponse};
+use crate::{time, Business, EventMetadata, IdempotencyRecord, JsonBody, StoreError, StoredEvent, StoredResponse};
 
 /// An idempotency row as the record it keeps.
 fn idempotency_record((request_hash, status, body): (String, u16, String)) -> Result<IdempotencyRecord, StoreError> {
@@ -25,7 +25,7 @@ fn idempotency_record((request_hash, status, body): (String, u16, String)) -> Re
         request_hash,
         response: StoredResponse {
             status,
-            body: serde_json::from_str(&body)?,
+            body: JsonBody::kept(body),
         },
     })
 }
@@ -312,13 +312,13 @@ impl<'c> WriteTx<'c> {
 
     /// Keep the answer to `key`, in this transaction.
     pub fn idempotency_put(&self, business_id: Uuid, key: &str, record: &IdempotencyRecord) -> Result<(), StoreError> {
-        let body = serde_json::to_string(&record.response.body)?;
+        let body = record.response.body.as_str();
         if let Db::Pg(conn) = self.db {
             // A second command of the batch with this key replays this answer.
             conn.cache_idempotency(
                 business_id.to_string(),
                 key.to_owned(),
-                Some((record.request_hash.clone(), record.response.status, body.clone())),
+                Some((record.request_hash.clone(), record.response.status, body.to_owned())),
             );
         }
         self.db

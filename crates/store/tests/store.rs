@@ -30,7 +30,9 @@ use loyalty_domain::values::{
     AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, RewardId, TransactionId,
 };
 use loyalty_domain::Aggregate;
-use loyalty_store::{EventMetadata, IdempotencyRecord, Prefetch, RebuildChanges, Store, StoreError, StoredResponse};
+use loyalty_store::{
+    EventMetadata, IdempotencyRecord, JsonBody, Prefetch, RebuildChanges, Store, StoreError, StoredResponse,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -377,7 +379,7 @@ async fn an_idempotency_record_commits_only_with_its_events(kind: Kind) {
         request_hash: "h".to_owned(),
         response: StoredResponse {
             status: 201,
-            body: json!({"ok": true}),
+            body: JsonBody::of(&json!({"ok": true})).expect("JSON"),
         },
     };
     let kept = record.clone();

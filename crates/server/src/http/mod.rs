@@ -105,13 +105,17 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, axum::Json(self.response.body)).into_response();
-        if status.is_client_error() || status.is_server_error() {
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/problem+json"),
-            );
-        }
+        let content_type = if status.is_client_error() || status.is_server_error() {
+            "application/problem+json"
+        } else {
+            "application/json"
+        };
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+            self.response.body.into_string(),
+        )
+            .into_response();
         if self.replayed {
             response
                 .headers_mut()

@@ -8,7 +8,7 @@ use loyalty_domain::restaurant::{OnlinePaymentProcessed, PaymentProcessed, Payme
 use loyalty_store::{EventFilter, StoreError, StoredEvent, WriteTx};
 
 use super::upstream::{FRONT_OF_HOUSE_REFUNDS, ONLINE_PAYMENTS, ONLINE_REFUNDS, UPSTREAM_STREAMS};
-use crate::service::{refund_payment, translate_payment, Context, UpstreamPayment};
+use crate::service::{outcome_of, refund_payment, translate_payment, Context, UpstreamPayment};
 
 /// Handles the chain's payment events.
 #[derive(Debug, Default)]
@@ -59,7 +59,7 @@ impl EventHandler for RestaurantAdaptor {
         let source = payment.source();
         Ok(match translate_payment(tx, &context, &payment)? {
             Ok((_, receipt)) => {
-                let outcome = receipt["outcome"].as_str().unwrap_or("UNKNOWN").to_owned();
+                let outcome = outcome_of(&receipt).unwrap_or_else(|| "UNKNOWN".to_owned());
                 metrics::counter!("adaptor_payments_total", "adaptor" => source, "outcome" => outcome).increment(1);
                 Handled::Done
             }

@@ -8,14 +8,14 @@ mod program_commands;
 mod reward_commands;
 
 use axum::http::StatusCode;
-use loyalty_store::{EventMetadata, IdempotencyRecord, Store, StoreError, StoredResponse, WriteTx};
+use loyalty_store::{EventMetadata, IdempotencyRecord, JsonBody, Store, StoreError, StoredResponse, WriteTx};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 
 pub use account_commands::{AccountAction, EnrollInput, PurchaseReceipt};
-pub use payment_commands::{refund_payment, translate_payment, PaymentReceipt, UpstreamPayment};
+pub use payment_commands::{outcome_of, refund_payment, translate_payment, PaymentReceipt, UpstreamPayment};
 pub use program_commands::ProgramAction;
 
 /// An `Idempotency-Key` and the fingerprint of the request it came with.
@@ -59,7 +59,7 @@ pub struct Service {
 
 /// What one decision inside the writer produced: a success body, or a refusal that is an
 /// answer (and is kept for idempotent replay), not a failure.
-pub type Decision = Result<(StatusCode, serde_json::Value), ApiError>;
+pub type Decision = Result<(StatusCode, JsonBody), ApiError>;
 
 /// The rules of the program an account belongs to, read in the writer's transaction.
 pub fn program_rules(
@@ -76,9 +76,10 @@ pub fn program_rules(
     }
 }
 
-/// Render a view as a success body.
+/// Render a view as a success body: serialized once, here, for the answer, its idempotency
+/// record and every replay.
 pub fn ok<T: Serialize>(status: StatusCode, view: &T) -> Result<Decision, StoreError> {
-    Ok(Ok((status, serde_json::to_value(view)?)))
+    Ok(Ok((status, JsonBody::of(view)?)))
 }
 
 enum Outcome {

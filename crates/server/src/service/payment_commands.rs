@@ -13,7 +13,7 @@ use loyalty_domain::restaurant::{
 };
 use loyalty_domain::values::{Money, OrderRef, TransactionId};
 use loyalty_domain::Aggregate;
-use loyalty_store::{PaymentRecord, StoreError, WriteTx};
+use loyalty_store::{JsonBody, PaymentRecord, StoreError, WriteTx};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -98,12 +98,21 @@ impl Service {
         let reply = self
             .execute(context, move |tx, ctx| translate_payment(tx, ctx, &payment))
             .await?;
-        if let Some(outcome) = reply.response.body.get("outcome").and_then(|o| o.as_str()) {
-            metrics::counter!("adaptor_payments_total", "adaptor" => source, "outcome" => outcome.to_owned())
-                .increment(1);
+        if let Some(outcome) = outcome_of(&reply.response.body) {
+            metrics::counter!("adaptor_payments_total", "adaptor" => source, "outcome" => outcome).increment(1);
         }
         Ok(reply)
     }
+}
+
+/// The `outcome` of a payment's answer (for the `adaptor_payments_total` metric); `None` for a
+/// refusal, which has none.
+pub fn outcome_of(body: &JsonBody) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Outcome {
+        outcome: String,
+    }
+    serde_json::from_str::<Outcome>(body.as_str()).ok().map(|o| o.outcome)
 }
 
 fn answer(outcome: PaymentOutcome, record: &PaymentRecord) -> Result<Decision, StoreError> {

@@ -144,7 +144,7 @@ impl PgConn {
         self.client.is_closed()
     }
 
-    /// Whether the server has closed this idle connection (a restart, a failover, a terminated
+    /// Whether the server has closed this idle connection (a restart, a terminated
     /// backend), checked before it is used again. Its connection task runs only while this
     /// runtime is driven, so what the server sent meanwhile (a FATAL message, the end of the
     /// stream) is read first: a turn of the runtime, no round trip. Otherwise the next request

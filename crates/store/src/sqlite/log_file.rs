@@ -47,6 +47,45 @@ struct Syncs {
     ended: u64,
     /// Whether a sync is running (the one numbered `begun`).
     running: bool,
+    /// When the last sync began.
+    last_begun_at: Option<Instant>,
+}
+
+/// How long a caller of [`LogFile::sync_patiently`] waits for another to begin a sync.
+#[derive(Debug, Clone, Copy)]
+struct Patience {
+    /// Waits only if a sync began this recently.
+    busy_within: Duration,
+    /// Waits at most this long.
+    patience: Duration,
+}
+
+impl Patience {
+    const NONE: Self = Self {
+        busy_within: Duration::ZERO,
+        patience: Duration::ZERO,
+    };
+}
+
+/// The sync a caller of [`LogFile::sync`] is running; dropped, it has ended: before the next
+/// can begin, its failure was recorded (by the caller, or here if it panicked), and every
+/// caller waiting for it is woken.
+struct RunningSync<'a> {
+    log: &'a LogFile,
+    number: u64,
+}
+
+impl Drop for RunningSync<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.log.record_failure("the syncing thread panicked");
+        }
+        let mut syncs = self.log.syncs.lock().unwrap_or_else(PoisonError::into_inner);
+        syncs.ended = self.number;
+        syncs.running = false;
+        drop(syncs);
+        self.log.sync_ended.notify_all();
+    }
 }
 
 /// The log file of the writer's database (see the module).
@@ -112,13 +151,15 @@ impl LogFile {
     /// read (the outbox relay's) thus rides on the syncer's next sync instead of adding one of
     /// its own, which the syncer's would then queue behind.
     pub fn sync(&self) -> Result<(), StoreError> {
-        self.sync_numbered(self.next_sync(), Duration::ZERO)
+        self.sync_numbered(self.next_sync(), Patience::NONE)
     }
 
-    /// [`Self::sync`] for a caller that can wait: if no sync is running, it first waits up to
-    /// `patience` for another caller (under load, the syncer) to begin one, and shares that.
-    pub fn sync_patiently(&self, patience: Duration) -> Result<(), StoreError> {
-        self.sync_numbered(self.next_sync(), patience)
+    /// [`Self::sync`] for a caller that can wait: if no sync is running but one began within the
+    /// last `busy_within` (the log is busy: under load the syncer begins one every millisecond
+    /// or two), it first waits up to `patience` for another caller to begin the next, and
+    /// shares that. On an idle log it begins its own at once.
+    pub fn sync_patiently(&self, busy_within: Duration, patience: Duration) -> Result<(), StoreError> {
+        self.sync_numbered(self.next_sync(), Patience { busy_within, patience })
     }
 
     /// The number of the next sync to begin: every sync from it on covers what the log has
@@ -128,10 +169,14 @@ impl LogFile {
     }
 
     /// Return once the sync numbered `covering`, or a later one, has ended, beginning it if no
-    /// other caller has within `patience`.
-    fn sync_numbered(&self, covering: u64, patience: Duration) -> Result<(), StoreError> {
-        let deadline = Instant::now() + patience;
+    /// other caller has first (see [`Self::sync_patiently`]).
+    fn sync_numbered(&self, covering: u64, wait: Patience) -> Result<(), StoreError> {
+        let called_at = Instant::now();
         let mut syncs = self.syncs.lock().unwrap_or_else(PoisonError::into_inner);
+        let busy = syncs
+            .last_begun_at
+            .is_some_and(|at| called_at.duration_since(at) < wait.busy_within);
+        let deadline = if busy { called_at + wait.patience } else { called_at };
         loop {
             if let Some(why) = self.failed.get() {
                 return Err(StoreError::DurabilityUnconfirmed(why.clone()));
@@ -156,23 +201,27 @@ impl LogFile {
         }
         syncs.begun += 1;
         syncs.running = true;
-        let number = syncs.begun;
+        syncs.last_begun_at = Some(Instant::now());
+        // Ends the sync however this caller leaves, a panic included, so no other caller waits
+        // for it for ever.
+        let running = RunningSync {
+            log: self,
+            number: syncs.begun,
+        };
         drop(syncs);
-        let result = self.sync_device().map_err(|e| {
-            let why = format!(
-                "syncing the write-ahead log {} failed ({e}); commits since the last good sync may be lost, restart the server",
-                self.path.display()
-            );
-            tracing::error!("{why}");
-            // Recorded before the next sync can begin.
-            StoreError::DurabilityUnconfirmed(self.failed.get_or_init(|| why).clone())
-        });
-        let mut syncs = self.syncs.lock().unwrap_or_else(PoisonError::into_inner);
-        syncs.ended = number;
-        syncs.running = false;
-        drop(syncs);
-        self.sync_ended.notify_all();
+        let result = self.sync_device().map_err(|e| self.record_failure(&e.to_string()));
+        drop(running);
         result
+    }
+
+    /// Record that a sync failed (so that every later one fails; see the module); the error.
+    fn record_failure(&self, error: &str) -> StoreError {
+        let why = format!(
+            "syncing the write-ahead log {} failed ({error}); commits since the last good sync may be lost, restart the server",
+            self.path.display()
+        );
+        tracing::error!("{why}");
+        StoreError::DurabilityUnconfirmed(self.failed.get_or_init(|| why).clone())
     }
 
     /// `fdatasync`, or the failure a test asked for (see [`Self::fail_next_sync`]).
@@ -228,7 +277,7 @@ mod tests {
     use std::fs::File;
     use std::io::Write;
     use std::os::fd::OwnedFd;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use super::LogFile;
     use crate::StoreError;
@@ -245,12 +294,11 @@ mod tests {
         file
     }
 
-    /// As another caller of `sync` does: begin sync `number` (and end the one before it).
+    /// As another caller of `sync` does: begin sync `number` (the one before it has ended).
     fn begin_elsewhere(log: &LogFile, number: u64) {
         let mut syncs = log.syncs.lock().expect("syncs");
         (syncs.begun, syncs.ended, syncs.running) = (number, number - 1, true);
-        drop(syncs);
-        log.sync_ended.notify_all();
+        syncs.last_begun_at = Some(Instant::now());
     }
 
     /// As another caller of `sync` does: end sync `number`.
@@ -270,7 +318,7 @@ mod tests {
     /// check that it still waits, end sync `ending` elsewhere, and return once it has returned.
     fn call_while(log: &LogFile, covering: u64, meanwhile: impl FnOnce(), ending: u64) {
         std::thread::scope(|scope| {
-            let caller = scope.spawn(|| log.sync_numbered(covering, Duration::ZERO));
+            let caller = scope.spawn(|| log.sync_numbered(covering, super::Patience::NONE));
             meanwhile();
             std::thread::sleep(Duration::from_millis(50));
             assert!(!caller.is_finished(), "it waits for the running sync to end");
@@ -300,26 +348,70 @@ mod tests {
     }
 
     #[test]
-    fn a_patient_caller_shares_the_next_sync_another_begins() {
+    fn a_patient_caller_on_a_busy_log_shares_the_next_sync_another_begins() {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = LogFile::of(synced_file(&dir));
+        log.sync().expect("a first sync: the log is busy");
+        let covering = log.next_sync();
+        let wait = super::Patience {
+            busy_within: Duration::from_secs(60),
+            patience: Duration::from_secs(60),
+        };
         std::thread::scope(|scope| {
-            let caller = scope.spawn(|| log.sync_patiently(Duration::from_secs(60)));
+            let caller = scope.spawn(|| log.sync_numbered(covering, wait));
             std::thread::sleep(Duration::from_millis(50));
             assert!(!caller.is_finished(), "it waits for another to begin a sync");
-            begin_elsewhere(&log, 1);
-            end_elsewhere(&log, 1);
+            begin_elsewhere(&log, 2);
+            end_elsewhere(&log, 2);
             caller.join().expect("caller").expect("synced");
         });
-        assert_eq!(begun_and_ended(&log), (1, 1), "shared, not one more");
+        assert_eq!(begun_and_ended(&log), (2, 2), "shared, not one more");
     }
 
     #[test]
-    fn a_patient_caller_that_no_sync_comes_for_begins_its_own() {
+    fn a_patient_caller_on_a_busy_log_that_no_sync_comes_for_begins_its_own() {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = LogFile::of(synced_file(&dir));
-        log.sync_patiently(Duration::from_millis(10)).expect("synced");
+        log.sync().expect("a first sync: the log is busy");
+        log.sync_patiently(Duration::from_secs(60), Duration::from_millis(50))
+            .expect("synced");
+        assert_eq!(begun_and_ended(&log), (2, 2));
+    }
+
+    #[test]
+    fn a_patient_caller_on_an_idle_log_begins_its_own_at_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = LogFile::of(synced_file(&dir));
+        let called_at = Instant::now();
+        log.sync_patiently(Duration::from_secs(60), Duration::from_secs(60))
+            .expect("synced");
+        assert!(
+            called_at.elapsed() < Duration::from_secs(30),
+            "no wait for a sync that is not coming"
+        );
         assert_eq!(begun_and_ended(&log), (1, 1));
+    }
+
+    #[test]
+    fn a_caller_that_panics_mid_sync_ends_it_and_halts_the_log() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = LogFile::of(synced_file(&dir));
+        let covering = log.next_sync();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut syncs = log.syncs.lock().expect("syncs");
+            syncs.begun += 1;
+            syncs.running = true;
+            let _running = super::RunningSync {
+                log: &log,
+                number: syncs.begun,
+            };
+            drop(syncs);
+            panic!("mid-sync");
+        }));
+        assert!(panicked.is_err());
+        let after = log.sync_numbered(covering, super::Patience::NONE);
+        assert!(matches!(after, Err(StoreError::DurabilityUnconfirmed(_))), "{after:?}");
+        assert_eq!(begun_and_ended(&log), (1, 1), "ended, so nobody waits for it");
     }
 
     #[test]
