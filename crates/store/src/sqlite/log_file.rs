@@ -173,10 +173,16 @@ impl LogFile {
     fn sync_numbered(&self, covering: u64, wait: Patience) -> Result<(), StoreError> {
         let called_at = Instant::now();
         let mut syncs = self.syncs.lock().unwrap_or_else(PoisonError::into_inner);
-        let busy = syncs
-            .last_begun_at
-            .is_some_and(|at| called_at.duration_since(at) < wait.busy_within);
-        let deadline = if busy { called_at + wait.patience } else { called_at };
+        // Busy: a sync is running (however long it takes) or began recently.
+        let busy = syncs.running
+            || syncs
+                .last_begun_at
+                .is_some_and(|at| called_at.saturating_duration_since(at) < wait.busy_within);
+        let deadline = if busy {
+            called_at.checked_add(wait.patience).unwrap_or(called_at)
+        } else {
+            called_at
+        };
         loop {
             if let Some(why) = self.failed.get() {
                 return Err(StoreError::DurabilityUnconfirmed(why.clone()));
@@ -202,13 +208,11 @@ impl LogFile {
         syncs.begun += 1;
         syncs.running = true;
         syncs.last_begun_at = Some(Instant::now());
-        // Ends the sync however this caller leaves, a panic included, so no other caller waits
-        // for it for ever.
-        let running = RunningSync {
-            log: self,
-            number: syncs.begun,
-        };
+        let number = syncs.begun;
         drop(syncs);
+        // Ends the sync however this caller leaves, a panic included, so no other caller waits
+        // for it for ever. (Made once the lock is released: its drop takes the lock.)
+        let running = RunningSync { log: self, number };
         let result = self.sync_device().map_err(|e| self.record_failure(&e.to_string()));
         drop(running);
         result
