@@ -5,6 +5,7 @@
 mod accrue_points;
 mod card;
 mod command;
+mod day_buckets;
 mod enroll_customer;
 mod error;
 mod event;
