@@ -178,11 +178,16 @@ impl LogFile {
             || syncs
                 .last_begun_at
                 .is_some_and(|at| called_at.saturating_duration_since(at) < wait.busy_within);
-        let deadline = if busy {
-            called_at.checked_add(wait.patience).unwrap_or(called_at)
-        } else {
-            called_at
+        let patient_from = |at: Instant| {
+            if busy {
+                // A patience too long to add is as good as for ever.
+                at.checked_add(wait.patience)
+                    .unwrap_or(at + Duration::from_secs(86_400))
+            } else {
+                at
+            }
         };
+        let mut deadline = patient_from(called_at);
         loop {
             if let Some(why) = self.failed.get() {
                 return Err(StoreError::DurabilityUnconfirmed(why.clone()));
@@ -192,6 +197,9 @@ impl LogFile {
             }
             if syncs.running {
                 syncs = self.sync_ended.wait(syncs).unwrap_or_else(PoisonError::into_inner);
+                // The patience counts from the end of a sync that did not cover this caller,
+                // however long it ran (a slow disk), not from the call.
+                deadline = deadline.max(patient_from(Instant::now()));
                 continue;
             }
             let now = Instant::now();
@@ -365,6 +373,30 @@ mod tests {
             let caller = scope.spawn(|| log.sync_numbered(covering, wait));
             std::thread::sleep(Duration::from_millis(50));
             assert!(!caller.is_finished(), "it waits for another to begin a sync");
+            begin_elsewhere(&log, 2);
+            end_elsewhere(&log, 2);
+            caller.join().expect("caller").expect("synced");
+        });
+        assert_eq!(begun_and_ended(&log), (2, 2), "shared, not one more");
+    }
+
+    #[test]
+    fn a_patient_caller_keeps_its_patience_after_a_running_sync_outlasts_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = LogFile::of(synced_file(&dir));
+        begin_elsewhere(&log, 1);
+        let covering = log.next_sync();
+        let wait = super::Patience {
+            busy_within: Duration::from_secs(60),
+            patience: Duration::from_millis(300),
+        };
+        std::thread::scope(|scope| {
+            let caller = scope.spawn(|| log.sync_numbered(covering, wait));
+            // Sync 1 (a slow disk's) runs longer than the caller's patience.
+            std::thread::sleep(Duration::from_millis(400));
+            end_elsewhere(&log, 1);
+            std::thread::sleep(Duration::from_millis(50));
+            assert_eq!(begun_and_ended(&log), (1, 1), "it waits for another to begin the next");
             begin_elsewhere(&log, 2);
             end_elsewhere(&log, 2);
             caller.join().expect("caller").expect("synced");
