@@ -5,6 +5,7 @@ mod email;
 mod ids;
 mod money;
 mod points;
+pub mod timestamp;
 
 pub use bounded_text::{BoundedText, DisplayName, OrderRef, Reason, RewardName, SuspensionReason};
 pub use email::Email;

@@ -2,6 +2,7 @@
 //! events.
 
 use chrono::{DateTime, Utc};
+use loyalty_domain::values::timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -26,8 +27,13 @@ pub struct TransactionView {
     pub order_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reward_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "timestamp::write_opt"
+    )]
     pub expires_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "timestamp::write")]
     pub timestamp: DateTime<Utc>,
     /// On a `REVERSAL`: points the refund should have taken back but could not, because they
     /// were already spent (the balance never goes below zero).

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{CardProgress, EnrollmentMethod, ReferenceType};
 use crate::event::{decode_data, require_version, DomainEvent, EventDecodeError};
 use crate::program::{RewardType, RuleType};
-use crate::values::Money;
+use crate::values::{timestamp, Money};
 use crate::values::{CustomerId, ProgramId, RewardId, TransactionId};
 
 /// `loyalty.customer.enrolled` (RIDDL `CustomerEnrolled`).
@@ -45,15 +45,27 @@ pub struct PointsEarned {
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_ref: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "timestamp::write_opt"
+    )]
     pub expires_at: Option<DateTime<Utc>>,
     /// When the points were earned (what tier periods count by); absent in events written
     /// before it was added, which then count for the lifetime period only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "timestamp::write_opt"
+    )]
     pub earned_at: Option<DateTime<Utc>>,
     /// Set when the points are pending until the program's return window closes: they are then
     /// not in `totalPoints` (which stays the spendable balance) until `loyalty.points.released`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "timestamp::write_opt"
+    )]
     pub pending_until: Option<DateTime<Utc>>,
 }
 
@@ -70,8 +82,13 @@ pub struct PointsReleased {
     pub total_points: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_ref: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "timestamp::write_opt"
+    )]
     pub expires_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "timestamp::write")]
     pub released_at: DateTime<Utc>,
 }
 
@@ -88,6 +105,7 @@ pub struct PointsExpired {
     pub points_expired: u64,
     pub remaining_points: u64,
     /// When the lot was due.
+    #[serde(serialize_with = "timestamp::write")]
     pub expiration_date: DateTime<Utc>,
 }
 
@@ -146,6 +164,7 @@ pub struct IssuedRewardUsed {
     pub issued_reward_id: uuid::Uuid,
     pub reward_type: RewardType,
     pub reward_value: String,
+    #[serde(serialize_with = "timestamp::write")]
     pub used_at: DateTime<Utc>,
 }
 
@@ -183,6 +202,7 @@ pub struct PointsReversed {
     pub pending_cancelled: u64,
     pub remaining_points: u64,
     pub reason: String,
+    #[serde(serialize_with = "timestamp::write")]
     pub reversed_at: DateTime<Utc>,
 }
 
