@@ -32,8 +32,9 @@ pub enum StoreError {
     WriterGone,
     /// The command may have been committed, but its commit could not be confirmed on disk
     /// (PostgreSQL: the connection or the server went away first, or before the `COMMIT` was
-    /// answered; SQLite: syncing the log failed): whether it was kept is unknown. Sending the request again with the same `Idempotency-Key`
-    /// answers as the first time if it was kept, and runs it if not.
+    /// answered; SQLite: syncing the log failed): whether it was kept is unknown. Sending the
+    /// request again with the same `Idempotency-Key` answers as the first time if it was kept,
+    /// and runs it if not.
     #[error("the outcome is unknown: the commit could not be confirmed durable ({0})")]
     DurabilityUnconfirmed(String),
     /// The store stopped serving: its log could not be made durable (see `sqlite::LogFile`),
