@@ -96,12 +96,7 @@ pub async fn create_once(
             Ok(Ok((StatusCode::CREATED, JsonBody::of(&record)?)))
         })
         .await?;
-    let record = reply
-        .response
-        .body
-        .value()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the idempotency record of a business: {e}")))?;
-    let created = unmask_record(&record, &pad)?;
+    let created = unmask_record(&reply.response.body, &pad)?;
     if reply.replayed {
         // Unmasked with another admin token, the key is noise: it names no business.
         let owner = service
@@ -142,8 +137,9 @@ fn masked_record(business_id: Uuid, name: &str, key_bytes: &KeyBytes, pad: &KeyB
 }
 
 /// The answer kept in an idempotency record, with its API key unmasked.
-fn unmask_record(record: &Value, pad: &KeyBytes) -> Result<BusinessCreated, ApiError> {
+fn unmask_record(record: &JsonBody, pad: &KeyBytes) -> Result<BusinessCreated, ApiError> {
     let corrupt = |what: &str| ApiError::Internal(anyhow::anyhow!("the idempotency record of a business: {what}"));
+    let record = record.value().map_err(|e| corrupt(&e.to_string()))?;
     let business_id = record["businessId"]
         .as_str()
         .and_then(|id| Uuid::parse_str(id).ok())
@@ -171,8 +167,8 @@ mod tests {
         let api_key = api_key_text(&key_bytes);
         let pad = idempotency_pad("admin", "idem-1").expect("pad");
         let id = Uuid::now_v7();
-        let record = masked_record(id, "Bakery", &key_bytes, &pad);
-        let text = record.to_string();
+        let record = JsonBody::of(&masked_record(id, "Bakery", &key_bytes, &pad)).expect("JSON");
+        let text = record.as_str();
         assert!(!text.contains(&api_key[3..]), "{text}");
         assert!(!text.contains(&hex::encode(key_bytes)), "{text}");
 
@@ -195,8 +191,9 @@ mod tests {
             json!({"businessId": Uuid::nil(), "name": "B", "apiKeyMasked": "zz"}),
             json!({"businessId": Uuid::nil(), "name": "B", "apiKeyMasked": "0011"}),
         ] {
+            let body = JsonBody::of(&record).expect("JSON");
             assert!(
-                matches!(unmask_record(&record, &pad), Err(ApiError::Internal(_))),
+                matches!(unmask_record(&body, &pad), Err(ApiError::Internal(_))),
                 "{record}"
             );
         }
