@@ -5,6 +5,7 @@ mod checkpointer;
 mod connection;
 mod held;
 mod log_file;
+mod log_vfs;
 mod read_pool;
 mod schema;
 mod writeback;
