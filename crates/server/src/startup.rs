@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::config::ServeSettings;
 use crate::delivery::Delivery;
-use crate::http::{router, AppState};
+use crate::http::{router, AppParts, AppState};
 use crate::service::Service;
 
 /// The listener, its connections sending each write at once (`TCP_NODELAY`). With Nagle's
@@ -46,7 +46,7 @@ impl Application {
             .await
             .with_context(|| format!("could not listen on {}", settings.listen))?;
         let delivery = Delivery::build(store.clone(), &settings.delivery).context("could not set up event delivery")?;
-        let state = AppState {
+        let state = AppState::new(AppParts {
             delivery,
             service: Service::new(store.clone()).with_claim_window_days(settings.claim_window_days),
             store,
@@ -57,7 +57,7 @@ impl Application {
                 .filter(|t| !t.is_empty())
                 .map(|t| Sha256::digest(t.as_bytes()).into()),
             metrics: crate::telemetry::metrics_handle(),
-        };
+        });
         Ok(Self {
             listener,
             state,

@@ -38,9 +38,27 @@ use loyalty_store::Store;
 /// How long one request may take before it is answered 408.
 pub const REQUEST_TIMEOUT_MS: u64 = 30_000;
 
-/// What every handler can reach.
+/// What every handler can reach, in one allocation: axum clones the state for every request,
+/// several times over (once per layer of routing), and a clone is then one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    pub fn new(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct AppParts {
     pub store: Store,
     pub service: Service,
     /// API key hash → business, filled on first use (keys never change once issued).
