@@ -6,12 +6,15 @@ mod connection;
 mod held;
 mod log_file;
 mod log_vfs;
+mod page_cache;
 mod read_pool;
 mod schema;
 mod writeback;
 
 pub(crate) use checkpointer::spawn as spawn_checkpointer;
 pub use checkpointer::WAL_RESTART_FRAMES;
+#[cfg(test)]
+pub(crate) use connection::open_in_memory;
 pub(crate) use connection::{no_checkpoint_on_close, open_reader, open_writer};
 pub(crate) use held::{HeldStatements, Hold};
 pub(crate) use log_file::LogFile;

@@ -111,7 +111,7 @@ mod tests {
     /// right; a key that is no aggregate id is left out; a value of another type differs.
     #[test]
     fn stored_rows_are_digested_by_aggregate_and_a_misspelt_key_never_matches() {
-        let conn = Connection::open_in_memory().expect("open");
+        let conn = crate::sqlite::open_in_memory();
         register(&conn).expect("registered");
         conn.execute_batch(
             "CREATE TABLE snapshots (aggregate_id TEXT PRIMARY KEY, aggregate_type TEXT NOT NULL,
@@ -159,7 +159,7 @@ mod tests {
     #[test]
     fn the_sql_function_digests_values_as_they_are_digested_here() {
         use rusqlite::types::Value;
-        let conn = Connection::open_in_memory().expect("open");
+        let conn = crate::sqlite::open_in_memory();
         register(&conn).expect("registered");
         let values = [
             Value::Null,

@@ -673,7 +673,7 @@ mod tests {
     /// is refused.
     #[test]
     fn a_staging_copy_keeps_the_columns_and_the_key_and_leaves_unique_constraints_out() {
-        let conn = Connection::open_in_memory().expect("open");
+        let conn = crate::sqlite::open_in_memory();
         conn.execute_batch(
             "CREATE TABLE members (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, visits INTEGER NOT NULL DEFAULT 7,
                  note TEXT, amount DECIMAL(10,2) DEFAULT (1+2), UNIQUE (note, visits));
@@ -793,7 +793,7 @@ mod tests {
 
     #[test]
     fn values_order_as_sqlite_orders_them() {
-        let conn = Connection::open_in_memory().expect("a database");
+        let conn = crate::sqlite::open_in_memory();
         conn.execute_batch("CREATE TABLE t (v)").expect("a table");
         // Inserted in reverse, so that an order merely kept from insertion would show.
         for value in values().iter().rev() {

@@ -119,7 +119,7 @@ mod tests {
     /// callback is served by rusqlite's cache, and is held once it runs outside.
     #[test]
     fn a_statement_is_held_once_and_one_run_inside_anothers_rows_comes_from_the_cache() {
-        let conn = Connection::open_in_memory().expect("open");
+        let conn = crate::sqlite::open_in_memory();
         conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
             .expect("schema");
         let held = HeldStatements::new(&conn);
@@ -160,7 +160,7 @@ mod tests {
     /// rusqlite's cache; run afterwards on its own, it is the held one again.
     #[test]
     fn a_held_statement_run_inside_anothers_rows_runs_from_the_cache() {
-        let conn = Connection::open_in_memory().expect("open");
+        let conn = crate::sqlite::open_in_memory();
         conn.execute_batch(
             "CREATE TABLE t (k INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO t VALUES (1, 0), (2, 0)",
         )

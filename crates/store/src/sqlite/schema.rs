@@ -424,7 +424,7 @@ mod tests {
 
     /// A database as the migrations before `version` left it.
     fn migrated_before(version: i64) -> Connection {
-        let mut conn = Connection::open_in_memory().expect("open");
+        let mut conn = crate::sqlite::open_in_memory();
         migrate_through(&mut conn, version - 1).expect("older migrations");
         conn
     }
@@ -536,7 +536,7 @@ mod tests {
 
     #[test]
     fn a_database_migrated_by_a_newer_build_is_refused() {
-        let mut conn = Connection::open_in_memory().expect("open");
+        let mut conn = crate::sqlite::open_in_memory();
         migrate(&mut conn).expect("migrate");
         let newest = MIGRATIONS.last().map_or(0, |m| m.0);
         conn.execute(
