@@ -1,6 +1,6 @@
 //! The log's writes gathered: a SQLite VFS, `loyalty-log`, that wraps the platform's own and
-//! hands a commit's frames to the kernel in writes of 64 KiB (16 frames) instead of two writes
-//! per frame.
+//! hands a commit's frames to the kernel in writes of 64 KiB (about 16 frames of 4 KiB pages)
+//! instead of two writes per frame.
 //!
 //! SQLite writes each frame of the write-ahead log as two `pwrite` calls, its 24-byte header
 //! and then its page: 7.4 calls per accrual. On this machine a call costs 3–4 µs almost
@@ -14,13 +14,21 @@
 //! - A commit ends with its commit frame, whose header alone carries the database's size.
 //!   Once that frame's page is gathered, everything is sent at once, before SQLite publishes
 //!   the commit to other connections (it does that through the shared-memory index, after the
-//!   write returns). So a failed write is the commit's error, as before, and nothing another
-//!   connection can see is missing from the file.
+//!   write returns). So nothing another connection can see is missing from the file.
+//! - A send that fails is an I/O error, and so is every later write, read and sync of the log
+//!   until the connection lets go of the log's write lock: a transaction whose spilled pages
+//!   did not reach the file cannot commit, even where SQLite would take the error for one
+//!   statement's (a failed read, a full disk).
+//! - When the connection lets go of the write lock, whatever is still gathered belongs to a
+//!   transaction that rolled back (pages it spilled), and is dropped: written later, it could
+//!   land on frames another connection has since committed.
 //! - Every other use of the log (a read, a sync, its size, a truncation, a file control,
 //!   closing it) first sends what is gathered, so SQLite never finds the file without it.
 //! - When SQLite rewrites the checksums of frames a transaction wrote twice, it reads each
 //!   frame back and rewrites its header alone, the commit frame's last. A commit frame's header
-//!   written just after a read therefore goes straight to the file.
+//!   written just after a read therefore goes straight to the file, and so does any write that
+//!   is neither a frame's header nor a page (the log's own header, a frame split at a sync
+//!   point), each with the write after it.
 //! - A last guard: SQLite calls the database file's shared-memory barrier between the two
 //!   copies of a new index header, which is what publishes a commit. If anything is still
 //!   gathered then, it is sent there; and should that write fail, the process aborts rather
@@ -92,18 +100,42 @@ struct Gathered {
     commit_pending: bool,
     /// The log's last call was a read (see the module's comment on checksums).
     after_read: bool,
+    /// A send failed in this write transaction: SQLite may not have heard (a failed read is
+    /// not fatal to a transaction, a failed spill of pages is), so every later write, read and
+    /// sync fails too, and the transaction cannot commit. Cleared with the write lock.
+    failed: bool,
 }
 
-/// How often a commit frame's header was written straight to the file after a read, and how
-/// often the barrier found something still gathered (for the tests: the first must happen
-/// when SQLite rewrites checksums, the second never).
-#[cfg(test)]
-static WRITTEN_THROUGH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-#[cfg(test)]
-static SENT_AT_BARRIER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+impl Gathered {
+    /// The write transaction ended (its connection let go of the log's write lock): what is
+    /// still gathered is pages a rolled-back transaction spilled (a commit is sent before it is
+    /// published), which no one needs, and which must not be written later over another
+    /// connection's commit.
+    fn end_of_transaction(&mut self) {
+        self.bytes.clear();
+        self.commit_pending = false;
+        self.after_read = false;
+        self.failed = false;
+    }
+}
 
-/// Where the platform's file starts in a [`File`]'s allocation (16-byte aligned).
+// For the tests, per thread (SQLite calls a connection's VFS on the thread using the
+// connection, and tests run in parallel): how often a write went straight to the file (it must
+// when SQLite rewrites checksums), how often the barrier found something still gathered (never,
+// if the rules above hold), how often a transaction ended with something gathered (dropped),
+// and a switch that makes sends fail.
+#[cfg(test)]
+thread_local! {
+    static WRITTEN_THROUGH: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static SENT_AT_BARRIER: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static DROPPED_AT_END: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static FAIL_SENDS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Where the platform's file starts in a [`File`]'s allocation: past the wrapper, at a
+/// multiple of 16 bytes. (SQLite's allocations are 8-byte aligned, enough for both.)
 const REAL_OFFSET: usize = std::mem::size_of::<File>().div_ceil(16) * 16;
+const _: () = assert!(std::mem::align_of::<File>() <= 8);
 
 fn register() -> Result<(), String> {
     // SAFETY: `sqlite3_vfs_find` initializes SQLite and returns a VFS that lives as long as the
@@ -160,8 +192,13 @@ unsafe extern "C" fn open(
     let real = file.cast::<u8>().add(REAL_OFFSET).cast::<ffi::sqlite3_file>();
     // Until it is open, SQLite must not close it.
     (*wrapper).base.pMethods = ptr::null();
+    (*real).pMethods = ptr::null();
     let rc = real_open(real_vfs, name, real, flags, out_flags);
     if rc != ffi::SQLITE_OK {
+        // SQLite closes only what it sees open; a platform that left its file open is closed here.
+        if let Some(close) = (*real).pMethods.as_ref().and_then(|methods| methods.xClose) {
+            close(real);
+        }
         return rc;
     }
     let role = if is_log {
@@ -255,6 +292,9 @@ unsafe fn send(file: *mut ffi::sqlite3_file) -> c_int {
     let Some(gathered) = gathered(file) else {
         return ffi::SQLITE_OK;
     };
+    if gathered.failed {
+        return ffi::SQLITE_IOERR_WRITE;
+    }
     if gathered.bytes.is_empty() {
         return ffi::SQLITE_OK;
     }
@@ -271,13 +311,22 @@ unsafe fn send(file: *mut ffi::sqlite3_file) -> c_int {
             amount,
             offset
         );
+        #[cfg(test)]
+        if FAIL_SENDS.with(std::cell::Cell::get) {
+            rc = ffi::SQLITE_FULL;
+        }
         if rc != ffi::SQLITE_OK {
             break;
         }
         offset += i64::from(amount);
     }
-    // Sent or failed, it is no longer held: on failure SQLite abandons the transaction.
     gathered.bytes.clear();
+    if rc != ffi::SQLITE_OK {
+        // Reported as an I/O error, never as a full disk (which SQLite may take as the
+        // failure of one statement only): the transaction must not commit.
+        gathered.failed = true;
+        return ffi::SQLITE_IOERR_WRITE;
+    }
     rc
 }
 
@@ -326,13 +375,20 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, buf: *const c_void, amo
     let Ok(length) = usize::try_from(amount) else {
         return ffi::SQLITE_IOERR_WRITE;
     };
+    if gathered.failed {
+        return ffi::SQLITE_IOERR_WRITE;
+    }
     let data = std::slice::from_raw_parts(buf.cast::<u8>(), length);
     let commit_header = length == FRAME_HEADER_BYTES && data[4..8] != [0; 4];
+    let frame_part = length == FRAME_HEADER_BYTES || (length.is_power_of_two() && (512..=65_536).contains(&length));
     let after_read = std::mem::take(&mut gathered.after_read);
-    if commit_header && after_read {
-        // A rewritten checksum: perhaps the last write before the commit is published.
+    if (commit_header && after_read) || !frame_part {
+        // A rewritten checksum (perhaps the last write before the commit is published), or a
+        // write that is not a frame's header or page (the log's own header; a frame split at
+        // a sync point): straight to the file, and the write after it too (a commit frame's
+        // header can also follow a read in a commit of one frame; its page comes next).
         #[cfg(test)]
-        WRITTEN_THROUGH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        WRITTEN_THROUGH.with(|n| n.set(n.get() + 1));
         let rc = send(file);
         if rc != ffi::SQLITE_OK {
             return rc;
@@ -423,7 +479,27 @@ unsafe extern "C" fn shm_map(
     pass_on!(file, xShmMap, ffi::SQLITE_IOERR_SHMMAP, region, size, extend, out)
 }
 
+/// The lock SQLite's log takes to write (`WAL_WRITE_LOCK`), first of the shared-memory locks.
+const LOG_WRITE_LOCK: c_int = 0;
+
+/// A database file's shared-memory locks; when its connection lets go of the log's write
+/// lock, the write transaction has ended (see [`Gathered::end_of_transaction`]).
 unsafe extern "C" fn shm_lock(file: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
+    let releases_write_lock = offset == LOG_WRITE_LOCK && flags == (ffi::SQLITE_SHM_UNLOCK | ffi::SQLITE_SHM_EXCLUSIVE);
+    if releases_write_lock {
+        if let Role::Database { log } = &(*file.cast::<File>()).role {
+            if let Some(gathered) = log.as_mut().and_then(|log| match &mut log.role {
+                Role::Log { gathered, .. } => Some(gathered),
+                Role::Database { .. } => None,
+            }) {
+                #[cfg(test)]
+                if !gathered.bytes.is_empty() {
+                    DROPPED_AT_END.with(|n| n.set(n.get() + 1));
+                }
+                gathered.end_of_transaction();
+            }
+        }
+    }
     pass_on!(file, xShmLock, ffi::SQLITE_IOERR_SHMLOCK, offset, n, flags)
 }
 
@@ -438,7 +514,7 @@ unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
     let pending = gathered(log.cast()).is_some_and(|gathered| !gathered.bytes.is_empty());
     if pending {
         #[cfg(test)]
-        SENT_AT_BARRIER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        SENT_AT_BARRIER.with(|n| n.set(n.get() + 1));
         let rc = send(log.cast());
         if rc != ffi::SQLITE_OK {
             tracing::error!(
@@ -500,13 +576,19 @@ static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
     use std::path::Path;
-    use std::sync::atomic::Ordering;
+    use std::thread::LocalKey;
 
     use rusqlite::{params, Connection};
 
-    use super::{SENT_AT_BARRIER, WRITTEN_THROUGH};
+    use super::{DROPPED_AT_END, FAIL_SENDS, SENT_AT_BARRIER, WRITTEN_THROUGH};
     use crate::sqlite::{open_reader, open_writer};
+
+    /// A counter of this thread's (the connections' callbacks run on the thread using them).
+    fn count(counter: &'static LocalKey<Cell<u64>>) -> u64 {
+        counter.with(Cell::get)
+    }
 
     fn writer(path: &Path) -> Connection {
         let conn = open_writer(path).expect("open the writer");
@@ -556,7 +638,7 @@ mod tests {
         let path = dir.path().join("l.db");
         let conn = writer(&path);
         let reader = open_reader(&path).expect("open a reader");
-        let barrier_sends = SENT_AT_BARRIER.load(Ordering::Relaxed);
+        let barrier_sends = count(&SENT_AT_BARRIER);
         let mut expected = 0;
         for (i, size) in [1, 2, 50, 1, 500, 3].into_iter().enumerate() {
             let start = i64::try_from(i).expect("small") * 1_000;
@@ -571,7 +653,7 @@ mod tests {
             assert_eq!(check, "ok");
         }
         assert_eq!(
-            SENT_AT_BARRIER.load(Ordering::Relaxed),
+            count(&SENT_AT_BARRIER),
             barrier_sends,
             "nothing was left for the barrier"
         );
@@ -585,10 +667,10 @@ mod tests {
         // A page cache of 20 pages: the transaction spills pages into the log before its
         // commit, and more than the gathering's limit of bytes.
         conn.pragma_update(None, "cache_size", 20).expect("cache size");
-        let barrier_sends = SENT_AT_BARRIER.load(Ordering::Relaxed);
+        let barrier_sends = count(&SENT_AT_BARRIER);
         insert(&conn, 0..10_000);
         assert_eq!(
-            SENT_AT_BARRIER.load(Ordering::Relaxed),
+            count(&SENT_AT_BARRIER),
             barrier_sends,
             "nothing was left for the barrier"
         );
@@ -603,8 +685,8 @@ mod tests {
         let conn = writer(&path);
         insert(&conn, 0..10);
         conn.pragma_update(None, "cache_size", 10).expect("cache size");
-        let through = WRITTEN_THROUGH.load(Ordering::Relaxed);
-        let barrier_sends = SENT_AT_BARRIER.load(Ordering::Relaxed);
+        let through = count(&WRITTEN_THROUGH);
+        let barrier_sends = count(&SENT_AT_BARRIER);
         // One transaction that spills pages to the log, then changes them again: SQLite writes
         // the changed pages over their frames and rewrites the checksums of every frame after
         // them, the commit frame's header last.
@@ -623,11 +705,11 @@ mod tests {
         let (rows, sum, check) = after_a_crash(dir.path());
         assert_eq!((rows, sum, check.as_str()), (1_501, expected_sum, "ok"));
         assert!(
-            WRITTEN_THROUGH.load(Ordering::Relaxed) > through,
+            count(&WRITTEN_THROUGH) > through,
             "the commit rewrote checksums (the case this test is for)"
         );
         assert_eq!(
-            SENT_AT_BARRIER.load(Ordering::Relaxed),
+            count(&SENT_AT_BARRIER),
             barrier_sends,
             "nothing was left for the barrier"
         );
@@ -636,5 +718,91 @@ mod tests {
             .query_row("SELECT v FROM t WHERE k = 1000001", [], |r| r.get(0))
             .expect("read");
         assert_eq!(last, "last");
+    }
+
+    /// Spill pages of a transaction into the log: a row of 400 KB (in the table and its index)
+    /// through a page cache of 10 pages, its overflow pages written one after another.
+    fn spill(tx: &Connection, key: i64) {
+        tx.execute(
+            "INSERT INTO t (k, v) VALUES (?1, ?2)",
+            params![key, "x".repeat(400_000)],
+        )
+        .expect("insert");
+    }
+
+    #[test]
+    fn pages_a_rolled_back_transaction_spilled_are_dropped_not_written_over_a_later_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("l.db");
+        let first = writer(&path);
+        insert(&first, 0..10);
+        first.pragma_update(None, "cache_size", 10).expect("cache size");
+        // An empty log: the rollback then reloads the database's first page from the database
+        // file, not the log, so nothing reads the log (which would send what is gathered).
+        first
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0))
+            .expect("checkpoint");
+        let dropped = count(&DROPPED_AT_END);
+        let tx = first.unchecked_transaction().expect("begin");
+        spill(&tx, 100);
+        tx.rollback().expect("rollback");
+        assert!(
+            count(&DROPPED_AT_END) > dropped,
+            "the rolled-back transaction left pages gathered (the case this test is for)"
+        );
+        // Another connection commits where the spilled pages would have gone in the log.
+        let second = writer(&path);
+        insert(&second, 10_000..10_050);
+        // The first connection uses the log again: nothing of the rolled-back transaction
+        // may be written now.
+        insert(&first, 20_000..20_001);
+        let reader = open_reader(&path).expect("open a reader");
+        let seen: i64 = reader
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .expect("read");
+        assert_eq!(seen, 61);
+        let (rows, _, check) = after_a_crash(dir.path());
+        assert_eq!((rows, check.as_str()), (61, "ok"));
+    }
+
+    #[test]
+    fn a_transaction_whose_spilled_pages_could_not_be_written_cannot_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("l.db");
+        let conn = writer(&path);
+        insert(&conn, 0..10);
+        conn.pragma_update(None, "cache_size", 10).expect("cache size");
+        let tx = conn.unchecked_transaction().expect("begin");
+        spill(&tx, 100);
+        // The next send fails, whichever use of the log makes it; SQLite hears of it as the
+        // failure of some statement, or of the commit.
+        FAIL_SENDS.with(|fail| fail.set(true));
+        // Statements of many rows each, inside the transaction, so that each has a statement
+        // journal and a full disk would roll back only the statement.
+        let mut failed = false;
+        for start in (1_000..4_000_i64).step_by(300) {
+            let result = tx.execute(
+                "WITH RECURSIVE c(k) AS (SELECT ?1 UNION ALL SELECT k + 1 FROM c WHERE k < ?1 + 299)
+                 INSERT INTO t (k, v) SELECT k, printf('%0200d', k) FROM c",
+                params![start],
+            );
+            if result.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        FAIL_SENDS.with(|fail| fail.set(false));
+        let committed = tx.commit();
+        assert!(failed || committed.is_err(), "the failed send was reported");
+        assert!(committed.is_err(), "the transaction did not commit");
+        // Nothing of it is seen or survives, and the next transaction commits.
+        insert(&conn, 5_000..5_001);
+        let reader = open_reader(&path).expect("open a reader");
+        let seen: i64 = reader
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .expect("read");
+        assert_eq!(seen, 11);
+        let (rows, _, check) = after_a_crash(dir.path());
+        assert_eq!((rows, check.as_str()), (11, "ok"));
     }
 }
