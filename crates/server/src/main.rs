@@ -11,6 +11,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Before the runtime's other threads could touch SQLite.
+    loyalty_store::prepare_sqlite();
     let cli = Cli::parse();
     loyalty_server::telemetry::init_logs(cli.log_format == LogFormat::Json);
     match run(cli).await {

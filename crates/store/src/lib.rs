@@ -38,6 +38,14 @@ extern crate postgres as postgres_client;
 mod write_tx;
 mod writer;
 
+/// Put the store's SQLite page cache in place (see `sqlite/page_cache.rs`). SQLite takes one only
+/// before it starts, and configuring it is not safe while another thread uses SQLite: a process
+/// (or a test) that opens SQLite databases itself calls this first, before its other threads
+/// do. The store calls it before it opens any connection; later calls do nothing.
+pub fn prepare_sqlite() {
+    sqlite::prepare();
+}
+
 pub use business::{hash_api_key, Business};
 pub use dead_letter::DeadLetter;
 pub use envelope::{EventMetadata, StoredEvent};

@@ -20,3 +20,8 @@ pub(crate) use held::{HeldStatements, Hold};
 pub(crate) use log_file::LogFile;
 pub(crate) use read_pool::ReadPool;
 pub(crate) use schema::{migrate, WEBHOOK_ORDER_MIGRATION};
+
+/// Everything SQLite must be given before it starts (see [`crate::prepare_sqlite`]).
+pub(crate) fn prepare() {
+    page_cache::install();
+}

@@ -210,6 +210,7 @@ impl TestApp {
     pub fn execute_sql(&self, sql: &str) {
         match &self.database {
             DatabaseUrl::Sqlite(path) => {
+                loyalty_store::prepare_sqlite();
                 let conn = rusqlite::Connection::open(path).expect("open the database");
                 conn.execute_batch(sql).expect("raw SQL");
             }

@@ -49,7 +49,7 @@ pub fn poll_for_lock(attempts: i32, brief_attempts: u64, cap: Duration) -> bool 
 /// (see [`super::LogFile::open_for`]); migrations and the checkpointer keep `FULL`. Opened
 /// through the VFS that gathers a commit's writes to the log into one (see `log_vfs`).
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
-    super::page_cache::install();
+    super::prepare();
     let conn = Connection::open_with_flags_and_vfs(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -71,13 +71,13 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 /// cache is in place (SQLite takes one only before it starts).
 #[cfg(test)]
 pub fn open_in_memory() -> Connection {
-    super::page_cache::install();
+    super::prepare();
     Connection::open_in_memory().expect("an in-memory database")
 }
 
 /// A reader: sees the last committed state, never writes.
 pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    super::page_cache::install();
+    super::prepare();
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,

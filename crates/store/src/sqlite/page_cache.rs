@@ -187,21 +187,28 @@ unsafe extern "C" fn rekey(c: *mut ffi::sqlite3_pcache, page: *mut ffi::sqlite3_
     }
     if new == cache.temporary {
         cache.at_temporary += 1;
+        #[cfg(test)]
+        MOVED_TO_TEMPORARY.with(|n| n.set(n.get() + 1));
     } else if new > cache.highest {
         cache.highest = new;
     }
 }
 
-/// How many truncations were answered here, for the tests.
+// For the tests, per thread (SQLite calls a connection's cache on the thread using the
+// connection): how many truncations were answered here, and how many pages were moved to the
+// temporary number.
 #[cfg(test)]
-static ANSWERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+thread_local! {
+    static ANSWERED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static MOVED_TO_TEMPORARY: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
 
 unsafe extern "C" fn truncate(c: *mut ffi::sqlite3_pcache, limit: c_uint) {
     let cache = cache(c);
     if cache.at_temporary == 0 && cache.highest < limit {
         // No page at `limit` or past it: nothing to drop.
         #[cfg(test)]
-        ANSWERED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ANSWERED.with(|n| n.set(n.get() + 1));
         return;
     }
     inner!(xTruncate)(cache.inner, limit);
@@ -223,11 +230,10 @@ unsafe extern "C" fn shrink(c: *mut ffi::sqlite3_pcache) {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::sync::atomic::Ordering;
 
     use rusqlite::{params, Connection};
 
-    use super::ANSWERED;
+    use super::{ANSWERED, MOVED_TO_TEMPORARY};
     use crate::sqlite::{open_reader, open_writer};
 
     fn writer(path: &Path) -> Connection {
@@ -298,17 +304,26 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("l.db");
         let conn = writer(&path);
-        let answered = ANSWERED.load(Ordering::Relaxed);
         // Keys in a scattered order into the index: leaves split and are rebalanced, with
-        // their pages swapped through the temporary number.
+        // their pages swapped through the temporary number. Each transaction that swapped
+        // one has its truncation answered here.
+        let mut swapping = 0;
         for batch in 0..20_i64 {
+            let (moved, answered) = (MOVED_TO_TEMPORARY.with(|n| n.get()), ANSWERED.with(|n| n.get()));
             let tx = conn.unchecked_transaction().expect("begin");
             insert(&tx, (0..200).map(|i| (i * 7_919 + batch * 104_729) % 1_000_003), "a");
             tx.commit().expect("commit");
+            if MOVED_TO_TEMPORARY.with(|n| n.get()) > moved {
+                swapping += 1;
+                assert!(
+                    ANSWERED.with(|n| n.get()) > answered,
+                    "transaction {batch}'s truncation was answered here"
+                );
+            }
         }
         assert!(
-            ANSWERED.load(Ordering::Relaxed) > answered,
-            "truncations were answered without SQLite's walk"
+            swapping > 0,
+            "some transactions swapped pages through the temporary number"
         );
         assert_cache_matches_file(&conn, &path);
     }

@@ -56,6 +56,7 @@ impl TestDb {
     pub fn execute(&self, sql: &str) {
         match self {
             TestDb::Sqlite(dir) => {
+                loyalty_store::prepare_sqlite();
                 let conn = rusqlite::Connection::open(dir.path().join("test.db")).expect("open");
                 conn.execute_batch(sql).expect("raw SQL");
             }
@@ -83,6 +84,7 @@ impl TestDb {
     pub fn texts(&self, sql: &str) -> Vec<String> {
         match self {
             TestDb::Sqlite(dir) => {
+                loyalty_store::prepare_sqlite();
                 let conn = rusqlite::Connection::open(dir.path().join("test.db")).expect("open");
                 let mut stmt = conn.prepare(sql).expect("prepare");
                 let rows = stmt.query_map([], |r| r.get(0)).expect("query");

@@ -221,6 +221,7 @@ async fn a_damaged_ledger_chain_never_leads_a_page_out_of_its_account_or_back_in
 /// here.
 #[test]
 fn the_bundled_sqlite_is_built_with_the_workspace_compile_options() {
+    loyalty_store::prepare_sqlite();
     let conn = rusqlite::Connection::open_in_memory().expect("an in-memory database");
     let options: Vec<String> = conn
         .prepare("PRAGMA compile_options")
@@ -274,6 +275,7 @@ async fn a_read_that_leaves_the_system_syncs_what_it_could_see() {
     // The checkpointer syncs the log whenever it has frames to copy, which would make this
     // test pass without the read's sync (or fail its first check). So copy everything now,
     // then hold a snapshot: no checkpoint can copy what is committed after it.
+    loyalty_store::prepare_sqlite();
     let holder = rusqlite::Connection::open(wal.with_file_name("test.db")).expect("open");
     holder
         .execute_batch("PRAGMA wal_checkpoint(PASSIVE); BEGIN; SELECT count(*) FROM sqlite_master;")
