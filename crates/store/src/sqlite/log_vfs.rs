@@ -35,6 +35,10 @@
 //!   than let another connection read a commit whose frames the file lacks (the log then lacks
 //!   only a commit that no one was told of, as after any crash).
 //!
+//! Not for exclusive locking mode (`PRAGMA locking_mode=EXCLUSIVE`, which the store never
+//! sets): SQLite then takes no shared-memory locks, so the end of a write transaction would not
+//! be seen.
+//!
 //! Durability is unchanged: a commit's frames are in the file before the commit returns, so
 //! the syncer's `fdatasync` (see [`super::LogFile`]) covers every commit made before it began.
 //! Only connections that write open the store through this VFS (see
