@@ -34,7 +34,7 @@ pub enum ApiError {
     RetryFailed(String),
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
-    #[error("the service is shutting down or overloaded; retry")]
+    #[error("the service is shutting down or overloaded, or its database cannot be reached; nothing was done: retry")]
     Unavailable,
     /// The store halted (see `StoreError::Halted`); logged once, where it happened.
     #[error("the service has halted: its storage could not confirm a write reached the disk; it serves nothing until an operator restarts it")]
@@ -165,6 +165,15 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::WriterGone => Self::Unavailable,
+            StoreError::Unavailable(why) => {
+                tracing::warn!(%why, "the database is unavailable");
+                Self::Unavailable
+            }
+            // A read whose connection was lost did nothing either.
+            other if other.is_connection_lost() => {
+                tracing::warn!(error = %other, "the connection to the database was lost");
+                Self::Unavailable
+            }
             StoreError::Halted(_) => Self::Halted,
             StoreError::DurabilityUnconfirmed(why) => {
                 tracing::error!(%why, "a commit could not be confirmed durable");

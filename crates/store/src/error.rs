@@ -37,6 +37,11 @@ pub enum StoreError {
     /// and runs it if not.
     #[error("the outcome is unknown: the commit could not be confirmed durable ({0})")]
     DurabilityUnconfirmed(String),
+    /// The database could not be reached, or the connection to it was lost before the work
+    /// was committed (PostgreSQL ends the transaction of a connection it loses): nothing was
+    /// done, and the same request may be sent again.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// The store stopped serving: its log could not be made durable (see `sqlite::LogFile`),
     /// so it neither takes commands nor shows data that may not survive a power cut. A restart
     /// recovers from what reached the device.
@@ -96,15 +101,33 @@ impl StoreError {
     pub(crate) fn for_each_caller(&self) -> StoreError {
         match self {
             Self::DurabilityUnconfirmed(why) => Self::DurabilityUnconfirmed(why.clone()),
+            Self::Unavailable(why) => Self::Unavailable(why.clone()),
+            other if other.is_connection_lost() => Self::lost_before_commit(other),
             other => Self::WriteFailed(other.to_string()),
         }
+    }
+
+    /// `self`, or [`StoreError::Unavailable`] if the connection was lost: a batch that failed
+    /// before its `COMMIT` was sent did nothing (see [`Self::is_connection_lost`]).
+    pub(crate) fn before_commit(self) -> StoreError {
+        if self.is_connection_lost() {
+            Self::lost_before_commit(&self)
+        } else {
+            self
+        }
+    }
+
+    fn lost_before_commit(error: &StoreError) -> StoreError {
+        Self::Unavailable(format!(
+            "the connection to the database was lost before the batch was committed ({error})"
+        ))
     }
 
     /// Whether this failure of a request to PostgreSQL leaves unknown whether the server did
     /// what was asked: the connection closed or broke before the answer came, or the server
     /// ended the session (a FATAL or PANIC error: the backend was terminated, the server is
     /// shutting down or crashed). An ERROR answers for the request: it was not done.
-    pub(crate) fn is_connection_lost(&self) -> bool {
+    pub fn is_connection_lost(&self) -> bool {
         let Self::Postgres(error) = self else {
             return false;
         };

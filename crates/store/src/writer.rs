@@ -198,7 +198,7 @@ fn commit_batch(db: Db<'_>, batch: &mut Vec<JobBox>) -> Vec<(JobBox, Result<(), 
             Err(BatchFailure { error, own: true, .. }) => {
                 let _ = db.rollback();
                 if let Some(job) = batch.pop() {
-                    answers.push((job, Err(error)));
+                    answers.push((job, Err(error.before_commit())));
                 }
                 batch.clear();
                 break;

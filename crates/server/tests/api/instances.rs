@@ -37,6 +37,11 @@ impl PgSchema {
         Some(Self { base, name })
     }
 
+    /// The schema's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The URL of the schema (libpq's `options` sets the search path).
     pub fn url(&self) -> String {
         let separator = if self.base.contains('?') { '&' } else { '?' };
@@ -67,6 +72,115 @@ fn try_sql(url: &str, statement: &str) -> Result<(), String> {
     })
     .join()
     .map_err(|_| "the SQL thread panicked".to_owned())?
+}
+
+/// The first column of each row `query` returns, as text, on a connection of its own.
+fn texts(url: &str, query: &str) -> Vec<String> {
+    let (url, query) = (url.to_owned(), query.to_owned());
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        let rows = client.query(query.as_str(), &[]).expect("query");
+        rows.iter().map(|row| row.get::<_, String>(0)).collect::<Vec<_>>()
+    })
+    .join()
+    .expect("the SQL thread")
+}
+
+/// The writer's connection to PostgreSQL is lost before its batch's `COMMIT` was sent (its
+/// `BEGIN` waits for the event-log lock, which another session holds, and an operator ends its
+/// session): nothing was done, so the accrual is answered 503 `UNAVAILABLE` ("retry"), not 500,
+/// and sent again with the same `Idempotency-Key` it is carried out once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_connection_is_lost_before_its_commit_is_a_503_and_its_retry_counts_once() {
+    let Some(schema) =
+        PgSchema::create("a_write_whose_connection_is_lost_before_its_commit_is_a_503_and_its_retry_counts_once")
+    else {
+        return;
+    };
+    let url = schema.url();
+    let (mut child, addr) = serve_process_at(&url);
+    let outcome = lost_before_commit(&url, schema.name(), &format!("http://{addr}")).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    outcome.expect("the scenario ran");
+}
+
+async fn lost_before_commit(url: &str, schema: &str, base: &str) -> Result<(), String> {
+    let client = Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let (key, _, accounts) = traffic::setup(&client, base, 1).await?;
+    let path = format!("/v1/accounts/{}/accruals", accounts[0]);
+    let body = json!({"points": 7, "reason": "lost before commit"});
+    let idem = Uuid::new_v4().to_string();
+
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder_url = url.to_owned();
+    let holder = std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&holder_url, postgres::NoTls).expect("connect");
+        let mut tx = client.transaction().expect("begin");
+        tx.query_one(loyalty_store::EVENT_LOG_LOCK_SQL, &[])
+            .expect("take the event-log lock");
+        locked.send(()).expect("say so");
+        let _ = released.recv();
+    });
+    is_locked.recv().map_err(|e| e.to_string())?;
+    let request = {
+        let (client, base, key, path, idem, body) = (
+            client.clone(),
+            base.to_owned(),
+            key.clone(),
+            path.clone(),
+            idem.clone(),
+            body.clone(),
+        );
+        tokio::spawn(async move { traffic::post(&client, &base, &key, &path, &idem, &body).await })
+    };
+    let waiting = format!(
+        "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity
+          WHERE application_name = 'loyalty {schema}' AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+    );
+    let mut terminated = Vec::new();
+    for _ in 0..500 {
+        terminated = texts(url, &waiting);
+        if !terminated.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = release.send(());
+    holder.join().map_err(|_| "the lock holder panicked")?;
+    if terminated != ["true"] {
+        return Err(format!(
+            "the writer's session was not found waiting for the lock: {terminated:?}"
+        ));
+    }
+
+    let (status, problem) = request.await.map_err(|e| e.to_string())?.ok_or("no answer")?;
+    if status != StatusCode::SERVICE_UNAVAILABLE || problem["code"] != "UNAVAILABLE" {
+        return Err(format!("a write lost before its commit answered {status} {problem}"));
+    }
+    let (status, _) = traffic::post(&client, base, &key, &path, &idem, &body)
+        .await
+        .ok_or("retry")?;
+    if status != StatusCode::CREATED {
+        return Err(format!("the retry answered {status}"));
+    }
+    let account: serde_json::Value = client
+        .get(format!("{base}/v1/accounts/{}", accounts[0]))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    if account["pointBalance"] != 7 {
+        return Err(format!("the accrual counted other than once: {account}"));
+    }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -251,6 +251,70 @@ async fn a_commit_whose_connection_dies_before_the_answer_is_an_unknown_outcome(
     assert_eq!(f.store.checkpoint("at-commit").await.expect("read"), 3);
 }
 
+/// The writer's connection dies before its batch's `COMMIT` was sent: here while its `BEGIN`
+/// round trip waits for the event-log lock, which another session holds, and an operator ends
+/// the writer's session. PostgreSQL ended the transaction with the session, so nothing was
+/// done: the callers are told the database is unavailable (503, "retry"), not that their
+/// command failed. The writer connects again for the next batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_connection_dies_before_its_commit_did_nothing_and_may_be_retried() {
+    let Some(kind) =
+        backend::postgres("a_batch_whose_connection_dies_before_its_commit_did_nothing_and_may_be_retried")
+    else {
+        return;
+    };
+    let f = fixture(kind).await;
+    let backend::TestDb::Postgres { url, schema } = &f.db else {
+        unreachable!("a PostgreSQL fixture")
+    };
+    let set = |position: i64| move |tx: &mut loyalty_store::WriteTx<'_>| tx.checkpoint_set("before-commit", position);
+    f.store.write(set(1)).await.expect("committed");
+
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder_url = url.clone();
+    let holder = std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&holder_url, postgres::NoTls).expect("connect");
+        let mut tx = client.transaction().expect("begin");
+        tx.query_one(loyalty_store::EVENT_LOG_LOCK_SQL, &[])
+            .expect("take the event-log lock");
+        locked.send(()).expect("say so");
+        let _ = released.recv();
+    });
+    is_locked.recv().expect("the lock is held");
+    let store = f.store.clone();
+    let write = tokio::spawn(async move { store.write(set(2)).await });
+    let waiting =
+        format!("application_name = 'loyalty {schema}' AND wait_event_type = 'Lock' AND wait_event = 'advisory'");
+    let mut terminated = Vec::new();
+    for _ in 0..500 {
+        terminated = f.db.texts(&format!(
+            "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE {waiting}"
+        ));
+        if !terminated.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    release.send(()).expect("release the lock");
+    holder.join().expect("the lock holder");
+    assert_eq!(
+        terminated,
+        ["true"],
+        "the writer's session waited for the lock and was ended"
+    );
+
+    let lost = write.await.expect("the write task");
+    assert!(
+        matches!(&lost, Err(StoreError::Unavailable(why)) if why.contains("before the batch was committed")),
+        "a batch lost before its COMMIT did nothing, and says so: {lost:?}"
+    );
+    assert_eq!(f.store.checkpoint("before-commit").await.expect("read"), 1);
+
+    f.store.write(set(3)).await.expect("the writer connects again");
+    assert_eq!(f.store.checkpoint("before-commit").await.expect("read"), 3);
+}
+
 /// PostgreSQL restarted, or an operator ended the service's sessions: the writer's connection
 /// and the pooled readers' were closed while idle. The next write and the next read each run on
 /// a fresh connection instead of failing on the dead one.
