@@ -60,7 +60,7 @@ const FRAME_HEADER_BYTES: usize = 24;
 
 /// The most bytes one write passes to the platform's VFS: SQLite's Unix VFS writes at most
 /// 128 KiB - 1 per call (`seekAndWriteFd` masks the length with `0x1ffff`), so what is
-/// gathered is sent in pieces of 64 KiB, 16 frames each.
+/// gathered is sent in pieces of 64 KiB, about 16 frames of 4 KiB pages each.
 const WRITE_MAX_BYTES: usize = 1 << 16;
 
 /// Gathered bytes are sent once there are this many, commit or not: a transaction larger

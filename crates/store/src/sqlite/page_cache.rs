@@ -8,8 +8,8 @@
 //! past the end of the database, and on a database smaller than 1 GiB the cache sees a range
 //! of 200,000 page numbers to drop, wider than its hash table, and so walks the whole table:
 //! every page it holds (4,096 in the writer's 16 MiB), for nothing, since the temporary page
-//! got its real number back at once. That walk (`pcache1TruncateUnsafe`) was about a tenth of
-//! the writer thread's time (BENCHMARKS.md, eighteenth session).
+//! got its real number back at once. That walk (`pcache1TruncateUnsafe`) was about 7% of the
+//! writer thread's samples in the accrual bench (BENCHMARKS.md, eighteenth session).
 //!
 //! This wrapper passes every call on to SQLite's cache (`pcache1`) and keeps, per cache, the
 //! highest page number it has created or moved a page to, not counting moves to the temporary
@@ -17,9 +17,10 @@
 //! number, with no page at the temporary number, has nothing to drop: it is answered here.
 //! Any other truncation is SQLite's, as before.
 //!
-//! SQLite takes a page cache only before it starts, so [`install`] runs before the store opens
-//! its first connection (see `connection`). If something in the process started SQLite first,
-//! the cache stays SQLite's own: slower, no less correct.
+//! SQLite takes a page cache only before it starts, so [`install`] runs at process start
+//! (`loyalty_store::prepare_sqlite`) and again, doing nothing, before the store opens any
+//! connection. If something in the process started SQLite first, the cache stays SQLite's own:
+//! slower, no less correct.
 
 use std::ffi::{c_int, c_uint, c_void};
 use std::sync::OnceLock;
