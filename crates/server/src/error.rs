@@ -165,13 +165,10 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::WriterGone => Self::Unavailable,
-            StoreError::Unavailable(why) => {
-                tracing::warn!(%why, "the database is unavailable");
-                Self::Unavailable
-            }
-            // A read whose connection was lost did nothing either.
-            other if other.is_connection_lost() => {
-                tracing::warn!(error = %other, "the connection to the database was lost");
+            // A batch lost before its commit (the store says so), or a read whose connection
+            // was lost: nothing was done.
+            other if matches!(other, StoreError::Unavailable(_)) || other.is_connection_lost() => {
+                tracing::warn!(error = %other, "the database is unavailable");
                 Self::Unavailable
             }
             StoreError::Halted(_) => Self::Halted,

@@ -168,15 +168,7 @@ async fn lost_before_commit(url: &str, schema: &str, base: &str) -> Result<(), S
     if status != StatusCode::CREATED {
         return Err(format!("the retry answered {status}"));
     }
-    let account: serde_json::Value = client
-        .get(format!("{base}/v1/accounts/{}", accounts[0]))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let account = traffic::get_json(&client, &format!("{base}/v1/accounts/{}", accounts[0]), &key).await?;
     if account["pointBalance"] != 7 {
         return Err(format!("the accrual counted other than once: {account}"));
     }

@@ -296,7 +296,7 @@ pub fn enrol(
     (members, task)
 }
 
-async fn get_json(client: &Client, url: &str, key: &str) -> Result<Value, String> {
+pub async fn get_json(client: &Client, url: &str, key: &str) -> Result<Value, String> {
     client
         .get(url)
         .bearer_auth(key)

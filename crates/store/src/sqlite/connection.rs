@@ -47,7 +47,7 @@ pub fn poll_for_lock(attempts: i32, brief_attempts: u64, cap: Duration) -> bool 
 /// A writing connection: WAL, and `synchronous = FULL` so a commit is on disk when it returns.
 /// The store's writer then hands its durability to the syncer, committing without `fsync`
 /// (see [`super::LogFile::open_for`]); migrations and the checkpointer keep `FULL`. Opened
-/// through the VFS that gathers a commit's writes to the log into one (see `log_vfs`).
+/// through the VFS that gathers a commit's writes to the log (see `log_vfs`).
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     super::prepare();
     let conn = Connection::open_with_flags_and_vfs(

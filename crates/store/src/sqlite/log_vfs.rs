@@ -288,6 +288,18 @@ unsafe fn gathered<'a>(file: *mut ffi::sqlite3_file) -> Option<&'a mut Gathered>
     }
 }
 
+/// What is gathered for the log of `file`'s connection, if `file` is a database file whose
+/// connection has its log open.
+///
+/// # Safety
+/// As for [`gathered`], for `file` and its linked log.
+unsafe fn gathered_for_log_of<'a>(file: *mut ffi::sqlite3_file) -> Option<&'a mut Gathered> {
+    match (*file.cast::<File>()).role {
+        Role::Database { log } if !log.is_null() => gathered(log.cast()),
+        _ => None,
+    }
+}
+
 /// Write what is gathered for `file` to the file, if anything; SQLite's result code.
 ///
 /// # Safety
@@ -491,17 +503,12 @@ const LOG_WRITE_LOCK: c_int = 0;
 unsafe extern "C" fn shm_lock(file: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
     let releases_write_lock = offset == LOG_WRITE_LOCK && flags == (ffi::SQLITE_SHM_UNLOCK | ffi::SQLITE_SHM_EXCLUSIVE);
     if releases_write_lock {
-        if let Role::Database { log } = &(*file.cast::<File>()).role {
-            if let Some(gathered) = log.as_mut().and_then(|log| match &mut log.role {
-                Role::Log { gathered, .. } => Some(gathered),
-                Role::Database { .. } => None,
-            }) {
-                #[cfg(test)]
-                if !gathered.bytes.is_empty() {
-                    DROPPED_AT_END.with(|n| n.set(n.get() + 1));
-                }
-                gathered.end_of_transaction();
+        if let Some(gathered) = gathered_for_log_of(file) {
+            #[cfg(test)]
+            if !gathered.bytes.is_empty() {
+                DROPPED_AT_END.with(|n| n.set(n.get() + 1));
             }
+            gathered.end_of_transaction();
         }
     }
     pass_on!(file, xShmLock, ffi::SQLITE_IOERR_SHMLOCK, offset, n, flags)
@@ -511,11 +518,10 @@ unsafe extern "C" fn shm_lock(file: *mut ffi::sqlite3_file, offset: c_int, n: c_
 /// has gathered, or aborts the process if it cannot.
 unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
     pass_on!(file, xShmBarrier, ());
-    let log = match &(*file.cast::<File>()).role {
-        Role::Database { log } if !log.is_null() => *log,
-        _ => return,
+    let Role::Database { log } = (*file.cast::<File>()).role else {
+        return;
     };
-    let pending = gathered(log.cast()).is_some_and(|gathered| !gathered.bytes.is_empty());
+    let pending = gathered_for_log_of(file).is_some_and(|gathered| !gathered.bytes.is_empty());
     if pending {
         #[cfg(test)]
         SENT_AT_BARRIER.with(|n| n.set(n.get() + 1));
