@@ -14,7 +14,8 @@
 //! seconds (`--probe-secs`); the report gives the service's write rate as a ratio of that rate.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,11 +25,12 @@ use axum::http::{header, HeaderValue, Method, Request, StatusCode, Uri};
 use clap::Args;
 use futures::StreamExt;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client as LegacyClient;
-use hyper_util::rt::TokioExecutor;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::config::{DatabaseUrl, ServeSettings};
@@ -96,12 +98,6 @@ pub enum Op {
     Purchase,
     Redemption,
     Read,
-}
-
-impl Op {
-    fn is_write(self) -> bool {
-        self != Op::Read
-    }
 }
 
 fn parse_mix(raw: &str) -> Result<Mix, String> {
@@ -401,68 +397,28 @@ impl Api {
     }
 
     async fn drive(&self, args: &BenchArgs, accounts: &[String]) -> anyhow::Result<BenchReport> {
-        let endpoints: Arc<Vec<Endpoints>> = Arc::new(
-            accounts
-                .iter()
-                .map(|account| Endpoints::of(&self.base, account))
-                .collect::<anyhow::Result<_>>()?,
-        );
-        let load = Load::new(&self.api_key)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let started = Instant::now();
+        let endpoints: Vec<Endpoints> = accounts
+            .iter()
+            .map(|account| Endpoints::of(&self.base, account))
+            .collect::<anyhow::Result<_>>()?;
+        let load = Load::new(&self.base, &self.api_key).await?;
+        let (concurrency, rate, mix) = (args.concurrency, args.rate, args.mix.clone());
         let duration = Duration::from_secs(args.duration_secs);
-        let schedule = args.rate.map(|rate| Arc::new(Schedule::new(started, rate, duration)));
-        let mut workers = Vec::with_capacity(args.concurrency);
-        for worker in 0..args.concurrency {
-            let load = load.clone();
-            let (accounts, stop, mix) = (Arc::clone(&endpoints), Arc::clone(&stop), args.mix.clone());
-            let schedule = schedule.clone();
-            workers.push(tokio::spawn(async move {
-                let mut latencies_us: Vec<u32> = Vec::with_capacity(65_536);
-                let mut counts: BTreeMap<Op, OpCounts> = BTreeMap::new();
-                let mut n = worker;
-                let mut draw = worker;
-                // At a fixed rate every request of the schedule is sent, however late: the
-                // stop only ends closed-loop clients, so a server that fell behind is not let off
-                // its latest (and slowest) answers.
-                while schedule.is_some() || !stop.load(Ordering::Relaxed) {
-                    // At a fixed rate, the next request due, and when it is due.
-                    let due = match &schedule {
-                        Some(schedule) => {
-                            let Some(due) = schedule.next() else { break };
-                            tokio::time::sleep_until(due.into()).await;
-                            Some(due)
-                        }
-                        None => None,
-                    };
-                    let account = &accounts[n % accounts.len()];
-                    n += args_stride();
-                    let op = mix.pick(draw);
-                    draw += 1;
-                    let sent = due.unwrap_or_else(Instant::now);
-                    let answered = load.send(op, account).await;
-                    let entry = counts.entry(op).or_default();
-                    match answered {
-                        Some(status) if status.is_success() => {
-                            entry.ok += 1;
-                            latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                        }
-                        Some(StatusCode::CONFLICT) => {
-                            entry.refused += 1;
-                            latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                        }
-                        _ => entry.failed += 1,
-                    }
-                }
-                (latencies_us, counts)
-            }));
-        }
-        tokio::time::sleep(duration).await;
-        stop.store(true, Ordering::Relaxed);
+        // The load runs on a runtime of its own with one thread: the clients' requests and
+        // their connections then never wake one another across threads (a futex and a context
+        // switch each time), and the load generator takes at most one of the cores it shares
+        // with the server.
+        let (runs, elapsed) = tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("could not start the load generator's runtime")?;
+            runtime.block_on(send_load(load, endpoints, concurrency, rate, mix, duration))
+        })
+        .await??;
         let mut latencies: Vec<u32> = Vec::new();
         let mut operations: BTreeMap<Op, OpCounts> = BTreeMap::new();
-        for worker in workers {
-            let (l, counts) = worker.await?;
+        for (l, counts) in runs {
             latencies.extend(l);
             for (op, c) in counts {
                 let total = operations.entry(op).or_default();
@@ -471,7 +427,6 @@ impl Api {
                 total.failed += c.failed;
             }
         }
-        let elapsed = started.elapsed().as_secs_f64();
         latencies.sort_unstable();
         let pct = |p: f64| -> f64 {
             if latencies.is_empty() {
@@ -515,13 +470,103 @@ impl Api {
     }
 }
 
+/// What each client measured: the latencies of its answered requests (µs) and its counts.
+type ClientRun = (Vec<u32>, BTreeMap<Op, OpCounts>);
+
+/// Send the load from `concurrency` clients for `duration` (closed loop) or on the schedule
+/// of `rate`; what each client measured, and the seconds the run took.
+async fn send_load(
+    load: Load,
+    endpoints: Vec<Endpoints>,
+    concurrency: usize,
+    rate: Option<f64>,
+    mix: Mix,
+    duration: Duration,
+) -> anyhow::Result<(Vec<ClientRun>, f64)> {
+    let (load, accounts) = (Arc::new(load), Arc::new(endpoints));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let schedule = rate.map(|rate| Arc::new(Schedule::new(started, rate, duration)));
+    let pacer = match &schedule {
+        Some(schedule) => Some(schedule.release_when_due(concurrency)?),
+        None => None,
+    };
+    let mut clients = Vec::with_capacity(concurrency);
+    for client in 0..concurrency {
+        let (load, accounts, stop, mix) = (Arc::clone(&load), Arc::clone(&accounts), Arc::clone(&stop), mix.clone());
+        let schedule = schedule.clone();
+        clients.push(tokio::spawn(async move {
+            let mut latencies_us: Vec<u32> = Vec::with_capacity(65_536);
+            let mut counts: BTreeMap<Op, OpCounts> = BTreeMap::new();
+            let mut connection = None;
+            let mut n = client;
+            let mut draw = client;
+            // At a fixed rate every request of the schedule is sent, however late: the
+            // stop only ends closed-loop clients, so a server that fell behind is not let off
+            // its latest (and slowest) answers.
+            while schedule.is_some() || !stop.load(Ordering::Relaxed) {
+                // At a fixed rate, the next request due, and when it is due.
+                let due = match &schedule {
+                    Some(schedule) => {
+                        let Some(due) = schedule.next_released().await else {
+                            break;
+                        };
+                        Some(due)
+                    }
+                    None => None,
+                };
+                let account = &accounts[n % accounts.len()];
+                n += args_stride();
+                let op = mix.pick(draw);
+                draw += 1;
+                let sent = due.unwrap_or_else(Instant::now);
+                let answered = load.send(&mut connection, op, account).await;
+                let entry = counts.entry(op).or_default();
+                match answered {
+                    Some(status) if status.is_success() => {
+                        entry.ok += 1;
+                        latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    }
+                    Some(StatusCode::CONFLICT) => {
+                        entry.refused += 1;
+                        latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    }
+                    _ => entry.failed += 1,
+                }
+            }
+            (latencies_us, counts)
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut runs = Vec::with_capacity(concurrency);
+    for client in clients {
+        runs.push(client.await?);
+    }
+    // Done by now: every client ended on one of its last permits.
+    if let Some(pacer) = pacer {
+        pacer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the load's pacer thread panicked"))?;
+    }
+    Ok((runs, started.elapsed().as_secs_f64()))
+}
+
 /// Requests at a fixed rate: the n-th is due `n / rate` seconds after the start. Clients take
 /// the next due request in turn, so however many are in flight the arrivals keep to the rate.
+///
+/// A thread of its own releases each request when it is due ([`Schedule::release_when_due`]),
+/// as precisely as the system's sleep allows (tens of microseconds). Not tokio's timers: they
+/// count whole milliseconds and round a deadline up to the next, so each request left up to a
+/// millisecond late, and as latency counts from when it was due, that was added to every
+/// figure (the p50 at 6,000/s was 2.1 ms for answers the server gave in 0.9 ms).
 struct Schedule {
     started: Instant,
     interval_secs: f64,
     count: u64,
-    next: std::sync::atomic::AtomicU64,
+    next: AtomicU64,
+    /// One permit per request released, and one more per client once all are.
+    released: Semaphore,
 }
 
 impl Schedule {
@@ -530,18 +575,45 @@ impl Schedule {
             started,
             interval_secs: 1.0 / rate,
             count: (rate * duration.as_secs_f64()).floor() as u64,
-            next: std::sync::atomic::AtomicU64::new(0),
+            next: AtomicU64::new(0),
+            released: Semaphore::new(0),
         }
     }
 
-    /// When the next request is due; `None` once every request of the run has been taken.
-    fn next(&self) -> Option<Instant> {
+    fn due(&self, n: u64) -> Instant {
+        self.started + Duration::from_secs_f64(n as f64 * self.interval_secs)
+    }
+
+    /// Start the thread that releases each request at its due time, then one permit for each
+    /// of the `clients`, to end them.
+    fn release_when_due(self: &Arc<Self>, clients: usize) -> anyhow::Result<std::thread::JoinHandle<()>> {
+        let schedule = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("loyalty-bench-pacer".to_owned())
+            .spawn(move || {
+                for n in 0..schedule.count {
+                    let wait = schedule.due(n).saturating_duration_since(Instant::now());
+                    if !wait.is_zero() {
+                        std::thread::sleep(wait);
+                    }
+                    schedule.released.add_permits(1);
+                }
+                schedule.released.add_permits(clients);
+            })
+            .context("could not start the load's pacer thread")
+    }
+
+    /// Once the next request is released, when it was due; `None` once every request of the
+    /// run has been taken.
+    async fn next_released(&self) -> Option<Instant> {
+        self.released.acquire().await.ok()?.forget();
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        (n < self.count).then(|| self.started + Duration::from_secs_f64(n as f64 * self.interval_secs))
+        (n < self.count).then(|| self.due(n))
     }
 }
 
-/// One account's endpoints, parsed once before the load.
+/// One account's endpoints (paths, as a request on an open connection names them), parsed
+/// once before the load.
 struct Endpoints {
     accruals: Uri,
     purchases: Uri,
@@ -551,8 +623,9 @@ struct Endpoints {
 
 impl Endpoints {
     fn of(base: &str, account: &str) -> anyhow::Result<Self> {
+        let prefix = base_uri(base)?.path().trim_end_matches('/').to_owned();
         let uri = |path: &str| {
-            format!("{base}/v1/accounts/{account}{path}")
+            format!("{prefix}/v1/accounts/{account}{path}")
                 .parse::<Uri>()
                 .with_context(|| format!("{base:?} does not make a valid URL"))
         };
@@ -565,17 +638,25 @@ impl Endpoints {
     }
 }
 
-/// What sends the load: hyper's pooled HTTP/1.1 client, shared by every simulated client
-/// (each holds one request in flight, so one connection each).
+fn base_uri(base: &str) -> anyhow::Result<Uri> {
+    base.parse::<Uri>()
+        .with_context(|| format!("{base:?} is not a valid URL"))
+}
+
+/// What sends the load: each simulated client holds one HTTP/1.1 connection of its own
+/// (hyper's, kept alive), with one request in flight on it.
 ///
 /// Not reqwest, which the setup and the ledger check use: the load generator runs on the two
 /// cores the server needs, and per request reqwest parsed the URL three times (the request,
 /// its redirect policy, its response) and went through its redirect and retry layers. With
-/// this client a benchmarked accrual costs about 38,000 fewer instructions, all threads counted
-/// (`valgrind --tool=callgrind`), about a tenth of the whole process.
-#[derive(Clone)]
+/// hyper's pooled client instead, a benchmarked accrual cost about 38,000 fewer instructions,
+/// all threads counted (`valgrind --tool=callgrind`), about a tenth of the whole process. A
+/// connection per client, as `wrk` keeps, also leaves out the pool: its lookup by host, the
+/// checkout and return of a connection, and a clone of the URL for each request.
 struct Load {
-    client: LegacyClient<HttpConnector, Full<Bytes>>,
+    /// The server's address, resolved once.
+    address: SocketAddr,
+    host: HeaderValue,
     authorization: HeaderValue,
 }
 
@@ -586,49 +667,95 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The body of every accrual and redemption the load sends (1 point each).
 const ONE_POINT: &[u8] = br#"{"points":1,"reason":"bench"}"#;
 
+/// A client's connection, once open.
+type Connection = Option<SendRequest<Full<Bytes>>>;
+
 impl Load {
-    fn new(api_key: &str) -> anyhow::Result<Self> {
-        // Each small request leaves at once, as reqwest sends them (no Nagle delay).
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+    async fn new(base: &str, api_key: &str) -> anyhow::Result<Self> {
+        let uri = base_uri(base)?;
+        let authority = uri.authority().with_context(|| format!("{base:?} names no host"))?;
+        let port = authority.port_u16().unwrap_or(80);
+        let address = tokio::net::lookup_host((authority.host(), port))
+            .await
+            .with_context(|| format!("could not resolve {:?}", authority.host()))?
+            .next()
+            .with_context(|| format!("{:?} has no address", authority.host()))?;
         Ok(Self {
-            client: LegacyClient::builder(TokioExecutor::new()).build(connector),
+            address,
+            host: HeaderValue::from_str(authority.as_str()).context("the URL's host cannot be sent in a header")?,
             authorization: HeaderValue::from_str(&format!("Bearer {api_key}"))
                 .context("the API key cannot be sent in a header")?,
         })
     }
 
-    /// Send one `op` on `account`, each write with an `Idempotency-Key` of its own, and read
-    /// the whole answer; its status, or `None` when no answer came.
-    async fn send(&self, op: Op, account: &Endpoints) -> Option<StatusCode> {
-        let idem = Uuid::new_v4().to_string();
-        let (method, uri, body) = match op {
-            Op::Accrual => (Method::POST, &account.accruals, Bytes::from_static(ONE_POINT)),
-            Op::Purchase => (
+    /// A new connection to the server. Each small request leaves at once, as reqwest sends
+    /// them (no Nagle delay).
+    async fn connect(&self) -> Option<SendRequest<Full<Bytes>>> {
+        let stream = TcpStream::connect(self.address).await.ok()?;
+        stream.set_nodelay(true).ok()?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.ok()?;
+        // Runs until the server closes the connection or the sender is dropped.
+        tokio::spawn(connection);
+        Some(sender)
+    }
+
+    /// Send one `op` on `account` over `connection` (opened first if it is not), each write
+    /// with an `Idempotency-Key` of its own, and read the whole answer; its status, or `None`
+    /// when no answer came, after which the next request opens a new connection.
+    async fn send(&self, connection: &mut Connection, op: Op, account: &Endpoints) -> Option<StatusCode> {
+        let answered = tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(connection, op, account))
+            .await
+            .ok()
+            .flatten();
+        if answered.is_none() {
+            *connection = None;
+        }
+        answered
+    }
+
+    async fn exchange(&self, connection: &mut Connection, op: Op, account: &Endpoints) -> Option<StatusCode> {
+        // Each write has a key of its own (a purchase's also its order reference); reads none.
+        let key = || Uuid::new_v4().to_string();
+        let (method, uri, body, idem) = match op {
+            Op::Accrual => (
                 Method::POST,
-                &account.purchases,
-                Bytes::from(format!(r#"{{"amount":"1.00","orderRef":"bench-{idem}"}}"#)),
+                &account.accruals,
+                Bytes::from_static(ONE_POINT),
+                Some(key()),
             ),
-            Op::Redemption => (Method::POST, &account.redemptions, Bytes::from_static(ONE_POINT)),
-            Op::Read => (Method::GET, &account.account, Bytes::new()),
+            Op::Purchase => {
+                let idem = key();
+                let body = Bytes::from(format!(r#"{{"amount":"1.00","orderRef":"bench-{idem}"}}"#));
+                (Method::POST, &account.purchases, body, Some(idem))
+            }
+            Op::Redemption => (
+                Method::POST,
+                &account.redemptions,
+                Bytes::from_static(ONE_POINT),
+                Some(key()),
+            ),
+            Op::Read => (Method::GET, &account.account, Bytes::new(), None),
         };
         let mut request = Request::builder()
             .method(method)
             .uri(uri.clone())
+            .header(header::HOST, self.host.clone())
             .header(header::AUTHORIZATION, self.authorization.clone());
-        if op.is_write() {
+        if let Some(idem) = idem {
             request = request
                 .header(header::CONTENT_TYPE, "application/json")
                 .header("idempotency-key", idem);
         }
         let request = request.body(Full::new(body)).ok()?;
-        let answered = async {
-            let response = self.client.request(request).await.ok()?;
-            let status = response.status();
-            response.into_body().collect().await.ok()?;
-            Some(status)
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, answered).await.ok().flatten()
+        if connection.as_ref().is_none_or(|sender| sender.is_closed()) {
+            *connection = Some(self.connect().await?);
+        }
+        let sender = connection.as_mut()?;
+        sender.ready().await.ok()?;
+        let response = sender.send_request(request).await.ok()?;
+        let status = response.status();
+        response.into_body().collect().await.ok()?;
+        Some(status)
     }
 }
 
