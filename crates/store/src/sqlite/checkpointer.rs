@@ -54,46 +54,61 @@ pub fn spawn(
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let conn = open_writer(&path)?;
     let writeback = DatabaseWriteback::open(&path)?;
-    // Warned about once: a failure loses nothing (see `DatabaseWriteback`).
-    let mut writeback_failed = false;
     let thread = std::thread::Builder::new()
         .name("loyalty-checkpointer".to_owned())
-        .spawn(move || loop {
-            if log.failure().is_some() {
-                tracing::warn!("checkpoints stopped: the store has halted");
-                super::no_checkpoint_on_close(&conn);
-                break;
-            }
-            let stopping = stop.load(Ordering::Acquire);
-            if stopping {
-                truncate_log(&conn);
-                break;
-            }
-            let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-                Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
-            });
-            match result {
-                Ok((log_frames, copied_frames)) => {
-                    if let Err(e) = writeback.start() {
-                        if !writeback_failed {
-                            tracing::warn!(error = %e, "could not start the database file's writeback");
-                        }
-                        writeback_failed = true;
-                    }
-                    metrics::gauge!("store_wal_frames").set(log_frames as f64);
-                    metrics::gauge!("store_wal_frames_behind").set((log_frames - copied_frames) as f64);
-                    // Tried when this checkpoint copied everything, so the RESTART has next
-                    // to nothing to copy; past twice the limit, patiently, whatever is left.
-                    let patient = log_frames >= 2 * restart_frames;
-                    if log_frames >= restart_frames && (copied_frames == log_frames || patient) {
-                        restart_log(&conn, patient);
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
-            }
-            std::thread::park_timeout(Duration::from_millis(CHECKPOINT_INTERVAL_MS));
+        .spawn(move || {
+            super::background_priority::lower_this_thread();
+            checkpoint_until_stopped(&conn, &writeback, restart_frames, &stop, &log);
         })?;
     Ok(thread)
+}
+
+/// The checkpointer's loop: a PASSIVE checkpoint every [`CHECKPOINT_INTERVAL_MS`] (and a
+/// RESTART when the log is long), until `stop` is set or the store halts.
+fn checkpoint_until_stopped(
+    conn: &rusqlite::Connection,
+    writeback: &DatabaseWriteback,
+    restart_frames: i64,
+    stop: &AtomicBool,
+    log: &LogFile,
+) {
+    // Warned about once: a failure loses nothing (see `DatabaseWriteback`).
+    let mut writeback_failed = false;
+    loop {
+        if log.failure().is_some() {
+            tracing::warn!("checkpoints stopped: the store has halted");
+            super::no_checkpoint_on_close(conn);
+            break;
+        }
+        let stopping = stop.load(Ordering::Acquire);
+        if stopping {
+            truncate_log(conn);
+            break;
+        }
+        let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+        });
+        match result {
+            Ok((log_frames, copied_frames)) => {
+                if let Err(e) = writeback.start() {
+                    if !writeback_failed {
+                        tracing::warn!(error = %e, "could not start the database file's writeback");
+                    }
+                    writeback_failed = true;
+                }
+                metrics::gauge!("store_wal_frames").set(log_frames as f64);
+                metrics::gauge!("store_wal_frames_behind").set((log_frames - copied_frames) as f64);
+                // Tried when this checkpoint copied everything, so the RESTART has next
+                // to nothing to copy; past twice the limit, patiently, whatever is left.
+                let patient = log_frames >= 2 * restart_frames;
+                if log_frames >= restart_frames && (copied_frames == log_frames || patient) {
+                    restart_log(conn, patient);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
+        }
+        std::thread::park_timeout(Duration::from_millis(CHECKPOINT_INTERVAL_MS));
+    }
 }
 
 /// The last checkpoint: copy the whole log into the database and truncate it, giving up at
