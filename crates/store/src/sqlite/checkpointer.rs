@@ -37,8 +37,15 @@ use crate::StoreError;
 
 /// How often the WAL is copied into the database.
 pub const CHECKPOINT_INTERVAL_MS: u64 = 100;
-/// How many frames (pages) the log may hold before it is restarted: 64 MiB of 4 KiB pages.
-pub const WAL_RESTART_FRAMES: i64 = 16_384;
+/// How many frames (pages) the log may hold before it is restarted: 256 MiB of 4 KiB pages.
+///
+/// Each RESTART holds the writer off for a few milliseconds (the copy of the last commits and
+/// the database file's sync, see [`settle`]), and at a fixed 6,000 accruals/s the log reached
+/// 64 MiB about three times a second. With 256 MiB, at that rate, the p99 went from 26–70 ms to
+/// 5.8–8.2 ms and the accruals answered in over 5 ms from 2.4–4.0% to 0.6–1.1% (three
+/// alternating pairs, BENCHMARKS.md, nineteenth session). The cost: the log's file keeps up to
+/// 256 MiB of disk once a load has grown it, and recovery after a crash reads that much.
+pub const WAL_RESTART_FRAMES: i64 = 65_536;
 /// How long a RESTART checkpoint may wait for readers, holding off the writer.
 pub const RESTART_WAIT_MS: u64 = 50;
 
@@ -102,6 +109,7 @@ fn checkpoint_until_stopped(
                 // to nothing to copy; past twice the limit, patiently, whatever is left.
                 let patient = log_frames >= 2 * restart_frames;
                 if log_frames >= restart_frames && (copied_frames == log_frames || patient) {
+                    settle(conn);
                     restart_log(conn, patient);
                 }
             }
@@ -124,6 +132,23 @@ fn truncate_log(conn: &rusqlite::Connection) {
     }
 }
 
+/// Just before a RESTART, another PASSIVE checkpoint: it copies, and syncs into the database
+/// file, what was committed since the last one, without holding up the writer.
+///
+/// The RESTART holds the writer's lock while it copies what is left and syncs the database
+/// file, so every commit waits for it. Without this it was left the commits of the whole time
+/// the database's writeback took to start (`sync_file_range` blocked 7–38 ms on a busy device,
+/// `strace`). At a fixed 6,000 accruals/s, three alternating pairs: the p99 from 20.7–48.1 ms
+/// to 7.1–31.5 ms, accruals the server answered in over 10 ms from 1.0–1.2% to 0.2–0.6%, and
+/// batches over 5 ms from 18–23 to 14–16 per run (BENCHMARKS.md, nineteenth session). A
+/// RESTART now holds the writer about 3.5 ms on average (`store_wal_restart_seconds`): what
+/// was committed while this checkpoint ran, and a sync. More passes did not shorten it.
+fn settle(conn: &rusqlite::Connection) {
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "WAL checkpoint before a restart failed; restarting anyway");
+    }
+}
+
 /// A RESTART checkpoint, after which the writer's next commit starts the log from the top.
 ///
 /// Impatient, it gives up at once when anything is in its way (the writer mid-batch, a reader
@@ -136,8 +161,11 @@ fn restart_log(conn: &rusqlite::Connection, patient: bool) {
     } else {
         conn.busy_timeout(Duration::ZERO)
     };
+    let started = std::time::Instant::now();
     let result =
         waiting.and_then(|()| conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| row.get::<_, i64>(0)));
+    // How long the writer may have been held off.
+    metrics::histogram!("store_wal_restart_seconds").record(started.elapsed().as_secs_f64());
     let outcome = match result {
         Ok(0) => "restarted",
         Ok(_) => "busy",
