@@ -9,12 +9,11 @@
 //! ([`BACKGROUND_NICE`] above the process's nice value), and the threads a request waits on
 //! take a core from it when they wake.
 //!
-//! Measured (BENCHMARKS.md, 2026-12-07, nineteenth session): accruals at a fixed 6,000/s, six
-//! alternating pairs against the same build without it. The share of accruals the server
-//! answered in over 5 ms went from 2.8–4.6% to 2.3–3.9%, and over 2.5 ms from 11.5–15.4% to
-//! 9.1–13.5%, lower in every pair; the p99, set by rarer stalls of over 10 ms, did not clearly
-//! change. Closed-loop throughput showed no change beyond the noise, and the log was fully
-//! copied at the end of every run.
+//! Measured (BENCHMARKS.md, 2026-12-07, nineteenth session): accruals at a fixed 6,000/s with
+//! the checkpointer's thread reniced, against the same build without, nine alternating pairs.
+//! The share of accruals the server answered in over 5 ms went from 2.3–5.1% to 1.9–3.0%, lower
+//! in every pair; closed-loop throughput showed no change beyond the noise, and the log was
+//! fully copied at the end of every run.
 //!
 //! Linux only: there a nice value belongs to one thread. Elsewhere it belongs to the whole
 //! process, so the thread keeps the process's priority.
