@@ -63,10 +63,7 @@ pub fn spawn(
     let writeback = DatabaseWriteback::open(&path)?;
     let thread = std::thread::Builder::new()
         .name("loyalty-checkpointer".to_owned())
-        .spawn(move || {
-            super::background_priority::lower_this_thread();
-            checkpoint_until_stopped(&conn, &writeback, restart_frames, &stop, &log);
-        })?;
+        .spawn(move || checkpoint_until_stopped(&conn, &writeback, restart_frames, &stop, &log))?;
     Ok(thread)
 }
 
