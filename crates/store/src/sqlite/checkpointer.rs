@@ -11,7 +11,9 @@
 //! time). So once the log holds [`WAL_RESTART_FRAMES`] frames and a PASSIVE checkpoint has
 //! just copied all of it, this thread tries a RESTART checkpoint ([`restart_log`]) that gives
 //! up at once if the writer is mid-batch or a reader still reads the log, and tries again at
-//! the next tick; the writer's next commit then starts the log from the top. Only if the log
+//! the next tick; the writer's next commit then starts the log from the top. Since the RESTART
+//! holds the writer off while it copies what is left and syncs the database file, one more
+//! PASSIVE checkpoint runs just before it ([`settle`]) and leaves it little to copy. Only if the log
 //! reaches twice the limit does the RESTART wait, for at most [`RESTART_WAIT_MS`], holding the
 //! writer off meanwhile. (Run by the writer between batches, the RESTART stalled it for each
 //! attempt's copy and `fsync`: 2 to 36 ms.)
@@ -41,10 +43,12 @@ pub const CHECKPOINT_INTERVAL_MS: u64 = 100;
 ///
 /// Each RESTART holds the writer off for a few milliseconds (the copy of the last commits and
 /// the database file's sync, see [`settle`]), and at a fixed 6,000 accruals/s the log reached
-/// 64 MiB about three times a second. With 256 MiB, at that rate, the p99 went from 26–70 ms to
+/// 64 MiB about twice a second. With 256 MiB, at that rate, the p99 went from 26–70 ms to
 /// 5.8–8.2 ms and the accruals answered in over 5 ms from 2.4–4.0% to 0.6–1.1% (three
-/// alternating pairs, BENCHMARKS.md, nineteenth session). The cost: the log's file keeps up to
-/// 256 MiB of disk once a load has grown it, and recovery after a crash reads that much.
+/// alternating pairs, BENCHMARKS.md, nineteenth session). The cost: a RESTART never shrinks the
+/// log's file, and one is tried only once a PASSIVE checkpoint has copied the whole log, so
+/// under load the file grows past the limit, up to twice it, and keeps that much disk until
+/// the store closes; recovery after a crash reads it.
 pub const WAL_RESTART_FRAMES: i64 = 65_536;
 /// How long a RESTART checkpoint may wait for readers, holding off the writer.
 pub const RESTART_WAIT_MS: u64 = 50;
@@ -105,8 +109,14 @@ fn checkpoint_until_stopped(
                 // Tried when this checkpoint copied everything, so the RESTART has next
                 // to nothing to copy; past twice the limit, patiently, whatever is left.
                 let patient = log_frames >= 2 * restart_frames;
-                if log_frames >= restart_frames && (copied_frames == log_frames || patient) {
-                    settle(conn);
+                // Not once the store has halted (the writeback may have taken a while): the
+                // log's pages since then may never have reached the device.
+                if log_frames >= restart_frames
+                    && (copied_frames == log_frames || patient)
+                    && log.failure().is_none()
+                    && settle(conn)
+                    && log.failure().is_none()
+                {
                     restart_log(conn, patient);
                 }
             }
@@ -138,11 +148,18 @@ fn truncate_log(conn: &rusqlite::Connection) {
 /// `strace`). At a fixed 6,000 accruals/s, three alternating pairs: the p99 from 20.7–48.1 ms
 /// to 7.1–31.5 ms, accruals the server answered in over 10 ms from 1.0–1.2% to 0.2–0.6%, and
 /// batches over 5 ms from 18–23 to 14–16 per run (BENCHMARKS.md, nineteenth session). A
-/// RESTART now holds the writer about 3.5 ms on average (`store_wal_restart_seconds`): what
+/// RESTART attempt now takes about 3.5 ms on average (`store_wal_restart_seconds`): what
 /// was committed while this checkpoint ran, and a sync. More passes did not shorten it.
-fn settle(conn: &rusqlite::Connection) {
-    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-        tracing::warn!(error = %e, "WAL checkpoint before a restart failed; restarting anyway");
+///
+/// Whether it ran: after a failure (an I/O error, say a failed sync of the log) no RESTART is
+/// tried this tick, and the next tick's first check finds the store halted if it has.
+fn settle(conn: &rusqlite::Connection) -> bool {
+    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "WAL checkpoint before a restart failed; no restart this time");
+            false
+        }
     }
 }
 
@@ -161,8 +178,7 @@ fn restart_log(conn: &rusqlite::Connection, patient: bool) {
     let started = std::time::Instant::now();
     let result =
         waiting.and_then(|()| conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| row.get::<_, i64>(0)));
-    // How long the writer may have been held off.
-    metrics::histogram!("store_wal_restart_seconds").record(started.elapsed().as_secs_f64());
+
     let outcome = match result {
         Ok(0) => "restarted",
         Ok(_) => "busy",
@@ -173,6 +189,8 @@ fn restart_log(conn: &rusqlite::Connection, patient: bool) {
         }
     };
     metrics::counter!("store_wal_restarts_total", "outcome" => outcome).increment(1);
+    // How long the attempt took; a "restarted" one held the writer off meanwhile.
+    metrics::histogram!("store_wal_restart_seconds", "outcome" => outcome).record(started.elapsed().as_secs_f64());
     // The connection's own busy handler again.
     if let Err(e) = conn.busy_handler(Some(super::connection::wait_for_lock)) {
         tracing::warn!(error = %e, "could not restore the checkpointer's busy handler");
