@@ -406,8 +406,8 @@ impl Api {
         let duration = Duration::from_secs(args.duration_secs);
         // The load runs on a runtime of its own with one thread: the clients' requests and
         // their connections then never wake one another across threads (a futex and a context
-        // switch each time), and the load generator takes at most one of the cores it shares
-        // with the server.
+        // switch each time), and the clients take at most one of the cores they share with the
+        // server. (At a fixed rate a pacer thread also wakes them, once per request.)
         let (runs, elapsed) = tokio::task::spawn_blocking(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -591,6 +591,8 @@ impl Schedule {
         std::thread::Builder::new()
             .name("loyalty-bench-pacer".to_owned())
             .spawn(move || {
+                // Should this thread panic, the clients waiting for a release end instead.
+                let _ends_clients = CloseOnPanic(&schedule.released);
                 for n in 0..schedule.count {
                     let wait = schedule.due(n).saturating_duration_since(Instant::now());
                     if !wait.is_zero() {
@@ -609,6 +611,17 @@ impl Schedule {
         self.released.acquire().await.ok()?.forget();
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         (n < self.count).then(|| self.due(n))
+    }
+}
+
+/// Closes the semaphore when dropped by a panicking thread: every waiting `acquire` then fails.
+struct CloseOnPanic<'a>(&'a Semaphore);
+
+impl Drop for CloseOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.close();
+        }
     }
 }
 
@@ -675,14 +688,31 @@ impl Load {
         let uri = base_uri(base)?;
         let authority = uri.authority().with_context(|| format!("{base:?} names no host"))?;
         let port = authority.port_u16().unwrap_or(80);
-        let address = tokio::net::lookup_host((authority.host(), port))
+        // An IPv6 literal comes in brackets, which name resolution does not take.
+        let name = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let candidates: Vec<SocketAddr> = tokio::net::lookup_host((name, port))
             .await
-            .with_context(|| format!("could not resolve {:?}", authority.host()))?
-            .next()
-            .with_context(|| format!("{:?} has no address", authority.host()))?;
+            .with_context(|| format!("could not resolve {name:?}"))?
+            .collect();
+        // The first address that answers (`localhost` may name `::1` first, and a server
+        // listening on IPv4 only), as the setup's client found one.
+        let mut address = None;
+        for candidate in candidates {
+            if TcpStream::connect(candidate).await.is_ok() {
+                address = Some(candidate);
+                break;
+            }
+        }
+        let address =
+            address.with_context(|| format!("no address of {name:?} accepted a connection on port {port}"))?;
+        // Host and port only: the authority may also carry user information.
+        let host = match authority.port() {
+            Some(port) => format!("{}:{port}", authority.host()),
+            None => authority.host().to_owned(),
+        };
         Ok(Self {
             address,
-            host: HeaderValue::from_str(authority.as_str()).context("the URL's host cannot be sent in a header")?,
+            host: HeaderValue::from_str(&host).context("the URL's host cannot be sent in a header")?,
             authorization: HeaderValue::from_str(&format!("Bearer {api_key}"))
                 .context("the API key cannot be sent in a header")?,
         })

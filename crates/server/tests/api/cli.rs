@@ -363,6 +363,59 @@ async fn acknowledged_writes_survive_a_killed_process() {
     assert_eq!(events["items"].as_array().map(Vec::len), Some(21));
 }
 
+/// `--url` drives a server that is already running, named as a user would (`localhost`; where
+/// that resolves to `::1` first and the server listens on 127.0.0.1 only, the load takes the
+/// first address that accepts a connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_drives_a_running_server_named_by_host() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut child, addr) = serve_process(&dir.path().join("served.db"));
+    let created = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/businesses"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"name": "Driven"}))
+        .send()
+        .await;
+    let port = addr.rsplit(':').next().expect("a port").to_owned();
+    let output = match created {
+        Ok(created) => {
+            let body: Value = created.json().await.unwrap_or(Value::Null);
+            let key = body["apiKey"].as_str().unwrap_or_default().to_owned();
+            let url = format!("http://localhost:{port}");
+            tokio::task::spawn_blocking(move || {
+                loyalty(&[
+                    "bench",
+                    "--url",
+                    &url,
+                    "--api-key",
+                    &key,
+                    "--duration-secs",
+                    "1",
+                    "--accounts",
+                    "3",
+                    "--concurrency",
+                    "4",
+                    "--probe-secs",
+                    "0",
+                    "--json",
+                ])
+            })
+            .await
+            .ok()
+        }
+        Err(_) => None,
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let output = output.expect("the business was created and the bench ran");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("one JSON object");
+    let accrued = report["operations"]["accrual"]["ok"].as_u64().unwrap_or(0);
+    assert!(accrued > 0, "{report}");
+    assert_eq!(report["operations"]["accrual"]["failed"], 0, "{report}");
+    assert_eq!(report["ledgerPoints"].as_u64(), Some(accrued), "{report}");
+}
+
 #[test]
 fn bench_at_a_fixed_rate_sends_no_more_than_the_rate_after_the_history() {
     let output = loyalty(&[
