@@ -13,9 +13,9 @@
 //! up at once if the writer is mid-batch or a reader still reads the log, and tries again at
 //! the next tick; the writer's next commit then starts the log from the top. Since the RESTART
 //! holds the writer off while it copies what is left and syncs the database file, one more
-//! PASSIVE checkpoint runs just before it ([`settle`]) and leaves it little to copy. Only if the log
-//! reaches twice the limit does the RESTART wait, for at most [`RESTART_WAIT_MS`], holding the
-//! writer off meanwhile. (Run by the writer between batches, the RESTART stalled it for each
+//! PASSIVE checkpoint runs just before it ([`settle`]) and leaves it little to copy. Only if
+//! the log reaches twice the limit does the RESTART wait, for at most [`RESTART_WAIT_MS`],
+//! holding the writer off meanwhile. (Run by the writer between batches, the RESTART stalled it for each
 //! attempt's copy and `fsync`: 2 to 36 ms.)
 //!
 //! After each checkpoint the pages it copied are sent on to the device at once
@@ -178,7 +178,6 @@ fn restart_log(conn: &rusqlite::Connection, patient: bool) {
     let started = std::time::Instant::now();
     let result =
         waiting.and_then(|()| conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| row.get::<_, i64>(0)));
-
     let outcome = match result {
         Ok(0) => "restarted",
         Ok(_) => "busy",
