@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: one file, WAL, commits made durable by the syncer's `fdatasync`
 //! of the log (see `log_file`), a checkpointer thread and a pool of read connections.
 
+mod background_priority;
 mod checkpointer;
 mod connection;
 mod held;

@@ -13,9 +13,10 @@
 //! up at once if the writer is mid-batch or a reader still reads the log, and tries again at
 //! the next tick; the writer's next commit then starts the log from the top. Since the RESTART
 //! holds the writer off while it copies what is left and syncs the database file, one more
-//! PASSIVE checkpoint runs just before it ([`settle`]) and leaves it little to copy. Only if
-//! the log reaches twice the limit does the RESTART wait, for at most [`RESTART_WAIT_MS`],
-//! holding the writer off meanwhile. (Run by the writer between batches, the RESTART stalled it for each
+//! PASSIVE checkpoint runs just before it ([`settle`]) and leaves it little to copy; both run on
+//! a thread of their own at the process's priority ([`Restarter`]), while this thread's copying
+//! runs at a lower one. Only if the log reaches twice the limit does the RESTART wait, for at
+//! most [`RESTART_WAIT_MS`], holding the writer off meanwhile. (Run by the writer between batches, the RESTART stalled it for each
 //! attempt's copy and `fsync`: 2 to 36 ms.)
 //!
 //! After each checkpoint the pages it copied are sent on to the device at once
@@ -65,20 +66,31 @@ pub fn spawn(
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let conn = open_writer(&path)?;
     let writeback = DatabaseWriteback::open(&path)?;
+    let restarter = Restarter::spawn(open_writer(&path)?, Arc::clone(&log))?;
     let thread = std::thread::Builder::new()
         .name("loyalty-checkpointer".to_owned())
-        .spawn(move || checkpoint_until_stopped(&conn, &writeback, restart_frames, &stop, &log))?;
+        .spawn(move || {
+            // Its copying yields the cores to the threads requests wait on; the RESTART, which
+            // holds the writer off, runs on the restarter's thread, at the process's priority.
+            super::background_priority::lower_this_thread();
+            checkpoint_until_stopped(&conn, &writeback, restart_frames, &stop, &log, &restarter);
+            restarter.stop();
+            if stop.load(Ordering::Acquire) && log.failure().is_none() {
+                truncate_log(&conn);
+            }
+        })?;
     Ok(thread)
 }
 
 /// The checkpointer's loop: a PASSIVE checkpoint every [`CHECKPOINT_INTERVAL_MS`] (and a
-/// RESTART when the log is long), until `stop` is set or the store halts.
+/// RESTART asked of `restarter` when the log is long), until `stop` is set or the store halts.
 fn checkpoint_until_stopped(
     conn: &rusqlite::Connection,
     writeback: &DatabaseWriteback,
     restart_frames: i64,
     stop: &AtomicBool,
     log: &LogFile,
+    restarter: &Restarter,
 ) {
     // Warned about once: a failure loses nothing (see `DatabaseWriteback`).
     let mut writeback_failed = false;
@@ -88,9 +100,7 @@ fn checkpoint_until_stopped(
             super::no_checkpoint_on_close(conn);
             break;
         }
-        let stopping = stop.load(Ordering::Acquire);
-        if stopping {
-            truncate_log(conn);
+        if stop.load(Ordering::Acquire) {
             break;
         }
         let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
@@ -109,15 +119,8 @@ fn checkpoint_until_stopped(
                 // Tried when this checkpoint copied everything, so the RESTART has next
                 // to nothing to copy; past twice the limit, patiently, whatever is left.
                 let patient = log_frames >= 2 * restart_frames;
-                // Not once the store has halted (the writeback may have taken a while): the
-                // log's pages since then may never have reached the device.
-                if log_frames >= restart_frames
-                    && (copied_frames == log_frames || patient)
-                    && log.failure().is_none()
-                    && settle(conn)
-                    && log.failure().is_none()
-                {
-                    restart_log(conn, patient);
+                if log_frames >= restart_frames && (copied_frames == log_frames || patient) {
+                    restarter.ask(patient);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
@@ -136,6 +139,53 @@ fn truncate_log(conn: &rusqlite::Connection) {
         Ok(0) => {}
         Ok(_) => tracing::debug!("the last checkpoint left the log: another process is using it"),
         Err(e) => tracing::debug!(error = %e, "the last checkpoint left the log"),
+    }
+}
+
+/// The thread that restarts the log when the checkpointer asks, on a connection of its own.
+///
+/// Apart from the checkpointer because the RESTART holds the writer's lock while it copies and
+/// syncs: at the checkpointer's lower priority it could be preempted meanwhile, with every
+/// commit waiting, and on a saturated machine fall behind. Here it runs at the process's
+/// priority. SQLite's checkpoint lock keeps the two threads' checkpoints from overlapping.
+struct Restarter {
+    asks: std::sync::mpsc::SyncSender<bool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Restarter {
+    fn spawn(conn: rusqlite::Connection, log: Arc<LogFile>) -> Result<Self, StoreError> {
+        // One request waits at most: a RESTART asked while one is pending would find the log
+        // already restarted.
+        let (asks, asked) = std::sync::mpsc::sync_channel::<bool>(1);
+        let thread = std::thread::Builder::new()
+            .name("loyalty-restarter".to_owned())
+            .spawn(move || {
+                while let Ok(patient) = asked.recv() {
+                    // Not once the store has halted: the log's pages since then may never have
+                    // reached the device.
+                    if log.failure().is_none() && settle(&conn) && log.failure().is_none() {
+                        restart_log(&conn, patient);
+                    }
+                }
+                if log.failure().is_some() {
+                    super::no_checkpoint_on_close(&conn);
+                }
+            })?;
+        Ok(Self { asks, thread })
+    }
+
+    /// Ask for a RESTART (patient: past twice the limit); none is added if one is pending.
+    fn ask(&self, patient: bool) {
+        let _ = self.asks.try_send(patient);
+    }
+
+    /// Stop the thread once the RESTART it may be running is done.
+    fn stop(self) {
+        drop(self.asks);
+        if self.thread.join().is_err() {
+            tracing::error!("the log's restarter thread panicked");
+        }
     }
 }
 

@@ -363,3 +363,51 @@ fn unwritten_pages(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
     }
     Ok((stat.dirty, stat.writeback))
 }
+
+/// The nice values of this process's threads named `name` (as Linux shortens it, to 15 bytes).
+#[cfg(target_os = "linux")]
+fn nice_of_threads(name: &str) -> Vec<i64> {
+    let mut nices = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").expect("this process's threads") {
+        let stat = std::fs::read_to_string(task.expect("a thread").path().join("stat")).unwrap_or_default();
+        // "tid (comm) state ... nice ...": the nice value is the 17th field after the name.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if head.split_once('(').map(|(_, comm)| comm) == Some(name) {
+            if let Some(nice) = rest.split_whitespace().nth(16).and_then(|n| n.parse().ok()) {
+                nices.push(nice);
+            }
+        }
+    }
+    nices
+}
+
+/// The checkpointer's copying runs at a lower priority than the process's; the RESTART, which
+/// holds the writer off, runs on the restarter's thread at the process's own.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpointer_yields_the_cores_but_the_restarter_does_not() {
+    let _f = fixture_with(Kind::Sqlite, |_| {}).await;
+    let process: i64 = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(16)?.parse().ok())
+        })
+        .expect("the process's nice value");
+    let checkpointers = nice_of_threads("loyalty-checkpo");
+    let restarters = nice_of_threads("loyalty-restart");
+    assert!(
+        !checkpointers.is_empty() && !restarters.is_empty(),
+        "the store's threads run"
+    );
+    assert!(
+        checkpointers.iter().all(|&nice| nice == (process + 10).min(19)),
+        "every checkpointer at the process's nice value + 10: {checkpointers:?} (process {process})"
+    );
+    assert!(
+        restarters.iter().all(|&nice| nice == process),
+        "every restarter at the process's own: {restarters:?} (process {process})"
+    );
+}
