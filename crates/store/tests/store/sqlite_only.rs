@@ -396,14 +396,24 @@ async fn the_checkpointer_yields_the_cores_but_the_restarter_does_not() {
                 .and_then(|(_, rest)| rest.split_whitespace().nth(16)?.parse().ok())
         })
         .expect("the process's nice value");
-    let checkpointers = nice_of_threads("loyalty-checkpo");
+    let lowered = (process + 10).min(19);
+    // Other tests' stores start meanwhile, and a checkpointer lowers itself only once its thread
+    // runs: a few looks, until every one found is lowered.
+    let mut checkpointers = nice_of_threads("loyalty-checkpo");
+    for _ in 0..50 {
+        if checkpointers.iter().all(|&nice| nice == lowered) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        checkpointers = nice_of_threads("loyalty-checkpo");
+    }
     let restarters = nice_of_threads("loyalty-restart");
     assert!(
         !checkpointers.is_empty() && !restarters.is_empty(),
         "the store's threads run"
     );
     assert!(
-        checkpointers.iter().all(|&nice| nice == (process + 10).min(19)),
+        checkpointers.iter().all(|&nice| nice == lowered),
         "every checkpointer at the process's nice value + 10: {checkpointers:?} (process {process})"
     );
     assert!(
