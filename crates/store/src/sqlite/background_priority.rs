@@ -10,8 +10,8 @@
 //! take a core from it when they wake.
 //!
 //! The RESTART that starts the log again holds the writer's lock, so it does not run on this
-//! thread: a thread of the process's priority does it when the checkpointer asks (see
-//! `checkpointer`), and cannot be preempted by the threads it holds up.
+//! thread: a thread at the priority of the thread that opened the store does it when the
+//! checkpointer asks (see `checkpointer`), so it is not put behind the threads it holds up.
 //!
 //! Measured (BENCHMARKS.md, 2026-12-07, nineteenth session), accruals at a fixed rate against
 //! the same build without it, alternating: before the restarter, at 6,000/s, six pairs, the
@@ -26,6 +26,7 @@
 /// How much lower the checkpointer's priority is than the process's: a nice value 10 higher
 /// gives it about a tenth of the weight of a thread at the process's own when they contend for a
 /// core, so it is never starved for long, yet gives way at once.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub const BACKGROUND_NICE: i32 = 10;
 
 /// Lower the calling thread's priority by [`BACKGROUND_NICE`] (to at most 19, the lowest).
@@ -67,8 +68,10 @@ mod linux {
 
     /// The calling thread's id, as `PRIO_PROCESS` names one thread on Linux.
     fn this_thread() -> libc::id_t {
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() };
+        // SAFETY: the gettid system call has no preconditions. (Through `syscall`: glibc's
+        // wrapper came only with 2.30.)
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+        // 0 (should the id not fit) names the calling thread too.
         libc::id_t::try_from(tid).unwrap_or(0)
     }
 }

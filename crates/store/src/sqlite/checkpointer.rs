@@ -9,9 +9,10 @@
 //! grows without end (a gigabyte in eight seconds of the accrual bench), and every commit
 //! appends to new file blocks that the file system must first zero (a fifth of the writer's
 //! time). So once the log holds [`WAL_RESTART_FRAMES`] frames and a PASSIVE checkpoint has
-//! just copied all of it, this thread tries a RESTART checkpoint ([`restart_log`]) that gives
+//! just copied all of it, this thread has a RESTART checkpoint tried ([`restart_log`]) that gives
 //! up at once if the writer is mid-batch or a reader still reads the log, and tries again at
-//! the next tick; the writer's next commit then starts the log from the top. Since the RESTART
+//! the next tick; the writer's next commit then starts the log from the top. (A RESTART, even a
+//! patient one, also gives up when the other thread's checkpoint holds the checkpoint lock.) Since the RESTART
 //! holds the writer off while it copies what is left and syncs the database file, one more
 //! PASSIVE checkpoint runs just before it ([`settle`]) and leaves it little to copy; both run on
 //! a thread of their own at the process's priority ([`Restarter`]), while this thread's copying
@@ -76,7 +77,10 @@ pub fn spawn(
             super::background_priority::lower_this_thread();
             checkpoint_until_stopped(&conn, &writeback, restart_frames, &stop, &log, &restarter);
             restarter.stop();
-            if stop.load(Ordering::Acquire) && log.failure().is_none() {
+            // The store may have halted while the restarter finished.
+            if log.failure().is_some() {
+                super::no_checkpoint_on_close(&conn);
+            } else if stop.load(Ordering::Acquire) {
                 truncate_log(&conn);
             }
         })?;
@@ -105,10 +109,12 @@ fn checkpoint_until_stopped(
             break;
         }
         let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
         });
         match result {
-            Ok((log_frames, copied_frames)) => {
+            // The restarter held the checkpoint lock: nothing was copied, nothing is known.
+            Ok((1, log_frames, _)) if log_frames < 0 => {}
+            Ok((_, log_frames, copied_frames)) => {
                 if let Err(e) = writeback.start() {
                     if !writeback_failed {
                         tracing::warn!(error = %e, "could not start the database file's writeback");
@@ -178,7 +184,9 @@ impl Restarter {
 
     /// Ask for a RESTART (patient: past twice the limit); none is added if one is pending.
     fn ask(&self, patient: bool) {
-        let _ = self.asks.try_send(patient);
+        if let Err(std::sync::mpsc::TrySendError::Disconnected(_)) = self.asks.try_send(patient) {
+            tracing::error!("the log's restarter thread has ended: the log is no longer restarted");
+        }
     }
 
     /// Stop the thread once the RESTART it may be running is done.
@@ -200,13 +208,16 @@ impl Restarter {
 /// to 7.1–31.5 ms, accruals the server answered in over 10 ms from 1.0–1.2% to 0.2–0.6%, and
 /// batches over 5 ms from 18–23 to 14–16 per run (BENCHMARKS.md, nineteenth session). A
 /// RESTART attempt now takes about 3.5 ms on average (`store_wal_restart_seconds`): what
-/// was committed while this checkpoint ran, and a sync. More passes did not shorten it.
+/// was committed while this checkpoint ran, and a sync. More passes did not shorten it. (All
+/// measured with both on the checkpointer's thread; the restarter runs them in the same order,
+/// asked once the writeback has started.)
 ///
-/// Whether it ran: after a failure (an I/O error, say a failed sync of the log) no RESTART is
-/// tried this tick, and the next tick's first check finds the store halted if it has.
+/// Whether it ran: after a failure (an I/O error, say a failed sync of the log), or when the
+/// checkpointer's own checkpoint held the lock, no RESTART follows; the checkpointer asks
+/// again at a later tick, and the restarter checks first whether the store has halted.
 fn settle(conn: &rusqlite::Connection) -> bool {
-    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-        Ok(()) => true,
+    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, i64>(0)) {
+        Ok(busy) => busy == 0,
         Err(e) => {
             tracing::warn!(error = %e, "WAL checkpoint before a restart failed; no restart this time");
             false
@@ -243,7 +254,7 @@ fn restart_log(conn: &rusqlite::Connection, patient: bool) {
     metrics::histogram!("store_wal_restart_seconds", "outcome" => outcome).record(started.elapsed().as_secs_f64());
     // The connection's own busy handler again.
     if let Err(e) = conn.busy_handler(Some(super::connection::wait_for_lock)) {
-        tracing::warn!(error = %e, "could not restore the checkpointer's busy handler");
+        tracing::warn!(error = %e, "could not restore the restarter's busy handler");
     }
 }
 

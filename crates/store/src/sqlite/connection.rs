@@ -18,7 +18,7 @@ const LOCK_POLL_BRIEF_COUNT: u64 = 200;
 const LOCK_POLL_LONG_MS: u64 = 5;
 
 /// The busy handler of connections that write: wait for a lock in steps of 100 µs for the
-/// first 20 ms (the checkpointer's RESTART and other short holders), then of 5 ms, for
+/// first 20 ms (the restarter's RESTART and other short holders), then of 5 ms, for
 /// [`BUSY_TIMEOUT_MS`] in all. SQLite's own back-off sleeps 1, 2, 5, 10 ms, ..., so a lock held
 /// for 3 ms cost the writer 8.
 pub fn wait_for_lock(attempts: i32) -> bool {
@@ -46,7 +46,7 @@ pub fn poll_for_lock(attempts: i32, brief_attempts: u64, cap: Duration) -> bool 
 
 /// A writing connection: WAL, and `synchronous = FULL` so a commit is on disk when it returns.
 /// The store's writer then hands its durability to the syncer, committing without `fsync`
-/// (see [`super::LogFile::open_for`]); migrations and the checkpointer keep `FULL`. Opened
+/// (see [`super::LogFile::open_for`]); migrations, the checkpointer and the restarter keep `FULL`. Opened
 /// through the VFS that gathers a commit's writes to the log (see `log_vfs`).
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     super::prepare();

@@ -23,10 +23,10 @@
 //! call could succeed without writing them. Once one fails, every later sync fails too, the
 //! batches waiting for it are answered "outcome unknown", and the store halts: the writer
 //! refuses new commands, reads refuse to show what may not survive a power cut, and the
-//! checkpointer copies nothing more into the database, until the server is restarted (SQLite
+//! checkpointer and the restarter copy nothing more into the database, until the server is restarted (SQLite
 //! then recovers from what the log holds on the device). Nor does closing the store copy the
 //! log, as SQLite's last connection to close otherwise does: readers never do, and the writer
-//! and the checkpointer turn it off once halted.
+//! the checkpointer and the restarter turn it off once halted.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -400,14 +400,15 @@ async fn the_checkpointer_yields_the_cores_but_the_restarter_does_not() {
     // Other tests' stores start meanwhile, and a checkpointer lowers itself only once its thread
     // runs: a few looks, until every one found is lowered.
     let mut checkpointers = nice_of_threads("loyalty-checkpo");
+    let mut restarters = nice_of_threads("loyalty-restart");
     for _ in 0..50 {
-        if checkpointers.iter().all(|&nice| nice == lowered) {
+        if !restarters.is_empty() && checkpointers.iter().all(|&nice| nice == lowered) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         checkpointers = nice_of_threads("loyalty-checkpo");
+        restarters = nice_of_threads("loyalty-restart");
     }
-    let restarters = nice_of_threads("loyalty-restart");
     assert!(
         !checkpointers.is_empty() && !restarters.is_empty(),
         "the store's threads run"
