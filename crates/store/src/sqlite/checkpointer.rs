@@ -9,16 +9,16 @@
 //! grows without end (a gigabyte in eight seconds of the accrual bench), and every commit
 //! appends to new file blocks that the file system must first zero (a fifth of the writer's
 //! time). So once the log holds [`WAL_RESTART_FRAMES`] frames and a PASSIVE checkpoint has
-//! just copied all of it, this thread has a RESTART checkpoint tried ([`restart_log`]) that gives
-//! up at once if the writer is mid-batch or a reader still reads the log, and tries again at
-//! the next tick; the writer's next commit then starts the log from the top. (A RESTART, even a
-//! patient one, also gives up when the other thread's checkpoint holds the checkpoint lock.) Since the RESTART
-//! holds the writer off while it copies what is left and syncs the database file, one more
-//! PASSIVE checkpoint runs just before it ([`settle`]) and leaves it little to copy; both run on
-//! a thread of their own at the process's priority ([`Restarter`]), while this thread's copying
-//! runs at a lower one. Only if the log reaches twice the limit does the RESTART wait, for at
-//! most [`RESTART_WAIT_MS`], holding the writer off meanwhile. (Run by the writer between batches, the RESTART stalled it for each
-//! attempt's copy and `fsync`: 2 to 36 ms.)
+//! just copied all of it, this thread has a RESTART checkpoint tried ([`restart_log`]) that
+//! gives up at once if the writer is mid-batch, a reader still reads the log, or this thread's
+//! checkpoint holds the checkpoint lock, and asks again at the next tick; the writer's next
+//! commit then starts the log from the top. Since the RESTART holds the writer off while it
+//! copies what is left and syncs the database file, one more PASSIVE checkpoint runs just
+//! before it ([`settle`]) and leaves it little to copy; both run on a thread of their own at
+//! the process's priority ([`Restarter`]), while this thread's copying runs at a lower one.
+//! Only if the log reaches twice the limit does the RESTART wait, for at most
+//! [`RESTART_WAIT_MS`], holding the writer off meanwhile. (Run by the writer between batches,
+//! the RESTART stalled it for each attempt's copy and `fsync`: 2 to 36 ms.)
 //!
 //! After each checkpoint the pages it copied are sent on to the device at once
 //! ([`DatabaseWriteback`]). SQLite syncs the database file only when a checkpoint has copied
