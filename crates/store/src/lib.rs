@@ -31,6 +31,8 @@ mod shared_loads;
 mod sqlite;
 mod store;
 mod syncer;
+#[doc(hidden)]
+pub mod testing;
 mod time;
 pub mod views;
 mod webhooks;

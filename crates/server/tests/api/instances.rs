@@ -74,18 +74,6 @@ fn try_sql(url: &str, statement: &str) -> Result<(), String> {
     .map_err(|_| "the SQL thread panicked".to_owned())?
 }
 
-/// The first column of each row `query` returns, as text, on a connection of its own.
-fn texts(url: &str, query: &str) -> Vec<String> {
-    let (url, query) = (url.to_owned(), query.to_owned());
-    std::thread::spawn(move || {
-        let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
-        let rows = client.query(query.as_str(), &[]).expect("query");
-        rows.iter().map(|row| row.get::<_, String>(0)).collect::<Vec<_>>()
-    })
-    .join()
-    .expect("the SQL thread")
-}
-
 /// The writer's connection to PostgreSQL is lost before its batch's `COMMIT` was sent (its
 /// `BEGIN` waits for the event-log lock, which another session holds, and an operator ends its
 /// session): nothing was done, so the accrual is answered 503 `UNAVAILABLE` ("retry"), not 500,
@@ -115,18 +103,7 @@ async fn lost_before_commit(url: &str, schema: &str, base: &str) -> Result<(), S
     let body = json!({"points": 7, "reason": "lost before commit"});
     let idem = Uuid::new_v4().to_string();
 
-    let (locked, is_locked) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let holder_url = url.to_owned();
-    let holder = std::thread::spawn(move || {
-        let mut client = postgres::Client::connect(&holder_url, postgres::NoTls).expect("connect");
-        let mut tx = client.transaction().expect("begin");
-        tx.query_one(loyalty_store::EVENT_LOG_LOCK_SQL, &[])
-            .expect("take the event-log lock");
-        locked.send(()).expect("say so");
-        let _ = released.recv();
-    });
-    is_locked.recv().map_err(|e| e.to_string())?;
+    let held = loyalty_store::testing::EventLogLockHeld::take(url)?;
     let request = {
         let (client, base, key, path, idem, body) = (
             client.clone(),
@@ -138,20 +115,8 @@ async fn lost_before_commit(url: &str, schema: &str, base: &str) -> Result<(), S
         );
         tokio::spawn(async move { traffic::post(&client, &base, &key, &path, &idem, &body).await })
     };
-    let waiting = format!(
-        "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity
-          WHERE application_name = 'loyalty {schema}' AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
-    );
-    let mut terminated = Vec::new();
-    for _ in 0..500 {
-        terminated = texts(url, &waiting);
-        if !terminated.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let _ = release.send(());
-    holder.join().map_err(|_| "the lock holder panicked")?;
+    let terminated = loyalty_store::testing::end_sessions_waiting_for_event_log(url, schema).await?;
+    drop(held);
     if terminated != ["true"] {
         return Err(format!(
             "the writer's session was not found waiting for the lock: {terminated:?}"

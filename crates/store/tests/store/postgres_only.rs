@@ -270,34 +270,13 @@ async fn a_batch_whose_connection_dies_before_its_commit_did_nothing_and_may_be_
     let set = |position: i64| move |tx: &mut loyalty_store::WriteTx<'_>| tx.checkpoint_set("before-commit", position);
     f.store.write(set(1)).await.expect("committed");
 
-    let (locked, is_locked) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let holder_url = url.clone();
-    let holder = std::thread::spawn(move || {
-        let mut client = postgres::Client::connect(&holder_url, postgres::NoTls).expect("connect");
-        let mut tx = client.transaction().expect("begin");
-        tx.query_one(loyalty_store::EVENT_LOG_LOCK_SQL, &[])
-            .expect("take the event-log lock");
-        locked.send(()).expect("say so");
-        let _ = released.recv();
-    });
-    is_locked.recv().expect("the lock is held");
+    let held = loyalty_store::testing::EventLogLockHeld::take(url).expect("the lock is held");
     let store = f.store.clone();
     let write = tokio::spawn(async move { store.write(set(2)).await });
-    let waiting =
-        format!("application_name = 'loyalty {schema}' AND wait_event_type = 'Lock' AND wait_event = 'advisory'");
-    let mut terminated = Vec::new();
-    for _ in 0..500 {
-        terminated = f.db.texts(&format!(
-            "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE {waiting}"
-        ));
-        if !terminated.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    release.send(()).expect("release the lock");
-    holder.join().expect("the lock holder");
+    let terminated = loyalty_store::testing::end_sessions_waiting_for_event_log(url, schema)
+        .await
+        .expect("the sessions waiting for the lock looked for");
+    drop(held);
     assert_eq!(
         terminated,
         ["true"],
