@@ -397,11 +397,16 @@ impl Api {
     }
 
     async fn drive(&self, args: &BenchArgs, accounts: &[String]) -> anyhow::Result<BenchReport> {
+        let base = self
+            .base
+            .parse::<Uri>()
+            .with_context(|| format!("{:?} is not a valid URL", self.base))?;
+        let prefix = base.path().trim_end_matches('/');
         let endpoints: Vec<Endpoints> = accounts
             .iter()
-            .map(|account| Endpoints::of(&self.base, account))
+            .map(|account| Endpoints::of(prefix, account))
             .collect::<anyhow::Result<_>>()?;
-        let load = Load::new(&self.base, &self.api_key).await?;
+        let load = Load::new(&base, &self.api_key).await?;
         let (concurrency, rate, mix) = (args.concurrency, args.rate, args.mix.clone());
         let duration = Duration::from_secs(args.duration_secs);
         // The load runs on a runtime of its own with one thread: the clients' requests and
@@ -635,12 +640,12 @@ struct Endpoints {
 }
 
 impl Endpoints {
-    fn of(base: &str, account: &str) -> anyhow::Result<Self> {
-        let prefix = base_uri(base)?.path().trim_end_matches('/').to_owned();
+    /// `prefix`: the path of the server's base URL, without a trailing `/`.
+    fn of(prefix: &str, account: &str) -> anyhow::Result<Self> {
         let uri = |path: &str| {
-            format!("{prefix}/v1/accounts/{account}{path}")
-                .parse::<Uri>()
-                .with_context(|| format!("{base:?} does not make a valid URL"))
+            let path = format!("{prefix}/v1/accounts/{account}{path}");
+            path.parse::<Uri>()
+                .with_context(|| format!("{path:?} is not a valid path"))
         };
         Ok(Self {
             accruals: uri("/accruals")?,
@@ -649,11 +654,6 @@ impl Endpoints {
             account: uri("")?,
         })
     }
-}
-
-fn base_uri(base: &str) -> anyhow::Result<Uri> {
-    base.parse::<Uri>()
-        .with_context(|| format!("{base:?} is not a valid URL"))
 }
 
 /// What sends the load: each simulated client holds one HTTP/1.1 connection of its own
@@ -684,9 +684,8 @@ const ONE_POINT: &[u8] = br#"{"points":1,"reason":"bench"}"#;
 type Connection = Option<SendRequest<Full<Bytes>>>;
 
 impl Load {
-    async fn new(base: &str, api_key: &str) -> anyhow::Result<Self> {
-        let uri = base_uri(base)?;
-        let authority = uri.authority().with_context(|| format!("{base:?} names no host"))?;
+    async fn new(base: &Uri, api_key: &str) -> anyhow::Result<Self> {
+        let authority = base.authority().with_context(|| format!("{base} names no host"))?;
         let port = authority.port_u16().unwrap_or(80);
         // An IPv6 literal comes in brackets, which name resolution does not take.
         let name = authority.host().trim_start_matches('[').trim_end_matches(']');
