@@ -182,6 +182,7 @@ impl Store {
                 let mut conn = crate::sqlite::open_writer(path)?;
                 crate::sqlite::migrate(&mut conn)?;
                 let log = Arc::new(crate::sqlite::LogFile::open_for(&conn)?);
+                crate::sqlite::guard_with(&conn, &log)?;
                 let syncer = Syncer::start(Arc::clone(&log))?;
                 let checkpointer = crate::sqlite::spawn_checkpointer(
                     path.clone(),

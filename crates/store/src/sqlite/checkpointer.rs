@@ -67,8 +67,11 @@ pub fn spawn(
     log: Arc<LogFile>,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let conn = open_writer(&path)?;
+    super::guard_with(&conn, &log)?;
     let writeback = DatabaseWriteback::open(&path)?;
-    let restarter = Restarter::spawn(open_writer(&path)?, Arc::clone(&log))?;
+    let restarter_conn = open_writer(&path)?;
+    super::guard_with(&restarter_conn, &log)?;
+    let restarter = Restarter::spawn(restarter_conn, Arc::clone(&log))?;
     let thread = std::thread::Builder::new()
         .name("loyalty-checkpointer".to_owned())
         .spawn(move || {

@@ -23,10 +23,13 @@
 //! call could succeed without writing them. Once one fails, every later sync fails too, the
 //! batches waiting for it are answered "outcome unknown", and the store halts: the writer
 //! refuses new commands, reads refuse to show what may not survive a power cut, and the
-//! checkpointer and the restarter copy nothing more into the database, until the server is restarted (SQLite
-//! then recovers from what the log holds on the device). Nor does closing the store copy the
-//! log, as SQLite's last connection to close otherwise does: readers never do, and the writer
-//! the checkpointer and the restarter turn it off once halted.
+//! checkpointer and the restarter copy nothing more into the database, until the server is
+//! restarted (SQLite then recovers from what the log holds on the device). Nor does closing the
+//! store copy the log, as SQLite's last connection to close otherwise does: readers never do,
+//! and the writer, the checkpointer and the restarter turn it off once halted. Those checks
+//! come before a checkpoint; one already running is stopped by the guard of the VFS the three
+//! open the store through, which then fails every write, truncation and sync of the database
+//! file and every sync of the log (see `log_vfs`).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -263,8 +266,14 @@ impl LogFile {
         self.failed.get().map(String::as_str)
     }
 
+    /// Halt as a failed sync would (for tests of what a halt stops elsewhere).
     #[cfg(test)]
-    fn of(file: File) -> Self {
+    pub(crate) fn halt(&self) {
+        self.record_failure("a failure recorded by a test");
+    }
+
+    #[cfg(test)]
+    pub(crate) fn of(file: File) -> Self {
         Self {
             file,
             path: PathBuf::from("test"),

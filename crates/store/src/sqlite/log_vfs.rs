@@ -35,6 +35,13 @@
 //!   than let another connection read a commit whose frames the file lacks (the log then lacks
 //!   only a commit that no one was told of, as after any crash).
 //!
+//! A halt's guard: a connection handed the store's [`LogFile`] (see [`guard_with`]) writes
+//! nothing more into its database file once a sync of the log has failed: no write,
+//! truncation or sync of the database file, and no sync of the log, the first step of every
+//! checkpoint (`synchronous` above `OFF`). So no checkpoint already running or yet to start,
+//! nor the one SQLite makes when its last connection closes, can copy pages into the database
+//! that may never have reached the device (see [`LogFile`]); a restart recovers from what did.
+//!
 //! Not for exclusive locking mode (`PRAGMA locking_mode=EXCLUSIVE`, which the store never
 //! sets): SQLite then takes no shared-memory locks, so the end of a write transaction would not
 //! be seen.
@@ -46,10 +53,11 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use rusqlite::ffi;
+use rusqlite::{ffi, Connection};
 
+use super::LogFile;
 use crate::StoreError;
 
 /// The VFS's name, as connections that write open the store with.
@@ -66,6 +74,35 @@ const WRITE_MAX_BYTES: usize = 1 << 16;
 /// Gathered bytes are sent once there are this many, commit or not: a transaction larger
 /// than the page cache spills pages into the log before its commit.
 const GATHER_MAX_BYTES: usize = 1 << 20;
+
+/// The file control by which [`guard_with`] hands a database file the store's log: a code of
+/// this VFS's own (SQLite passes codes it does not know to the file), far above SQLite's.
+const FCNTL_GUARD_WITH: c_int = 0x4c59_0001;
+
+/// From now on, once `log` has halted, `conn` writes nothing more into its database file (see
+/// the module's comment). `conn` was opened through this VFS (see [`super::open_writer`]).
+pub fn guard_with(conn: &Connection, log: &Arc<LogFile>) -> Result<(), StoreError> {
+    let handed = Arc::into_raw(Arc::clone(log));
+    // SAFETY: the handle is `conn`'s, live for the call. The file control takes the reference
+    // `handed` counts only when it answers `SQLITE_OK`; otherwise it is taken back here.
+    let rc = unsafe {
+        ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            FCNTL_GUARD_WITH,
+            handed.cast_mut().cast(),
+        )
+    };
+    if rc == ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        // SAFETY: `handed` came from `Arc::into_raw` above and was not taken.
+        drop(unsafe { Arc::from_raw(handed) });
+        Err(StoreError::Config(format!(
+            "the connection's database was not opened through the {NAME:?} VFS (SQLite error {rc})"
+        )))
+    }
+}
 
 /// The VFS, registered with SQLite on first use; its name.
 pub fn name() -> Result<&'static CStr, StoreError> {
@@ -88,8 +125,12 @@ struct File {
 }
 
 enum Role {
-    /// A main database file, and the log its connection has open, if any (for the barrier).
-    Database { log: *mut File },
+    /// A main database file, the log its connection has open, if any (for the barrier), and
+    /// the store's log, if handed one (see [`guard_with`]).
+    Database {
+        log: *mut File,
+        guard: Option<Arc<LogFile>>,
+    },
     /// A write-ahead log, the database file of its connection (if it was opened through this
     /// VFS), and what is gathered for it.
     Log { database: *mut File, gathered: Gathered },
@@ -211,7 +252,7 @@ unsafe extern "C" fn open(
         if database.is_null() || !ptr::eq((*database).base.pMethods, &METHODS) {
             database = ptr::null_mut();
         }
-        if let Some(Role::Database { log }) = database.as_mut().map(|d| &mut d.role) {
+        if let Some(Role::Database { log, .. }) = database.as_mut().map(|d| &mut d.role) {
             *log = wrapper;
         }
         Role::Log {
@@ -219,7 +260,10 @@ unsafe extern "C" fn open(
             gathered: Gathered::default(),
         }
     } else {
-        Role::Database { log: ptr::null_mut() }
+        Role::Database {
+            log: ptr::null_mut(),
+            guard: None,
+        }
     };
     ptr::addr_of_mut!((*wrapper).real).write(real);
     ptr::addr_of_mut!((*wrapper).role).write(role);
@@ -295,8 +339,24 @@ unsafe fn gathered<'a>(file: *mut ffi::sqlite3_file) -> Option<&'a mut Gathered>
 /// As for [`gathered`], for `file` and its linked log.
 unsafe fn gathered_for_log_of<'a>(file: *mut ffi::sqlite3_file) -> Option<&'a mut Gathered> {
     match (*file.cast::<File>()).role {
-        Role::Database { log } if !log.is_null() => gathered(log.cast()),
+        Role::Database { log, .. } if !log.is_null() => gathered(log.cast()),
         _ => None,
+    }
+}
+
+/// Whether `file` (a database file, or the log of one) belongs to a connection guarded by a
+/// store's log that has halted (see [`guard_with`]).
+///
+/// # Safety
+/// `file` was opened by [`open`] as a [`File`].
+unsafe fn halted(file: *mut ffi::sqlite3_file) -> bool {
+    let database = match &(*file.cast::<File>()).role {
+        Role::Database { .. } => file.cast::<File>(),
+        Role::Log { database, .. } => *database,
+    };
+    match database.as_ref().map(|d| &d.role) {
+        Some(Role::Database { guard: Some(log), .. }) => log.failure().is_some(),
+        _ => false,
     }
 }
 
@@ -351,13 +411,13 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     let wrapper = file.cast::<File>();
     match &mut (*wrapper).role {
         Role::Log { database, .. } => {
-            if let Some(Role::Database { log }) = database.as_mut().map(|d| &mut d.role) {
+            if let Some(Role::Database { log, .. }) = database.as_mut().map(|d| &mut d.role) {
                 if ptr::eq(*log, wrapper) {
                     *log = ptr::null_mut();
                 }
             }
         }
-        Role::Database { log } => {
+        Role::Database { log, .. } => {
             if let Some(Role::Log { database, .. }) = log.as_mut().map(|l| &mut l.role) {
                 *database = ptr::null_mut();
             }
@@ -386,6 +446,10 @@ unsafe extern "C" fn read(file: *mut ffi::sqlite3_file, buf: *mut c_void, amount
 
 unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, buf: *const c_void, amount: c_int, offset: i64) -> c_int {
     let Some(gathered) = gathered(file) else {
+        // A database file: once halted, nothing more is copied into it.
+        if halted(file) {
+            return ffi::SQLITE_IOERR_WRITE;
+        }
         return pass_on!(file, xWrite, ffi::SQLITE_IOERR_WRITE, buf, amount, offset);
     };
     let Ok(length) = usize::try_from(amount) else {
@@ -450,10 +514,17 @@ macro_rules! after_sending {
 }
 
 unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
+    if gathered(file).is_none() && halted(file) {
+        return ffi::SQLITE_IOERR_TRUNCATE;
+    }
     after_sending!(file, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, size)
 }
 
+/// Once halted, neither the log (a checkpoint's first step) nor the database file is synced.
 unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
+    if halted(file) {
+        return ffi::SQLITE_IOERR_FSYNC;
+    }
     after_sending!(file, xSync, ffi::SQLITE_IOERR_FSYNC, flags)
 }
 
@@ -462,6 +533,17 @@ unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> 
 }
 
 unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
+    if op == FCNTL_GUARD_WITH {
+        return match &mut (*file.cast::<File>()).role {
+            Role::Database { guard, .. } if !arg.is_null() => {
+                // The reference `guard_with` counted for it, taken here (and dropped with the
+                // file's role, or with the guard it replaces).
+                *guard = Some(Arc::from_raw(arg.cast_const().cast::<LogFile>()));
+                ffi::SQLITE_OK
+            }
+            _ => ffi::SQLITE_NOTFOUND,
+        };
+    }
     after_sending!(file, xFileControl, ffi::SQLITE_NOTFOUND, op, arg)
 }
 
@@ -518,7 +600,7 @@ unsafe extern "C" fn shm_lock(file: *mut ffi::sqlite3_file, offset: c_int, n: c_
 /// has gathered, or aborts the process if it cannot.
 unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
     pass_on!(file, xShmBarrier, ());
-    let Role::Database { log } = (*file.cast::<File>()).role else {
+    let Role::Database { log, .. } = (*file.cast::<File>()).role else {
         return;
     };
     let pending = gathered_for_log_of(file).is_some_and(|gathered| !gathered.bytes.is_empty());
@@ -593,7 +675,7 @@ mod tests {
     use rusqlite::{params, Connection};
 
     use super::{DROPPED_AT_END, FAIL_SENDS, SENT_AT_BARRIER, WRITTEN_THROUGH};
-    use crate::sqlite::{open_reader, open_writer};
+    use crate::sqlite::{open_reader, open_writer, LogFile};
 
     /// A counter of this thread's (the connections' callbacks run on the thread using them).
     fn count(counter: &'static LocalKey<Cell<u64>>) -> u64 {
@@ -814,5 +896,67 @@ mod tests {
         assert_eq!(seen, 11);
         let (rows, _, check) = after_a_crash(dir.path());
         assert_eq!((rows, check.as_str()), (11, "ok"));
+    }
+
+    /// What the database file alone holds (no log): its rows' count.
+    fn in_database_file(dir: &Path) -> i64 {
+        let copy = tempfile::tempdir().expect("tempdir");
+        std::fs::copy(dir.join("l.db"), copy.path().join("l.db")).expect("copy the file");
+        let conn = Connection::open(copy.path().join("l.db")).expect("open the copy");
+        conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .expect("count")
+    }
+
+    /// Once the store's log has halted, a guarded connection copies nothing more into the
+    /// database file: not by a checkpoint that syncs the log first (`FULL`, as the
+    /// checkpointer's), nor by one that does not (`OFF`, which only the guard on the database
+    /// file's writes stops), nor by closing the last connection. Before the halt the same
+    /// checkpoint copies.
+    #[test]
+    fn once_the_log_has_halted_nothing_is_copied_into_the_database() {
+        for synchronous in ["FULL", "OFF"] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("l.db");
+            let conn = writer(&path);
+            let unsynced = std::fs::File::open(dir.path().join("l.db-wal")).expect("open the log");
+            let log = std::sync::Arc::new(LogFile::of(unsynced));
+            super::guard_with(&conn, &log).expect("guard the writer");
+            let checkpointer = open_writer(&path).expect("open the checkpointer");
+            checkpointer
+                .pragma_update(None, "synchronous", synchronous)
+                .expect("synchronous");
+            super::guard_with(&checkpointer, &log).expect("guard the checkpointer");
+            let checkpoint = || {
+                checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                })
+            };
+            insert(&conn, 0..10);
+            let (_, frames, copied) = checkpoint().expect("a checkpoint before the halt");
+            assert_eq!(copied, frames, "{synchronous}: copied before the halt");
+            assert_eq!(in_database_file(dir.path()), 10, "{synchronous}");
+
+            insert(&conn, 10..20);
+            log.halt();
+            let halted = checkpoint();
+            assert!(
+                halted
+                    .as_ref()
+                    .is_err_and(|e| e.sqlite_error_code() == Some(rusqlite::ErrorCode::SystemIoFailure)),
+                "{synchronous}: a checkpoint once halted answers an I/O error: {halted:?}"
+            );
+            assert_eq!(
+                in_database_file(dir.path()),
+                10,
+                "{synchronous}: nothing copied once halted"
+            );
+            // Closing, the last connection checkpoints (nothing turned that off here).
+            drop(checkpointer);
+            drop(conn);
+            assert_eq!(in_database_file(dir.path()), 10, "{synchronous}: nor by closing");
+            // What the log holds is still there for a restart to recover.
+            let (rows, _, check) = after_a_crash(dir.path());
+            assert_eq!((rows, check.as_str()), (20, "ok"), "{synchronous}");
+        }
     }
 }
