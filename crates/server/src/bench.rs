@@ -9,7 +9,9 @@
 //! `--url` it drives a server that is already running.
 //!
 //! Clients send a mix (`--mix accrual=70,purchase=10,redemption=10,read=10`; default all
-//! accruals), every write with an `Idempotency-Key`. Before the load, the same kind of database
+//! accruals), every write with an `Idempotency-Key`; a write left without an answer (or with a
+//! 5xx) is sent again with the same key until answered, as a till would, so the ledger check at
+//! the end is exact even across a server restarted mid-run. Before the load, the same kind of database
 //! with the same settings takes plain batched inserts of rows of about an event's size for a few
 //! seconds (`--probe-secs`); the report gives the service's write rate as a ratio of that rate.
 
@@ -167,6 +169,13 @@ pub struct BenchReport {
     /// What the acknowledged operations add up to (accruals + purchases - redemptions), with
     /// the history's points.
     pub expected_points: i64,
+    /// The least and the most the ledger may hold when some writes' outcome is unknown (each
+    /// 1 point): `expectedPoints` less the unknown redemptions, plus the unknown accruals and
+    /// purchases. Both equal `expectedPoints` when every write was answered.
+    pub ledger_points_min: i64,
+    pub ledger_points_max: i64,
+    /// Why operations failed (the last try's answer or error), and how many each.
+    pub failures: BTreeMap<String, u64>,
     /// Plain batched inserts per second into the same kind of database (see `--probe-secs`).
     pub storage_rows_per_sec: Option<f64>,
     /// `writesPerSec / storageRowsPerSec`.
@@ -178,7 +187,25 @@ pub struct BenchReport {
 pub struct OpCounts {
     pub ok: u64,
     pub refused: u64,
+    /// Neither acknowledged nor refused: rejected (another 4xx), or still unanswered after
+    /// every retry (`unknown`).
     pub failed: u64,
+    /// Sent more than once: the first try got no answer or a 5xx, so it was sent again with
+    /// the same `Idempotency-Key` (see [`RETRY_WAIT_FIRST`]).
+    pub retried: u64,
+    /// Of the failed, those whose last try got no answer or a 5xx: the server may or may not
+    /// have applied them.
+    pub unknown: u64,
+}
+
+impl OpCounts {
+    fn add(&mut self, other: &OpCounts) {
+        self.ok += other.ok;
+        self.refused += other.refused;
+        self.failed += other.failed;
+        self.retried += other.retried;
+        self.unknown += other.unknown;
+    }
 }
 
 /// Rows per transaction of the storage probe: about what one group commit carries.
@@ -256,6 +283,8 @@ pub async fn run(args: BenchArgs, database: &DatabaseUrl) -> anyhow::Result<()> 
     let mut report = api.drive(&args, &accounts).await?;
     report.history = args.history;
     report.expected_points += history_points;
+    report.ledger_points_min += history_points;
+    report.ledger_points_max += history_points;
     report.storage_rows_per_sec = storage;
     report.ratio_to_storage = storage.map(|rows| report.writes_per_sec / rows.max(1e-9));
     if args.json {
@@ -263,7 +292,7 @@ pub async fn run(args: BenchArgs, database: &DatabaseUrl) -> anyhow::Result<()> 
     } else {
         print(&report);
     }
-    if report.ledger_points != report.expected_points {
+    if !(report.ledger_points_min..=report.ledger_points_max).contains(&report.ledger_points) {
         bail!("the ledger does not match the acknowledged operations");
     }
     Ok(())
@@ -272,12 +301,17 @@ pub async fn run(args: BenchArgs, database: &DatabaseUrl) -> anyhow::Result<()> 
 fn print(report: &BenchReport) {
     for (op, counts) in &report.operations {
         println!(
-            "{:<11} {} ok, {} refused, {} failed",
+            "{:<11} {} ok, {} refused, {} failed ({} of unknown outcome), {} retried",
             format!("{op:?}:").to_lowercase(),
             counts.ok,
             counts.refused,
-            counts.failed
+            counts.failed,
+            counts.unknown,
+            counts.retried
         );
+    }
+    for (why, count) in &report.failures {
+        println!("failed: {count} × {why}");
     }
     println!(
         "{:.0} durable writes/s ({:.0} operations/s) in {:.1}s at {} concurrent clients",
@@ -303,14 +337,29 @@ fn print(report: &BenchReport) {
             ratio * 100.0
         );
     }
-    println!(
-        "ledger check: balances sum to {} points ({})",
-        report.ledger_points,
+    let verdict = if report.ledger_points_min == report.ledger_points_max {
         if report.ledger_points == report.expected_points {
-            "matches every acknowledged operation"
+            "matches every acknowledged operation".to_owned()
         } else {
-            "MISMATCH"
+            format!(
+                "MISMATCH: the acknowledged operations add up to {}",
+                report.expected_points
+            )
         }
+    } else if (report.ledger_points_min..=report.ledger_points_max).contains(&report.ledger_points) {
+        format!(
+            "within {}..={}, what the acknowledged operations and those of unknown outcome allow",
+            report.ledger_points_min, report.ledger_points_max
+        )
+    } else {
+        format!(
+            "MISMATCH: the acknowledged operations and those of unknown outcome allow {}..={}",
+            report.ledger_points_min, report.ledger_points_max
+        )
+    };
+    println!(
+        "ledger check: balances sum to {} points ({verdict})",
+        report.ledger_points
     );
 }
 
@@ -423,13 +472,14 @@ impl Api {
         .await??;
         let mut latencies: Vec<u32> = Vec::new();
         let mut operations: BTreeMap<Op, OpCounts> = BTreeMap::new();
-        for (l, counts) in runs {
-            latencies.extend(l);
-            for (op, c) in counts {
-                let total = operations.entry(op).or_default();
-                total.ok += c.ok;
-                total.refused += c.refused;
-                total.failed += c.failed;
+        let mut failures: BTreeMap<String, u64> = BTreeMap::new();
+        for run in runs {
+            latencies.extend(run.latencies_us);
+            for (op, c) in run.counts {
+                operations.entry(op).or_default().add(&c);
+            }
+            for (why, count) in run.failures {
+                *failures.entry(why).or_default() += count;
             }
         }
         latencies.sort_unstable();
@@ -452,7 +502,9 @@ impl Api {
             ledger_points += body["pointBalance"].as_i64().unwrap_or(0);
         }
         let ok = |op: Op| operations.get(&op).map_or(0, |c| c.ok) as i64;
+        let unknown = |op: Op| operations.get(&op).map_or(0, |c| c.unknown) as i64;
         let writes = ok(Op::Accrual) + ok(Op::Purchase) + ok(Op::Redemption);
+        let expected_points = ok(Op::Accrual) + ok(Op::Purchase) - ok(Op::Redemption);
         let answered: u64 = operations.values().map(|c| c.ok + c.refused).sum();
         Ok(BenchReport {
             concurrency: args.concurrency,
@@ -461,7 +513,10 @@ impl Api {
             accounts: accounts.len(),
             writes_per_sec: writes as f64 / elapsed,
             ops_per_sec: answered as f64 / elapsed,
-            expected_points: ok(Op::Accrual) + ok(Op::Purchase) - ok(Op::Redemption),
+            expected_points,
+            ledger_points_min: expected_points - unknown(Op::Redemption),
+            ledger_points_max: expected_points + unknown(Op::Accrual) + unknown(Op::Purchase),
+            failures,
             operations,
             latency_ms_p50: pct(0.50),
             latency_ms_p95: pct(0.95),
@@ -475,8 +530,15 @@ impl Api {
     }
 }
 
-/// What each client measured: the latencies of its answered requests (µs) and its counts.
-type ClientRun = (Vec<u32>, BTreeMap<Op, OpCounts>);
+/// What each client measured.
+#[derive(Default)]
+struct ClientRun {
+    /// Of its acknowledged and refused operations, from when each was due (or first sent).
+    latencies_us: Vec<u32>,
+    counts: BTreeMap<Op, OpCounts>,
+    /// Why its failed operations failed, and how many each.
+    failures: BTreeMap<String, u64>,
+}
 
 /// Send the load from `concurrency` clients for `duration` (closed loop) or on the schedule
 /// of `rate`; what each client measured, and the seconds the run took.
@@ -501,8 +563,10 @@ async fn send_load(
         let (load, accounts, stop, mix) = (Arc::clone(&load), Arc::clone(&accounts), Arc::clone(&stop), mix.clone());
         let schedule = schedule.clone();
         clients.push(tokio::spawn(async move {
-            let mut latencies_us: Vec<u32> = Vec::with_capacity(65_536);
-            let mut counts: BTreeMap<Op, OpCounts> = BTreeMap::new();
+            let mut run = ClientRun {
+                latencies_us: Vec::with_capacity(65_536),
+                ..ClientRun::default()
+            };
             let mut connection = None;
             let mut n = client;
             let mut draw = client;
@@ -525,21 +589,27 @@ async fn send_load(
                 let op = mix.pick(draw);
                 draw += 1;
                 let sent = due.unwrap_or_else(Instant::now);
-                let answered = load.send(&mut connection, op, account).await;
-                let entry = counts.entry(op).or_default();
-                match answered {
-                    Some(status) if status.is_success() => {
-                        entry.ok += 1;
-                        latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                let (answer, tries) = load.send(&mut connection, op, account).await;
+                let entry = run.counts.entry(op).or_default();
+                entry.retried += u64::from(tries > 1);
+                match answer {
+                    Answer::Status(status) if status.is_success() || status == StatusCode::CONFLICT => {
+                        if status.is_success() {
+                            entry.ok += 1;
+                        } else {
+                            entry.refused += 1;
+                        }
+                        let latency = sent.elapsed().as_micros().min(u128::from(u32::MAX));
+                        run.latencies_us.push(u32::try_from(latency).unwrap_or(u32::MAX));
                     }
-                    Some(StatusCode::CONFLICT) => {
-                        entry.refused += 1;
-                        latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    answer => {
+                        entry.failed += 1;
+                        entry.unknown += u64::from(answer.outcome_unknown());
+                        *run.failures.entry(answer.to_string()).or_default() += 1;
                     }
-                    _ => entry.failed += 1,
                 }
             }
-            (latencies_us, counts)
+            run
         }));
     }
     tokio::time::sleep(duration).await;
@@ -673,9 +743,15 @@ struct Load {
     authorization: HeaderValue,
 }
 
-/// How long one request of the load may take before it counts as failed (as reqwest's
-/// timeout does for the setup's).
+/// How long one try of a request of the load may take before it counts as unanswered (as
+/// reqwest's timeout does for the setup's), and how long after its first try a request is
+/// retried at most.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The first wait before a request whose outcome is unknown is sent again; each later wait
+/// doubles, up to [`RETRY_WAIT_MAX`].
+const RETRY_WAIT_FIRST: Duration = Duration::from_millis(20);
+const RETRY_WAIT_MAX: Duration = Duration::from_secs(1);
 
 /// The body of every accrual and redemption the load sends (1 point each).
 const ONE_POINT: &[u8] = br#"{"points":1,"reason":"bench"}"#;
@@ -719,72 +795,135 @@ impl Load {
 
     /// A new connection to the server. Each small request leaves at once, as reqwest sends
     /// them (no Nagle delay).
-    async fn connect(&self) -> Option<SendRequest<Full<Bytes>>> {
-        let stream = TcpStream::connect(self.address).await.ok()?;
-        stream.set_nodelay(true).ok()?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.ok()?;
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Answer> {
+        let stream = TcpStream::connect(self.address)
+            .await
+            .map_err(|e| Answer::Unanswered(format!("could not connect ({:?})", e.kind())))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| Answer::Unanswered(format!("could not set TCP_NODELAY ({:?})", e.kind())))?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| Answer::Unanswered(format!("the HTTP handshake failed ({e})")))?;
         // Runs until the server closes the connection or the sender is dropped.
         tokio::spawn(connection);
-        Some(sender)
+        Ok(sender)
     }
 
-    /// Send one `op` on `account` over `connection` (opened first if it is not), each write
-    /// with an `Idempotency-Key` of its own, and read the whole answer; its status, or `None`
-    /// when no answer came, after which the next request opens a new connection.
-    async fn send(&self, connection: &mut Connection, op: Op, account: &Endpoints) -> Option<StatusCode> {
-        let answered = tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(connection, op, account))
-            .await
-            .ok()
-            .flatten();
-        if answered.is_none() {
-            *connection = None;
-        }
-        answered
-    }
-
-    async fn exchange(&self, connection: &mut Connection, op: Op, account: &Endpoints) -> Option<StatusCode> {
-        // Each write has a key of its own (a purchase's also its order reference); reads none.
-        let key = || Uuid::new_v4().to_string();
-        let (method, uri, body, idem) = match op {
-            Op::Accrual => (
-                Method::POST,
-                &account.accruals,
-                Bytes::from_static(ONE_POINT),
-                Some(key()),
-            ),
-            Op::Purchase => {
-                let idem = key();
-                let body = Bytes::from(format!(r#"{{"amount":"1.00","orderRef":"bench-{idem}"}}"#));
-                (Method::POST, &account.purchases, body, Some(idem))
+    /// Send one `op` on `account` over `connection` (opened first if it is not) and read the
+    /// whole answer; the last try's answer, and how many tries were made.
+    ///
+    /// Each write has an `Idempotency-Key` of its own. A try that gets no answer (the
+    /// connection failed or closed, or [`REQUEST_TIMEOUT`] passed) or a 5xx leaves the outcome
+    /// unknown, so it is sent again with the same key, as a till would, after a wait that
+    /// doubles from [`RETRY_WAIT_FIRST`] to [`RETRY_WAIT_MAX`], until [`REQUEST_TIMEOUT`] after
+    /// the first try: a server restarted mid-run (or a keep-alive connection it had just
+    /// closed) then costs the run time, never a write counted wrongly. After a try without an
+    /// answer the next opens a new connection.
+    async fn send(&self, connection: &mut Connection, op: Op, account: &Endpoints) -> (Answer, u32) {
+        // A write's key (a purchase's also its order reference); reads have none.
+        let key = (op != Op::Read).then(|| Uuid::new_v4().to_string());
+        let first = Instant::now();
+        let mut wait = RETRY_WAIT_FIRST;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let answer =
+                match tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(connection, op, account, key.as_deref()))
+                    .await
+                {
+                    Ok(answer) => answer,
+                    Err(_) => Answer::Unanswered(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
+                };
+            if matches!(answer, Answer::Unanswered(_)) {
+                *connection = None;
             }
-            Op::Redemption => (
-                Method::POST,
-                &account.redemptions,
-                Bytes::from_static(ONE_POINT),
-                Some(key()),
-            ),
-            Op::Read => (Method::GET, &account.account, Bytes::new(), None),
+            if !answer.outcome_unknown() || first.elapsed() + wait >= REQUEST_TIMEOUT {
+                return (answer, tries);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RETRY_WAIT_MAX);
+        }
+    }
+
+    async fn exchange(&self, connection: &mut Connection, op: Op, account: &Endpoints, key: Option<&str>) -> Answer {
+        let (method, uri, body) = match (op, key) {
+            (Op::Accrual, _) => (Method::POST, &account.accruals, Bytes::from_static(ONE_POINT)),
+            (Op::Purchase, key) => {
+                let body = format!(r#"{{"amount":"1.00","orderRef":"bench-{}"}}"#, key.unwrap_or_default());
+                (Method::POST, &account.purchases, Bytes::from(body))
+            }
+            (Op::Redemption, _) => (Method::POST, &account.redemptions, Bytes::from_static(ONE_POINT)),
+            (Op::Read, _) => (Method::GET, &account.account, Bytes::new()),
         };
         let mut request = Request::builder()
             .method(method)
             .uri(uri.clone())
             .header(header::HOST, self.host.clone())
             .header(header::AUTHORIZATION, self.authorization.clone());
-        if let Some(idem) = idem {
+        if let Some(key) = key {
             request = request
                 .header(header::CONTENT_TYPE, "application/json")
-                .header("idempotency-key", idem);
+                .header("idempotency-key", key);
         }
-        let request = request.body(Full::new(body)).ok()?;
+        let request = match request.body(Full::new(body)) {
+            Ok(request) => request,
+            Err(e) => return Answer::Unsent(format!("the request could not be built ({e})")),
+        };
         if connection.as_ref().is_none_or(|sender| sender.is_closed()) {
-            *connection = Some(self.connect().await?);
+            match self.connect().await {
+                Ok(sender) => *connection = Some(sender),
+                Err(answer) => return answer,
+            }
         }
-        let sender = connection.as_mut()?;
-        sender.ready().await.ok()?;
-        let response = sender.send_request(request).await.ok()?;
+        let Some(sender) = connection.as_mut() else {
+            return Answer::Unanswered("no connection".to_owned());
+        };
+        let response = match sender.ready().await {
+            Ok(()) => sender.send_request(request).await,
+            Err(e) => Err(e),
+        };
+        let response = match response {
+            Ok(response) => response,
+            Err(e) => return Answer::Unanswered(format!("the connection failed before the answer ({e})")),
+        };
         let status = response.status();
-        response.into_body().collect().await.ok()?;
-        Some(status)
+        match response.into_body().collect().await {
+            Ok(_) => Answer::Status(status),
+            Err(e) => Answer::Unanswered(format!("the answer broke off ({e})")),
+        }
+    }
+}
+
+/// What one operation of the load got.
+#[derive(Debug)]
+enum Answer {
+    /// The server answered with this status.
+    Status(StatusCode),
+    /// No answer came: the server may or may not have applied the request.
+    Unanswered(String),
+    /// The request could not be sent at all: the server never saw it.
+    Unsent(String),
+}
+
+impl Answer {
+    /// Whether the server may or may not have applied it: no answer, or a 5xx (a 503 when a
+    /// commit's durability could not be confirmed, say).
+    fn outcome_unknown(&self) -> bool {
+        match self {
+            Answer::Status(status) => status.is_server_error(),
+            Answer::Unanswered(_) => true,
+            Answer::Unsent(_) => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Status(status) => write!(f, "HTTP {status}"),
+            Answer::Unanswered(why) | Answer::Unsent(why) => f.write_str(why),
+        }
     }
 }
 

@@ -416,6 +416,101 @@ async fn bench_drives_a_running_server_named_by_host() {
     assert_eq!(report["ledgerPoints"].as_u64(), Some(accrued), "{report}");
 }
 
+/// A server killed mid-run and started again on the same address: every write whose answer
+/// the kill cut off, and every one sent while the server was down, is sent again with its
+/// `Idempotency-Key` until answered, so none fails and the ledger holds each acknowledged write
+/// exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_retries_what_a_killed_server_left_unanswered_and_the_ledger_still_matches() {
+    use std::io::{BufRead, Read};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = database_url(&dir.path().join("killed.db"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let (mut server, addr) = serve_process_with(&url, &[("LOYALTY_LISTEN", &listen)]);
+    assert_eq!(addr, listen);
+    let created: Value = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/businesses"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"name": "Killed"}))
+        .send()
+        .await
+        .expect("create a business")
+        .json()
+        .await
+        .expect("the business as JSON");
+    let key = created["apiKey"].as_str().expect("an API key").to_owned();
+    let mut bench = Command::new(env!("CARGO_BIN_EXE_loyalty"))
+        .args(["bench", "--url", &format!("http://{addr}"), "--api-key", &key])
+        .args(["--duration-secs", "3", "--accounts", "3", "--concurrency", "4"])
+        .args([
+            "--mix",
+            "accrual=2,purchase=1,redemption=1",
+            "--probe-secs",
+            "0",
+            "--json",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start loyalty bench");
+    let mut progress = std::io::BufReader::new(bench.stderr.take().expect("the bench's stderr"));
+    let mut said = String::new();
+    let loaded = tokio::task::spawn_blocking(move || {
+        // The load has begun once the bench says what it sends.
+        let mut line = String::new();
+        while progress.read_line(&mut line).is_ok_and(|n| n > 0) {
+            said.push_str(&line);
+            if line.starts_with("sending") {
+                return (true, said, progress);
+            }
+            line.clear();
+        }
+        (false, said, progress)
+    })
+    .await
+    .expect("read the bench's progress");
+    let (began, mut said, mut progress) = loaded;
+    if began {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    }
+    server.kill().expect("SIGKILL the server");
+    let _ = server.wait();
+    let (mut server, again) = serve_process_with(&url, &[("LOYALTY_LISTEN", &listen)]);
+    assert_eq!(again, listen);
+    let output = tokio::task::spawn_blocking(move || {
+        let _ = progress.read_to_string(&mut said);
+        (bench.wait_with_output(), said)
+    })
+    .await
+    .expect("wait for the bench");
+    let _ = server.kill();
+    let _ = server.wait();
+    let (output, said) = output;
+    let output = output.expect("the bench's output");
+    assert!(began, "the bench never began its load: {said}");
+    assert!(output.status.success(), "{said}");
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("one JSON object");
+    let operations = &report["operations"];
+    let count = |field: &str| -> u64 {
+        ["accrual", "purchase", "redemption"]
+            .iter()
+            .map(|op| operations[op][field].as_u64().unwrap_or(0))
+            .sum()
+    };
+    assert!(count("ok") > 0, "{report}");
+    assert!(count("retried") > 0, "the kill cut off no request: {report}");
+    assert_eq!(count("failed"), 0, "{report}");
+    assert_eq!(report["failures"], json!({}), "{report}");
+    assert_eq!(report["ledgerPoints"], report["expectedPoints"], "{report}");
+    assert_eq!(report["ledgerPointsMin"], report["ledgerPointsMax"], "{report}");
+}
+
 #[test]
 fn bench_at_a_fixed_rate_sends_no_more_than_the_rate_after_the_history() {
     let output = loyalty(&[
