@@ -231,10 +231,24 @@ impl LogFile {
 
     /// Record that a sync failed (so that every later one fails; see the module); the error.
     fn record_failure(&self, error: &str) -> StoreError {
-        let why = format!(
+        self.halt_because(format!(
             "syncing the write-ahead log {} failed ({error}); commits since the last good sync may be lost, restart the server",
             self.path.display()
-        );
+        ))
+    }
+
+    /// Halt because another connection's sync failed: a checkpoint's sync of the log or of the
+    /// database file (see `log_vfs`). Linux reports a failed writeback once per open file, so
+    /// the syncer's next sync might not hear of it, and a later checkpoint's sync on the same
+    /// descriptor would succeed without the lost pages.
+    pub(crate) fn record_failed_sync_of(&self, file: &str, code: std::ffi::c_int) -> StoreError {
+        self.halt_because(format!(
+            "a sync of {file} failed (SQLite error {code}); commits since the last good sync of the write-ahead log {} may be lost, restart the server",
+            self.path.display()
+        ))
+    }
+
+    fn halt_because(&self, why: String) -> StoreError {
         tracing::error!("{why}");
         StoreError::DurabilityUnconfirmed(self.failed.get_or_init(|| why).clone())
     }

@@ -41,6 +41,9 @@
 //! checkpoint (`synchronous` above `OFF`). So no checkpoint already running or yet to start,
 //! nor the one SQLite makes when its last connection closes, can copy pages into the database
 //! that may never have reached the device (see [`LogFile`]); a restart recovers from what did.
+//! And a guarded connection whose sync of either file fails halts the store itself: Linux
+//! reports a failed writeback once per open file, so neither the syncer nor this connection's
+//! next sync might hear of it again.
 //!
 //! Not for exclusive locking mode (`PRAGMA locking_mode=EXCLUSIVE`, which the store never
 //! sets): SQLite then takes no shared-memory locks, so the end of a write transaction would not
@@ -168,13 +171,14 @@ impl Gathered {
 // connection, and tests run in parallel): how often a write went straight to the file (it must
 // when SQLite rewrites checksums), how often the barrier found something still gathered (never,
 // if the rules above hold), how often a transaction ended with something gathered (dropped),
-// and a switch that makes sends fail.
+// and switches that make sends and syncs fail.
 #[cfg(test)]
 thread_local! {
     static WRITTEN_THROUGH: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     static SENT_AT_BARRIER: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     static DROPPED_AT_END: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     static FAIL_SENDS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static FAIL_SYNCS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Where the platform's file starts in a [`File`]'s allocation: past the wrapper, at a
@@ -344,20 +348,28 @@ unsafe fn gathered_for_log_of<'a>(file: *mut ffi::sqlite3_file) -> Option<&'a mu
     }
 }
 
-/// Whether `file` (a database file, or the log of one) belongs to a connection guarded by a
-/// store's log that has halted (see [`guard_with`]).
+/// The store's log guarding `file`'s connection (see [`guard_with`]), if any: `file` is its
+/// database file or the log of one.
 ///
 /// # Safety
 /// `file` was opened by [`open`] as a [`File`].
-unsafe fn halted(file: *mut ffi::sqlite3_file) -> bool {
+unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> Option<&'a LogFile> {
     let database = match &(*file.cast::<File>()).role {
         Role::Database { .. } => file.cast::<File>(),
         Role::Log { database, .. } => *database,
     };
     match database.as_ref().map(|d| &d.role) {
-        Some(Role::Database { guard: Some(log), .. }) => log.failure().is_some(),
-        _ => false,
+        Some(Role::Database { guard: Some(log), .. }) => Some(log),
+        _ => None,
     }
+}
+
+/// Whether `file`'s connection is guarded by a store's log that has halted.
+///
+/// # Safety
+/// As for [`guard`].
+unsafe fn halted(file: *mut ffi::sqlite3_file) -> bool {
+    guard(file).is_some_and(|log| log.failure().is_some())
 }
 
 /// Write what is gathered for `file` to the file, if anything; SQLite's result code.
@@ -520,12 +532,29 @@ unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int 
     after_sending!(file, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, size)
 }
 
-/// Once halted, neither the log (a checkpoint's first step) nor the database file is synced.
+/// Once halted, neither the log (a checkpoint's first step) nor the database file is synced;
+/// and a guarded connection's failed sync halts the store (see
+/// [`LogFile::record_failed_sync_of`]).
 unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
     if halted(file) {
         return ffi::SQLITE_IOERR_FSYNC;
     }
-    after_sending!(file, xSync, ffi::SQLITE_IOERR_FSYNC, flags)
+    #[allow(unused_mut)]
+    let mut rc = after_sending!(file, xSync, ffi::SQLITE_IOERR_FSYNC, flags);
+    #[cfg(test)]
+    if FAIL_SYNCS.with(std::cell::Cell::get) {
+        rc = ffi::SQLITE_IOERR_FSYNC;
+    }
+    if rc != ffi::SQLITE_OK {
+        if let Some(log) = guard(file) {
+            let what = match (*file.cast::<File>()).role {
+                Role::Database { .. } => "the database file",
+                Role::Log { .. } => "the write-ahead log",
+            };
+            log.record_failed_sync_of(what, rc);
+        }
+    }
+    rc
 }
 
 unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
@@ -672,9 +701,9 @@ mod tests {
     use std::path::Path;
     use std::thread::LocalKey;
 
-    use rusqlite::{params, Connection};
+    use rusqlite::{ffi, params, Connection};
 
-    use super::{DROPPED_AT_END, FAIL_SENDS, SENT_AT_BARRIER, WRITTEN_THROUGH};
+    use super::{DROPPED_AT_END, FAIL_SENDS, FAIL_SYNCS, SENT_AT_BARRIER, WRITTEN_THROUGH};
     use crate::sqlite::{open_reader, open_writer, LogFile};
 
     /// A counter of this thread's (the connections' callbacks run on the thread using them).
@@ -898,6 +927,43 @@ mod tests {
         assert_eq!((rows, check.as_str()), (11, "ok"));
     }
 
+    /// The extended result code of a failed call.
+    fn extended_code<T>(result: &rusqlite::Result<T>) -> Option<i32> {
+        match result {
+            Err(rusqlite::Error::SqliteFailure(error, _)) => Some(error.extended_code),
+            _ => None,
+        }
+    }
+
+    /// A guarded connection whose sync fails halts the store itself: the syncer's next sync
+    /// might not hear of the failure (Linux reports it once per open file), nor might this
+    /// connection's next sync, which would then let a checkpoint copy pages the device lacks.
+    #[test]
+    fn a_guarded_connections_failed_sync_halts_the_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("l.db");
+        let conn = writer(&path);
+        let checkpointer = open_writer(&path).expect("open the checkpointer");
+        let checkpoint = || checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(2));
+        // The table into the database file, before any guard.
+        checkpoint().expect("a first checkpoint");
+        let unsynced = std::fs::File::open(dir.path().join("l.db-wal")).expect("open the log");
+        let log = std::sync::Arc::new(LogFile::of(unsynced));
+        super::guard_with(&conn, &log).expect("guard the writer");
+        super::guard_with(&checkpointer, &log).expect("guard the checkpointer");
+        insert(&conn, 0..10);
+        FAIL_SYNCS.with(|fail| fail.set(true));
+        let failed = checkpoint();
+        FAIL_SYNCS.with(|fail| fail.set(false));
+        assert_eq!(extended_code(&failed), Some(ffi::SQLITE_IOERR_FSYNC), "{failed:?}");
+        let why = log.failure().expect("the failed sync halted the store");
+        assert!(why.contains("a sync of the write-ahead log failed"), "{why}");
+        // The next checkpoint's sync would succeed; the halt refuses it.
+        let again = checkpoint();
+        assert_eq!(extended_code(&again), Some(ffi::SQLITE_IOERR_FSYNC), "{again:?}");
+        assert_eq!(in_database_file(dir.path()), 0, "nothing was copied");
+    }
+
     /// What the database file alone holds (no log): its rows' count.
     fn in_database_file(dir: &Path) -> i64 {
         let copy = tempfile::tempdir().expect("tempdir");
@@ -938,13 +1004,15 @@ mod tests {
 
             insert(&conn, 10..20);
             log.halt();
+            // With FULL the checkpoint's sync of the log is refused first; with OFF (no syncs)
+            // its first write into the database file.
+            let refused = if synchronous == "FULL" {
+                ffi::SQLITE_IOERR_FSYNC
+            } else {
+                ffi::SQLITE_IOERR_WRITE
+            };
             let halted = checkpoint();
-            assert!(
-                halted
-                    .as_ref()
-                    .is_err_and(|e| e.sqlite_error_code() == Some(rusqlite::ErrorCode::SystemIoFailure)),
-                "{synchronous}: a checkpoint once halted answers an I/O error: {halted:?}"
-            );
+            assert_eq!(extended_code(&halted), Some(refused), "{synchronous}: {halted:?}");
             assert_eq!(
                 in_database_file(dir.path()),
                 10,
