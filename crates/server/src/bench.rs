@@ -445,6 +445,45 @@ impl Api {
         i64::try_from(total).context("too much history")
     }
 
+    /// An account's balance, for the ledger check: asked again (as the load's writes are)
+    /// while no answer or a 5xx comes, for up to [`REQUEST_TIMEOUT`].
+    async fn balance(&self, account: &str) -> anyhow::Result<i64> {
+        let first = Instant::now();
+        let mut wait = Duration::ZERO;
+        loop {
+            let response = self
+                .client
+                .get(format!("{}/v1/accounts/{account}", self.base))
+                .bearer_auth(&self.api_key)
+                .send()
+                .await;
+            let why = match response {
+                Ok(response) if response.status().is_success() => {
+                    let body: Value = response
+                        .json()
+                        .await
+                        .with_context(|| format!("account {account}'s answer is not JSON"))?;
+                    return body["pointBalance"]
+                        .as_i64()
+                        .with_context(|| format!("account {account}'s answer has no pointBalance: {body}"));
+                }
+                Ok(response) if !response.status().is_server_error() => {
+                    bail!(
+                        "reading account {account} for the ledger check: HTTP {}",
+                        response.status()
+                    )
+                }
+                Ok(response) => format!("HTTP {}", response.status()),
+                Err(e) => e.to_string(),
+            };
+            if first.elapsed() + wait >= REQUEST_TIMEOUT {
+                bail!("reading account {account} for the ledger check: {why}");
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).clamp(RETRY_WAIT_FIRST, RETRY_WAIT_MAX);
+        }
+    }
+
     async fn drive(&self, args: &BenchArgs, accounts: &[String]) -> anyhow::Result<BenchReport> {
         let base = self
             .base
@@ -492,14 +531,7 @@ impl Api {
         };
         let mut ledger_points = 0i64;
         for account in accounts {
-            let response = self
-                .client
-                .get(format!("{}/v1/accounts/{account}", self.base))
-                .bearer_auth(&self.api_key)
-                .send()
-                .await?;
-            let body: Value = response.json().await?;
-            ledger_points += body["pointBalance"].as_i64().unwrap_or(0);
+            ledger_points += self.balance(account).await?;
         }
         let ok = |op: Op| operations.get(&op).map_or(0, |c| c.ok) as i64;
         let unknown = |op: Op| operations.get(&op).map_or(0, |c| c.unknown) as i64;
@@ -553,6 +585,10 @@ async fn send_load(
     let (load, accounts) = (Arc::new(load), Arc::new(endpoints));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
+    // No request is retried past this: a server that stays down (or answers 503, halted,
+    // until restarted) ends the run soon after its load, not after every scheduled request
+    // has waited its while.
+    let retry_until = started + duration + REQUEST_TIMEOUT;
     let schedule = rate.map(|rate| Arc::new(Schedule::new(started, rate, duration)));
     let pacer = match &schedule {
         Some(schedule) => Some(schedule.release_when_due(concurrency)?),
@@ -589,7 +625,7 @@ async fn send_load(
                 let op = mix.pick(draw);
                 draw += 1;
                 let sent = due.unwrap_or_else(Instant::now);
-                let (answer, tries) = load.send(&mut connection, op, account).await;
+                let (answer, tries) = load.send(&mut connection, op, account, retry_until).await;
                 let entry = run.counts.entry(op).or_default();
                 entry.retried += u64::from(tries > 1);
                 match answer {
@@ -748,8 +784,8 @@ struct Load {
 /// retried at most.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The first wait before a request whose outcome is unknown is sent again; each later wait
-/// doubles, up to [`RETRY_WAIT_MAX`].
+/// The wait before a request whose outcome is unknown is sent a third time (the second try
+/// goes at once); each later wait doubles, up to [`RETRY_WAIT_MAX`].
 const RETRY_WAIT_FIRST: Duration = Duration::from_millis(20);
 const RETRY_WAIT_MAX: Duration = Duration::from_secs(1);
 
@@ -814,35 +850,41 @@ impl Load {
     /// whole answer; the last try's answer, and how many tries were made.
     ///
     /// Each write has an `Idempotency-Key` of its own. A try that gets no answer (the
-    /// connection failed or closed, or [`REQUEST_TIMEOUT`] passed) or a 5xx leaves the outcome
-    /// unknown, so it is sent again with the same key, as a till would, after a wait that
-    /// doubles from [`RETRY_WAIT_FIRST`] to [`RETRY_WAIT_MAX`], until [`REQUEST_TIMEOUT`] after
-    /// the first try: a server restarted mid-run (or a keep-alive connection it had just
-    /// closed) then costs the run time, never a write counted wrongly. After a try without an
-    /// answer the next opens a new connection.
-    async fn send(&self, connection: &mut Connection, op: Op, account: &Endpoints) -> (Answer, u32) {
+    /// connection failed or closed, or the time ran out) or a 5xx leaves the outcome unknown,
+    /// so it is sent again with the same key, as a till would: at once (a keep-alive
+    /// connection the server had just closed), then after waits that double from
+    /// [`RETRY_WAIT_FIRST`] to [`RETRY_WAIT_MAX`], for up to [`REQUEST_TIMEOUT`] after the
+    /// first try (tries included) and not past `retry_until`. A server restarted mid-run then
+    /// costs the run time, never a write counted wrongly. After a try without an answer the
+    /// next opens a new connection.
+    async fn send(
+        &self,
+        connection: &mut Connection,
+        op: Op,
+        account: &Endpoints,
+        retry_until: Instant,
+    ) -> (Answer, u32) {
         // A write's key (a purchase's also its order reference); reads have none.
         let key = (op != Op::Read).then(|| Uuid::new_v4().to_string());
-        let first = Instant::now();
-        let mut wait = RETRY_WAIT_FIRST;
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        let mut wait = Duration::ZERO;
         let mut tries = 0;
         loop {
             tries += 1;
-            let answer =
-                match tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(connection, op, account, key.as_deref()))
-                    .await
-                {
-                    Ok(answer) => answer,
-                    Err(_) => Answer::Unanswered(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
-                };
+            let exchange = self.exchange(connection, op, account, key.as_deref());
+            let answer = match tokio::time::timeout_at(deadline.into(), exchange).await {
+                Ok(answer) => answer,
+                Err(_) => Answer::Unanswered(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
+            };
             if matches!(answer, Answer::Unanswered(_)) {
                 *connection = None;
             }
-            if !answer.outcome_unknown() || first.elapsed() + wait >= REQUEST_TIMEOUT {
+            let retry_at = Instant::now() + wait;
+            if !answer.outcome_unknown() || retry_at >= deadline || retry_at >= retry_until {
                 return (answer, tries);
             }
             tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(RETRY_WAIT_MAX);
+            wait = (wait * 2).clamp(RETRY_WAIT_FIRST, RETRY_WAIT_MAX);
         }
     }
 

@@ -416,6 +416,39 @@ async fn bench_drives_a_running_server_named_by_host() {
     assert_eq!(report["ledgerPoints"].as_u64(), Some(accrued), "{report}");
 }
 
+/// A child process killed (SIGKILL) and reaped when dropped, so a failed assertion leaves none
+/// running.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("the child is still held")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A free port below the range the system takes ports for outgoing connections from, so that
+/// none of them takes it while its server is down.
+fn port_outside_the_ephemeral_range() -> u16 {
+    let lowest_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let start = 10_000 + u16::try_from(std::process::id() % 10_000).unwrap_or(0);
+    (start..lowest_ephemeral)
+        .chain(1_024..start)
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port below the ephemeral range")
+}
+
 /// A server killed mid-run and started again on the same address: every write whose answer
 /// the kill cut off, and every one sent while the server was down, is sent again with its
 /// `Idempotency-Key` until answered, so none fails and the ledger holds each acknowledged write
@@ -426,12 +459,9 @@ async fn bench_retries_what_a_killed_server_left_unanswered_and_the_ledger_still
 
     let dir = tempfile::tempdir().expect("temp dir");
     let url = database_url(&dir.path().join("killed.db"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let (mut server, addr) = serve_process_with(&url, &[("LOYALTY_LISTEN", &listen)]);
+    let listen = format!("127.0.0.1:{}", port_outside_the_ephemeral_range());
+    let (server, addr) = serve_process_with(&url, &[("LOYALTY_LISTEN", &listen)]);
+    let server = KillOnDrop(Some(server));
     assert_eq!(addr, listen);
     let created: Value = reqwest::Client::new()
         .post(format!("http://{addr}/v1/businesses"))
@@ -444,7 +474,7 @@ async fn bench_retries_what_a_killed_server_left_unanswered_and_the_ledger_still
         .await
         .expect("the business as JSON");
     let key = created["apiKey"].as_str().expect("an API key").to_owned();
-    let mut bench = Command::new(env!("CARGO_BIN_EXE_loyalty"))
+    let bench = Command::new(env!("CARGO_BIN_EXE_loyalty"))
         .args(["bench", "--url", &format!("http://{addr}"), "--api-key", &key])
         .args(["--duration-secs", "3", "--accounts", "3", "--concurrency", "4"])
         .args([
@@ -459,7 +489,8 @@ async fn bench_retries_what_a_killed_server_left_unanswered_and_the_ledger_still
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start loyalty bench");
-    let mut progress = std::io::BufReader::new(bench.stderr.take().expect("the bench's stderr"));
+    let mut bench = KillOnDrop(Some(bench));
+    let mut progress = std::io::BufReader::new(bench.child().stderr.take().expect("the bench's stderr"));
     let mut said = String::new();
     let loaded = tokio::task::spawn_blocking(move || {
         // The load has begun once the bench says what it sends.
@@ -479,19 +510,19 @@ async fn bench_retries_what_a_killed_server_left_unanswered_and_the_ledger_still
     if began {
         tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     }
-    server.kill().expect("SIGKILL the server");
-    let _ = server.wait();
-    let (mut server, again) = serve_process_with(&url, &[("LOYALTY_LISTEN", &listen)]);
+    drop(server);
+    let (restarted, again) = serve_process_with(&url, &[("LOYALTY_LISTEN", &listen)]);
+    let server = KillOnDrop(Some(restarted));
     assert_eq!(again, listen);
     let output = tokio::task::spawn_blocking(move || {
         let _ = progress.read_to_string(&mut said);
-        (bench.wait_with_output(), said)
+        (bench.0.take().map(std::process::Child::wait_with_output), said)
     })
     .await
     .expect("wait for the bench");
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let (output, said) = output;
+    let output = output.expect("the bench was running");
     let output = output.expect("the bench's output");
     assert!(began, "the bench never began its load: {said}");
     assert!(output.status.success(), "{said}");
