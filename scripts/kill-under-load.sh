@@ -3,75 +3,118 @@
 # fresh SQLite database with a mix of accruals, purchases and redemptions (each write with an
 # Idempotency-Key) while the server is SIGKILLed at random moments and started again on the
 # same port. The bench sends every write the kill left unanswered again with its key until
-# answered, then checks that the balances add up to exactly the acknowledged writes (each
-# counted once, none lost). With the server stopped, a rebuild of the read models from the
-# events must find nothing to change.
+# answered; then every write must have been answered, and the balances must add up to exactly
+# the acknowledged writes (each counted once, none lost). With the server stopped, a rebuild of
+# the read models from the events must find nothing to change.
 #
 #   scripts/kill-under-load.sh [SECONDS] [KILLS] [CLIENTS]    # default 60 s, 12 kills, 64 clients
 #
 # The CI's small version is `crates/server/tests/api/crash.rs` (and the bench's own test of a
-# kill mid-run). Exits non-zero if the bench's ledger check or the rebuild finds a difference.
+# kill mid-run). Exits non-zero on any difference, keeping its work directory for a look.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 seconds="${1:-60}"
 kills="${2:-12}"
 clients="${3:-64}"
+if ((seconds < 2 || kills < 1 || clients < 1)); then
+    echo "usage: $0 [SECONDS >= 2] [KILLS >= 1] [CLIENTS >= 1]" >&2
+    exit 2
+fi
 cargo build --release --quiet
 bin=target/release/loyalty
 if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then bin="$CARGO_TARGET_DIR/release/loyalty"; fi
 
 work=$(mktemp -d)
-trap 'kill -9 "${server:-0}" "${bench:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+server=""
+bench=""
+finished=""
+cleanup() {
+    if [[ -n "$server" ]]; then kill -9 "$server" 2>/dev/null || true; fi
+    if [[ -n "$bench" ]]; then kill -9 "$bench" 2>/dev/null || true; fi
+    if [[ -n "$finished" ]]; then rm -rf "$work"; else echo "kept for a look: $work" >&2; fi
+}
+trap cleanup EXIT
 db="sqlite://$work/killed.db"
-port=$((20000 + RANDOM % 20000))
-key=$("$bin" --database-url "$db" business create --name Killed 2>>"$work/server.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])')
+# Below the ephemeral range, so no outgoing connection takes the port while the server is down.
+random_below() { awk -v n="$1" -v seed="$(date +%N)" 'BEGIN { srand(seed); printf "%d", rand() * n }'; }
+port=$((20000 + $(random_below 12000)))
+key=$("$bin" --database-url "$db" business create --name Killed 2>>"$work/server.log" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])')
 
 start_server() {
     "$bin" --database-url "$db" serve --listen "127.0.0.1:$port" 2>>"$work/server.log" &
     server=$!
     for _ in $(seq 1 500); do
+        kill -0 "$server" 2>/dev/null || break
         curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
         sleep 0.02
     done
-    echo "the server did not start; its log: $work/server.log" >&2
+    echo "the server did not start; the end of its log:" >&2
     tail -20 "$work/server.log" >&2
     exit 1
 }
 
 start_server
 "$bin" bench --url "http://127.0.0.1:$port" --api-key "$key" --duration-secs "$seconds" \
-    --concurrency "$clients" --accounts 1000 --probe-secs 0 \
-    --mix accrual=70,purchase=10,redemption=20 >"$work/bench.out" 2>"$work/bench.err" &
+    --concurrency "$clients" --accounts 1000 --probe-secs 0 --json \
+    --mix accrual=70,purchase=10,redemption=20 >"$work/bench.json" 2>"$work/bench.err" &
 bench=$!
-until grep -q '^sending' "$work/bench.err"; do
+until grep -qs '^sending' "$work/bench.err"; do
     kill -0 "$bench" 2>/dev/null || { cat "$work/bench.err" >&2; exit 1; }
     sleep 0.1
 done
-# One kill in each of KILLS + 1 equal shares of the run, at a random moment within it.
-share_ms=$((seconds * 1000 / (kills + 1)))
+load_began=$(date +%s%N)
+# Kill k lands at a random moment of the k-th of KILLS equal shares of the load's first
+# SECONDS - 1 s (the last second is left alone: the load ends, then the ledger is read).
+share_ns=$(((seconds - 1) * 1000000000 / kills))
 for kill in $(seq 1 "$kills"); do
-    sleep "$(awk -v ms="$((share_ms / 2 + RANDOM % share_ms))" 'BEGIN { printf "%.3f", ms / 1000 }')"
+    at=$((load_began + (kill - 1) * share_ns + $(random_below "$share_ns")))
+    now=$(date +%s%N)
+    if ((at > now)); then sleep "$(awk -v ns="$((at - now))" 'BEGIN { printf "%.3f", ns / 1e9 }')"; fi
+    kill -0 "$bench" 2>/dev/null || break
     started=$(date +%s%N)
     kill -9 "$server"
     wait "$server" 2>/dev/null || true
+    server=""
     start_server
     echo "kill $kill of $kills: serving again after $((($(date +%s%N) - started) / 1000000)) ms"
 done
 status=0
 wait "$bench" || status=$?
-cat "$work/bench.out"
+bench=""
 if [[ $status -ne 0 ]]; then
     echo "the bench failed (exit $status):" >&2
-    cat "$work/bench.err" >&2
+    cat "$work/bench.err" "$work/bench.json" >&2
     exit 1
 fi
+python3 - "$work/bench.json" <<'EOF'
+import json, sys
+report = json.load(open(sys.argv[1]))
+for op, c in report["operations"].items():
+    print(f"{op}: {c['ok']} ok, {c['refused']} refused, {c['failed']} failed ({c['unknown']} of unknown outcome), {c['retried']} retried")
+for why, count in report["failures"].items():
+    print(f"failed: {count} x {why}")
+print(f"{report['writesPerSec']:.0f} durable writes/s; latency ms p50 {report['latencyMsP50']:.2f} "
+      f"p99 {report['latencyMsP99']:.2f} max {report['latencyMsMax']:.2f}")
+print(f"ledger: {report['ledgerPoints']} points; the acknowledged writes add up to {report['expectedPoints']}")
+if report["ledgerPointsMin"] != report["ledgerPointsMax"]:
+    sys.exit("some writes were never answered, so the ledger cannot be checked exactly")
+if report["ledgerPoints"] != report["expectedPoints"]:
+    sys.exit("MISMATCH: the ledger does not equal the acknowledged writes")
+EOF
 kill -TERM "$server"
 wait "$server" 2>/dev/null || true
-rebuilt=$("$bin" --database-url "$db" projections rebuild 2>>"$work/server.log" | tail -1)
+server=""
+if ! rebuilt=$("$bin" --database-url "$db" projections rebuild 2>>"$work/server.log"); then
+    echo "the rebuild failed; the end of the log:" >&2
+    tail -20 "$work/server.log" >&2
+    exit 1
+fi
 echo "$rebuilt"
 if [[ "$rebuilt" != *"read models unchanged"* || "$rebuilt" != *"snapshots unchanged"* ]]; then
     echo "the rebuild from the events changed the read models or snapshots" >&2
     exit 1
 fi
 echo "every acknowledged write counted once across $kills kills; the read models equal a rebuild"
+finished=yes
