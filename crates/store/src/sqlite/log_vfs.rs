@@ -171,7 +171,7 @@ impl Gathered {
 // connection, and tests run in parallel): how often a write went straight to the file (it must
 // when SQLite rewrites checksums), how often the barrier found something still gathered (never,
 // if the rules above hold), how often a transaction ended with something gathered (dropped),
-// and switches that make sends and syncs fail.
+// and switches that make sends and syncs fail and halt the store in the middle of a checkpoint.
 #[cfg(test)]
 thread_local! {
     static WRITTEN_THROUGH: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
@@ -179,6 +179,7 @@ thread_local! {
     static DROPPED_AT_END: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     static FAIL_SENDS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static FAIL_SYNCS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static HALT_AFTER_DATABASE_WRITE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Where the platform's file starts in a [`File`]'s allocation: past the wrapper, at a
@@ -462,7 +463,14 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, buf: *const c_void, amo
         if halted(file) {
             return ffi::SQLITE_IOERR_WRITE;
         }
-        return pass_on!(file, xWrite, ffi::SQLITE_IOERR_WRITE, buf, amount, offset);
+        let rc = pass_on!(file, xWrite, ffi::SQLITE_IOERR_WRITE, buf, amount, offset);
+        #[cfg(test)]
+        if HALT_AFTER_DATABASE_WRITE.with(|halt| halt.replace(false)) {
+            if let Some(log) = guard(file) {
+                log.halt();
+            }
+        }
+        return rc;
     };
     let Ok(length) = usize::try_from(amount) else {
         return ffi::SQLITE_IOERR_WRITE;
@@ -703,7 +711,7 @@ mod tests {
 
     use rusqlite::{ffi, params, Connection};
 
-    use super::{DROPPED_AT_END, FAIL_SENDS, FAIL_SYNCS, SENT_AT_BARRIER, WRITTEN_THROUGH};
+    use super::{DROPPED_AT_END, FAIL_SENDS, FAIL_SYNCS, HALT_AFTER_DATABASE_WRITE, SENT_AT_BARRIER, WRITTEN_THROUGH};
     use crate::sqlite::{open_reader, open_writer, LogFile};
 
     /// A counter of this thread's (the connections' callbacks run on the thread using them).
@@ -962,6 +970,53 @@ mod tests {
         let again = checkpoint();
         assert_eq!(extended_code(&again), Some(ffi::SQLITE_IOERR_FSYNC), "{again:?}");
         assert_eq!(in_database_file(dir.path()), 0, "nothing was copied");
+    }
+
+    /// A halt in the middle of a checkpoint: the copy stops at the next page, the checkpoint
+    /// fails and its progress is not recorded (so the log is never restarted over what the
+    /// database file lacks), and the database file with the log still recovers every commit.
+    #[test]
+    fn a_halt_in_the_middle_of_a_checkpoint_stops_its_copy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("l.db");
+        let conn = writer(&path);
+        let checkpointer = open_writer(&path).expect("open the checkpointer");
+        let checkpoint = || {
+            checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })
+        };
+        checkpoint().expect("the table into the database file");
+        let unsynced = std::fs::File::open(dir.path().join("l.db-wal")).expect("open the log");
+        let log = std::sync::Arc::new(LogFile::of(unsynced));
+        super::guard_with(&conn, &log).expect("guard the writer");
+        super::guard_with(&checkpointer, &log).expect("guard the checkpointer");
+        // Enough rows for many pages to copy.
+        insert(&conn, 0..2_000);
+        HALT_AFTER_DATABASE_WRITE.with(|halt| halt.set(true));
+        let stopped = checkpoint();
+        let halt_pending = HALT_AFTER_DATABASE_WRITE.with(|halt| halt.replace(false));
+        assert!(!halt_pending, "the checkpoint wrote into the database file");
+        assert!(log.failure().is_some());
+        // The write after the halt was refused (or, had the copy ended first, the database
+        // file's sync, before the checkpoint's progress is recorded).
+        let refused = extended_code(&stopped);
+        assert!(
+            refused == Some(ffi::SQLITE_IOERR_WRITE) || refused == Some(ffi::SQLITE_IOERR_FSYNC),
+            "{stopped:?}"
+        );
+        // Progress not recorded: the log's index (in the `-shm` file, after the two 48-byte
+        // copies of its header) counts no frame as copied into the database file.
+        let index = std::fs::read(dir.path().join("l.db-shm")).expect("the log's index");
+        let backfilled = index
+            .get(96..100)
+            .and_then(|bytes| bytes.try_into().ok())
+            .map(u32::from_ne_bytes);
+        assert_eq!(backfilled, Some(0), "the checkpoint's progress was recorded");
+        drop(checkpointer);
+        drop(conn);
+        let (rows, _, check) = after_a_crash(dir.path());
+        assert_eq!((rows, check.as_str()), (2_000, "ok"));
     }
 
     /// What the database file alone holds (no log): its rows' count.
