@@ -88,7 +88,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))
-        .layer(axum::middleware::from_fn(metrics::record))
+        .layer(metrics::RecordLayer::default())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(REQUEST_TIMEOUT_MS),
