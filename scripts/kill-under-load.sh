@@ -36,9 +36,12 @@ cleanup() {
 }
 trap cleanup EXIT
 db="sqlite://$work/killed.db"
-# Below the ephemeral range, so no outgoing connection takes the port while the server is down.
-random_below() { awk -v n="$1" -v seed="$(date +%N)" 'BEGIN { srand(seed); printf "%d", rand() * n }'; }
-port=$((20000 + $(random_below 12000)))
+random_below() { awk -v n="$1" -v seed="$(date +%N)" 'BEGIN { srand(seed); printf "%.0f", int(rand() * n) }'; }
+# Below the range the system takes ports for outgoing connections from (its low end, at most
+# 32,000), so that none of them takes this one while the server is down.
+ephemeral_low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+port_top=$((ephemeral_low < 32000 ? ephemeral_low : 32000))
+port=$((port_top - 8000 + $(random_below 8000)))
 key=$("$bin" --database-url "$db" business create --name Killed 2>>"$work/server.log" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])')
 
@@ -68,16 +71,28 @@ load_began=$(date +%s%N)
 # Kill k lands at a random moment of the k-th of KILLS equal shares of the load's first
 # SECONDS - 1 s (the last second is left alone: the load ends, then the ledger is read).
 share_ns=$(((seconds - 1) * 1000000000 / kills))
+last_kill_at=$((load_began + (seconds - 1) * 1000000000))
+killed=0
 for kill in $(seq 1 "$kills"); do
     at=$((load_began + (kill - 1) * share_ns + $(random_below "$share_ns")))
     now=$(date +%s%N)
     if ((at > now)); then sleep "$(awk -v ns="$((at - now))" 'BEGIN { printf "%.3f", ns / 1e9 }')"; fi
-    kill -0 "$bench" 2>/dev/null || break
+    # Restarts longer than a share push kills late: none after the load's last second.
+    if (($(date +%s%N) > last_kill_at)) || ! kill -0 "$bench" 2>/dev/null; then
+        echo "kills $kill to $kills skipped: the load's last second had begun"
+        break
+    fi
+    if ! kill -0 "$server" 2>/dev/null; then
+        echo "the server exited on its own; the end of its log:" >&2
+        tail -20 "$work/server.log" >&2
+        exit 1
+    fi
     started=$(date +%s%N)
     kill -9 "$server"
     wait "$server" 2>/dev/null || true
     server=""
     start_server
+    killed=$((killed + 1))
     echo "kill $kill of $kills: serving again after $((($(date +%s%N) - started) / 1000000)) ms"
 done
 status=0
@@ -98,6 +113,8 @@ for why, count in report["failures"].items():
 print(f"{report['writesPerSec']:.0f} durable writes/s; latency ms p50 {report['latencyMsP50']:.2f} "
       f"p99 {report['latencyMsP99']:.2f} max {report['latencyMsMax']:.2f}")
 print(f"ledger: {report['ledgerPoints']} points; the acknowledged writes add up to {report['expectedPoints']}")
+if any(c["failed"] for c in report["operations"].values()):
+    sys.exit("some writes failed (see above): every one should have been answered")
 if report["ledgerPointsMin"] != report["ledgerPointsMax"]:
     sys.exit("some writes were never answered, so the ledger cannot be checked exactly")
 if report["ledgerPoints"] != report["expectedPoints"]:
@@ -116,5 +133,5 @@ if [[ "$rebuilt" != *"read models unchanged"* || "$rebuilt" != *"snapshots uncha
     echo "the rebuild from the events changed the read models or snapshots" >&2
     exit 1
 fi
-echo "every acknowledged write counted once across $kills kills; the read models equal a rebuild"
+echo "every acknowledged write counted once across $killed kills; the read models equal a rebuild"
 finished=yes

@@ -446,37 +446,34 @@ impl Api {
     }
 
     /// An account's balance, for the ledger check: asked again (as the load's writes are)
-    /// while no answer or a 5xx comes, for up to [`REQUEST_TIMEOUT`].
+    /// while no answer or a 5xx comes, for up to [`REQUEST_TIMEOUT`] in all.
     async fn balance(&self, account: &str) -> anyhow::Result<i64> {
-        let first = Instant::now();
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
         let mut wait = Duration::ZERO;
         loop {
-            let response = self
-                .client
-                .get(format!("{}/v1/accounts/{account}", self.base))
-                .bearer_auth(&self.api_key)
-                .send()
-                .await;
-            let why = match response {
-                Ok(response) if response.status().is_success() => {
-                    let body: Value = response
-                        .json()
-                        .await
-                        .with_context(|| format!("account {account}'s answer is not JSON"))?;
-                    return body["pointBalance"]
-                        .as_i64()
-                        .with_context(|| format!("account {account}'s answer has no pointBalance: {body}"));
+            let asked = async {
+                let response = self
+                    .client
+                    .get(format!("{}/v1/accounts/{account}", self.base))
+                    .bearer_auth(&self.api_key)
+                    .send()
+                    .await
+                    .map_err(|e| (true, e.to_string()))?;
+                let status = response.status();
+                if !status.is_success() {
+                    return Err((status.is_server_error(), format!("HTTP {status}")));
                 }
-                Ok(response) if !response.status().is_server_error() => {
-                    bail!(
-                        "reading account {account} for the ledger check: HTTP {}",
-                        response.status()
-                    )
-                }
-                Ok(response) => format!("HTTP {}", response.status()),
-                Err(e) => e.to_string(),
+                let body: Value = response.json().await.map_err(|e| (true, e.to_string()))?;
+                body["pointBalance"]
+                    .as_i64()
+                    .ok_or_else(|| (false, format!("the answer has no pointBalance: {body}")))
             };
-            if first.elapsed() + wait >= REQUEST_TIMEOUT {
+            let (again, why) = match tokio::time::timeout_at(deadline.into(), asked).await {
+                Ok(Ok(balance)) => return Ok(balance),
+                Ok(Err(failure)) => failure,
+                Err(_) => (false, "no answer before the time for it ran out".to_owned()),
+            };
+            if !again || Instant::now() + wait >= deadline {
                 bail!("reading account {account} for the ledger check: {why}");
             }
             tokio::time::sleep(wait).await;
@@ -854,7 +851,7 @@ impl Load {
     /// so it is sent again with the same key, as a till would: at once (a keep-alive
     /// connection the server had just closed), then after waits that double from
     /// [`RETRY_WAIT_FIRST`] to [`RETRY_WAIT_MAX`], for up to [`REQUEST_TIMEOUT`] after the
-    /// first try (tries included) and not past `retry_until`. A server restarted mid-run then
+    /// first try (tries included) and none past `retry_until`. A server restarted mid-run then
     /// costs the run time, never a write counted wrongly. After a try without an answer the
     /// next opens a new connection.
     async fn send(
@@ -866,7 +863,7 @@ impl Load {
     ) -> (Answer, u32) {
         // A write's key (a purchase's also its order reference); reads have none.
         let key = (op != Op::Read).then(|| Uuid::new_v4().to_string());
-        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        let deadline = (Instant::now() + REQUEST_TIMEOUT).min(retry_until);
         let mut wait = Duration::ZERO;
         let mut tries = 0;
         loop {
@@ -874,7 +871,7 @@ impl Load {
             let exchange = self.exchange(connection, op, account, key.as_deref());
             let answer = match tokio::time::timeout_at(deadline.into(), exchange).await {
                 Ok(answer) => answer,
-                Err(_) => Answer::Unanswered(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
+                Err(_) => Answer::Unanswered("no answer before the time for it ran out".to_owned()),
             };
             if matches!(answer, Answer::Unanswered(_)) {
                 *connection = None;

@@ -17,7 +17,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The process is up, and can go on serving without a restart. Once its store has halted (a
-/// sync of the database's log failed: it serves nothing until restarted) it answers 503, so
+/// sync of the database's files failed: it serves nothing until restarted) it answers 503, so
 /// that a supervisor's liveness check restarts it.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "Alive"), (status = 503, description = "Halted: restart the process")))]
@@ -29,7 +29,7 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({
                 "status": "halted",
-                "detail": "a sync of the database's log failed; restart the process",
+                "detail": "a sync of the database's files failed; restart the process",
             })),
         ),
     }

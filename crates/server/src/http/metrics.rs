@@ -22,9 +22,13 @@ use tower::{Layer, Service};
 /// The label of requests that matched no route.
 const UNMATCHED: &str = "unmatched";
 
+/// The method label of a request whose method is none of HTTP's own (a client may send any
+/// token, and each would otherwise be a series of its own).
+const OTHER_METHOD: &str = "OTHER";
+
 /// Record `http_requests_total` and `http_request_duration_seconds` for every request. The route
-/// label is the route template (`/v1/accounts/{accountId}`), never the raw path, so labels stay
-/// bounded.
+/// label is the route template (`/v1/accounts/{accountId}`), never the raw path, and the method
+/// one of HTTP's own or `OTHER`, so labels stay bounded.
 #[derive(Clone, Default)]
 pub struct RecordLayer {
     series: Arc<Series>,
@@ -61,11 +65,12 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        let started = Instant::now();
         let route = request.extensions().get::<MatchedPath>().cloned();
         let method = request.method().clone();
         Recorded {
             inner: self.inner.call(request),
-            started: Instant::now(),
+            started,
             labels: Some((method, route)),
             series: Arc::clone(&self.series),
         }
@@ -102,21 +107,41 @@ where
 }
 
 /// The counter and histogram of each route, method and status seen, looked up from the
-/// recorder once. Bounded as the labels are: by the routes, methods and statuses.
+/// recorder once. Bounded as the labels are: by the routes, HTTP's methods and the statuses.
 #[derive(Default)]
 struct Series {
     by_route: RwLock<HashMap<String, RouteSeries>>,
 }
 
-/// One route's series: by method and status, the counter and the histogram.
-type RouteSeries = Vec<(Method, StatusCode, Counter, Histogram)>;
+/// One route's series: by method label and status, the counter and the histogram.
+type RouteSeries = Vec<(&'static str, StatusCode, Counter, Histogram)>;
+
+/// The method's label: its name if it is one of HTTP's own, else [`OTHER_METHOD`].
+fn label_of(method: &Method) -> &'static str {
+    static STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    STANDARD
+        .iter()
+        .find(|standard| *standard == method)
+        .map_or(OTHER_METHOD, |standard| standard.as_str())
+}
 
 impl Series {
     fn record(&self, method: &Method, route: &str, status: StatusCode, seconds: f64) {
+        let method = label_of(method);
         let recorded = self.by_route.read().is_ok_and(|by_route| {
             by_route
                 .get(route)
-                .and_then(|series| series.iter().find(|(m, s, ..)| m == method && *s == status))
+                .and_then(|series| series.iter().find(|(m, s, ..)| *m == method && *s == status))
                 .map(|(.., counter, histogram)| {
                     counter.increment(1);
                     histogram.record(seconds);
@@ -131,9 +156,9 @@ impl Series {
     }
 
     /// The handles of a series not seen before, from the recorder, kept for next time.
-    fn look_up(&self, method: &Method, route: &str, status: StatusCode) -> (Counter, Histogram) {
+    fn look_up(&self, method: &'static str, route: &str, status: StatusCode) -> (Counter, Histogram) {
         let labels = [
-            ("method", method.as_str().to_owned()),
+            ("method", method.to_owned()),
             ("route", route.to_owned()),
             ("status", status.as_str().to_owned()),
         ];
@@ -141,10 +166,85 @@ impl Series {
         let histogram = metrics::histogram!("http_request_duration_seconds", &labels);
         if let Ok(mut by_route) = self.by_route.write() {
             let series = by_route.entry(route.to_owned()).or_default();
-            if !series.iter().any(|(m, s, ..)| m == method && *s == status) {
-                series.push((method.clone(), status, counter.clone(), histogram.clone()));
+            if !series.iter().any(|(m, s, ..)| *m == method && *s == status) {
+                series.push((method, status, counter.clone(), histogram.clone()));
             }
         }
         (counter, histogram)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use axum::body::Body;
+    use axum::http::{Method, Request, StatusCode};
+    use axum::routing::post;
+    use axum::Router;
+    use metrics_exporter_prometheus::PrometheusBuilder;
+    use tower::ServiceExt;
+
+    use super::RecordLayer;
+
+    /// The value of the one line of `text` that starts with `name{` and has every label.
+    fn value(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+        text.lines()
+            .find(|line| line.starts_with(&format!("{name}{{")) && labels.iter().all(|l| line.contains(l)))
+            .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+    }
+
+    /// Each response counted once, under its route template, method and status: the same
+    /// series again (its handles then cached), a method HTTP does not know (as `OTHER`, on
+    /// the route's 405), and a path no route matches (`unmatched`).
+    #[test]
+    fn every_response_is_counted_once_under_its_route_method_and_status() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            let app = Router::new()
+                .route("/v1/things/{id}", post(|| async { StatusCode::CREATED }))
+                .layer(RecordLayer::default());
+            let send = |method: Method, path: &str| {
+                let request = Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .body(Body::empty())
+                    .expect("a request");
+                let response: Result<_, Infallible> = futures::executor::block_on(app.clone().oneshot(request));
+                response.expect("an answer").status()
+            };
+            for id in ["a", "b", "c"] {
+                assert_eq!(send(Method::POST, &format!("/v1/things/{id}")), StatusCode::CREATED);
+            }
+            let brew = Method::from_bytes(b"BREW").expect("a method token");
+            assert_eq!(send(brew, "/v1/things/a"), StatusCode::METHOD_NOT_ALLOWED);
+            assert_eq!(send(Method::GET, "/nowhere"), StatusCode::NOT_FOUND);
+        });
+        let text = handle.render();
+        let route = r#"route="/v1/things/{id}""#;
+        let counted = |labels: &[&str]| value(&text, "http_requests_total", labels);
+        assert_eq!(
+            counted(&[r#"method="POST""#, route, r#"status="201""#]),
+            Some(3.0),
+            "{text}"
+        );
+        assert_eq!(
+            counted(&[r#"method="OTHER""#, route, r#"status="405""#]),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            counted(&[r#"method="GET""#, r#"route="unmatched""#, r#"status="404""#]),
+            Some(1.0),
+            "{text}"
+        );
+        assert!(!text.contains("BREW"), "{text}");
+        let timed = value(
+            &text,
+            "http_request_duration_seconds_count",
+            &[r#"method="POST""#, route, r#"status="201""#],
+        );
+        assert_eq!(timed, Some(3.0), "{text}");
     }
 }

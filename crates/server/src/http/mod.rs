@@ -88,13 +88,14 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))
-        .layer(metrics::RecordLayer::default())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(REQUEST_TIMEOUT_MS),
         ))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panic_response))
+        // Outermost, so that time-outs (408) and panics (500) are counted and timed too.
+        .layer(metrics::RecordLayer::default())
         .with_state(state)
 }
 

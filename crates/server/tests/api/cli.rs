@@ -444,7 +444,7 @@ fn port_outside_the_ephemeral_range() -> u16 {
         .unwrap_or(32_768);
     let start = 10_000 + u16::try_from(std::process::id() % 10_000).unwrap_or(0);
     (start..lowest_ephemeral)
-        .chain(1_024..start)
+        .chain(1_024..start.min(lowest_ephemeral))
         .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
         .expect("a free port below the ephemeral range")
 }

@@ -238,9 +238,9 @@ impl LogFile {
     }
 
     /// Halt because another connection's sync failed: a checkpoint's sync of the log or of the
-    /// database file (see `log_vfs`). Linux reports a failed writeback once per open file, so
-    /// the syncer's next sync might not hear of it, and a later checkpoint's sync on the same
-    /// descriptor would succeed without the lost pages.
+    /// database file (see `log_vfs`). Linux reports a failed writeback to each descriptor once,
+    /// so a later checkpoint's sync on the same descriptor would succeed without the lost
+    /// pages, and the syncer never syncs the database file.
     pub(crate) fn record_failed_sync_of(&self, file: &str, code: std::ffi::c_int) -> StoreError {
         self.halt_because(format!(
             "a sync of {file} failed (SQLite error {code}); commits since the last good sync of the write-ahead log {} may be lost, restart the server",

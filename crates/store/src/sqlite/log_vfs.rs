@@ -42,8 +42,10 @@
 //! nor the one SQLite makes when its last connection closes, can copy pages into the database
 //! that may never have reached the device (see [`LogFile`]); a restart recovers from what did.
 //! And a guarded connection whose sync of either file fails halts the store itself: Linux
-//! reports a failed writeback once per open file, so neither the syncer nor this connection's
-//! next sync might hear of it again.
+//! reports a failed writeback to each descriptor once, so this connection's next sync of the
+//! same file would succeed without the lost pages, and the syncer never syncs the database
+//! file (nor, before Linux 4.13, would it hear of the log's failure on its own descriptor).
+//! A halt recorded here does not wait for a sync of the syncer's already running.
 //!
 //! Not for exclusive locking mode (`PRAGMA locking_mode=EXCLUSIVE`, which the store never
 //! sets): SQLite then takes no shared-memory locks, so the end of a write transaction would not
