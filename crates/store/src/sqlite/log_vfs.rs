@@ -937,6 +937,26 @@ mod tests {
         assert_eq!((rows, check.as_str()), (11, "ok"));
     }
 
+    /// A writer and a checkpointer (with `synchronous` set) of a new database in `dir`, its
+    /// table already copied into the database file, both then guarded by a store's log (a
+    /// test's: one that never syncs).
+    fn guarded(dir: &Path, synchronous: &str) -> (Connection, Connection, std::sync::Arc<LogFile>) {
+        let path = dir.join("l.db");
+        let conn = writer(&path);
+        let checkpointer = open_writer(&path).expect("open the checkpointer");
+        checkpointer
+            .pragma_update(None, "synchronous", synchronous)
+            .expect("synchronous");
+        checkpointer
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .expect("the table into the database file");
+        let unsynced = std::fs::File::open(dir.join("l.db-wal")).expect("open the log");
+        let log = std::sync::Arc::new(LogFile::of(unsynced));
+        super::guard_with(&conn, &log).expect("guard the writer");
+        super::guard_with(&checkpointer, &log).expect("guard the checkpointer");
+        (conn, checkpointer, log)
+    }
+
     /// The extended result code of a failed call.
     fn extended_code<T>(result: &rusqlite::Result<T>) -> Option<i32> {
         match result {
@@ -951,16 +971,8 @@ mod tests {
     #[test]
     fn a_guarded_connections_failed_sync_halts_the_store() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("l.db");
-        let conn = writer(&path);
-        let checkpointer = open_writer(&path).expect("open the checkpointer");
+        let (conn, checkpointer, log) = guarded(dir.path(), "FULL");
         let checkpoint = || checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(2));
-        // The table into the database file, before any guard.
-        checkpoint().expect("a first checkpoint");
-        let unsynced = std::fs::File::open(dir.path().join("l.db-wal")).expect("open the log");
-        let log = std::sync::Arc::new(LogFile::of(unsynced));
-        super::guard_with(&conn, &log).expect("guard the writer");
-        super::guard_with(&checkpointer, &log).expect("guard the checkpointer");
         insert(&conn, 0..10);
         FAIL_SYNCS.with(|fail| fail.set(true));
         let failed = checkpoint();
@@ -980,19 +992,12 @@ mod tests {
     #[test]
     fn a_halt_in_the_middle_of_a_checkpoint_stops_its_copy() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("l.db");
-        let conn = writer(&path);
-        let checkpointer = open_writer(&path).expect("open the checkpointer");
+        let (conn, checkpointer, log) = guarded(dir.path(), "FULL");
         let checkpoint = || {
             checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
                 Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
             })
         };
-        checkpoint().expect("the table into the database file");
-        let unsynced = std::fs::File::open(dir.path().join("l.db-wal")).expect("open the log");
-        let log = std::sync::Arc::new(LogFile::of(unsynced));
-        super::guard_with(&conn, &log).expect("guard the writer");
-        super::guard_with(&checkpointer, &log).expect("guard the checkpointer");
         // Enough rows for many pages to copy.
         insert(&conn, 0..2_000);
         HALT_AFTER_DATABASE_WRITE.with(|halt| halt.set(true));
@@ -1039,16 +1044,7 @@ mod tests {
     fn once_the_log_has_halted_nothing_is_copied_into_the_database() {
         for synchronous in ["FULL", "OFF"] {
             let dir = tempfile::tempdir().expect("tempdir");
-            let path = dir.path().join("l.db");
-            let conn = writer(&path);
-            let unsynced = std::fs::File::open(dir.path().join("l.db-wal")).expect("open the log");
-            let log = std::sync::Arc::new(LogFile::of(unsynced));
-            super::guard_with(&conn, &log).expect("guard the writer");
-            let checkpointer = open_writer(&path).expect("open the checkpointer");
-            checkpointer
-                .pragma_update(None, "synchronous", synchronous)
-                .expect("synchronous");
-            super::guard_with(&checkpointer, &log).expect("guard the checkpointer");
+            let (conn, checkpointer, log) = guarded(dir.path(), synchronous);
             let checkpoint = || {
                 checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
