@@ -448,8 +448,7 @@ impl Api {
     /// An account's balance, for the ledger check: asked again (as the load's writes are)
     /// while no answer or a 5xx comes, for up to [`REQUEST_TIMEOUT`] in all.
     async fn balance(&self, account: &str) -> anyhow::Result<i64> {
-        let deadline = Instant::now() + REQUEST_TIMEOUT;
-        let mut wait = Duration::ZERO;
+        let mut backoff = Backoff::until(Instant::now() + REQUEST_TIMEOUT);
         loop {
             let asked = async {
                 let response = self
@@ -468,16 +467,14 @@ impl Api {
                     .as_i64()
                     .ok_or_else(|| (false, format!("the answer has no pointBalance: {body}")))
             };
-            let (again, why) = match tokio::time::timeout_at(deadline.into(), asked).await {
+            let (again, why) = match tokio::time::timeout_at(backoff.deadline.into(), asked).await {
                 Ok(Ok(balance)) => return Ok(balance),
                 Ok(Err(failure)) => failure,
                 Err(_) => (false, "no answer before the time for it ran out".to_owned()),
             };
-            if !again || Instant::now() + wait >= deadline {
+            if !again || !backoff.wait().await {
                 bail!("reading account {account} for the ledger check: {why}");
             }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).clamp(RETRY_WAIT_FIRST, RETRY_WAIT_MAX);
         }
     }
 
@@ -863,25 +860,21 @@ impl Load {
     ) -> (Answer, u32) {
         // A write's key (a purchase's also its order reference); reads have none.
         let key = (op != Op::Read).then(|| Uuid::new_v4().to_string());
-        let deadline = (Instant::now() + REQUEST_TIMEOUT).min(retry_until);
-        let mut wait = Duration::ZERO;
+        let mut backoff = Backoff::until((Instant::now() + REQUEST_TIMEOUT).min(retry_until));
         let mut tries = 0;
         loop {
             tries += 1;
             let exchange = self.exchange(connection, op, account, key.as_deref());
-            let answer = match tokio::time::timeout_at(deadline.into(), exchange).await {
+            let answer = match tokio::time::timeout_at(backoff.deadline.into(), exchange).await {
                 Ok(answer) => answer,
                 Err(_) => Answer::Unanswered("no answer before the time for it ran out".to_owned()),
             };
             if matches!(answer, Answer::Unanswered(_)) {
                 *connection = None;
             }
-            let retry_at = Instant::now() + wait;
-            if !answer.outcome_unknown() || retry_at >= deadline || retry_at >= retry_until {
+            if !answer.outcome_unknown() || !backoff.wait().await {
                 return (answer, tries);
             }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).clamp(RETRY_WAIT_FIRST, RETRY_WAIT_MAX);
         }
     }
 
@@ -931,6 +924,33 @@ impl Load {
             Ok(_) => Answer::Status(status),
             Err(e) => Answer::Unanswered(format!("the answer broke off ({e})")),
         }
+    }
+}
+
+/// The waits between the tries of one request (the load's, or the ledger check's read) whose
+/// outcome is unknown: the second try goes at once, later ones after waits that double from
+/// [`RETRY_WAIT_FIRST`] to [`RETRY_WAIT_MAX`], and none begins at or past `deadline`.
+struct Backoff {
+    deadline: Instant,
+    wait: Duration,
+}
+
+impl Backoff {
+    fn until(deadline: Instant) -> Self {
+        Self {
+            deadline,
+            wait: Duration::ZERO,
+        }
+    }
+
+    /// Wait for the next try; `false`, at once, if it would begin at or past the deadline.
+    async fn wait(&mut self) -> bool {
+        if Instant::now() + self.wait >= self.deadline {
+            return false;
+        }
+        tokio::time::sleep(self.wait).await;
+        self.wait = (self.wait * 2).clamp(RETRY_WAIT_FIRST, RETRY_WAIT_MAX);
+        true
     }
 }
 
