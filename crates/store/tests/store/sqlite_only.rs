@@ -364,18 +364,23 @@ fn unwritten_pages(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
     Ok((stat.dirty, stat.writeback))
 }
 
+/// The name and nice value in a `/proc/…/stat` line: "pid (comm) state ... nice ...", the nice
+/// value the 17th field after the name.
+#[cfg(target_os = "linux")]
+fn name_and_nice(stat: &str) -> Option<(&str, i64)> {
+    let (head, rest) = stat.rsplit_once(')')?;
+    let (_, name) = head.split_once('(')?;
+    Some((name, rest.split_whitespace().nth(16)?.parse().ok()?))
+}
+
 /// The nice values of this process's threads named `name` (as Linux shortens it, to 15 bytes).
 #[cfg(target_os = "linux")]
 fn nice_of_threads(name: &str) -> Vec<i64> {
     let mut nices = Vec::new();
     for task in std::fs::read_dir("/proc/self/task").expect("this process's threads") {
         let stat = std::fs::read_to_string(task.expect("a thread").path().join("stat")).unwrap_or_default();
-        // "tid (comm) state ... nice ...": the nice value is the 17th field after the name.
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        if head.split_once('(').map(|(_, comm)| comm) == Some(name) {
-            if let Some(nice) = rest.split_whitespace().nth(16).and_then(|n| n.parse().ok()) {
+        if let Some((thread, nice)) = name_and_nice(&stat) {
+            if thread == name {
                 nices.push(nice);
             }
         }
@@ -391,10 +396,7 @@ async fn the_checkpointer_yields_the_cores_but_the_restarter_does_not() {
     let _f = fixture_with(Kind::Sqlite, |_| {}).await;
     let process: i64 = std::fs::read_to_string("/proc/self/stat")
         .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(16)?.parse().ok())
-        })
+        .and_then(|stat| name_and_nice(&stat).map(|(_, nice)| nice))
         .expect("the process's nice value");
     let lowered = (process + 10).min(19);
     // Other tests' stores start meanwhile, and a checkpointer lowers itself only once its thread
