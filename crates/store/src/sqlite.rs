@@ -19,7 +19,9 @@ pub(crate) use connection::open_in_memory;
 pub(crate) use connection::{no_checkpoint_on_close, open_reader, open_writer};
 pub(crate) use held::{HeldStatements, Hold};
 pub(crate) use log_file::LogFile;
-pub(crate) use log_vfs::guard_with;
+#[cfg(test)]
+pub(crate) use log_vfs::database_syncs;
+pub(crate) use log_vfs::{guard_with, sync_database_file};
 pub(crate) use read_pool::ReadPool;
 pub(crate) use schema::{migrate, WEBHOOK_ORDER_MIGRATION};
 

@@ -13,8 +13,9 @@
 //! gives up at once if the writer is mid-batch, a reader still reads the log, or this thread's
 //! checkpoint holds the checkpoint lock, and asks again at the next tick; the writer's next
 //! commit then starts the log from the top. Since the RESTART holds the writer off while it
-//! copies what is left and syncs the database file, one more PASSIVE checkpoint runs just
-//! before it ([`settle`]) and leaves it little to copy; both run on a thread of their own at
+//! copies what is left and syncs the database file, two more PASSIVE checkpoints, each with a
+//! sync of the database file, run just before it ([`settle`]) and leave it little to copy or
+//! sync; both run on a thread of their own at
 //! the process's priority ([`Restarter`]), while this thread's copying runs at a lower one.
 //! Only if the log reaches twice the limit does the RESTART wait, for at most
 //! [`RESTART_WAIT_MS`], holding the writer off meanwhile. (Run by the writer between batches,
@@ -201,32 +202,48 @@ impl Restarter {
     }
 }
 
-/// Just before a RESTART, another PASSIVE checkpoint: it copies, and syncs into the database
-/// file, what was committed since the last one, without holding up the writer.
+/// Just before a RESTART, [`SETTLE_PASSES`] more PASSIVE checkpoints, each followed by a sync
+/// of the database file: they copy, and make durable in the database file, what was committed
+/// since the last one, without holding up the writer.
 ///
 /// The RESTART holds the writer's lock while it copies what is left and syncs the database
-/// file, so every commit waits for it. Without this it was left the commits of the whole time
-/// the database's writeback took to start (`sync_file_range` blocked 7–38 ms on a busy device,
-/// `strace`). At a fixed 6,000 accruals/s, three alternating pairs: the p99 from 20.7–48.1 ms
-/// to 7.1–31.5 ms, accruals the server answered in over 10 ms from 1.0–1.2% to 0.2–0.6%, and
-/// batches over 5 ms from 18–23 to 14–16 per run (BENCHMARKS.md, nineteenth session). A
-/// RESTART attempt now takes about 3.5 ms on average (`store_wal_restart_seconds`): what
-/// was committed while this checkpoint ran, and a sync. More passes did not shorten it. (All
-/// measured with both on the checkpointer's thread; the restarter runs them in the same order,
-/// asked once the writeback has started.)
+/// file, so every commit waits for it. Without a settle it was left the commits of the whole
+/// time the database's writeback took to start (`sync_file_range` blocked 7–38 ms on a busy
+/// device, `strace`); with one PASSIVE checkpoint before it, at a fixed 6,000 accruals/s, the
+/// p99 went from 20.7–48.1 ms to 7.1–31.5 ms (BENCHMARKS.md, nineteenth session). But SQLite
+/// syncs the database file only after a checkpoint that copied the whole log, which under load
+/// never happens (the writer commits meanwhile), so the RESTART's sync still wrote out
+/// everything the settle had copied: 6.5–17.8 ms per RESTART on average per run at 8,000/s
+/// and in the closed loop, 26 of 45 over 10 ms. With the syncs here, and a second pass that
+/// leaves the RESTART only what was committed during the first pass's sync, 5.6–7.6 ms, 5 of
+/// 41 over 10 ms (`store_wal_restart_seconds`, five alternating pairs, BENCHMARKS.md,
+/// twenty-first session). The sync goes through the store's VFS, so a failure halts the store as a
+/// checkpoint's would.
 ///
-/// Whether it ran: after a failure (an I/O error, say a failed sync of the log), or when the
+/// Whether it ran: after a failure (an I/O error, say a failed sync), or when the
 /// checkpointer's own checkpoint held the lock, no RESTART follows; the checkpointer asks
 /// again at a later tick, and the restarter checks first whether the store has halted.
 fn settle(conn: &rusqlite::Connection) -> bool {
-    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, i64>(0)) {
-        Ok(busy) => busy == 0,
-        Err(e) => {
-            tracing::warn!(error = %e, "WAL checkpoint before a restart failed; no restart this time");
-            false
+    for _ in 0..SETTLE_PASSES {
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, i64>(0)) {
+            Ok(0) => {}
+            Ok(_) => return false,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint before a restart failed; no restart this time");
+                return false;
+            }
+        }
+        if let Err(e) = super::sync_database_file(conn) {
+            tracing::warn!(error = %e, "the database file's sync before a restart failed; no restart this time");
+            return false;
         }
     }
+    true
 }
+
+/// How many PASSIVE checkpoints, each followed by a sync of the database file, run before a
+/// RESTART (see [`settle`]).
+const SETTLE_PASSES: usize = 2;
 
 /// A RESTART checkpoint, after which the writer's next commit starts the log from the top.
 ///
@@ -265,4 +282,61 @@ fn restart_log(conn: &rusqlite::Connection, patient: bool) {
 /// passed.
 fn poll_briefly(attempts: i32) -> bool {
     super::connection::poll_for_lock(attempts, u64::MAX, Duration::from_millis(RESTART_WAIT_MS))
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::params;
+
+    use super::{settle, SETTLE_PASSES};
+    use crate::sqlite::{database_syncs, open_reader, open_writer};
+
+    fn insert(conn: &rusqlite::Connection, keys: std::ops::Range<i64>) {
+        let tx = conn.unchecked_transaction().expect("begin");
+        for k in keys {
+            tx.execute("INSERT INTO t (k, v) VALUES (?1, ?2)", params![k, format!("{k:0>200}")])
+                .expect("insert");
+        }
+        tx.commit().expect("commit");
+    }
+
+    /// SQLite syncs the database file only after a checkpoint that copied the whole log, and
+    /// under load the settle's never does (the writer commits meanwhile), so the RESTART after
+    /// it used to sync, holding the writer off, everything the settle had copied. The settle
+    /// now syncs the database file itself after each of its checkpoints. Here a reader keeps
+    /// the log's latest commit from being copied, as the writer's commits do under load.
+    #[test]
+    fn the_settle_before_a_restart_syncs_what_it_copied_even_when_it_could_not_copy_everything() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        let writer = open_writer(&path).expect("the writer");
+        writer
+            .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+            .expect("the table");
+        insert(&writer, 0..100);
+        let reader = open_reader(&path).expect("a reader");
+        reader.execute_batch("BEGIN").expect("begin");
+        let seen: i64 = reader
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .expect("read");
+        assert_eq!(seen, 100);
+        insert(&writer, 100..200);
+
+        let restarter = open_writer(&path).expect("the restarter");
+        let before = database_syncs();
+        assert!(settle(&restarter), "the settle ran");
+        assert_eq!(
+            database_syncs() - before,
+            SETTLE_PASSES as u64,
+            "the database file synced after each pass"
+        );
+        let (frames, copied): (i64, i64) = restarter
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)))
+            .expect("a checkpoint");
+        assert!(
+            copied < frames,
+            "the reader kept the latest commit in the log ({copied} of {frames})"
+        );
+        reader.execute_batch("COMMIT").expect("end the read");
+    }
 }

@@ -109,6 +109,45 @@ pub fn guard_with(conn: &Connection, log: &Arc<LogFile>) -> Result<(), StoreErro
     }
 }
 
+/// Sync `conn`'s database file now, as a checkpoint that copied the whole log does, through
+/// this VFS: once the store has halted it is refused, and a failure of a guarded connection
+/// halts the store (see [`sync`]). `conn` was opened through this VFS and has read its
+/// database at least once, so that the file is open.
+pub fn sync_database_file(conn: &Connection) -> Result<(), StoreError> {
+    let mut file: *mut ffi::sqlite3_file = ptr::null_mut();
+    // SAFETY: the handle is `conn`'s, live for the call; the file control writes the main
+    // database's file pointer (or null, if it is not open) into `file`.
+    let rc = unsafe {
+        ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_FILE_POINTER,
+            ptr::addr_of_mut!(file).cast(),
+        )
+    };
+    if rc != ffi::SQLITE_OK || file.is_null() {
+        return Err(StoreError::Config(format!(
+            "the connection's database file is not open (SQLite error {rc})"
+        )));
+    }
+    // SAFETY: `file` is the open database file of `conn`, which only this thread uses; its
+    // methods are this VFS's (`conn` was opened through it), and a sync reads no state that
+    // another connection's calls change.
+    let rc = unsafe {
+        match (*file).pMethods.as_ref().and_then(|methods| methods.xSync) {
+            Some(x_sync) => x_sync(file, ffi::SQLITE_SYNC_NORMAL),
+            None => ffi::SQLITE_MISUSE,
+        }
+    };
+    if rc == ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(StoreError::Io(std::io::Error::other(format!(
+            "a sync of the database file failed (SQLite error {rc})"
+        ))))
+    }
+}
+
 /// The VFS, registered with SQLite on first use; its name.
 pub fn name() -> Result<&'static CStr, StoreError> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
@@ -182,6 +221,13 @@ thread_local! {
     static FAIL_SENDS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static FAIL_SYNCS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static HALT_AFTER_DATABASE_WRITE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static DATABASE_SYNCS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many syncs of a database file this thread's connections made that succeeded.
+#[cfg(test)]
+pub(crate) fn database_syncs() -> u64 {
+    DATABASE_SYNCS.with(std::cell::Cell::get)
 }
 
 /// Where the platform's file starts in a [`File`]'s allocation: past the wrapper, at a
@@ -554,6 +600,10 @@ unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
     #[cfg(test)]
     if FAIL_SYNCS.with(std::cell::Cell::get) {
         rc = ffi::SQLITE_IOERR_FSYNC;
+    }
+    #[cfg(test)]
+    if rc == ffi::SQLITE_OK && matches!((*file.cast::<File>()).role, Role::Database { .. }) {
+        DATABASE_SYNCS.with(|syncs| syncs.set(syncs.get() + 1));
     }
     if rc != ffi::SQLITE_OK {
         if let Some(log) = guard(file) {
@@ -984,6 +1034,27 @@ mod tests {
         let again = checkpoint();
         assert_eq!(extended_code(&again), Some(ffi::SQLITE_IOERR_FSYNC), "{again:?}");
         assert_eq!(in_database_file(dir.path()), 0, "nothing was copied");
+    }
+
+    /// The restarter's own sync of the database file goes through the guard as a
+    /// checkpoint's does: it syncs; a failure halts the store; once halted it is refused.
+    #[test]
+    fn a_sync_of_the_database_file_asked_directly_is_guarded_as_a_checkpoints() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (conn, checkpointer, log) = guarded(dir.path(), "FULL");
+        insert(&conn, 0..10);
+        let before = super::database_syncs();
+        super::sync_database_file(&checkpointer).expect("a sync");
+        assert_eq!(super::database_syncs(), before + 1, "the database file was synced");
+
+        FAIL_SYNCS.with(|fail| fail.set(true));
+        let failed = super::sync_database_file(&checkpointer);
+        FAIL_SYNCS.with(|fail| fail.set(false));
+        assert!(failed.is_err());
+        let why = log.failure().expect("the failed sync halted the store");
+        assert!(why.contains("a sync of the database file failed"), "{why}");
+        assert!(super::sync_database_file(&checkpointer).is_err(), "refused once halted");
+        assert_eq!(super::database_syncs(), before + 1);
     }
 
     /// A halt in the middle of a checkpoint: the copy stops at the next page, the checkpoint
