@@ -115,8 +115,8 @@ pub fn guard_with(conn: &Connection, log: &Arc<LogFile>) -> Result<(), StoreErro
 /// database at least once, so that the file is open.
 pub fn sync_database_file(conn: &Connection) -> Result<(), StoreError> {
     let mut file: *mut ffi::sqlite3_file = ptr::null_mut();
-    // SAFETY: the handle is `conn`'s, live for the call; the file control writes the main
-    // database's file pointer (or null, if it is not open) into `file`.
+    // SAFETY: the handle is `conn`'s, live for the call; SQLite writes the main database's
+    // file into `file` (its methods are null until the file is opened).
     let rc = unsafe {
         ffi::sqlite3_file_control(
             conn.handle(),
@@ -125,25 +125,21 @@ pub fn sync_database_file(conn: &Connection) -> Result<(), StoreError> {
             ptr::addr_of_mut!(file).cast(),
         )
     };
-    if rc != ffi::SQLITE_OK || file.is_null() {
+    // SAFETY: a non-null `file` is `conn`'s main database file, alive while `conn` is.
+    let ours = rc == ffi::SQLITE_OK && !file.is_null() && unsafe { ptr::eq((*file).pMethods, &METHODS) };
+    if !ours {
         return Err(StoreError::Config(format!(
-            "the connection's database file is not open (SQLite error {rc})"
+            "the connection's database file is not open through the {NAME:?} VFS (SQLite error {rc})"
         )));
     }
-    // SAFETY: `file` is the open database file of `conn`, which only this thread uses; its
-    // methods are this VFS's (`conn` was opened through it), and a sync reads no state that
-    // another connection's calls change.
-    let rc = unsafe {
-        match (*file).pMethods.as_ref().and_then(|methods| methods.xSync) {
-            Some(x_sync) => x_sync(file, ffi::SQLITE_SYNC_NORMAL),
-            None => ffi::SQLITE_MISUSE,
-        }
-    };
+    // SAFETY: `file` is the open database file of `conn`, which only this thread uses, and its
+    // methods are this VFS's; a sync changes no state that another connection's calls read.
+    let rc = unsafe { sync(file, ffi::SQLITE_SYNC_NORMAL) };
     if rc == ffi::SQLITE_OK {
         Ok(())
     } else {
         Err(StoreError::Io(std::io::Error::other(format!(
-            "a sync of the database file failed (SQLite error {rc})"
+            "the database file was not synced (SQLite error {rc})"
         ))))
     }
 }
@@ -756,7 +752,7 @@ static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
 };
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::cell::Cell;
     use std::path::Path;
     use std::thread::LocalKey;
@@ -771,7 +767,8 @@ mod tests {
         counter.with(Cell::get)
     }
 
-    fn writer(path: &Path) -> Connection {
+    /// A connection that writes as the store's writer does, with a table `t` to fill.
+    pub(crate) fn writer(path: &Path) -> Connection {
         let conn = open_writer(path).expect("open the writer");
         // As the store's writer commits: without a sync of the log, which would send what is
         // gathered whatever this VFS did at the commit (see `LogFile`).
@@ -804,7 +801,8 @@ mod tests {
         (rows, sum, check)
     }
 
-    fn insert(conn: &Connection, keys: std::ops::Range<i64>) {
+    /// Rows `keys` of `t`, in one transaction.
+    pub(crate) fn insert(conn: &Connection, keys: std::ops::Range<i64>) {
         let tx = conn.unchecked_transaction().expect("begin");
         for k in keys {
             tx.execute("INSERT INTO t (k, v) VALUES (?1, ?2)", params![k, format!("{k:0>200}")])

@@ -371,7 +371,10 @@ DROP INDEX transactions_by_account;
 -- enrolled in any order), work in the order of ids wrote a random page per account: a sweep,
 -- which matures accounts in that order, wrote 1,108 pages of the accounts table per commit of
 -- 1,962 pages in all. Clustered by id, as the snapshots are, neighbours share pages, and a
--- write by id descends one B-tree instead of two. Same columns, in the same order.
+-- write by id descends one B-tree instead of two. Same columns, in the same order. A row
+-- whose id is NULL (a rowid table's text key could be: damage, never the projection's own
+-- work) cannot be kept by id and is left behind; it belonged to no event, and a rebuild
+-- would have deleted it.
 CREATE TABLE accounts_by_id (
     account_id      TEXT PRIMARY KEY,
     business_id     TEXT NOT NULL,
@@ -398,7 +401,7 @@ INSERT INTO accounts_by_id
     SELECT account_id, business_id, program_id, customer_id, display_name, email, email_key, status,
            point_balance, lifetime_points, tier_id, tier_name, tier_level, progress, version,
            enrolled_at, updated_at, pending_points, ledger_head
-      FROM accounts ORDER BY account_id;
+      FROM accounts WHERE account_id IS NOT NULL ORDER BY account_id;
 DROP TABLE accounts;
 ALTER TABLE accounts_by_id RENAME TO accounts;
 CREATE INDEX accounts_by_email ON accounts (business_id, email_key);
@@ -588,6 +591,16 @@ mod tests {
             .expect("accounts")
     }
 
+    /// The accounts table's columns: name, declared type, default and place in the key.
+    fn columns(conn: &Connection) -> Vec<(String, String, Option<String>, i64)> {
+        conn.prepare("SELECT name, type, dflt_value, pk FROM pragma_table_info('accounts') ORDER BY cid")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect()
+            })
+            .expect("columns")
+    }
+
     #[test]
     fn the_accounts_migration_keeps_every_row_and_rule_and_stores_them_by_id() {
         let mut conn = migrated_before(10);
@@ -611,10 +624,24 @@ mod tests {
             .expect("account");
         }
         let before = accounts(&conn);
+        let columns_before = columns(&conn);
+        // Damage a rowid table allowed: a row whose id is NULL.
+        conn.execute(
+            "INSERT INTO accounts (account_id, business_id, program_id, customer_id, display_name, email, email_key,
+                                   status, point_balance, lifetime_points, version, enrolled_at, updated_at)
+             VALUES (NULL, 'b', 'p', 'c', 'n', 'k@e', 'k@e', 'ACTIVE', 0, 0, 1, 't', 't')",
+            [],
+        )
+        .expect("a keyless row");
 
         migrate(&mut conn).expect("migrate");
 
-        assert_eq!(accounts(&conn), before, "every column of every row kept");
+        assert_eq!(
+            accounts(&conn),
+            before,
+            "every column of every row kept, the keyless one left behind"
+        );
+        assert_eq!(columns(&conn), columns_before, "the same columns, types and defaults");
         let sql: String = conn
             .query_row("SELECT sql FROM sqlite_master WHERE name = 'accounts'", [], |r| {
                 r.get(0)
@@ -633,7 +660,15 @@ mod tests {
              VALUES ('a4', 'b', 'p', 'a4', 'n', 'x@e', 'x@e', 'ACTIVE', 0, 0, 1, 't', 't')",
             [],
         );
-        assert!(twice.is_err(), "a second account with one email in one program");
+        let code = match &twice {
+            Err(rusqlite::Error::SqliteFailure(error, _)) => Some(error.extended_code),
+            _ => None,
+        };
+        assert_eq!(
+            code,
+            Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE),
+            "a second account with one email in one program: {twice:?}"
+        );
         // A write by id finds the row by the table's own key.
         let plan: String = conn
             .query_row(
