@@ -203,7 +203,7 @@ impl Restarter {
 }
 
 /// Just before a RESTART, [`SETTLE_PASSES`] more PASSIVE checkpoints, each followed by a sync
-/// of the database file (unless SQLite synced it, or the pass copied nothing): they copy, and
+/// of the database file (unless the pass copied nothing more): they copy, and
 /// make durable in the database file, what was committed since the last one, without holding
 /// up the writer.
 ///
@@ -228,21 +228,22 @@ fn settle(conn: &rusqlite::Connection) -> bool {
     let mut copied_before = None;
     for _ in 0..SETTLE_PASSES {
         let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(2)?))
         });
-        let (log_frames, copied) = match result {
-            Ok((0, log_frames, copied)) => (log_frames, copied),
+        let copied = match result {
+            Ok((0, copied)) => copied,
             Ok(_) => return false,
             Err(e) => {
                 tracing::warn!(error = %e, "WAL checkpoint before a restart failed; no restart this time");
                 return false;
             }
         };
-        // SQLite synced the file itself when the pass copied the whole log; a pass that copied
-        // nothing has nothing to sync.
-        let synced = copied == log_frames || copied_before == Some(copied);
+        // A pass that copied nothing more has nothing more to sync. One that reports the whole
+        // log copied may still need it: the report is of the log as it was when the pass began,
+        // and SQLite syncs only if no commit came meanwhile.
+        let nothing_more = copied_before == Some(copied);
         copied_before = Some(copied);
-        if synced {
+        if nothing_more {
             continue;
         }
         if let Err(e) = super::sync_database_file(conn) {
@@ -301,6 +302,48 @@ mod tests {
     use super::settle;
     use crate::sqlite::log_vfs::tests::{insert, writer};
     use crate::sqlite::{database_syncs, open_reader, open_writer};
+
+    /// A checkpoint reports the log's length as it was when it began, so under load it reports
+    /// "all copied" while the writer has committed more, and then SQLite has not synced the
+    /// database file: the settle cannot take that report for a sync. Here a writer commits all
+    /// the while the settle runs.
+    #[test]
+    fn the_settle_syncs_what_it_copied_while_the_writer_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        let first = writer(&path);
+        insert(&first, 0..100);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let committing = {
+            let (path, stop) = (path.clone(), std::sync::Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let conn = writer(&path);
+                let mut next = 1_000;
+                while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                    insert(&conn, next..next + 20);
+                    next += 20;
+                }
+            })
+        };
+        let restarter = open_writer(&path).expect("the restarter");
+        // A settle that meets the writer restarting the log gives up (busy), as in the store,
+        // where the next tick asks again; those are not counted.
+        let (mut ran, mut unsynced) = (0, 0);
+        for _ in 0..20 {
+            let before = database_syncs();
+            if !settle(&restarter) {
+                continue;
+            }
+            ran += 1;
+            if database_syncs() == before {
+                unsynced += 1;
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Release);
+        committing.join().expect("the writer");
+        assert!(ran > 0, "no settle ran");
+        assert_eq!(unsynced, 0, "settles (of {ran}) that left what they copied unsynced");
+    }
 
     /// SQLite syncs the database file only after a checkpoint that copied the whole log, and
     /// under load the settle's never does (the writer commits meanwhile), so the RESTART after
