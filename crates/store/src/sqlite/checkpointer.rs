@@ -254,8 +254,8 @@ fn settle(conn: &rusqlite::Connection) -> bool {
     true
 }
 
-/// How many PASSIVE checkpoints, each followed by a sync of the database file, run before a
-/// RESTART (see [`settle`]).
+/// How many PASSIVE checkpoints, each followed by a sync of the database file (if it copied
+/// more), run before a RESTART (see [`settle`]).
 const SETTLE_PASSES: usize = 2;
 
 /// A RESTART checkpoint, after which the writer's next commit starts the log from the top.
@@ -348,8 +348,9 @@ mod tests {
     /// SQLite syncs the database file only after a checkpoint that copied the whole log, and
     /// under load the settle's never does (the writer commits meanwhile), so the RESTART after
     /// it used to sync, holding the writer off, everything the settle had copied. The settle
-    /// now syncs the database file itself after each of its checkpoints. Here a reader keeps
-    /// the log's latest commit from being copied, as the writer's commits do under load.
+    /// now syncs the database file itself after each of its checkpoints that copied more. Here
+    /// a reader keeps the log's latest commit from being copied, as the writer's commits do
+    /// under load.
     #[test]
     fn the_settle_before_a_restart_syncs_what_it_copied_even_when_it_could_not_copy_everything() {
         let dir = tempfile::tempdir().expect("tempdir");
