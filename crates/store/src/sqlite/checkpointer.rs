@@ -15,8 +15,8 @@
 //! commit then starts the log from the top. Since the RESTART holds the writer off while it
 //! copies what is left and syncs the database file, two more PASSIVE checkpoints, each with a
 //! sync of the database file, run just before it ([`settle`]) and leave it little to copy or
-//! sync; both run on a thread of their own at
-//! the process's priority ([`Restarter`]), while this thread's copying runs at a lower one.
+//! sync; both run on a thread of their own at the process's priority ([`Restarter`]), while
+//! this thread's copying runs at a lower one.
 //! Only if the log reaches twice the limit does the RESTART wait, for at most
 //! [`RESTART_WAIT_MS`], holding the writer off meanwhile. (Run by the writer between batches,
 //! the RESTART stalled it for each attempt's copy and `fsync`: 2 to 36 ms.)
@@ -112,13 +112,16 @@ fn checkpoint_until_stopped(
         if stop.load(Ordering::Acquire) {
             break;
         }
-        let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
-        });
-        match result {
+        match passive_checkpoint(conn) {
             // The restarter held the checkpoint lock: nothing was copied, nothing is known.
-            Ok((1, log_frames, _)) if log_frames < 0 => {}
-            Ok((_, log_frames, copied_frames)) => {
+            Ok(Checkpointed {
+                busy: true, log_frames, ..
+            }) if log_frames < 0 => {}
+            Ok(Checkpointed {
+                log_frames,
+                copied_frames,
+                ..
+            }) => {
                 if let Err(e) = writeback.start() {
                     if !writeback_failed {
                         tracing::warn!(error = %e, "could not start the database file's writeback");
@@ -138,6 +141,27 @@ fn checkpoint_until_stopped(
         }
         std::thread::park_timeout(Duration::from_millis(CHECKPOINT_INTERVAL_MS));
     }
+}
+
+/// What a PASSIVE checkpoint reports (`PRAGMA wal_checkpoint`'s row).
+struct Checkpointed {
+    /// It could not run to the end: another connection held the checkpoint lock.
+    busy: bool,
+    /// The log's frames as they were when it began (-1 if it did not run).
+    log_frames: i64,
+    /// How many of them are now copied into the database (-1 if it did not run).
+    copied_frames: i64,
+}
+
+/// A PASSIVE checkpoint on `conn`: it copies what it can without waiting for anyone.
+fn passive_checkpoint(conn: &rusqlite::Connection) -> rusqlite::Result<Checkpointed> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok(Checkpointed {
+            busy: row.get::<_, i64>(0)? != 0,
+            log_frames: row.get(1)?,
+            copied_frames: row.get(2)?,
+        })
+    })
 }
 
 /// The last checkpoint: copy the whole log into the database and truncate it, giving up at
@@ -203,9 +227,8 @@ impl Restarter {
 }
 
 /// Just before a RESTART, [`SETTLE_PASSES`] more PASSIVE checkpoints, each followed by a sync
-/// of the database file (unless the pass copied nothing more): they copy, and
-/// make durable in the database file, what was committed since the last one, without holding
-/// up the writer.
+/// of the database file (unless the pass copied nothing more): they copy, and make durable in
+/// the database file, what was committed since the last one, without holding up the writer.
 ///
 /// The RESTART holds the writer's lock while it copies what is left and syncs the database
 /// file, so every commit waits for it. Without a settle it was left the commits of the whole
@@ -227,11 +250,12 @@ impl Restarter {
 fn settle(conn: &rusqlite::Connection) -> bool {
     let mut copied_before = None;
     for _ in 0..SETTLE_PASSES {
-        let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(2)?))
-        });
-        let copied = match result {
-            Ok((0, copied)) => copied,
+        let copied = match passive_checkpoint(conn) {
+            Ok(Checkpointed {
+                busy: false,
+                copied_frames,
+                ..
+            }) => copied_frames,
             Ok(_) => return false,
             Err(e) => {
                 tracing::warn!(error = %e, "WAL checkpoint before a restart failed; no restart this time");
@@ -299,7 +323,7 @@ fn poll_briefly(attempts: i32) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::settle;
+    use super::{passive_checkpoint, settle};
     use crate::sqlite::log_vfs::tests::{insert, writer};
     use crate::sqlite::{database_syncs, open_reader, open_writer};
 
@@ -371,12 +395,12 @@ mod tests {
         // The first pass copied what the reader allows and synced it; the second had nothing
         // more to copy, nor to sync.
         assert_eq!(database_syncs() - before, 1, "the database file synced after the copy");
-        let (frames, copied): (i64, i64) = restarter
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)))
-            .expect("a checkpoint");
+        let checkpointed = passive_checkpoint(&restarter).expect("a checkpoint");
         assert!(
-            copied < frames,
-            "the reader kept the latest commit in the log ({copied} of {frames})"
+            checkpointed.copied_frames < checkpointed.log_frames,
+            "the reader kept the latest commit in the log ({} of {})",
+            checkpointed.copied_frames,
+            checkpointed.log_frames
         );
         reader.execute_batch("COMMIT").expect("end the read");
     }

@@ -88,16 +88,9 @@ const FCNTL_GUARD_WITH: c_int = 0x4c59_0001;
 /// the module's comment). `conn` was opened through this VFS (see [`super::open_writer`]).
 pub fn guard_with(conn: &Connection, log: &Arc<LogFile>) -> Result<(), StoreError> {
     let handed = Arc::into_raw(Arc::clone(log));
-    // SAFETY: the handle is `conn`'s, live for the call. The file control takes the reference
-    // `handed` counts only when it answers `SQLITE_OK`; otherwise it is taken back here.
-    let rc = unsafe {
-        ffi::sqlite3_file_control(
-            conn.handle(),
-            c"main".as_ptr(),
-            FCNTL_GUARD_WITH,
-            handed.cast_mut().cast(),
-        )
-    };
+    // SAFETY: the file control takes the reference `handed` counts only when it answers
+    // `SQLITE_OK`; otherwise it is taken back here.
+    let rc = unsafe { main_file_control(conn, FCNTL_GUARD_WITH, handed.cast_mut().cast()) };
     if rc == ffi::SQLITE_OK {
         Ok(())
     } else {
@@ -115,16 +108,9 @@ pub fn guard_with(conn: &Connection, log: &Arc<LogFile>) -> Result<(), StoreErro
 /// database at least once, so that the file is open.
 pub fn sync_database_file(conn: &Connection) -> Result<(), StoreError> {
     let mut file: *mut ffi::sqlite3_file = ptr::null_mut();
-    // SAFETY: the handle is `conn`'s, live for the call; SQLite writes the main database's
-    // file into `file` (its methods are null until the file is opened).
-    let rc = unsafe {
-        ffi::sqlite3_file_control(
-            conn.handle(),
-            c"main".as_ptr(),
-            ffi::SQLITE_FCNTL_FILE_POINTER,
-            ptr::addr_of_mut!(file).cast(),
-        )
-    };
+    // SAFETY: SQLite writes the main database's file into `file` (its methods are null until
+    // the file is opened).
+    let rc = unsafe { main_file_control(conn, ffi::SQLITE_FCNTL_FILE_POINTER, ptr::addr_of_mut!(file).cast()) };
     // SAFETY: a non-null `file` is `conn`'s main database file, alive while `conn` is.
     let ours = rc == ffi::SQLITE_OK && !file.is_null() && unsafe { ptr::eq((*file).pMethods, &METHODS) };
     if !ours {
@@ -142,6 +128,15 @@ pub fn sync_database_file(conn: &Connection) -> Result<(), StoreError> {
             "the database file was not synced (SQLite error {rc})"
         ))))
     }
+}
+
+/// A file control `op` on `conn`'s main database file; SQLite's result code.
+///
+/// # Safety
+/// `arg` is what `op` expects.
+unsafe fn main_file_control(conn: &Connection, op: c_int, arg: *mut c_void) -> c_int {
+    // SAFETY: the handle is `conn`'s, live for the call.
+    ffi::sqlite3_file_control(conn.handle(), c"main".as_ptr(), op, arg)
 }
 
 /// The VFS, registered with SQLite on first use; its name.
@@ -1006,7 +1001,7 @@ pub(crate) mod tests {
     }
 
     /// The extended result code of a failed call.
-    fn extended_code<T>(result: &rusqlite::Result<T>) -> Option<i32> {
+    pub(crate) fn extended_code<T>(result: &rusqlite::Result<T>) -> Option<i32> {
         match result {
             Err(rusqlite::Error::SqliteFailure(error, _)) => Some(error.extended_code),
             _ => None,

@@ -660,12 +660,8 @@ mod tests {
              VALUES ('a4', 'b', 'p', 'a4', 'n', 'x@e', 'x@e', 'ACTIVE', 0, 0, 1, 't', 't')",
             [],
         );
-        let code = match &twice {
-            Err(rusqlite::Error::SqliteFailure(error, _)) => Some(error.extended_code),
-            _ => None,
-        };
         assert_eq!(
-            code,
+            crate::sqlite::log_vfs::tests::extended_code(&twice),
             Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE),
             "a second account with one email in one program: {twice:?}"
         );
