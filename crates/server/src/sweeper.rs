@@ -19,20 +19,25 @@ use loyalty_domain::account::{
 use loyalty_domain::program::{EvaluationPeriod, TierPolicy};
 use loyalty_domain::values::AccountId;
 use loyalty_domain::Aggregate;
-use loyalty_store::{EventMetadata, Store, StoreError, WriteTx};
+use loyalty_store::{Backend, EventMetadata, Store, StoreError, WriteTx};
 use serde::Serialize;
 use uuid::Uuid;
 
-/// How many due accounts one sweep reads at a time (their ids take 8 MB; on PostgreSQL the
-/// client holds the answer's rows, about 45 MB, while it is read). They are matured in the
-/// order of their ids, which is the order of the account, snapshot and ledger indexes, so that
-/// neighbouring accounts share pages, and a page is written about once per window and commit
-/// instead of once per account on it. A sweep of 1,000,000 lots whose expiry times were
-/// scattered over a year wrote 50 KB per lot in the order they fell due (156 s), 22.7 KB in
-/// key order in windows of this size (78 s) and 16.9 KB in one window of all of them (71 s,
-/// for four times the memory); `cargo bench -p loyalty-server --bench sweep`, BENCHMARKS.md.
-/// Lots that expire together (a program's yearly expiry date) fall due in key order anyway.
-pub const SWEEP_WINDOW_COUNT: u32 = 1 << 18;
+/// How many due accounts one sweep reads at a time on SQLite (their ids take 16 MB, and as
+/// many again for the set of those seen). They are matured in the order of their ids, which is
+/// the order of the account, snapshot and ledger indexes, so that neighbouring accounts share
+/// pages, and a page is written about once per window and commit instead of once per account on
+/// it. A sweep of 1,000,000 lots whose expiry times were scattered over a year wrote 50 KB per
+/// lot in the order they fell due (156 s), 22.7 KB in key order in windows of 262,144 (78 s) and
+/// 16.9 KB in one window of all of them (71 s); since the due accounts are read from the index
+/// alone (see `due_accounts`), one window of all of them takes 17.1-18.2 s against 22.0-23.6 s in
+/// windows of 262,144 (`loyalty expire` on a copy of one database, BENCHMARKS.md). Lots that
+/// expire together (a program's yearly expiry date) fall due in key order anyway.
+pub const SWEEP_WINDOW_COUNT: u32 = 1 << 20;
+/// The same on PostgreSQL, whose client holds the whole answer while it is read: about 45 MB
+/// for this many when each row also carried its business, four times that for a window of
+/// SQLite's size.
+pub const SWEEP_WINDOW_COUNT_POSTGRES: u32 = 1 << 18;
 /// How many due accounts one writer job matures: their program is loaded once per job, and
 /// the job is short enough (about 15 ms) not to hold up the API's commands for long.
 pub const SWEEP_JOB_ACCOUNT_COUNT: usize = 256;
@@ -108,14 +113,18 @@ pub async fn sweep(
     let mut seen: HashSet<Uuid> = HashSet::new();
     let mut done = 0u64;
     loop {
-        let due = store.due_accounts(as_of, SWEEP_WINDOW_COUNT).await?;
+        let window = match store.backend() {
+            Backend::Sqlite(_) => SWEEP_WINDOW_COUNT,
+            Backend::Postgres(_) => SWEEP_WINDOW_COUNT_POSTGRES,
+        };
+        let due = store.due_accounts(as_of, window).await?;
         // An account still due after its sweep (a refusal, say) must not stop the others.
-        let mut fresh: Vec<(Uuid, Uuid)> = due.into_iter().filter(|(_, id)| seen.insert(*id)).collect();
+        let mut fresh: Vec<Uuid> = due.into_iter().filter(|id| seen.insert(*id)).collect();
         if fresh.is_empty() {
             break;
         }
         // Key order (a UUID's bytes sort as its text does, the stored keys' order).
-        fresh.sort_unstable_by_key(|&(_, account_id)| account_id);
+        fresh.sort_unstable();
         let total = seen.len() as u64;
         // Each job's accounts are copied out as it starts, not all at once.
         let starts = (0..fresh.len()).step_by(SWEEP_JOB_ACCOUNT_COUNT);
@@ -179,17 +188,18 @@ fn run(
 /// appended together. Each program's rules are loaded once per job.
 fn mature_all(
     tx: &mut WriteTx<'_>,
-    accounts: &[(Uuid, Uuid)],
+    accounts: &[Uuid],
     as_of: DateTime<Utc>,
     sweep_id: Uuid,
 ) -> Result<SweepReport, StoreError> {
     let mut report = SweepReport::default();
     let mut rules: HashMap<Uuid, ProgramRules> = HashMap::new();
-    for &(business_id, account_id) in accounts {
+    for &account_id in accounts {
         report.accounts_swept += 1;
-        let Some(account) = tx.load::<LoyaltyAccount>(business_id, account_id)? else {
+        let Some(account) = tx.load_existing::<LoyaltyAccount>(account_id)? else {
             continue;
         };
+        let business_id = account.business_id;
         let Some(program_id) = account.state.enrollment.as_ref().map(|e| e.program_id.0) else {
             continue;
         };

@@ -16,7 +16,8 @@ use crate::{time, Business, EventFilter, StoreError, StoredEvent};
 /// How many transactions an account view carries.
 pub const RECENT_TRANSACTIONS_COUNT: u32 = 10;
 
-fn uuid(raw: &str) -> Result<Uuid, StoreError> {
+/// A stored id; a malformed one is a damaged row.
+pub(crate) fn uuid(raw: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(raw).map_err(|e| StoreError::Corrupt(format!("bad uuid {raw:?}: {e}")))
 }
 
@@ -744,18 +745,20 @@ pub fn business_by_key_hash(conn: Db<'_>, key_hash: &str) -> Result<Option<Busin
 }
 
 /// Accounts with something due by `as_of` (a lot to expire, pending points to release), soonest
-/// first: `(business_id, account_id)`.
-pub fn due_accounts(conn: Db<'_>, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+/// first. Only accounts have a due time. Read from the `snapshots_due` index alone, which holds
+/// each entry's aggregate id (the table's key): no lookup into the snapshots themselves, which
+/// had read a random page of that table per account (on a million due accounts, the sweep's
+/// reads took a sixth of its CPU time).
+pub fn due_accounts(conn: Db<'_>, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<Uuid>, StoreError> {
     let mut stmt = conn.prepare_held(
-        "SELECT business_id, aggregate_id FROM snapshots
-         WHERE due_at IS NOT NULL AND due_at <= ?1 AND aggregate_type = 'LoyaltyAccount'
+        "SELECT aggregate_id FROM snapshots WHERE due_at IS NOT NULL AND due_at <= ?1
          ORDER BY due_at LIMIT CAST(?2 AS BIGINT)",
     )?;
     // Parsed row by row: a sweep may ask for a million.
     let mut due = Vec::new();
     stmt.for_each_row(params![time::format(as_of), limit], |r| {
-        let (business, account): (String, String) = (r.get(0)?, r.get(1)?);
-        due.push((uuid(&business)?, uuid(&account)?));
+        let account: String = r.get(0)?;
+        due.push(uuid(&account)?);
         Ok(())
     })?;
     Ok(due)

@@ -3,6 +3,7 @@
 //! events, so the rebuild leaves them alone.
 
 use crate::db::{params, Db, OptionalRow};
+use crate::queries::uuid;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -26,10 +27,6 @@ pub struct PaymentRecord {
     pub outcome: String,
     pub account_id: Option<Uuid>,
     pub transaction_id: Option<Uuid>,
-}
-
-fn uuid(raw: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(raw).map_err(|e| StoreError::Corrupt(format!("bad uuid {raw:?}: {e}")))
 }
 
 pub(crate) fn location_put(

@@ -451,9 +451,8 @@ impl Store {
         self.write(move |tx| tx.insert_business(&name, &api_key_hash)).await
     }
 
-    /// Whether the database answers (for `/readyz`).
     /// Accounts with a lot to expire or pending points to release by `as_of`, soonest first.
-    pub async fn due_accounts(&self, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+    pub async fn due_accounts(&self, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<Uuid>, StoreError> {
         self.read(move |db| queries::due_accounts(db, as_of, limit)).await
     }
 
@@ -597,6 +596,7 @@ impl Store {
         }
     }
 
+    /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|db| db.query_row("SELECT 1", params![], |_| Ok(()))).await
     }

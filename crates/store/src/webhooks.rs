@@ -3,6 +3,7 @@
 //! Operational state, not projections of events, so the rebuild leaves them alone.
 
 use crate::db::{params, Db, OptionalRow, Row};
+use crate::queries::uuid;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -50,10 +51,6 @@ pub struct WebhookDelivery {
     /// The envelope sent.
     #[serde(skip)]
     pub event: Option<StoredEvent>,
-}
-
-fn uuid(raw: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(raw).map_err(|e| StoreError::Corrupt(format!("bad uuid {raw:?}: {e}")))
 }
 
 const WEBHOOK_COLUMNS: &str = "webhook_id, business_id, url, event_types, secret, created_at";

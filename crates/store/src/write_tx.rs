@@ -80,28 +80,7 @@ impl<'c> WriteTx<'c> {
     where
         A: Aggregate + DeserializeOwned,
     {
-        let id = aggregate_id.to_string();
-        let cached = match self.db {
-            Db::Pg(conn) => conn.cached_snapshot(&id),
-            Db::Sqlite(..) => None,
-        };
-        let row: Option<(String, String, i64, String)> = match cached {
-            Some(row) => row,
-            None => {
-                let row = self
-                    .db
-                    .prepare_held(
-                        "SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1",
-                    )?
-                    .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                    .optional()?;
-                if let Db::Pg(conn) = self.db {
-                    conn.cache_snapshot(id, row.clone());
-                }
-                row
-            }
-        };
-        let Some((owner, aggregate_type, version, state)) = row else {
+        let Some((owner, aggregate_type, version, state)) = self.snapshot_row(aggregate_id)? else {
             return Ok(Some(Loaded {
                 business_id,
                 aggregate_id,
@@ -118,6 +97,45 @@ impl<'c> WriteTx<'c> {
             version,
             state: serde_json::from_str(&state)?,
         }))
+    }
+
+    /// Load an aggregate that exists, of whichever business owns it (the sweeper's, which finds
+    /// the aggregates it matures by id alone). `None` when there is none of type `A` by that id.
+    pub fn load_existing<A>(&self, aggregate_id: Uuid) -> Result<Option<Loaded<A>>, StoreError>
+    where
+        A: Aggregate + DeserializeOwned,
+    {
+        let Some((owner, aggregate_type, version, state)) = self.snapshot_row(aggregate_id)? else {
+            return Ok(None);
+        };
+        if aggregate_type != A::AGGREGATE_TYPE {
+            return Ok(None);
+        }
+        Ok(Some(Loaded {
+            business_id: queries::uuid(&owner)?,
+            aggregate_id,
+            version,
+            state: serde_json::from_str(&state)?,
+        }))
+    }
+
+    /// An aggregate's snapshot row: `(business_id, aggregate_type, version, state)`.
+    fn snapshot_row(&self, aggregate_id: Uuid) -> Result<Option<(String, String, i64, String)>, StoreError> {
+        let id = aggregate_id.to_string();
+        if let Db::Pg(conn) = self.db {
+            if let Some(row) = conn.cached_snapshot(&id) {
+                return Ok(row);
+            }
+        }
+        let row = self
+            .db
+            .prepare_held("SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1")?
+            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
+        if let Db::Pg(conn) = self.db {
+            conn.cache_snapshot(id, row.clone());
+        }
+        Ok(row)
     }
 
     /// [`Self::load`] for an aggregate that many commands of a batch read and few change (a
