@@ -25,7 +25,8 @@ use uuid::Uuid;
 
 /// How many due accounts one sweep reads at a time on SQLite (their ids take 16 MB, and as
 /// many again for the set of those seen). They are matured in the order of their ids, which is
-/// the order of the account, snapshot and ledger indexes, so that neighbouring accounts share
+/// the order of the account, snapshot and ledger indexes, and of the due index within each month
+/// (see `loyalty_store`'s `DUE_BY_MONTH_MIGRATION`), so that neighbouring accounts share
 /// pages, and a page is written about once per window and commit instead of once per account on
 /// it. A sweep of 1,000,000 lots whose expiry times were scattered over a year wrote 50 KB per
 /// lot in the order they fell due (156 s), 22.7 KB in key order in windows of 262,144 (78 s) and

@@ -50,6 +50,7 @@ conformance!(
     concurrent_claims_never_exceed_the_stock_and_rebuild_to_the_live_catalogue,
     reopening_the_database_keeps_everything_and_migrations_run_once,
     points_earned_1_0_is_read_as_2_0_by_aggregates_projections_and_readers,
+    due_accounts_are_those_due_by_then_earlier_months_first_and_load_by_id_alone,
 );
 
 pub struct Fixture {
@@ -128,6 +129,11 @@ fn enroll_command(program: Uuid, account: Uuid, email: &str) -> AccountCommand {
 }
 
 fn accrue_command(points: u64) -> AccountCommand {
+    accrue_command_at(points, chrono::Utc::now())
+}
+
+/// An accrual at `now`, whose lot expires 30 days later.
+fn accrue_command_at(points: u64, now: chrono::DateTime<chrono::Utc>) -> AccountCommand {
     AccountCommand::Accrue(AccruePoints {
         transaction_id: TransactionId::new_random(),
         points: Points::new(points),
@@ -142,7 +148,7 @@ fn accrue_command(points: u64) -> AccountCommand {
             point_expiry_days: Some(30),
             pending_days: None,
         },
-        now: chrono::Utc::now(),
+        now,
     })
 }
 
@@ -929,6 +935,78 @@ async fn reopening_the_database_keeps_everything_and_migrations_run_once(kind: K
         .expect("exists");
     assert_eq!(view.point_balance, 42);
     assert_eq!(view.recent_transactions.len(), 1);
+}
+
+/// The sweeper's query: the accounts due by a moment, those of earlier months first (on SQLite
+/// the index orders a month's entries by id, not by time), and not those due later in the same
+/// month; the sweeper's load finds each by its id alone, with its business, and nothing of
+/// another type or that does not exist.
+async fn due_accounts_are_those_due_by_then_earlier_months_first_and_load_by_id_alone(kind: Kind) {
+    let f = fixture(kind).await;
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).expect("time").to_utc();
+    // Each lot expires 30 days after it was earned.
+    let earned = [
+        ("a@example.com", "2026-01-10T00:00:00Z"), // due 2026-02-09
+        ("b@example.com", "2026-02-20T00:00:00Z"), // due 2026-03-22T00:00
+        ("d@example.com", "2026-02-20T06:00:00Z"), // due 2026-03-22T06:00
+        ("c@example.com", "2026-03-01T00:00:00Z"), // due 2026-03-31
+    ];
+    let mut accounts = Vec::new();
+    for (email, when) in earned {
+        let account = enrolled(&f, email).await;
+        account_command(&f, account, accrue_command_at(5, at(when)))
+            .await
+            .expect("accrued");
+        accounts.push(account);
+    }
+    let [a, b, d, c] = accounts[..] else { unreachable!() };
+
+    let due = f
+        .store
+        .due_accounts(at("2026-03-22T03:00:00Z"), 100)
+        .await
+        .expect("due");
+    assert_eq!(due, [a, b], "a's month first; d and c are due later in March");
+    let due = f
+        .store
+        .due_accounts(at("2026-04-15T00:00:00Z"), 100)
+        .await
+        .expect("due");
+    assert_eq!(due[0], a);
+    let mut march = due[1..].to_vec();
+    march.sort();
+    let mut expected = vec![b, c, d];
+    expected.sort();
+    assert_eq!(march, expected);
+    assert_eq!(
+        f.store
+            .due_accounts(at("2026-04-15T00:00:00Z"), 2)
+            .await
+            .expect("due")
+            .len(),
+        2
+    );
+    assert!(f
+        .store
+        .due_accounts(at("2026-02-01T00:00:00Z"), 100)
+        .await
+        .expect("due")
+        .is_empty());
+
+    let (business, program, stranger) = (f.business, f.program, Uuid::new_v4());
+    let found = f
+        .store
+        .write(move |tx| {
+            Ok((
+                tx.load_existing::<LoyaltyAccount>(a)?
+                    .map(|l| (l.business_id, l.version)),
+                tx.load_existing::<LoyaltyAccount>(program)?.is_some(),
+                tx.load_existing::<LoyaltyAccount>(stranger)?.is_some(),
+            ))
+        })
+        .await
+        .expect("loaded");
+    assert_eq!(found, (Some((business, 2)), false, false));
 }
 
 /// Write an event row as an older version of the code did, bypassing the current writer.

@@ -156,7 +156,7 @@ async fn a_store_from_before_the_ledger_chain_lists_and_rebuilds_the_same_once_m
     let reopened = loyalty_store::Store::open(&f.db.settings()).expect("reopen, migrating");
     assert_eq!(
         f.db.texts("SELECT CAST(MAX(version) AS TEXT) FROM schema_migrations"),
-        ["10"]
+        ["11"]
     );
     assert_eq!(pages(reopened.clone(), business).await, expected);
     let report = reopened.rebuild_projections(&mut |_, _| {}).expect("rebuild");
