@@ -16,7 +16,9 @@ pub trait Aggregate: Default + Clone {
     const AGGREGATE_TYPE: &'static str;
 
     /// The next moment the aggregate changes with time alone (something expires), for the
-    /// sweeper that runs those commands; `None` when nothing is scheduled.
+    /// sweeper that runs those commands; `None` when nothing is scheduled. Only accounts have
+    /// one: the sweeper finds due aggregates by this time alone and loads them as accounts, so
+    /// another aggregate with a due time would be found, skipped and found again by every sweep.
     fn due_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         None
     }

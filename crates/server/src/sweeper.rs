@@ -23,8 +23,8 @@ use loyalty_store::{Backend, EventMetadata, Store, StoreError, WriteTx};
 use serde::Serialize;
 use uuid::Uuid;
 
-/// How many due accounts one sweep reads at a time on SQLite (their ids take 16 MB, and as
-/// many again for the set of those seen). They are matured in the order of their ids, which is
+/// How many due accounts one sweep reads at a time on SQLite (their ids take 16 MB, and the set
+/// of those seen about 36 MB more). They are matured in the order of their ids, which is
 /// the order of the account, snapshot and ledger indexes, and of the due index within each month
 /// (see `loyalty_store`'s `DUE_BY_MONTH_MIGRATION`), so that neighbouring accounts share
 /// pages, and a page is written about once per window and commit instead of once per account on
@@ -35,9 +35,8 @@ use uuid::Uuid;
 /// windows of 262,144 (`loyalty expire` on a copy of one database, BENCHMARKS.md). Lots that
 /// expire together (a program's yearly expiry date) fall due in key order anyway.
 pub const SWEEP_WINDOW_COUNT: u32 = 1 << 20;
-/// The same on PostgreSQL, whose client holds the whole answer while it is read: about 45 MB
-/// for this many when each row also carried its business, four times that for a window of
-/// SQLite's size.
+/// The same on PostgreSQL, kept at its earlier size: its client holds the whole answer while
+/// it is read (about 45 MB for this many when each row also carried its business).
 pub const SWEEP_WINDOW_COUNT_POSTGRES: u32 = 1 << 18;
 /// How many due accounts one writer job matures: their program is loaded once per job, and
 /// the job is short enough (about 15 ms) not to hold up the API's commands for long.
@@ -113,11 +112,11 @@ pub async fn sweep(
     };
     let mut seen: HashSet<Uuid> = HashSet::new();
     let mut done = 0u64;
+    let window = match store.backend() {
+        Backend::Sqlite(_) => SWEEP_WINDOW_COUNT,
+        Backend::Postgres(_) => SWEEP_WINDOW_COUNT_POSTGRES,
+    };
     loop {
-        let window = match store.backend() {
-            Backend::Sqlite(_) => SWEEP_WINDOW_COUNT,
-            Backend::Postgres(_) => SWEEP_WINDOW_COUNT_POSTGRES,
-        };
         let due = store.due_accounts(as_of, window).await?;
         // An account still due after its sweep (a refusal, say) must not stop the others.
         let mut fresh: Vec<Uuid> = due.into_iter().filter(|id| seen.insert(*id)).collect();
@@ -197,7 +196,7 @@ fn mature_all(
     let mut rules: HashMap<Uuid, ProgramRules> = HashMap::new();
     for &account_id in accounts {
         report.accounts_swept += 1;
-        let Some(account) = tx.load_existing::<LoyaltyAccount>(account_id)? else {
+        let Some(account) = tx.load_any_business::<LoyaltyAccount>(account_id)? else {
             continue;
         };
         let business_id = account.business_id;

@@ -3,6 +3,7 @@
 //! not a projection of events, so the rebuild leaves them alone.
 
 use crate::db::{params, Db, OptionalRow, Row};
+use crate::queries::uuid;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -53,7 +54,6 @@ fn row(row: &Row<'_>) -> Result<[String; 11], StoreError> {
 fn parse(
     [id, business, handler, event_id, event_type, event, error, reason, attempts, created, updated]: [String; 11],
 ) -> Result<DeadLetter, StoreError> {
-    let uuid = |raw: &str| Uuid::parse_str(raw).map_err(|e| StoreError::Corrupt(format!("bad uuid {raw:?}: {e}")));
     Ok(DeadLetter {
         dead_letter_id: uuid(&id)?,
         business_id: uuid(&business)?,

@@ -751,10 +751,11 @@ pub(crate) const DUE_ACCOUNTS_SQLITE: &str = "SELECT aggregate_id FROM snapshots
 
 /// Accounts with something due by `as_of` (a lot to expire, pending points to release), soonest
 /// first: on SQLite by the month they fall due in (see `DUE_BY_MONTH_MIGRATION`), on PostgreSQL by
-/// the time. Only accounts have a due time. Read from the `snapshots_due` index alone, which holds
-/// each entry's aggregate id: no lookup into the snapshots themselves, which had read a random
-/// page of that table per account (on a million due accounts, the sweep's reads took a sixth of
-/// its CPU time).
+/// the time. Only accounts have a due time (see `Aggregate::due_at`). On SQLite read from the
+/// `snapshots_due` index alone, whose entries hold the aggregate id (the key of a table `WITHOUT
+/// ROWID`): no lookup into the snapshots themselves, which had read a random page of that table
+/// per account (on a million due accounts, the sweep's reads took a sixth of its CPU time). On
+/// PostgreSQL the index points into the table, and each row is read there.
 pub fn due_accounts(conn: Db<'_>, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<Uuid>, StoreError> {
     let sql = match conn {
         Db::Sqlite(..) => DUE_ACCOUNTS_SQLITE,

@@ -451,7 +451,8 @@ impl Store {
         self.write(move |tx| tx.insert_business(&name, &api_key_hash)).await
     }
 
-    /// Accounts with a lot to expire or pending points to release by `as_of`, soonest first.
+    /// Accounts with a lot to expire or pending points to release by `as_of`, soonest first (on
+    /// SQLite by the month they fall due in; see `queries::due_accounts`).
     pub async fn due_accounts(&self, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<Uuid>, StoreError> {
         self.read(move |db| queries::due_accounts(db, as_of, limit)).await
     }

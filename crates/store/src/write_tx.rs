@@ -99,9 +99,11 @@ impl<'c> WriteTx<'c> {
         }))
     }
 
-    /// Load an aggregate that exists, of whichever business owns it (the sweeper's, which finds
-    /// the aggregates it matures by id alone). `None` when there is none of type `A` by that id.
-    pub fn load_existing<A>(&self, aggregate_id: Uuid) -> Result<Option<Loaded<A>>, StoreError>
+    /// Load an aggregate that exists, of whichever business owns it: the sweeper's load, which
+    /// finds the accounts it matures by their due time alone, and acts for their owner. Never
+    /// for an id a client sent: that goes through [`Self::load`], which checks the business.
+    /// `None` when there is none of type `A` by that id.
+    pub fn load_any_business<A>(&self, aggregate_id: Uuid) -> Result<Option<Loaded<A>>, StoreError>
     where
         A: Aggregate + DeserializeOwned,
     {

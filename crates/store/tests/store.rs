@@ -939,27 +939,28 @@ async fn reopening_the_database_keeps_everything_and_migrations_run_once(kind: K
 
 /// The sweeper's query: the accounts due by a moment, those of earlier months first (on SQLite
 /// the index orders a month's entries by id, not by time), and not those due later in the same
-/// month; the sweeper's load finds each by its id alone, with its business, and nothing of
-/// another type or that does not exist.
+/// month; the sweeper's load finds each by its id alone, with the business that owns it, and
+/// nothing of another type or that does not exist.
 async fn due_accounts_are_those_due_by_then_earlier_months_first_and_load_by_id_alone(kind: Kind) {
     let f = fixture(kind).await;
     let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).expect("time").to_utc();
-    // Each lot expires 30 days after it was earned.
+    // Each lot expires 30 days after it was earned. The first-due account has the greatest id,
+    // so an order by id alone would put it last.
     let earned = [
-        ("a@example.com", "2026-01-10T00:00:00Z"), // due 2026-02-09
-        ("b@example.com", "2026-02-20T00:00:00Z"), // due 2026-03-22T00:00
-        ("d@example.com", "2026-02-20T06:00:00Z"), // due 2026-03-22T06:00
-        ("c@example.com", "2026-03-01T00:00:00Z"), // due 2026-03-31
+        ("a@example.com", Uuid::max(), "2026-01-10T00:00:00Z"), // due 2026-02-09
+        ("b@example.com", Uuid::new_v4(), "2026-02-20T00:00:00Z"), // due 2026-03-22T00:00
+        ("d@example.com", Uuid::new_v4(), "2026-02-20T06:00:00Z"), // due 2026-03-22T06:00
+        ("c@example.com", Uuid::new_v4(), "2026-03-01T00:00:00Z"), // due 2026-03-31
     ];
-    let mut accounts = Vec::new();
-    for (email, when) in earned {
-        let account = enrolled(&f, email).await;
+    for (email, account, when) in earned {
+        account_command(&f, account, enroll_command(f.program, account, email))
+            .await
+            .expect("enrolled");
         account_command(&f, account, accrue_command_at(5, at(when)))
             .await
             .expect("accrued");
-        accounts.push(account);
     }
-    let [a, b, d, c] = accounts[..] else { unreachable!() };
+    let [a, b, d, c] = earned.map(|(_, account, _)| account);
 
     let due = f
         .store
@@ -978,14 +979,8 @@ async fn due_accounts_are_those_due_by_then_earlier_months_first_and_load_by_id_
     let mut expected = vec![b, c, d];
     expected.sort();
     assert_eq!(march, expected);
-    assert_eq!(
-        f.store
-            .due_accounts(at("2026-04-15T00:00:00Z"), 2)
-            .await
-            .expect("due")
-            .len(),
-        2
-    );
+    let first_two = f.store.due_accounts(at("2026-04-15T00:00:00Z"), 2).await.expect("due");
+    assert_eq!((first_two.len(), first_two[0]), (2, a));
     assert!(f
         .store
         .due_accounts(at("2026-02-01T00:00:00Z"), 100)
@@ -993,20 +988,37 @@ async fn due_accounts_are_those_due_by_then_earlier_months_first_and_load_by_id_
         .expect("due")
         .is_empty());
 
-    let (business, program, stranger) = (f.business, f.program, Uuid::new_v4());
+    // An account of another business is loaded as that business's.
+    let other_business = f
+        .store
+        .create_business("Bakery".to_owned(), format!("hash-{}", Uuid::new_v4()))
+        .await
+        .expect("business")
+        .business_id;
+    let other_program = add_program(&f.store, other_business, "Bread").await;
+    let theirs = Uuid::new_v4();
+    account_command_on(
+        &f.store,
+        other_business,
+        theirs,
+        enroll_command(other_program, theirs, "e@example.com"),
+    )
+    .await
+    .expect("enrolled");
+    let (program, stranger) = (f.program, Uuid::new_v4());
     let found = f
         .store
         .write(move |tx| {
-            Ok((
-                tx.load_existing::<LoyaltyAccount>(a)?
-                    .map(|l| (l.business_id, l.version)),
-                tx.load_existing::<LoyaltyAccount>(program)?.is_some(),
-                tx.load_existing::<LoyaltyAccount>(stranger)?.is_some(),
-            ))
+            let owner = |id| -> Result<_, StoreError> {
+                Ok(tx
+                    .load_any_business::<LoyaltyAccount>(id)?
+                    .map(|l| (l.business_id, l.version)))
+            };
+            Ok([owner(a)?, owner(theirs)?, owner(program)?, owner(stranger)?])
         })
         .await
         .expect("loaded");
-    assert_eq!(found, (Some((business, 2)), false, false));
+    assert_eq!(found, [Some((f.business, 2)), Some((other_business, 1)), None, None]);
 }
 
 /// Write an event row as an older version of the code did, bypassing the current writer.
