@@ -13,6 +13,7 @@ use std::rc::Rc;
 use uuid::Uuid;
 
 use crate::envelope::EventPlace;
+use crate::postgres::SnapshotRow;
 use crate::projection::{project, Projected};
 use crate::queries;
 use crate::shared_loads::SharedLoads;
@@ -121,8 +122,9 @@ impl<'c> WriteTx<'c> {
         }))
     }
 
-    /// An aggregate's snapshot row: `(business_id, aggregate_type, version, state)`.
-    fn snapshot_row(&self, aggregate_id: Uuid) -> Result<Option<(String, String, i64, String)>, StoreError> {
+    /// An aggregate's snapshot row (the row PostgreSQL's transaction caches, read the same way
+    /// from either backend).
+    fn snapshot_row(&self, aggregate_id: Uuid) -> Result<Option<SnapshotRow>, StoreError> {
         let id = aggregate_id.to_string();
         if let Db::Pg(conn) = self.db {
             if let Some(row) = conn.cached_snapshot(&id) {
