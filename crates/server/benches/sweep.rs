@@ -35,6 +35,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
+    let history: usize = std::env::var("LOYALTY_SWEEP_HISTORY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(&StoreSettings::new(dir.path().join("sweep.db"))).expect("open");
@@ -48,8 +52,8 @@ fn main() {
         let seeding = Instant::now();
         let mut seeded = 0;
         while seeded < lots {
-            let count = SEED_CHUNK.min(lots - seeded);
-            seed(&store, business, program, seeded, count).await;
+            let count = (SEED_CHUNK / (1 + history)).max(1).min(lots - seeded);
+            seed(&store, business, program, seeded, count, history).await;
             seeded += count;
         }
         eprintln!(
@@ -123,7 +127,7 @@ fn v7_at(at: DateTime<Utc>) -> Uuid {
 /// them in key order, its easiest case). Each member enrolled at some moment of the year before
 /// earning, and each id is a version 7 one of its moment, as the service makes them: the
 /// members' ids and the ledger's lie among each other in time, as in a real program's tables.
-async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count: usize) {
+async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count: usize, history: usize) {
     let now = Utc::now();
     store
         .write(move |tx| {
@@ -158,16 +162,25 @@ async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count:
                         reason: Reason::parse("reason", "seed").expect("valid"),
                         order_ref: None,
                         reference_type: ReferenceType::Manual,
-                        program: ProgramRules {
-                            status: ProgramStatus::Active,
-                            rule: None,
-                            tiers: Default::default(),
-                            point_expiry_days: Some(365),
-                            pending_days: None,
-                        },
+                        program: program_rules(),
                         now: earned_at,
                     }),
                 ];
+                // `history` more lots of 1 point each, earned over the past 300 days and not
+                // due yet: a long-lived member's larger snapshot.
+                let later = (0..history).map(|k| {
+                    let at = now - Duration::days(300) + Duration::minutes((k * 300 * 1_440 / history) as i64);
+                    AccountCommand::Accrue(AccruePoints {
+                        transaction_id: TransactionId(v7_at(at)),
+                        points: Points::new(1),
+                        reason: Reason::parse("reason", "seed").expect("valid"),
+                        order_ref: None,
+                        reference_type: ReferenceType::Manual,
+                        program: program_rules(),
+                        now: at,
+                    })
+                });
+                let commands: Vec<AccountCommand> = commands.into_iter().chain(later).collect();
                 let events = decide_all(&loaded.state, commands).expect("accepted");
                 tx.append(&loaded, events, &EventMetadata::default())?;
             }
@@ -175,6 +188,17 @@ async fn seed(store: &Store, business: Uuid, program: Uuid, first: usize, count:
         })
         .await
         .expect("seeded");
+}
+
+/// The rules of the seeded program: lots expire after 365 days.
+fn program_rules() -> ProgramRules {
+    ProgramRules {
+        status: ProgramStatus::Active,
+        rule: None,
+        tiers: Default::default(),
+        point_expiry_days: Some(365),
+        pending_days: None,
+    }
 }
 
 /// CPU time (user and system) this process used so far, from `/proc/self/stat` (0 elsewhere):

@@ -4,6 +4,11 @@
 //! command's decision appended through the writer (optimistic concurrency, group commit; due
 //! accounts go [`SWEEP_JOB_ACCOUNT_COUNT`] to a writer job), so a lot expires at most once
 //! however often and however concurrently sweeps run: a second sweep finds nothing due.
+//! Expiries and releases are decided off the writer, on the accounts as a read connection sees
+//! them, and the writer appends each decision only if its account and program are still at the
+//! versions it was taken on, maturing any other account again on its state then (see
+//! [`Decisions`]): the writer is the one thread every command waits for, and a long-lived
+//! member's snapshot (about 13 KB) costs more to read and write out than to store.
 //!
 //! `loyalty expire [--as-of]` runs one sweep; `loyalty serve` runs one every
 //! `--sweep-interval-secs`.
@@ -16,10 +21,10 @@ use futures::stream::{self, StreamExt};
 use loyalty_domain::account::{
     AccountCommand, AccountEvent, ExpirePoints, LoyaltyAccount, ProgramRules, ReleasePending, ReviewTier,
 };
-use loyalty_domain::program::{EvaluationPeriod, TierPolicy};
+use loyalty_domain::program::{EvaluationPeriod, Program, TierPolicy};
 use loyalty_domain::values::AccountId;
 use loyalty_domain::Aggregate;
-use loyalty_store::{Backend, EventMetadata, Store, StoreError, WriteTx};
+use loyalty_store::{Backend, Decided, EventMetadata, Loaded, Store, StoreError, WriteTx};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -42,6 +47,9 @@ pub const SWEEP_WINDOW_COUNT_POSTGRES: u32 = 1 << 18;
 /// How many due accounts one writer job matures: their program is loaded once per job, and
 /// the job is short enough (about 15 ms) not to hold up the API's commands for long.
 pub const SWEEP_JOB_ACCOUNT_COUNT: usize = 256;
+/// How many jobs' decisions are taken at once, ahead of the writer: one, so that deciding
+/// takes no more than one core from the writer.
+pub const SWEEP_DECISIONS_IN_FLIGHT: usize = 1;
 /// How many sweep jobs are in flight, so the writer can group-commit them.
 pub const SWEEP_JOBS_IN_FLIGHT: usize = 8;
 /// How many account commands a tier review keeps in flight, so the writer can group-commit them.
@@ -132,8 +140,14 @@ pub async fn sweep(
         let mut results = stream::iter(starts)
             .map(|start| {
                 let end = fresh.len().min(start + SWEEP_JOB_ACCOUNT_COUNT);
-                let accounts = fresh[start..end].to_vec();
-                store.write(move |tx| mature_all(tx, &accounts, as_of, sweep_id))
+                decide(store, fresh[start..end].to_vec(), as_of)
+            })
+            .buffered(SWEEP_DECISIONS_IN_FLIGHT)
+            .map(|decided| async move {
+                let (swept, decisions) = decided?;
+                let mut report = store.write(move |tx| decisions.append(tx, as_of, sweep_id)).await?;
+                report.accounts_swept = swept;
+                Ok::<_, StoreError>(report)
             })
             .buffer_unordered(SWEEP_JOBS_IN_FLIGHT);
         while let Some(result) = results.next().await {
@@ -185,8 +199,118 @@ fn run(
     }
 }
 
-/// Mature each of `accounts` in one writer job: release what is due, then expire what is due,
-/// appended together. Each program's rules are loaded once per job.
+/// Decide what maturing one job's due `accounts` appends: they are loaded on a read connection
+/// and decided on a blocking thread, so the writer's share is only to append it (see
+/// [`Decisions::append`]); how many accounts the job covers, with the decisions.
+async fn decide(store: &Store, accounts: Vec<Uuid>, as_of: DateTime<Utc>) -> Result<(u64, Decisions), StoreError> {
+    let swept = accounts.len() as u64;
+    let loaded = store.load_any_business::<LoyaltyAccount>(accounts).await?;
+    let program_ids: HashSet<Uuid> = loaded
+        .iter()
+        .filter_map(|account| account.state.enrollment.as_ref().map(|e| e.program_id.0))
+        .collect();
+    let programs = store
+        .load_any_business::<Program>(program_ids.into_iter().collect())
+        .await?;
+    let decisions = tokio::task::spawn_blocking(move || Decisions::take(loaded, &programs, as_of))
+        .await
+        .map_err(|e| StoreError::WriteFailed(format!("the sweep's decisions failed: {e}")))??;
+    Ok((swept, decisions))
+}
+
+/// What one job decided outside the writer.
+struct Decisions {
+    /// The programs decided with: `(business_id, program_id, version)`.
+    programs: Vec<(Uuid, Uuid, i64)>,
+    accounts: Vec<AccountDecision>,
+    /// Accounts left for the writer to mature: those whose program was not found as theirs.
+    undecided: Vec<Uuid>,
+}
+
+/// What maturing one account decided, and what the sweep's report counts of it.
+struct AccountDecision {
+    program_id: Uuid,
+    decided: Decided<LoyaltyAccount>,
+    report: SweepReport,
+}
+
+impl Decisions {
+    /// Decide what maturing each of `accounts` (enrolled in one of `programs`) appends.
+    fn take(
+        accounts: Vec<Loaded<LoyaltyAccount>>,
+        programs: &[Loaded<Program>],
+        as_of: DateTime<Utc>,
+    ) -> Result<Self, StoreError> {
+        let rules: HashMap<Uuid, (&Loaded<Program>, ProgramRules)> = programs
+            .iter()
+            .filter(|program| program.state.exists())
+            .map(|program| (program.aggregate_id, (program, ProgramRules::of(&program.state))))
+            .collect();
+        let mut decisions = Decisions {
+            programs: programs
+                .iter()
+                .map(|p| (p.business_id, p.aggregate_id, p.version))
+                .collect(),
+            accounts: Vec::new(),
+            undecided: Vec::new(),
+        };
+        for account in accounts {
+            let Some(program_id) = account.state.enrollment.as_ref().map(|e| e.program_id.0) else {
+                continue;
+            };
+            let program = match rules.get(&program_id) {
+                Some((program, rules)) if program.business_id == account.business_id => rules.clone(),
+                _ => {
+                    decisions.undecided.push(account.aggregate_id);
+                    continue;
+                }
+            };
+            let events = mature(&account.state, account.aggregate_id, program, as_of);
+            if events.is_empty() {
+                continue;
+            }
+            let mut report = SweepReport::default();
+            report.count(&events);
+            decisions.accounts.push(AccountDecision {
+                program_id,
+                decided: Decided::new(&account, events)?,
+                report,
+            });
+        }
+        Ok(decisions)
+    }
+
+    /// Append what was decided, for each account whose program and itself are unchanged since;
+    /// mature the rest on their state now.
+    fn append(&self, tx: &mut WriteTx<'_>, as_of: DateTime<Utc>, sweep_id: Uuid) -> Result<SweepReport, StoreError> {
+        let ids: Vec<Uuid> = self.accounts.iter().map(|a| a.decided.aggregate_id()).collect();
+        tx.prefetch(&ids)?;
+        let mut changed_programs = HashSet::new();
+        for &(business_id, program_id, version) in &self.programs {
+            let now = tx.load_shared::<Program>(business_id, program_id)?.map(|p| p.version);
+            if now != Some(version) {
+                changed_programs.insert(program_id);
+            }
+        }
+        let mut report = SweepReport::default();
+        let mut again = self.undecided.clone();
+        for account in &self.accounts {
+            if !changed_programs.contains(&account.program_id)
+                && tx.append_decided(&account.decided, &metadata(sweep_id))?
+            {
+                report.absorb(account.report.clone());
+            } else {
+                again.push(account.decided.aggregate_id());
+            }
+        }
+        again.sort_unstable();
+        report.absorb(mature_all(tx, &again, as_of, sweep_id)?);
+        Ok(report)
+    }
+}
+
+/// Mature each of `accounts` in the writer, on its state now: release what is due, then expire
+/// what is due, appended together. Each program's rules are loaded once.
 fn mature_all(
     tx: &mut WriteTx<'_>,
     accounts: &[Uuid],
@@ -195,8 +319,8 @@ fn mature_all(
 ) -> Result<SweepReport, StoreError> {
     let mut report = SweepReport::default();
     let mut rules: HashMap<Uuid, ProgramRules> = HashMap::new();
+    tx.prefetch(accounts)?;
     for &account_id in accounts {
-        report.accounts_swept += 1;
         let Some(account) = tx.load_any_business::<LoyaltyAccount>(account_id)? else {
             continue;
         };
@@ -308,5 +432,139 @@ pub async fn run_periodically(store: Store, interval: Duration) {
             }
             Err(error) => tracing::error!(%error, "sweep failed; retrying at the next interval"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration as Days;
+    use loyalty_domain::account::{AccruePoints, EnrollCustomer, EnrollmentMethod, ProgramFacts, ReferenceType};
+    use loyalty_domain::program::{CreateProgram, ProgramCommand, ProgramDefinition, ProgramStatus};
+    use loyalty_domain::testing::decide_all;
+    use loyalty_domain::values::{
+        BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, TransactionId,
+    };
+    use loyalty_store::StoreSettings;
+    use serde_json::json;
+
+    const EXPIRY_DAYS: u32 = 30;
+
+    /// Run `commands` on `aggregate` of `business` in the writer.
+    async fn run_commands<A>(store: &Store, business: Uuid, aggregate: Uuid, commands: Vec<A::Command>)
+    where
+        A: Aggregate + serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+        A::Command: Clone + Send + 'static,
+        A::Error: std::fmt::Debug,
+        A::Event: loyalty_domain::DomainEvent + Into<loyalty_domain::LoyaltyEvent>,
+    {
+        store
+            .write(move |tx| {
+                let loaded = tx.load::<A>(business, aggregate)?.expect("the business's");
+                let events = decide_all(&loaded.state, commands.clone()).expect("accepted");
+                tx.append(&loaded, events, &EventMetadata::default())?;
+                Ok(())
+            })
+            .await
+            .expect("written");
+    }
+
+    fn accrue(points: u64, now: DateTime<Utc>) -> AccountCommand {
+        AccountCommand::Accrue(AccruePoints {
+            transaction_id: TransactionId::new_random(),
+            points: Points::new(points),
+            reason: Reason::parse("reason", "test").expect("valid"),
+            order_ref: None,
+            reference_type: ReferenceType::Manual,
+            program: ProgramRules {
+                status: ProgramStatus::Active,
+                rule: None,
+                tiers: TierPolicy::default(),
+                point_expiry_days: Some(EXPIRY_DAYS),
+                pending_days: None,
+            },
+            now,
+        })
+    }
+
+    /// Given a member whose lot of 10 points expired, when a till's accrual of 5 reaches the
+    /// account after the sweep decided on it and before the writer appends, then the writer
+    /// matures the account again on its state then: the lot expires once, the new points stay;
+    /// and the same decisions appended again expire nothing more.
+    #[tokio::test]
+    async fn an_account_that_moves_on_between_decision_and_append_is_matured_on_its_state_then() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&StoreSettings::new(dir.path().join("sweep.db"))).expect("open");
+        let business = store
+            .create_business("Cafe".to_owned(), format!("hash-{}", Uuid::new_v4()))
+            .await
+            .expect("business")
+            .business_id;
+        let (program, account) = (Uuid::new_v4(), Uuid::new_v4());
+        let definition = ProgramDefinition::parse(&json!({
+            "name": "Expiring", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1},
+            "pointExpiryDays": EXPIRY_DAYS
+        }))
+        .expect("valid");
+        let create = ProgramCommand::Create(CreateProgram {
+            program_id: ProgramId(program),
+            business_id: BusinessId(business),
+            definition,
+            template_id: None,
+        });
+        run_commands::<Program>(&store, business, program, vec![create, ProgramCommand::Activate]).await;
+        let now = Utc::now();
+        let enroll = AccountCommand::Enroll(EnrollCustomer {
+            account_id: AccountId(account),
+            customer_id: CustomerId::parse("customerId", "c-1").expect("valid"),
+            display_name: DisplayName::parse("displayName", "Ada").expect("valid"),
+            email: Email::parse("email", "ada@example.com").expect("valid"),
+            method: EnrollmentMethod::Manual,
+            program: ProgramFacts {
+                program_id: ProgramId(program),
+                name: "Expiring".to_owned(),
+                status: ProgramStatus::Active,
+                self_enroll_enabled: true,
+                enrollment_full: false,
+                initial_tier: None,
+            },
+            email_taken: false,
+        });
+        let earned = now - Days::days(i64::from(EXPIRY_DAYS) + 10);
+        run_commands::<LoyaltyAccount>(&store, business, account, vec![enroll, accrue(10, earned)]).await;
+
+        let loaded = store
+            .load_any_business::<LoyaltyAccount>(vec![account])
+            .await
+            .expect("read");
+        let programs = store.load_any_business::<Program>(vec![program]).await.expect("read");
+        let decisions = Decisions::take(loaded, &programs, now).expect("decided");
+        assert_eq!(decisions.accounts.len(), 1, "the lot is due");
+        run_commands::<LoyaltyAccount>(&store, business, account, vec![accrue(5, now)]).await;
+
+        let decisions = std::sync::Arc::new(decisions);
+        let append =
+            |decisions: std::sync::Arc<Decisions>| store.write(move |tx| decisions.append(tx, now, Uuid::new_v4()));
+        let report = append(decisions.clone()).await.expect("swept");
+        assert_eq!((report.lots_expired, report.points_expired), (1, 10));
+        let again = append(decisions).await.expect("swept");
+        assert_eq!(again.lots_expired, 0, "{again:?}");
+        let view = store.account(business, account).await.expect("read").expect("exists");
+        assert_eq!(view.point_balance, 5);
+        let events = store
+            .aggregate_events(business, account, 100)
+            .await
+            .expect("events")
+            .expect("exists");
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                "loyalty.customer.enrolled",
+                "loyalty.points.earned",
+                "loyalty.points.earned",
+                "loyalty.points.expired"
+            ]
+        );
     }
 }

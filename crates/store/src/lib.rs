@@ -14,6 +14,7 @@
 mod business;
 mod db;
 mod dead_letter;
+mod decided;
 mod envelope;
 mod error;
 mod event_filter;
@@ -50,6 +51,7 @@ pub fn prepare_sqlite() {
 
 pub use business::{hash_api_key, Business};
 pub use dead_letter::DeadLetter;
+pub use decided::Decided;
 pub use envelope::{EventMetadata, StoredEvent};
 pub use error::StoreError;
 pub use event_filter::EventFilter;

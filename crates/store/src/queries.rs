@@ -7,6 +7,7 @@ use loyalty_domain::program::ProgramDefinition;
 use loyalty_domain::{EventDecodeError, LoyaltyEvent};
 use uuid::Uuid;
 
+use crate::postgres::SnapshotRow;
 use crate::views::{
     AccountView, EventFeed, IssuedRewardView, ProgramView, RewardView, TierView, TransactionPage,
     TransactionPageAnswer, TransactionView,
@@ -773,6 +774,32 @@ pub fn due_accounts(conn: Db<'_>, as_of: DateTime<Utc>, limit: u32) -> Result<Ve
         Ok(())
     })?;
     Ok(due)
+}
+
+/// An aggregate's snapshot row by its id.
+pub(crate) const SNAPSHOT_ROW_SQL: &str =
+    "SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1";
+
+/// The snapshot rows of those of `aggregate_ids` that exist, each with its id: on PostgreSQL
+/// a round trip per ten thousand ids.
+pub fn snapshot_rows(conn: Db<'_>, aggregate_ids: &[Uuid]) -> Result<Vec<(Uuid, SnapshotRow)>, StoreError> {
+    if let Db::Pg(pg) = conn {
+        let ids: Vec<String> = aggregate_ids.iter().map(Uuid::to_string).collect();
+        return pg
+            .snapshot_rows(&ids)?
+            .into_iter()
+            .map(|(id, row)| Ok((uuid(&id)?, row)))
+            .collect();
+    }
+    let mut stmt = conn.prepare_held(SNAPSHOT_ROW_SQL)?;
+    let mut found = Vec::with_capacity(aggregate_ids.len());
+    for &id in aggregate_ids {
+        let row = stmt
+            .query_row([&id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
+        found.extend(row.map(|row| (id, row)));
+    }
+    Ok(found)
 }
 
 /// Programs that can move members between tiers (not drafts, not ended), with their

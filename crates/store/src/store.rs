@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use loyalty_domain::program::ProgramDefinition;
+use loyalty_domain::Aggregate;
+use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -14,7 +16,7 @@ use crate::queries;
 use crate::sqlite::LogFile;
 use crate::syncer::Syncer;
 use crate::views::{AccountView, EventFeed, ProgramView, RewardView, TransactionPageAnswer};
-use crate::write_tx::WriteTx;
+use crate::write_tx::{Loaded, WriteTx};
 use crate::writer::{self, JobBox, TypedJob, WriterConn};
 use crate::{Business, DeadLetter, Prefetch, RebuildReport, StoreError, StoredEvent, WRITER_QUEUE_COUNT_MAX};
 
@@ -455,6 +457,22 @@ impl Store {
     /// SQLite by the month they fall due in; see `queries::due_accounts`).
     pub async fn due_accounts(&self, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<Uuid>, StoreError> {
         self.read(move |db| queries::due_accounts(db, as_of, limit)).await
+    }
+
+    /// The aggregates of type `A` among `aggregate_ids`, as their snapshots hold them now, each
+    /// as its owner's: the sweeper's read, to decide outside the writer (see [`crate::Decided`]).
+    /// Never for ids a client sent, which must be loaded as their business's.
+    pub async fn load_any_business<A>(&self, aggregate_ids: Vec<Uuid>) -> Result<Vec<Loaded<A>>, StoreError>
+    where
+        A: Aggregate + DeserializeOwned + Send + 'static,
+    {
+        self.read(move |db| {
+            queries::snapshot_rows(db, &aggregate_ids)?
+                .into_iter()
+                .filter_map(|(id, row)| Loaded::of_any_business(id, row).transpose())
+                .collect()
+        })
+        .await
     }
 
     /// Programs whose members can move between tiers: `(business_id, program_id, definition)`.

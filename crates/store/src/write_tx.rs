@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use uuid::Uuid;
 
+use crate::decided::{Decided, StagedEvent};
 use crate::envelope::EventPlace;
 use crate::postgres::SnapshotRow;
 use crate::projection::{project, Projected};
@@ -41,6 +42,24 @@ pub struct Loaded<A> {
     /// The number of events so far; 0 for an aggregate that does not exist yet.
     pub version: i64,
     pub state: A,
+}
+
+impl<A: Aggregate + DeserializeOwned> Loaded<A> {
+    /// The aggregate a snapshot row holds, as its owner's; `None` when it is not of type `A`.
+    pub(crate) fn of_any_business(
+        aggregate_id: Uuid,
+        (owner, aggregate_type, version, state): SnapshotRow,
+    ) -> Result<Option<Self>, StoreError> {
+        if aggregate_type != A::AGGREGATE_TYPE {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            business_id: queries::uuid(&owner)?,
+            aggregate_id,
+            version,
+            state: serde_json::from_str(&state)?,
+        }))
+    }
 }
 
 /// The writer's transaction as seen by one command.
@@ -108,18 +127,10 @@ impl<'c> WriteTx<'c> {
     where
         A: Aggregate + DeserializeOwned,
     {
-        let Some((owner, aggregate_type, version, state)) = self.snapshot_row(aggregate_id)? else {
-            return Ok(None);
-        };
-        if aggregate_type != A::AGGREGATE_TYPE {
-            return Ok(None);
+        match self.snapshot_row(aggregate_id)? {
+            Some(row) => Loaded::of_any_business(aggregate_id, row),
+            None => Ok(None),
         }
-        Ok(Some(Loaded {
-            business_id: queries::uuid(&owner)?,
-            aggregate_id,
-            version,
-            state: serde_json::from_str(&state)?,
-        }))
     }
 
     /// An aggregate's snapshot row (the row PostgreSQL's transaction caches, read the same way
@@ -133,7 +144,7 @@ impl<'c> WriteTx<'c> {
         }
         let row = self
             .db
-            .prepare_held("SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1")?
+            .prepare_held(queries::SNAPSHOT_ROW_SQL)?
             .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .optional()?;
         if let Db::Pg(conn) = self.db {
@@ -174,41 +185,75 @@ impl<'c> WriteTx<'c> {
         A: Aggregate + Serialize,
         A::Event: DomainEvent + Into<LoyaltyEvent>,
     {
-        self.shared.forget(loaded.aggregate_id);
-        let mut state = loaded.state.clone();
-        let mut sequence = loaded.version;
+        let decided = Decided::new(loaded, events)?;
+        if !self.write_decided(&decided, metadata)? {
+            return Err(StoreError::Conflict {
+                aggregate_id: loaded.aggregate_id.to_string(),
+                expected: loaded.version as u64,
+            });
+        }
+        Ok(decided.into_state())
+    }
+
+    /// Append what was decided outside the writer (see [`Decided`]), if the aggregate is still at
+    /// the version it was decided on; `false`, with nothing written, if it has moved on since
+    /// (the caller decides again on its state now).
+    pub fn append_decided<A>(&mut self, decided: &Decided<A>, metadata: &EventMetadata) -> Result<bool, StoreError>
+    where
+        A: Aggregate + Serialize,
+        A::Event: DomainEvent + Into<LoyaltyEvent>,
+    {
+        if let Db::Pg(_) = self.db {
+            // PostgreSQL's snapshot writes wait for the flush, whose version check fails the
+            // whole batch: the version is checked here first (from the transaction's cache
+            // when the job prefetched it).
+            let version = self.snapshot_row(decided.aggregate_id)?.map_or(0, |row| row.2);
+            if version != decided.version {
+                return Ok(false);
+            }
+        }
+        self.write_decided(decided, metadata)
+    }
+
+    /// Write the snapshot after `decided` (checking its version), then its events, each
+    /// projected; `false`, with nothing written, when the snapshot is not at the version the
+    /// events were decided on.
+    fn write_decided<A>(&mut self, decided: &Decided<A>, metadata: &EventMetadata) -> Result<bool, StoreError>
+    where
+        A: Aggregate + Serialize,
+        A::Event: DomainEvent + Into<LoyaltyEvent>,
+    {
+        self.shared.forget(decided.aggregate_id);
+        if !self.save_snapshot(decided)? {
+            return Ok(false);
+        }
         let metadata_json = serde_json::to_string(metadata)?;
-        for event in events {
-            sequence += 1;
-            state.apply(&event);
+        for (sequence, staged) in (decided.version + 1..).zip(&decided.events) {
             let mut place = EventPlace {
-                business_id: loaded.business_id,
-                aggregate_id: loaded.aggregate_id,
+                business_id: decided.business_id,
+                aggregate_id: decided.aggregate_id,
                 sequence,
                 position: 0,
                 timestamp: self.now,
             };
-            place.position = self.insert_event(&place, A::AGGREGATE_TYPE, &event, &metadata_json)?;
-            project(self.db, &place, &event.into(), Some(&mut self.ledger))?;
+            place.position = self.insert_event(&place, A::AGGREGATE_TYPE, staged, &metadata_json)?;
+            project(self.db, &place, &staged.event, Some(&mut self.ledger))?;
         }
-        self.save_snapshot(loaded, sequence, &state)?;
-        Ok(state)
+        Ok(true)
     }
 
-    /// Store `event` at `place` (its position is given out here); the position. The event's
-    /// data is written from the typed event straight to JSON text.
+    /// Store `staged` at `place` (its position is given out here); the position.
     fn insert_event(
         &self,
         place: &EventPlace,
         aggregate_type: &str,
-        event: &impl DomainEvent,
+        staged: &StagedEvent,
         metadata_json: &str,
     ) -> Result<i64, StoreError> {
         let conflict = || StoreError::Conflict {
             aggregate_id: place.aggregate_id.to_string(),
             expected: (place.sequence - 1) as u64,
         };
-        let data = serde_json::to_string(event)?;
         let timestamp = time::format(place.timestamp);
         let (event_id, aggregate_id, business_id) = (
             Uuid::now_v7().to_string(),
@@ -237,14 +282,14 @@ impl<'c> WriteTx<'c> {
                 params![
                     given,
                     event_id,
-                    event.event_type(),
-                    event.version(),
+                    staged.event_type,
+                    staged.version,
                     timestamp,
                     aggregate_type,
                     aggregate_id,
                     place.sequence,
                     business_id,
-                    data,
+                    staged.data,
                     metadata_json,
                 ],
                 || Some(conflict()),
@@ -256,61 +301,55 @@ impl<'c> WriteTx<'c> {
         }
     }
 
-    fn save_snapshot<A: Aggregate + Serialize>(
-        &self,
-        loaded: &Loaded<A>,
-        version: i64,
-        state: &A,
-    ) -> Result<(), StoreError> {
-        let state_json = serde_json::to_string(state)?;
-        let due_at = state.due_at().map(time::format);
-        let id = loaded.aggregate_id.to_string();
-        let conflict = StoreError::Conflict {
-            aggregate_id: id.clone(),
-            expected: loaded.version as u64,
-        };
+    /// Write the snapshot after `decided`, if it is still at the version `decided` follows;
+    /// whether it was. PostgreSQL's write waits for the flush, which checks the version then
+    /// (failing the batch with a conflict), so there it is always `true`.
+    fn save_snapshot<A: Aggregate + Serialize>(&self, decided: &Decided<A>) -> Result<bool, StoreError> {
+        let id = decided.aggregate_id.to_string();
+        let version = decided.version + decided.events.len() as i64;
         if let Db::Pg(conn) = self.db {
+            let conflict = StoreError::Conflict {
+                aggregate_id: id.clone(),
+                expected: decided.version as u64,
+            };
             // One row of the flush's multi-row snapshot writes (see `postgres::bulk`).
             conn.defer_snapshot(
                 id,
-                loaded.version,
+                decided.version,
                 (
-                    loaded.business_id.to_string(),
+                    decided.business_id.to_string(),
                     A::AGGREGATE_TYPE.to_owned(),
                     version,
-                    state_json,
+                    decided.state_json.clone(),
                 ),
-                due_at,
+                decided.due_at.clone(),
                 conflict,
             );
-            return Ok(());
+            return Ok(true);
         }
-        if loaded.version == 0 {
+        let changed = if decided.version == 0 {
             self.db
                 .prepare_held(
                     "INSERT INTO snapshots (aggregate_id, aggregate_type, business_id, version, state, due_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (aggregate_id) DO NOTHING",
                 )?
-                .execute_expecting(
-                    params![
-                        id,
-                        A::AGGREGATE_TYPE,
-                        loaded.business_id.to_string(),
-                        version,
-                        state_json,
-                        due_at
-                    ],
-                    1,
-                    conflict,
-                )
+                .execute(params![
+                    id,
+                    A::AGGREGATE_TYPE,
+                    decided.business_id.to_string(),
+                    version,
+                    decided.state_json,
+                    decided.due_at
+                ])?
         } else {
             self.db
                 .prepare_held(
                     "UPDATE snapshots SET version = ?3, state = ?4, due_at = ?5 WHERE aggregate_id = ?1 AND version = ?2",
                 )?
-                .execute_expecting(params![id, loaded.version, version, state_json, due_at], 1, conflict)
-        }
+                .execute(params![id, decided.version, version, decided.state_json, decided.due_at])?
+        };
+        Ok(changed == 1)
     }
 
     /// The first answer to `key`, if this business used it before.

@@ -31,7 +31,8 @@ use loyalty_domain::values::{
 };
 use loyalty_domain::Aggregate;
 use loyalty_store::{
-    EventMetadata, IdempotencyRecord, JsonBody, Prefetch, RebuildChanges, Store, StoreError, StoredResponse,
+    Decided, EventMetadata, IdempotencyRecord, JsonBody, Loaded, Prefetch, RebuildChanges, Store, StoreError,
+    StoredResponse,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -51,6 +52,7 @@ conformance!(
     reopening_the_database_keeps_everything_and_migrations_run_once,
     points_earned_1_0_is_read_as_2_0_by_aggregates_projections_and_readers,
     due_accounts_are_those_due_by_then_earlier_months_first_and_load_by_id_alone,
+    a_decision_taken_outside_the_writer_appends_only_while_its_aggregate_is_unchanged,
 );
 
 pub struct Fixture {
@@ -1019,6 +1021,80 @@ async fn due_accounts_are_those_due_by_then_earlier_months_first_and_load_by_id_
         .await
         .expect("loaded");
     assert_eq!(found, [Some((f.business, 2)), Some((other_business, 1)), None, None]);
+}
+
+/// The sweeper's way: aggregates read outside the writer (each as its owner's, of the type
+/// asked for only), decided on, and appended by the writer only if still at the version
+/// decided on; one that moved on in between gets nothing of the stale decision, and the same
+/// decision appended twice counts once.
+async fn a_decision_taken_outside_the_writer_appends_only_while_its_aggregate_is_unchanged(kind: Kind) {
+    let f = fixture(kind).await;
+    let (kept, moved) = (Uuid::new_v4(), Uuid::new_v4());
+    for (account, email) in [(kept, "k@example.com"), (moved, "m@example.com")] {
+        account_command(&f, account, enroll_command(f.program, account, email))
+            .await
+            .expect("enrolled");
+        account_command(&f, account, accrue_command(5)).await.expect("accrued");
+    }
+    let mut loaded = f
+        .store
+        .load_any_business::<LoyaltyAccount>(vec![kept, f.program, Uuid::new_v4(), moved])
+        .await
+        .expect("read");
+    assert_eq!(
+        loaded
+            .iter()
+            .map(|l| (l.aggregate_id, l.business_id, l.version))
+            .collect::<Vec<_>>(),
+        [(kept, f.business, 2), (moved, f.business, 2)],
+        "accounts only, those that exist, in the order asked"
+    );
+    let decide = |loaded: &Loaded<LoyaltyAccount>, points| {
+        let events = loaded.state.handle(accrue_command(points)).expect("accepted");
+        Decided::new(loaded, events).expect("written out")
+    };
+    let moved_decision = decide(&loaded.pop().expect("moved"), 3);
+    let kept_decision = decide(&loaded.pop().expect("kept"), 7);
+    // A till's accrual reaches `moved` before the writer appends the decisions.
+    account_command(&f, moved, accrue_command(1)).await.expect("accrued");
+
+    let appended = f
+        .store
+        .write(move |tx| {
+            let metadata = EventMetadata::default();
+            Ok([
+                tx.append_decided(&kept_decision, &metadata)?,
+                tx.append_decided(&moved_decision, &metadata)?,
+                tx.append_decided(&kept_decision, &metadata)?,
+            ])
+        })
+        .await
+        .expect("written");
+    assert_eq!(appended, [true, false, false]);
+    let view = |account| {
+        let store = f.store.clone();
+        let business = f.business;
+        async move {
+            let view = store.account(business, account).await.expect("read").expect("exists");
+            view.point_balance
+        }
+    };
+    assert_eq!(view(kept).await, 12);
+    assert_eq!(view(moved).await, 6, "the stale decision's 3 points are not there");
+    let events = f
+        .store
+        .aggregate_events(f.business, moved, 100)
+        .await
+        .expect("events")
+        .expect("exists");
+    assert_eq!(events.len(), 3);
+    let fresh = f
+        .store
+        .load_any_business::<LoyaltyAccount>(vec![kept])
+        .await
+        .expect("read");
+    assert_eq!(fresh[0].version, 3, "the snapshot follows the decision");
+    assert_eq!(fresh[0].state.balance, Points::new(12));
 }
 
 /// Write an event row as an older version of the code did, bypassing the current writer.

@@ -96,6 +96,14 @@ const SNAPSHOTS_PREFETCH_SQL: &str = "SELECT k.aggregate_id, s.business_id, s.ag
      CROSS JOIN LATERAL (SELECT business_id, aggregate_type, version, state FROM snapshots
                          WHERE aggregate_id = k.aggregate_id LIMIT 1) AS s";
 
+/// A row of `SNAPSHOTS_PREFETCH_SQL`: the aggregate's id and its snapshot row.
+fn prefetched_snapshot(row: &tokio_postgres::Row) -> Result<(String, SnapshotRow), StoreError> {
+    Ok((
+        row.try_get(0)?,
+        (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?),
+    ))
+}
+
 /// Names a connection `loyalty <schema>` (see [`PgConn::connect`]).
 const CONNECTION_NAME_SQL: &str =
     "SELECT set_config('application_name', 'loyalty ' || COALESCE(current_schema(), ''), false)";
@@ -216,12 +224,23 @@ impl PgConn {
             cache.insert(aggregate, None);
         }
         for row in rows {
-            cache.insert(
-                row.try_get(0)?,
-                Some((row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?)),
-            );
+            let (aggregate, snapshot) = prefetched_snapshot(&row)?;
+            cache.insert(aggregate, Some(snapshot));
         }
         Ok(())
+    }
+
+    /// The snapshot rows of those of `aggregate_ids` that exist, each with its id, a chunk of
+    /// ids per round trip: read as they are now, not through the transaction's cache (for a
+    /// read connection).
+    pub fn snapshot_rows(&self, aggregate_ids: &[String]) -> Result<Vec<(String, SnapshotRow)>, StoreError> {
+        let mut found = Vec::with_capacity(aggregate_ids.len());
+        for chunk in aggregate_ids.chunks(PREFETCH_CHUNK_COUNT) {
+            for row in self.query_array(SNAPSHOTS_PREFETCH_SQL, chunk, &[])? {
+                found.push(prefetched_snapshot(&row)?);
+            }
+        }
+        Ok(found)
     }
 
     /// Which of `email_keys` an account of `program_id` has, a chunk of keys per round trip.

@@ -1,0 +1,77 @@
+//! A decision taken outside the writer: events a command decided on an aggregate's state as a
+//! read connection saw it, made ready to append (each event's data and the new snapshot already
+//! written as JSON), so that the writer's share is the writes alone, and a check that the
+//! aggregate has not moved on since (see [`crate::WriteTx::append_decided`]). The sweeper
+//! decides this way: the writer is the one thread every command waits for, and loading,
+//! deciding and serializing are work any other thread can do.
+
+use loyalty_domain::{Aggregate, DomainEvent, LoyaltyEvent};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::write_tx::Loaded;
+use crate::{time, StoreError};
+
+/// `events` decided on `loaded`, with what appending them writes.
+#[derive(Debug, Clone)]
+pub struct Decided<A: Aggregate> {
+    pub(crate) business_id: Uuid,
+    pub(crate) aggregate_id: Uuid,
+    /// The version the decision was taken at: the append's expected version.
+    pub(crate) version: i64,
+    pub(crate) events: Vec<StagedEvent>,
+    /// The state after the events.
+    pub(crate) state: A,
+    pub(crate) state_json: String,
+    /// When the state after the events is next due, as stored.
+    pub(crate) due_at: Option<String>,
+}
+
+/// An event as its append stores it.
+#[derive(Debug, Clone)]
+pub(crate) struct StagedEvent {
+    pub(crate) event: LoyaltyEvent,
+    pub(crate) event_type: &'static str,
+    pub(crate) version: &'static str,
+    /// Its data as JSON.
+    pub(crate) data: String,
+}
+
+impl<A> Decided<A>
+where
+    A: Aggregate + Serialize,
+    A::Event: DomainEvent + Into<LoyaltyEvent>,
+{
+    /// Apply `events` to a copy of `loaded`'s state and write out what appending them stores.
+    pub fn new(loaded: &Loaded<A>, events: Vec<A::Event>) -> Result<Self, StoreError> {
+        let mut state = loaded.state.clone();
+        let mut written = Vec::with_capacity(events.len());
+        for event in events {
+            state.apply(&event);
+            written.push(StagedEvent {
+                event_type: event.event_type(),
+                version: event.version(),
+                data: serde_json::to_string(&event)?,
+                event: event.into(),
+            });
+        }
+        Ok(Self {
+            business_id: loaded.business_id,
+            aggregate_id: loaded.aggregate_id,
+            version: loaded.version,
+            events: written,
+            state_json: serde_json::to_string(&state)?,
+            due_at: state.due_at().map(time::format),
+            state,
+        })
+    }
+
+    pub fn aggregate_id(&self) -> Uuid {
+        self.aggregate_id
+    }
+
+    /// The state after the events.
+    pub fn into_state(self) -> A {
+        self.state
+    }
+}
