@@ -106,3 +106,52 @@ pub fn reads_back<E: DomainEvent + PartialEq>(event: &E) -> bool {
     );
     from_value.as_ref() == Ok(event) && from_text.as_ref() == Ok(event)
 }
+
+/// A manual enrolment of `account` (its customer id is its own id, its name "Ada") in the
+/// active program `program` (named "Coffee"), with `email`.
+pub fn enroll_command(program: uuid::Uuid, account: uuid::Uuid, email: &str) -> crate::account::AccountCommand {
+    use crate::account::{AccountCommand, EnrollCustomer, EnrollmentMethod, ProgramFacts};
+    use crate::values::{AccountId, CustomerId, DisplayName, Email, ProgramId};
+    AccountCommand::Enroll(EnrollCustomer {
+        account_id: AccountId(account),
+        customer_id: CustomerId::parse("customerId", &account.to_string()).expect("valid"),
+        display_name: DisplayName::parse("displayName", "Ada").expect("valid"),
+        email: Email::parse("email", email).expect("valid"),
+        method: EnrollmentMethod::Manual,
+        program: ProgramFacts {
+            program_id: ProgramId(program),
+            name: "Coffee".to_owned(),
+            status: crate::program::ProgramStatus::Active,
+            self_enroll_enabled: true,
+            enrollment_full: false,
+            initial_tier: None,
+        },
+        email_taken: false,
+    })
+}
+
+/// A manual accrual of `points` at `now`, in an active program whose lots expire after
+/// `expiry_days` (never with `None`).
+pub fn accrue_command(
+    points: u64,
+    now: chrono::DateTime<chrono::Utc>,
+    expiry_days: Option<u32>,
+) -> crate::account::AccountCommand {
+    use crate::account::{AccountCommand, AccruePoints, ProgramRules, ReferenceType};
+    use crate::values::{Points, Reason, TransactionId};
+    AccountCommand::Accrue(AccruePoints {
+        transaction_id: TransactionId::new_random(),
+        points: Points::new(points),
+        reason: Reason::parse("reason", "test").expect("valid"),
+        order_ref: None,
+        reference_type: ReferenceType::Manual,
+        program: ProgramRules {
+            status: crate::program::ProgramStatus::Active,
+            rule: None,
+            tiers: crate::program::TierPolicy::default(),
+            point_expiry_days: expiry_days,
+            pending_days: None,
+        },
+        now,
+    })
+}

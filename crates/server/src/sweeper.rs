@@ -439,12 +439,9 @@ pub async fn run_periodically(store: Store, interval: Duration) {
 mod tests {
     use super::*;
     use chrono::Duration as Days;
-    use loyalty_domain::account::{AccruePoints, EnrollCustomer, EnrollmentMethod, ProgramFacts, ReferenceType};
-    use loyalty_domain::program::{CreateProgram, ProgramCommand, ProgramDefinition, ProgramStatus};
-    use loyalty_domain::testing::decide_all;
-    use loyalty_domain::values::{
-        BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, TransactionId,
-    };
+    use loyalty_domain::program::{CreateProgram, ProgramCommand, ProgramDefinition};
+    use loyalty_domain::testing::{accrue_command, decide_all, enroll_command};
+    use loyalty_domain::values::{BusinessId, ProgramId};
     use loyalty_store::StoreSettings;
     use serde_json::json;
 
@@ -470,21 +467,7 @@ mod tests {
     }
 
     fn accrue(points: u64, now: DateTime<Utc>) -> AccountCommand {
-        AccountCommand::Accrue(AccruePoints {
-            transaction_id: TransactionId::new_random(),
-            points: Points::new(points),
-            reason: Reason::parse("reason", "test").expect("valid"),
-            order_ref: None,
-            reference_type: ReferenceType::Manual,
-            program: ProgramRules {
-                status: ProgramStatus::Active,
-                rule: None,
-                tiers: TierPolicy::default(),
-                point_expiry_days: Some(EXPIRY_DAYS),
-                pending_days: None,
-            },
-            now,
-        })
+        accrue_command(points, now, Some(EXPIRY_DAYS))
     }
 
     /// Given a member whose lot of 10 points expired, when a till's accrual of 5 reaches the
@@ -514,22 +497,7 @@ mod tests {
         });
         run_commands::<Program>(&store, business, program, vec![create, ProgramCommand::Activate]).await;
         let now = Utc::now();
-        let enroll = AccountCommand::Enroll(EnrollCustomer {
-            account_id: AccountId(account),
-            customer_id: CustomerId::parse("customerId", "c-1").expect("valid"),
-            display_name: DisplayName::parse("displayName", "Ada").expect("valid"),
-            email: Email::parse("email", "ada@example.com").expect("valid"),
-            method: EnrollmentMethod::Manual,
-            program: ProgramFacts {
-                program_id: ProgramId(program),
-                name: "Expiring".to_owned(),
-                status: ProgramStatus::Active,
-                self_enroll_enabled: true,
-                enrollment_full: false,
-                initial_tier: None,
-            },
-            email_taken: false,
-        });
+        let enroll = enroll_command(program, account, "ada@example.com");
         let earned = now - Days::days(i64::from(EXPIRY_DAYS) + 10);
         run_commands::<LoyaltyAccount>(&store, business, account, vec![enroll, accrue(10, earned)]).await;
 

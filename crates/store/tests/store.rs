@@ -19,16 +19,11 @@ use backend::{Kind, TestDb};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use loyalty_domain::account::{
-    AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount, ProgramFacts, ProgramRules,
-    ReferenceType,
-};
-use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition, ProgramStatus, TierPolicy};
+use loyalty_domain::account::{AccountCommand, LoyaltyAccount};
+use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition, ProgramStatus};
 use loyalty_domain::reward::{AddReward, ClaimReward, Reward, RewardCommand, RewardDefinition};
-use loyalty_domain::testing::decide_all;
-use loyalty_domain::values::{
-    AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, RewardId, TransactionId,
-};
+use loyalty_domain::testing::{self, decide_all, enroll_command};
+use loyalty_domain::values::{AccountId, BusinessId, CustomerId, Points, ProgramId, RewardId, TransactionId};
 use loyalty_domain::Aggregate;
 use loyalty_store::{
     Decided, EventMetadata, IdempotencyRecord, JsonBody, Loaded, Prefetch, RebuildChanges, Store, StoreError,
@@ -111,47 +106,14 @@ async fn add_program(store: &Store, business: Uuid, name: &str) -> Uuid {
     program
 }
 
-fn enroll_command(program: Uuid, account: Uuid, email: &str) -> AccountCommand {
-    AccountCommand::Enroll(EnrollCustomer {
-        account_id: AccountId(account),
-        customer_id: CustomerId::parse("customerId", &account.to_string()).expect("valid"),
-        display_name: DisplayName::parse("displayName", "Ada").expect("valid"),
-        email: Email::parse("email", email).expect("valid"),
-        method: EnrollmentMethod::Manual,
-        program: ProgramFacts {
-            program_id: ProgramId(program),
-            name: "Coffee".to_owned(),
-            status: ProgramStatus::Active,
-            self_enroll_enabled: true,
-            enrollment_full: false,
-            initial_tier: None,
-        },
-        email_taken: false,
-    })
-}
-
 fn accrue_command(points: u64) -> AccountCommand {
     accrue_command_at(points, chrono::Utc::now())
 }
 
-/// An accrual at `now`, whose lot expires 30 days later.
+/// An accrual at `now`, whose lot expires 30 days later: expiring lots give the snapshots a due
+/// time, which rebuild must reproduce.
 fn accrue_command_at(points: u64, now: chrono::DateTime<chrono::Utc>) -> AccountCommand {
-    AccountCommand::Accrue(AccruePoints {
-        transaction_id: TransactionId::new_random(),
-        points: Points::new(points),
-        reason: Reason::parse("reason", "test").expect("valid"),
-        order_ref: None,
-        reference_type: ReferenceType::Manual,
-        program: ProgramRules {
-            status: ProgramStatus::Active,
-            rule: None,
-            tiers: TierPolicy::default(),
-            // Expiring lots give the snapshots a due time, which rebuild must reproduce.
-            point_expiry_days: Some(30),
-            pending_days: None,
-        },
-        now,
-    })
+    testing::accrue_command(points, now, Some(30))
 }
 
 /// Run one account command in its own write, as the service does.
