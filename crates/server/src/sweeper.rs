@@ -7,7 +7,7 @@
 //! Expiries and releases are decided off the writer, on the accounts as a read connection sees
 //! them, and the writer appends each decision only if its account and program are still at the
 //! versions it was taken on, maturing any other account again on its state then (see
-//! [`Decisions`]): the writer is the one thread every command waits for, and a long-lived
+//! `Decisions`): the writer is the one thread every command waits for, and a long-lived
 //! member's snapshot (about 13 KB) costs more to read and write out than to store.
 //!
 //! `loyalty expire [--as-of]` runs one sweep; `loyalty serve` runs one every
@@ -44,8 +44,9 @@ pub const SWEEP_WINDOW_COUNT: u32 = 1 << 20;
 /// The same on PostgreSQL, kept at its earlier size: its client holds the whole answer while
 /// it is read (about 45 MB for this many when each row also carried its business).
 pub const SWEEP_WINDOW_COUNT_POSTGRES: u32 = 1 << 18;
-/// How many due accounts one writer job matures: their program is loaded once per job, and
-/// the job is short enough (about 15 ms) not to hold up the API's commands for long.
+/// How many due accounts one sweep job covers: decided together off the writer (their program
+/// read once), and appended in one writer job short enough not to hold up the API's commands
+/// for long.
 pub const SWEEP_JOB_ACCOUNT_COUNT: usize = 256;
 /// How many jobs' decisions are taken at once, ahead of the writer: one, so that deciding
 /// takes no more than one core from the writer.
@@ -145,7 +146,7 @@ pub async fn sweep(
             .buffered(SWEEP_DECISIONS_IN_FLIGHT)
             .map(|decided| async move {
                 let (swept, decisions) = decided?;
-                let mut report = store.write(move |tx| decisions.append(tx, as_of, sweep_id)).await?;
+                let (mut report, _) = store.write(move |tx| decisions.append(tx, as_of, sweep_id)).await?;
                 report.accounts_swept = swept;
                 Ok::<_, StoreError>(report)
             })
@@ -214,7 +215,10 @@ async fn decide(store: &Store, accounts: Vec<Uuid>, as_of: DateTime<Utc>) -> Res
         .await?;
     let decisions = tokio::task::spawn_blocking(move || Decisions::take(loaded, &programs, as_of))
         .await
-        .map_err(|e| StoreError::WriteFailed(format!("the sweep's decisions failed: {e}")))??;
+        .map_err(|e| match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => StoreError::WriteFailed(format!("the sweep's decisions were cancelled: {e}")),
+        })??;
     Ok((swept, decisions))
 }
 
@@ -281,8 +285,14 @@ impl Decisions {
     }
 
     /// Append what was decided, for each account whose program and itself are unchanged since;
-    /// mature the rest on their state now.
-    fn append(&self, tx: &mut WriteTx<'_>, as_of: DateTime<Utc>, sweep_id: Uuid) -> Result<SweepReport, StoreError> {
+    /// mature the rest on their state now. What was done, and how many accounts were matured
+    /// again.
+    fn append(
+        &self,
+        tx: &mut WriteTx<'_>,
+        as_of: DateTime<Utc>,
+        sweep_id: Uuid,
+    ) -> Result<(SweepReport, usize), StoreError> {
         let ids: Vec<Uuid> = self.accounts.iter().map(|a| a.decided.aggregate_id()).collect();
         tx.prefetch(&ids)?;
         let mut changed_programs = HashSet::new();
@@ -305,7 +315,7 @@ impl Decisions {
         }
         again.sort_unstable();
         report.absorb(mature_all(tx, &again, as_of, sweep_id)?);
-        Ok(report)
+        Ok((report, again.len()))
     }
 }
 
@@ -438,12 +448,13 @@ pub async fn run_periodically(store: Store, interval: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Duration as Days;
+    use chrono::Duration;
     use loyalty_domain::program::{CreateProgram, ProgramCommand, ProgramDefinition};
     use loyalty_domain::testing::{accrue_command, decide_all, enroll_command};
     use loyalty_domain::values::{BusinessId, ProgramId};
     use loyalty_store::StoreSettings;
     use serde_json::json;
+    use std::sync::Arc;
 
     const EXPIRY_DAYS: u32 = 30;
 
@@ -470,12 +481,9 @@ mod tests {
         accrue_command(points, now, Some(EXPIRY_DAYS))
     }
 
-    /// Given a member whose lot of 10 points expired, when a till's accrual of 5 reaches the
-    /// account after the sweep decided on it and before the writer appends, then the writer
-    /// matures the account again on its state then: the lot expires once, the new points stay;
-    /// and the same decisions appended again expire nothing more.
-    #[tokio::test]
-    async fn an_account_that_moves_on_between_decision_and_append_is_matured_on_its_state_then() {
+    /// A store with an active program whose lots expire after [`EXPIRY_DAYS`]:
+    /// `(dir, store, business, program)`.
+    async fn setup() -> (tempfile::TempDir, Store, Uuid, Uuid) {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(&StoreSettings::new(dir.path().join("sweep.db"))).expect("open");
         let business = store
@@ -483,7 +491,7 @@ mod tests {
             .await
             .expect("business")
             .business_id;
-        let (program, account) = (Uuid::new_v4(), Uuid::new_v4());
+        let program = Uuid::new_v4();
         let definition = ProgramDefinition::parse(&json!({
             "name": "Expiring", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1},
             "pointExpiryDays": EXPIRY_DAYS
@@ -496,31 +504,63 @@ mod tests {
             template_id: None,
         });
         run_commands::<Program>(&store, business, program, vec![create, ProgramCommand::Activate]).await;
-        let now = Utc::now();
-        let enroll = enroll_command(program, account, "ada@example.com");
-        let earned = now - Days::days(i64::from(EXPIRY_DAYS) + 10);
-        run_commands::<LoyaltyAccount>(&store, business, account, vec![enroll, accrue(10, earned)]).await;
+        (dir, store, business, program)
+    }
 
-        let loaded = store
-            .load_any_business::<LoyaltyAccount>(vec![account])
-            .await
-            .expect("read");
+    /// A member of `program` whose lot of 10 points expired 10 days before `now`.
+    async fn member_with_expired_lot(store: &Store, business: Uuid, program: Uuid, now: DateTime<Utc>) -> Uuid {
+        let account = Uuid::new_v4();
+        let enroll = enroll_command(program, account, &format!("{account}@example.com"));
+        let earned = now - Duration::days(i64::from(EXPIRY_DAYS) + 10);
+        run_commands::<LoyaltyAccount>(store, business, account, vec![enroll, accrue(10, earned)]).await;
+        account
+    }
+
+    /// What the sweep decides for `accounts` at `now`, off the writer.
+    async fn decisions(store: &Store, accounts: Vec<Uuid>, program: Uuid, now: DateTime<Utc>) -> Arc<Decisions> {
+        let loaded = store.load_any_business::<LoyaltyAccount>(accounts).await.expect("read");
         let programs = store.load_any_business::<Program>(vec![program]).await.expect("read");
-        let decisions = Decisions::take(loaded, &programs, now).expect("decided");
-        assert_eq!(decisions.accounts.len(), 1, "the lot is due");
-        run_commands::<LoyaltyAccount>(&store, business, account, vec![accrue(5, now)]).await;
+        Arc::new(Decisions::take(loaded, &programs, now).expect("decided"))
+    }
 
-        let decisions = std::sync::Arc::new(decisions);
-        let append =
-            |decisions: std::sync::Arc<Decisions>| store.write(move |tx| decisions.append(tx, now, Uuid::new_v4()));
-        let report = append(decisions.clone()).await.expect("swept");
-        assert_eq!((report.lots_expired, report.points_expired), (1, 10));
-        let again = append(decisions).await.expect("swept");
-        assert_eq!(again.lots_expired, 0, "{again:?}");
+    /// Append `decisions` in the writer: what was done, and how many accounts were matured again.
+    async fn append(store: &Store, decisions: &Arc<Decisions>, now: DateTime<Utc>) -> (SweepReport, usize) {
+        let decisions = Arc::clone(decisions);
+        store
+            .write(move |tx| decisions.append(tx, now, Uuid::new_v4()))
+            .await
+            .expect("swept")
+    }
+
+    async fn balance(store: &Store, business: Uuid, account: Uuid) -> i64 {
         let view = store.account(business, account).await.expect("read").expect("exists");
-        assert_eq!(view.point_balance, 5);
+        view.point_balance
+    }
+
+    /// Given two members whose lots of 10 points expired, when a till's accrual of 5 reaches one
+    /// of them after the sweep decided on both and before the writer appends, then the other's
+    /// decision is appended as taken, and the writer matures the one that moved on again, on its
+    /// state then: each lot expires once, the new points stay. The same decisions appended again
+    /// are both stale, and expire nothing more.
+    #[tokio::test]
+    async fn a_decision_is_appended_as_taken_unless_its_account_moved_on_in_between() {
+        let (_dir, store, business, program) = setup().await;
+        let now = Utc::now();
+        let kept = member_with_expired_lot(&store, business, program, now).await;
+        let moved = member_with_expired_lot(&store, business, program, now).await;
+        let decided = decisions(&store, vec![kept, moved], program, now).await;
+        assert_eq!(decided.accounts.len(), 2, "both lots are due");
+        run_commands::<LoyaltyAccount>(&store, business, moved, vec![accrue(5, now)]).await;
+
+        let (report, matured_again) = append(&store, &decided, now).await;
+        assert_eq!((report.lots_expired, report.points_expired), (2, 20));
+        assert_eq!(matured_again, 1, "only the account that moved on");
+        let (again, matured_again) = append(&store, &decided, now).await;
+        assert_eq!((again.lots_expired, matured_again), (0, 2), "{again:?}");
+        assert_eq!(balance(&store, business, kept).await, 0);
+        assert_eq!(balance(&store, business, moved).await, 5);
         let events = store
-            .aggregate_events(business, account, 100)
+            .aggregate_events(business, moved, 100)
             .await
             .expect("events")
             .expect("exists");
@@ -534,5 +574,22 @@ mod tests {
                 "loyalty.points.expired"
             ]
         );
+    }
+
+    /// Given a member whose lot expired, when the program changes (it is paused) after the sweep
+    /// decided and before the writer appends, then the decision, taken under the program's
+    /// earlier rules, is not appended: the writer matures the member again under the rules now.
+    #[tokio::test]
+    async fn a_program_that_changed_in_between_sends_its_members_back_to_the_writer() {
+        let (_dir, store, business, program) = setup().await;
+        let now = Utc::now();
+        let account = member_with_expired_lot(&store, business, program, now).await;
+        let decided = decisions(&store, vec![account], program, now).await;
+        let pause = ProgramCommand::Pause { reason: None };
+        run_commands::<Program>(&store, business, program, vec![pause]).await;
+
+        let (report, matured_again) = append(&store, &decided, now).await;
+        assert_eq!((report.lots_expired, matured_again), (1, 1));
+        assert_eq!(balance(&store, business, account).await, 0);
     }
 }

@@ -185,14 +185,14 @@ impl<'c> WriteTx<'c> {
         A: Aggregate + Serialize,
         A::Event: DomainEvent + Into<LoyaltyEvent>,
     {
-        let decided = Decided::new(loaded, events)?;
+        let (decided, state) = Decided::with_state(loaded, events)?;
         if !self.write_decided(&decided, metadata)? {
             return Err(StoreError::Conflict {
                 aggregate_id: loaded.aggregate_id.to_string(),
                 expected: loaded.version as u64,
             });
         }
-        Ok(decided.into_state())
+        Ok(state)
     }
 
     /// Append what was decided outside the writer (see [`Decided`]), if the aggregate is still at
