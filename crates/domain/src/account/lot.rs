@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::values::TransactionId;
+use crate::values::{timestamp, TransactionId};
 
 /// Points still available from one accrual.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,7 +12,12 @@ use crate::values::TransactionId;
 pub struct Lot {
     pub transaction_id: TransactionId,
     pub remaining: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "timestamp::write_opt",
+        deserialize_with = "timestamp::read_opt"
+    )]
     pub expires_at: Option<DateTime<Utc>>,
 }
 

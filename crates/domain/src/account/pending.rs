@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::values::TransactionId;
+use crate::values::{timestamp, TransactionId};
 
 /// The pending points of one accrual.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -13,8 +13,14 @@ use crate::values::TransactionId;
 pub struct PendingLot {
     pub transaction_id: TransactionId,
     pub points: u64,
+    #[serde(serialize_with = "timestamp::write", deserialize_with = "timestamp::read")]
     pub release_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "timestamp::write_opt",
+        deserialize_with = "timestamp::read_opt"
+    )]
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_ref: Option<String>,

@@ -8,7 +8,7 @@ use super::{
     AccountCommand, AccountError, AccountEvent, AccountStatus, CardProgress, Lots, Pending, PendingLot, Qualifying,
 };
 use crate::program::RewardType;
-use crate::values::{CustomerId, Points, ProgramId};
+use crate::values::{timestamp, CustomerId, Points, ProgramId};
 
 /// The member's current tier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +27,12 @@ pub struct IssuedReward {
     pub reward_type: RewardType,
     pub reward_value: String,
     /// When the member used it; a reward is used once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "timestamp::write_opt",
+        deserialize_with = "timestamp::read_opt"
+    )]
     pub used_at: Option<DateTime<Utc>>,
 }
 use crate::Aggregate;
