@@ -159,6 +159,37 @@ mod tests {
         (fast, chrono)
     }
 
+    /// The edges the proptests rarely reach: years 0 and 9999, leap days that are and are not,
+    /// hour 24, leap seconds, an empty or ten-digit fraction, lower case, a trailing space,
+    /// years of other widths.
+    #[test]
+    fn the_edges_are_read_or_refused_as_chrono_does() {
+        for text in [
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999Z",
+            "2000-02-29T12:00:00Z",
+            "1900-02-29T12:00:00Z",
+            "2023-02-29T12:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01T23:60:00Z",
+            "2016-12-31T23:59:60Z",
+            "2016-12-31T23:59:60.5Z",
+            "2024-01-01T00:00:00.Z",
+            "2024-01-01T00:00:00.1234567891Z",
+            "2024-01-01T00:00:00z",
+            "2024-01-01t00:00:00Z",
+            "2024-01-01T00:00:00Z ",
+            "+10000-01-01T00:00:00Z",
+            "-0001-01-01T00:00:00Z",
+            "2024-01-01T00:00:00+01:00",
+        ] {
+            let json = format!("[\"{text}\", \"{text}\"]");
+            let (fast, chrono) = both(&json);
+            assert_eq!(fast, chrono, "{text}");
+        }
+    }
+
     proptest! {
         #[test]
         fn a_moment_written_is_read_back_as_chrono_reads_it(at in any_moment(), maybe in proptest::option::of(any_moment())) {
