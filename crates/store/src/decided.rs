@@ -35,7 +35,7 @@ pub struct Decided<A: Aggregate> {
 }
 
 /// An event as its append stores it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct StagedEvent {
     pub(crate) event: LoyaltyEvent,
     pub(crate) event_type: &'static str,

@@ -776,9 +776,12 @@ pub fn due_accounts(conn: Db<'_>, as_of: DateTime<Utc>, limit: u32) -> Result<Ve
     Ok(due)
 }
 
-/// An aggregate's snapshot row by its id.
-pub(crate) const SNAPSHOT_ROW_SQL: &str =
-    "SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1";
+/// An aggregate's snapshot row by its id, as stored now.
+pub(crate) fn snapshot_row(conn: Db<'_>, aggregate_id: &str) -> Result<Option<SnapshotRow>, StoreError> {
+    conn.prepare_held("SELECT business_id, aggregate_type, version, state FROM snapshots WHERE aggregate_id = ?1")?
+        .query_row([aggregate_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()
+}
 
 /// The snapshot rows of those of `aggregate_ids` that exist, each with its id: on PostgreSQL
 /// a round trip per ten thousand ids.
@@ -791,13 +794,9 @@ pub fn snapshot_rows(conn: Db<'_>, aggregate_ids: &[Uuid]) -> Result<Vec<(Uuid, 
             .map(|(id, row)| Ok((uuid(&id)?, row)))
             .collect();
     }
-    let mut stmt = conn.prepare_held(SNAPSHOT_ROW_SQL)?;
     let mut found = Vec::with_capacity(aggregate_ids.len());
     for &id in aggregate_ids {
-        let row = stmt
-            .query_row([&id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .optional()?;
-        found.extend(row.map(|row| (id, row)));
+        found.extend(snapshot_row(conn, &id.to_string())?.map(|row| (id, row)));
     }
     Ok(found)
 }

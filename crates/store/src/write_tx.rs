@@ -142,11 +142,7 @@ impl<'c> WriteTx<'c> {
                 return Ok(row);
             }
         }
-        let row = self
-            .db
-            .prepare_held(queries::SNAPSHOT_ROW_SQL)?
-            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .optional()?;
+        let row = queries::snapshot_row(self.db, &id)?;
         if let Db::Pg(conn) = self.db {
             conn.cache_snapshot(id, row.clone());
         }
@@ -198,11 +194,11 @@ impl<'c> WriteTx<'c> {
     /// Append what was decided outside the writer (see [`Decided`]), if the aggregate is still at
     /// the version it was decided on; `false`, with nothing written, if it has moved on since
     /// (the caller decides again on its state now).
-    pub fn append_decided<A>(&mut self, decided: &Decided<A>, metadata: &EventMetadata) -> Result<bool, StoreError>
-    where
-        A: Aggregate + Serialize,
-        A::Event: DomainEvent + Into<LoyaltyEvent>,
-    {
+    pub fn append_decided<A: Aggregate>(
+        &mut self,
+        decided: &Decided<A>,
+        metadata: &EventMetadata,
+    ) -> Result<bool, StoreError> {
         if let Db::Pg(_) = self.db {
             // PostgreSQL's snapshot writes wait for the flush, whose version check fails the
             // whole batch: the version is checked here first (from the transaction's cache
@@ -218,11 +214,11 @@ impl<'c> WriteTx<'c> {
     /// Write the snapshot after `decided` (checking its version), then its events, each
     /// projected; `false`, with nothing written, when the snapshot is not at the version the
     /// events were decided on.
-    fn write_decided<A>(&mut self, decided: &Decided<A>, metadata: &EventMetadata) -> Result<bool, StoreError>
-    where
-        A: Aggregate + Serialize,
-        A::Event: DomainEvent + Into<LoyaltyEvent>,
-    {
+    fn write_decided<A: Aggregate>(
+        &mut self,
+        decided: &Decided<A>,
+        metadata: &EventMetadata,
+    ) -> Result<bool, StoreError> {
         self.shared.forget(decided.aggregate_id);
         if !self.save_snapshot(decided)? {
             return Ok(false);
@@ -304,7 +300,7 @@ impl<'c> WriteTx<'c> {
     /// Write the snapshot after `decided`, if it is still at the version `decided` follows;
     /// whether it was. PostgreSQL's write waits for the flush, which checks the version then
     /// (failing the batch with a conflict), so there it is always `true`.
-    fn save_snapshot<A: Aggregate + Serialize>(&self, decided: &Decided<A>) -> Result<bool, StoreError> {
+    fn save_snapshot<A: Aggregate>(&self, decided: &Decided<A>) -> Result<bool, StoreError> {
         let id = decided.aggregate_id.to_string();
         let version = decided.version + decided.events.len() as i64;
         if let Db::Pg(conn) = self.db {
