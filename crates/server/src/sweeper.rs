@@ -576,6 +576,63 @@ mod tests {
         );
     }
 
+    /// Given a member whose program was not among those the sweep read (here: it read another),
+    /// then the decider leaves the member to the writer, which matures it on the program it
+    /// loads itself.
+    #[tokio::test]
+    async fn a_member_whose_program_was_not_read_is_matured_by_the_writer() {
+        let (_dir, store, business, program) = setup().await;
+        let now = Utc::now();
+        let account = member_with_expired_lot(&store, business, program, now).await;
+        let decided = decisions(&store, vec![account], Uuid::new_v4(), now).await;
+        assert_eq!(
+            (decided.accounts.len(), decided.undecided.as_slice()),
+            (0, [account].as_slice())
+        );
+
+        let (report, matured_again) = append(&store, &decided, now).await;
+        assert_eq!((report.lots_expired, report.points_expired, matured_again), (1, 10, 1));
+        assert_eq!(balance(&store, business, account).await, 0);
+    }
+
+    /// Given a member whose account names a program of another business (a store that lost its
+    /// integrity), when the sweep runs, then it stops with an error naming the program, and
+    /// expires nothing of that member.
+    #[tokio::test]
+    async fn a_member_of_another_business_s_program_stops_the_sweep_with_an_error() {
+        let (_dir, store, business, _) = setup().await;
+        let now = Utc::now();
+        let other = store
+            .create_business("Other".to_owned(), format!("hash-{}", Uuid::new_v4()))
+            .await
+            .expect("business")
+            .business_id;
+        let foreign = Uuid::new_v4();
+        let create = ProgramCommand::Create(CreateProgram {
+            program_id: ProgramId(foreign),
+            business_id: BusinessId(other),
+            definition: ProgramDefinition::parse(&json!({
+                "name": "Theirs", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1},
+                "pointExpiryDays": EXPIRY_DAYS
+            }))
+            .expect("valid"),
+            template_id: None,
+        });
+        run_commands::<Program>(&store, other, foreign, vec![create, ProgramCommand::Activate]).await;
+        let account = member_with_expired_lot(&store, business, foreign, now).await;
+
+        let scope = SweepScope {
+            as_of: now,
+            review_tiers: false,
+        };
+        let error = sweep(&store, scope, &mut |_, _| {}).await.expect_err("refused");
+        assert!(
+            matches!(&error, StoreError::Corrupt(why) if why.contains(&foreign.to_string())),
+            "{error:?}"
+        );
+        assert_eq!(balance(&store, business, account).await, 10);
+    }
+
     /// Given a member whose lot expired, when the program changes (it is paused) after the sweep
     /// decided and before the writer appends, then the decision, taken under the program's
     /// earlier rules, is not appended: the writer matures the member again under the rules now.
