@@ -69,6 +69,10 @@ pub struct SweepReport {
     pub points_released: u64,
     pub tier_upgrades: u64,
     pub tier_downgrades: u64,
+    /// Of the accounts swept, those left as they were because the store holds no program of
+    /// their business by the id they are enrolled in (data that lost its integrity): each is
+    /// logged as an error, and the sweep goes on with the others.
+    pub accounts_skipped: u64,
 }
 
 impl SweepReport {
@@ -97,6 +101,7 @@ impl SweepReport {
         self.points_released += other.points_released;
         self.tier_upgrades += other.tier_upgrades;
         self.tier_downgrades += other.tier_downgrades;
+        self.accounts_skipped += other.accounts_skipped;
     }
 }
 
@@ -340,11 +345,20 @@ fn mature_all(
         };
         let program = match rules.get(&program_id) {
             Some(program) => program.clone(),
-            None => {
-                let program = crate::service::program_rules(tx, business_id, &account.state)?;
-                rules.insert(program_id, program.clone());
-                program
-            }
+            None => match crate::service::program_rules(tx, business_id, &account.state) {
+                Ok(program) => {
+                    rules.insert(program_id, program.clone());
+                    program
+                }
+                // One account whose data lost its integrity must not hold up every other
+                // member's expiry: it is left due, and reported each time a sweep meets it.
+                Err(StoreError::Corrupt(why)) => {
+                    tracing::error!(%account_id, %why, "the sweep skipped an account");
+                    report.accounts_skipped += 1;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            },
         };
         let events = mature(&account.state, account_id, program, as_of);
         if !events.is_empty() {
@@ -596,11 +610,11 @@ mod tests {
     }
 
     /// Given a member whose account names a program of another business (a store that lost its
-    /// integrity), when the sweep runs, then it stops with an error naming the program, and
-    /// expires nothing of that member.
+    /// integrity) and a member of the business's own program, both with a lot due, when the
+    /// sweep runs, then the first is skipped and reported, and the second's lot expires.
     #[tokio::test]
-    async fn a_member_of_another_business_s_program_stops_the_sweep_with_an_error() {
-        let (_dir, store, business, _) = setup().await;
+    async fn a_member_of_another_business_s_program_is_skipped_and_the_others_swept() {
+        let (_dir, store, business, program) = setup().await;
         let now = Utc::now();
         let other = store
             .create_business("Other".to_owned(), format!("hash-{}", Uuid::new_v4()))
@@ -619,18 +633,21 @@ mod tests {
             template_id: None,
         });
         run_commands::<Program>(&store, other, foreign, vec![create, ProgramCommand::Activate]).await;
-        let account = member_with_expired_lot(&store, business, foreign, now).await;
+        let stray = member_with_expired_lot(&store, business, foreign, now).await;
+        let member = member_with_expired_lot(&store, business, program, now).await;
 
         let scope = SweepScope {
             as_of: now,
             review_tiers: false,
         };
-        let error = sweep(&store, scope, &mut |_, _| {}).await.expect_err("refused");
-        assert!(
-            matches!(&error, StoreError::Corrupt(why) if why.contains(&foreign.to_string())),
-            "{error:?}"
+        let report = sweep(&store, scope, &mut |_, _| {}).await.expect("swept");
+        assert_eq!(
+            (report.accounts_swept, report.accounts_skipped, report.lots_expired),
+            (2, 1, 1),
+            "{report:?}"
         );
-        assert_eq!(balance(&store, business, account).await, 10);
+        assert_eq!(balance(&store, business, stray).await, 10);
+        assert_eq!(balance(&store, business, member).await, 0);
     }
 
     /// Given a member whose lot expired, when the program changes (it is paused) after the sweep
