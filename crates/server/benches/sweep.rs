@@ -75,12 +75,13 @@ fn main() {
             let count = (chunk / (1 + history)).max(1).min(lots - seeded);
             seed(&store, business, program, seeded, count, history).await;
             seeded += count;
-            // PostgreSQL keeps the plan of a statement the writer holds prepared until its
-            // tables are analyzed: plans made on the first, nearly empty tables scan them whole
-            // (one transaction of 100,000 members ran for over ten minutes, and a sweep spent
-            // 0.18 s on each update of 256 accounts). Where autovacuum runs, its `ANALYZE` has
-            // them planned again; this machine's PostgreSQL runs without it. A store opened
-            // again plans them on the tables as they are, as a `loyalty expire` process does.
+            // PostgreSQL keeps a generic plan for a statement the writer holds prepared until
+            // something invalidates it: plans made on the first, nearly empty tables scan them
+            // whole (a sweep spent 0.18 s on each update of 256 accounts). Where autovacuum
+            // runs, its `ANALYZE` has them planned again; this machine's PostgreSQL runs without
+            // it. A store opened again plans them on the tables as they are, as a `loyalty
+            // expire` process does. (Within one transaction nothing helps: 100,000 members in
+            // one ran for over ten minutes, hence the smaller transactions.)
             if matches!(store.backend(), Backend::Postgres(_)) {
                 store.close();
                 store = Store::open(&settings).expect("open");

@@ -75,7 +75,8 @@ pub enum Command {
     Projections(ProjectionsCommand),
     /// Expire due point lots, release pending points whose return window closed, and move members
     /// down whose tier evaluation period rolled over; prints what it did as one line of JSON.
-    /// `serve` does the same every `--sweep-interval-secs`.
+    /// `serve` does the same every `--sweep-interval-secs`. An account enrolled in a program its
+    /// business does not have is skipped and logged, and the command then exits with an error.
     Expire(ExpireArgs),
     /// The dead-letter queue: events a handler still failed on after its retries.
     #[command(subcommand)]
@@ -312,7 +313,16 @@ async fn expire(database: &DatabaseUrl, args: ExpireArgs) -> anyhow::Result<()> 
     bar.finish_and_clear();
     println!("{}", serde_json::to_string(&report)?);
     close(store).await;
-    Ok(())
+    // Every other account was swept; a script running this still learns of the skipped ones.
+    let skipped = match report.accounts_skipped {
+        0 => return Ok(()),
+        1 => "1 account was".to_owned(),
+        n => format!("{n} accounts were"),
+    };
+    anyhow::bail!(
+        "{skipped} skipped: each is enrolled in a program its business does not have (the log names them); \
+         every other account was swept"
+    )
 }
 
 fn open(database: &DatabaseUrl) -> anyhow::Result<Store> {

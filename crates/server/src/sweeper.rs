@@ -333,7 +333,8 @@ fn mature_all(
     sweep_id: Uuid,
 ) -> Result<SweepReport, StoreError> {
     let mut report = SweepReport::default();
-    let mut rules: HashMap<Uuid, ProgramRules> = HashMap::new();
+    // By business and program: an account may name another business's program (see below).
+    let mut rules: HashMap<(Uuid, Uuid), ProgramRules> = HashMap::new();
     tx.prefetch(accounts)?;
     for &account_id in accounts {
         let Some(account) = tx.load_any_business::<LoyaltyAccount>(account_id)? else {
@@ -343,21 +344,25 @@ fn mature_all(
         let Some(program_id) = account.state.enrollment.as_ref().map(|e| e.program_id.0) else {
             continue;
         };
-        let program = match rules.get(&program_id) {
+        let program = match rules.get(&(business_id, program_id)) {
             Some(program) => program.clone(),
-            None => match crate::service::program_rules(tx, business_id, &account.state) {
-                Ok(program) => {
-                    rules.insert(program_id, program.clone());
+            None => match tx.load_shared::<Program>(business_id, program_id)? {
+                Some(program) if program.state.exists() => {
+                    let program = ProgramRules::of(&program.state);
+                    rules.insert((business_id, program_id), program.clone());
                     program
                 }
-                // One account whose data lost its integrity must not hold up every other
-                // member's expiry: it is left due, and reported each time a sweep meets it.
-                Err(StoreError::Corrupt(why)) => {
-                    tracing::error!(%account_id, %why, "the sweep skipped an account");
+                // Its business has no such program: the account's data lost its integrity. It
+                // must not hold up every other member's expiry: it is left due, and reported
+                // each time a sweep meets it.
+                _ => {
+                    tracing::error!(
+                        %account_id, %business_id, %program_id,
+                        "the sweep skipped an account enrolled in a program its business does not have"
+                    );
                     report.accounts_skipped += 1;
                     continue;
                 }
-                Err(error) => return Err(error),
             },
         };
         let events = mature(&account.state, account_id, program, as_of);
@@ -500,8 +505,15 @@ mod tests {
     async fn setup() -> (tempfile::TempDir, Store, Uuid, Uuid) {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(&StoreSettings::new(dir.path().join("sweep.db"))).expect("open");
+        let (business, program) = business_with_program(&store, "Cafe").await;
+        (dir, store, business, program)
+    }
+
+    /// A new business named `name` with an active program whose lots expire after
+    /// [`EXPIRY_DAYS`]: `(business, program)`.
+    async fn business_with_program(store: &Store, name: &str) -> (Uuid, Uuid) {
         let business = store
-            .create_business("Cafe".to_owned(), format!("hash-{}", Uuid::new_v4()))
+            .create_business(name.to_owned(), format!("hash-{}", Uuid::new_v4()))
             .await
             .expect("business")
             .business_id;
@@ -517,17 +529,22 @@ mod tests {
             definition,
             template_id: None,
         });
-        run_commands::<Program>(&store, business, program, vec![create, ProgramCommand::Activate]).await;
-        (dir, store, business, program)
+        run_commands::<Program>(store, business, program, vec![create, ProgramCommand::Activate]).await;
+        (business, program)
     }
 
     /// A member of `program` whose lot of 10 points expired 10 days before `now`.
     async fn member_with_expired_lot(store: &Store, business: Uuid, program: Uuid, now: DateTime<Utc>) -> Uuid {
         let account = Uuid::new_v4();
+        enroll_with_expired_lot(store, business, program, account, now).await;
+        account
+    }
+
+    /// [`member_with_expired_lot`] with the account's id chosen.
+    async fn enroll_with_expired_lot(store: &Store, business: Uuid, program: Uuid, account: Uuid, now: DateTime<Utc>) {
         let enroll = enroll_command(program, account, &format!("{account}@example.com"));
         let earned = now - Duration::days(i64::from(EXPIRY_DAYS) + 10);
         run_commands::<LoyaltyAccount>(store, business, account, vec![enroll, accrue(10, earned)]).await;
-        account
     }
 
     /// What the sweep decides for `accounts` at `now`, off the writer.
@@ -590,7 +607,7 @@ mod tests {
         );
     }
 
-    /// Given a member whose program was not among those the sweep read (here: it read another),
+    /// Given a member whose program was not among those the sweep read (here: none was found),
     /// then the decider leaves the member to the writer, which matures it on the program it
     /// loads itself.
     #[tokio::test]
@@ -609,31 +626,17 @@ mod tests {
         assert_eq!(balance(&store, business, account).await, 0);
     }
 
-    /// Given a member whose account names a program of another business (a store that lost its
-    /// integrity) and a member of the business's own program, both with a lot due, when the
-    /// sweep runs, then the first is skipped and reported, and the second's lot expires.
+    /// Given members whose accounts name a program their business does not have (a store that
+    /// lost its integrity: one names another business's program, one a program that does not
+    /// exist) and a member of the business's own program, all with a lot due, when the sweep
+    /// runs, then the first two are skipped and reported, and the third's lot expires.
     #[tokio::test]
-    async fn a_member_of_another_business_s_program_is_skipped_and_the_others_swept() {
+    async fn members_of_a_program_their_business_lacks_are_skipped_and_the_others_swept() {
         let (_dir, store, business, program) = setup().await;
         let now = Utc::now();
-        let other = store
-            .create_business("Other".to_owned(), format!("hash-{}", Uuid::new_v4()))
-            .await
-            .expect("business")
-            .business_id;
-        let foreign = Uuid::new_v4();
-        let create = ProgramCommand::Create(CreateProgram {
-            program_id: ProgramId(foreign),
-            business_id: BusinessId(other),
-            definition: ProgramDefinition::parse(&json!({
-                "name": "Theirs", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1},
-                "pointExpiryDays": EXPIRY_DAYS
-            }))
-            .expect("valid"),
-            template_id: None,
-        });
-        run_commands::<Program>(&store, other, foreign, vec![create, ProgramCommand::Activate]).await;
+        let (_, foreign) = business_with_program(&store, "Other").await;
         let stray = member_with_expired_lot(&store, business, foreign, now).await;
+        let orphan = member_with_expired_lot(&store, business, Uuid::new_v4(), now).await;
         let member = member_with_expired_lot(&store, business, program, now).await;
 
         let scope = SweepScope {
@@ -643,11 +646,33 @@ mod tests {
         let report = sweep(&store, scope, &mut |_, _| {}).await.expect("swept");
         assert_eq!(
             (report.accounts_swept, report.accounts_skipped, report.lots_expired),
-            (2, 1, 1),
+            (3, 2, 1),
             "{report:?}"
         );
         assert_eq!(balance(&store, business, stray).await, 10);
+        assert_eq!(balance(&store, business, orphan).await, 10);
         assert_eq!(balance(&store, business, member).await, 0);
+    }
+
+    /// Given a member of another business's program, matured in the writer first, and an
+    /// account of this business naming that program after it, then the program's rules serve
+    /// only its own business's member: the other account is skipped.
+    #[tokio::test]
+    async fn a_program_s_rules_serve_only_its_own_business_s_members_in_the_writer() {
+        let (_dir, store, business, _) = setup().await;
+        let now = Utc::now();
+        let (other, foreign) = business_with_program(&store, "Other").await;
+        let (member, stray) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        enroll_with_expired_lot(&store, other, foreign, member, now).await;
+        enroll_with_expired_lot(&store, business, foreign, stray, now).await;
+        // Neither program is among those read: both go to the writer, in the order of their ids.
+        let decided = decisions(&store, vec![member, stray], Uuid::new_v4(), now).await;
+        assert_eq!(decided.undecided, [member, stray]);
+
+        let (report, _) = append(&store, &decided, now).await;
+        assert_eq!((report.lots_expired, report.accounts_skipped), (1, 1), "{report:?}");
+        assert_eq!(balance(&store, other, member).await, 0);
+        assert_eq!(balance(&store, business, stray).await, 10);
     }
 
     /// Given a member whose lot expired, when the program changes (it is paused) after the sweep

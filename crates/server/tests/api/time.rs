@@ -181,3 +181,44 @@ async fn members_move_down_when_a_calendar_year_rolls_over() {
     let again = report(&expire(&app, next_year));
     assert_eq!(again["tierDowngrades"], 0, "once: {again}");
 }
+
+/// Given two members with lots due, one of whose accounts names a program its business does not
+/// have (its stored state altered behind the service's back), when `loyalty expire` runs, then
+/// the other's lot expires, the altered account is skipped and reported, and the command exits
+/// with an error that says so.
+#[tokio::test]
+async fn an_account_whose_program_is_missing_is_skipped_and_the_sweep_fails_after_the_others() {
+    let app = spawn_app().await;
+    let program = app
+        .program_from(
+            &json!({"name": "Expiring", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1},
+               "pointExpiryDays": 30}),
+        )
+        .await;
+    assert_eq!(app.activate(&program).await.0, StatusCode::OK);
+    let healthy = app.enroll_customer(&program, "c-1", "ada@example.com").await;
+    let altered = app.enroll_customer(&program, "c-2", "bob@example.com").await;
+    app.accrue(&healthy, 100).await;
+    app.accrue(&altered, 40).await;
+    app.execute_sql(&format!(
+        "UPDATE snapshots SET state = replace(state, '{program}', '{}') WHERE aggregate_id = '{altered}'",
+        uuid::Uuid::new_v4()
+    ));
+
+    let output = expire(&app, Utc::now() + Duration::days(31));
+    assert!(!output.status.success(), "it must say that it skipped one");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("1 account was skipped"), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("the report, still printed");
+    assert_eq!(
+        (
+            &report["accountsSwept"],
+            &report["accountsSkipped"],
+            &report["lotsExpired"]
+        ),
+        (&json!(2), &json!(1), &json!(1)),
+        "{report}"
+    );
+    assert_eq!(app.balance(&healthy).await, 0);
+    assert_eq!(app.balance(&altered).await, 40);
+}
