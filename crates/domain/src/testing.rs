@@ -155,3 +155,27 @@ pub fn accrue_command(
         now,
     })
 }
+
+/// The commands that create `program` of `business`, named `name` (a point per dollar; its lots
+/// expire after `expiry_days`, never with `None`), and then activate it.
+pub fn open_program_commands(
+    program: uuid::Uuid,
+    business: uuid::Uuid,
+    name: &str,
+    expiry_days: Option<u32>,
+) -> [crate::program::ProgramCommand; 2] {
+    use crate::program::{CreateProgram, ProgramCommand, ProgramDefinition};
+    use crate::values::{BusinessId, ProgramId};
+    let mut definition =
+        serde_json::json!({"name": name, "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}});
+    if let Some(days) = expiry_days {
+        definition["pointExpiryDays"] = days.into();
+    }
+    let create = ProgramCommand::Create(CreateProgram {
+        program_id: ProgramId(program),
+        business_id: BusinessId(business),
+        definition: ProgramDefinition::parse(&definition).expect("valid"),
+        template_id: None,
+    });
+    [create, ProgramCommand::Activate]
+}

@@ -19,15 +19,12 @@ use loyalty_domain::account::{
     AccountCommand, AccruePoints, EnrollCustomer, EnrollmentMethod, LoyaltyAccount, ProgramFacts, ProgramRules,
     ReferenceType,
 };
-use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition, ProgramStatus};
-use loyalty_domain::testing::decide_all;
-use loyalty_domain::values::{
-    AccountId, BusinessId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, TransactionId,
-};
+use loyalty_domain::program::{Program, ProgramStatus};
+use loyalty_domain::testing::{decide_all, open_program_commands};
+use loyalty_domain::values::{AccountId, CustomerId, DisplayName, Email, Points, ProgramId, Reason, TransactionId};
 use loyalty_server::config::DatabaseUrl;
 use loyalty_server::sweeper::{sweep, SweepScope};
 use loyalty_store::{Backend, EventMetadata, Store, StoreSettings};
-use serde_json::json;
 use uuid::Uuid;
 
 /// The allocator `loyalty expire` and `loyalty serve` run with (see `main.rs`), so the figure is
@@ -123,18 +120,8 @@ async fn create_program(store: &Store, business: Uuid) -> Uuid {
     store
         .write(move |tx| {
             let loaded = tx.load::<Program>(business, program)?.expect("fresh");
-            let definition = ProgramDefinition::parse(&json!({
-                "name": "Expiring", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1},
-                "pointExpiryDays": 365
-            }))
-            .expect("valid");
-            let create = ProgramCommand::Create(CreateProgram {
-                program_id: ProgramId(program),
-                business_id: BusinessId(business),
-                definition,
-                template_id: None,
-            });
-            let events = decide_all(&loaded.state, [create, ProgramCommand::Activate]).expect("created and activated");
+            let open = open_program_commands(program, business, "Expiring", Some(365));
+            let events = decide_all(&loaded.state, open).expect("created and activated");
             tx.append(&loaded, events, &EventMetadata::default())?;
             Ok(())
         })

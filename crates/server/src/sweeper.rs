@@ -346,16 +346,15 @@ fn mature_all(
         };
         let program = match rules.get(&(business_id, program_id)) {
             Some(program) => program.clone(),
-            None => match tx.load_shared::<Program>(business_id, program_id)? {
-                Some(program) if program.state.exists() => {
-                    let program = ProgramRules::of(&program.state);
+            None => match crate::service::rules_of_program(tx, business_id, program_id)? {
+                Some(program) => {
                     rules.insert((business_id, program_id), program.clone());
                     program
                 }
                 // Its business has no such program: the account's data lost its integrity. It
                 // must not hold up every other member's expiry: it is left due, and reported
                 // each time a sweep meets it.
-                _ => {
+                None => {
                     tracing::error!(
                         %account_id, %business_id, %program_id,
                         "the sweep skipped an account enrolled in a program its business does not have"
@@ -468,11 +467,9 @@ pub async fn run_periodically(store: Store, interval: Duration) {
 mod tests {
     use super::*;
     use chrono::Duration;
-    use loyalty_domain::program::{CreateProgram, ProgramCommand, ProgramDefinition};
-    use loyalty_domain::testing::{accrue_command, decide_all, enroll_command};
-    use loyalty_domain::values::{BusinessId, ProgramId};
+    use loyalty_domain::program::ProgramCommand;
+    use loyalty_domain::testing::{accrue_command, decide_all, enroll_command, open_program_commands};
     use loyalty_store::StoreSettings;
-    use serde_json::json;
     use std::sync::Arc;
 
     const EXPIRY_DAYS: u32 = 30;
@@ -518,18 +515,8 @@ mod tests {
             .expect("business")
             .business_id;
         let program = Uuid::new_v4();
-        let definition = ProgramDefinition::parse(&json!({
-            "name": "Expiring", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1},
-            "pointExpiryDays": EXPIRY_DAYS
-        }))
-        .expect("valid");
-        let create = ProgramCommand::Create(CreateProgram {
-            program_id: ProgramId(program),
-            business_id: BusinessId(business),
-            definition,
-            template_id: None,
-        });
-        run_commands::<Program>(store, business, program, vec![create, ProgramCommand::Activate]).await;
+        let open = open_program_commands(program, business, "Expiring", Some(EXPIRY_DAYS));
+        run_commands::<Program>(store, business, program, open.into()).await;
         (business, program)
     }
 

@@ -20,10 +20,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use loyalty_domain::account::{AccountCommand, LoyaltyAccount};
-use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition, ProgramStatus};
+use loyalty_domain::program::{Program, ProgramCommand, ProgramStatus};
 use loyalty_domain::reward::{AddReward, ClaimReward, Reward, RewardCommand, RewardDefinition};
-use loyalty_domain::testing::{self, decide_all, enroll_command};
-use loyalty_domain::values::{AccountId, BusinessId, CustomerId, Points, ProgramId, RewardId, TransactionId};
+use loyalty_domain::testing::{self, decide_all, enroll_command, open_program_commands};
+use loyalty_domain::values::{AccountId, CustomerId, Points, ProgramId, RewardId, TransactionId};
 use loyalty_domain::Aggregate;
 use loyalty_store::{
     Decided, EventMetadata, IdempotencyRecord, JsonBody, Prefetch, RebuildChanges, Store, StoreError, StoredResponse,
@@ -83,20 +83,11 @@ async fn fixture_with(kind: Kind, adjust: impl FnOnce(&mut loyalty_store::StoreS
 /// An active points program of `business`, created and activated through the store.
 async fn add_program(store: &Store, business: Uuid, name: &str) -> Uuid {
     let program = Uuid::new_v4();
-    let definition = ProgramDefinition::parse(
-        &json!({"name": name, "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}}),
-    )
-    .expect("valid");
+    let open = open_program_commands(program, business, name, None);
     store
         .write(move |tx| {
             let loaded = tx.load::<Program>(business, program)?.expect("fresh");
-            let create = ProgramCommand::Create(CreateProgram {
-                program_id: ProgramId(program),
-                business_id: BusinessId(business),
-                definition: definition.clone(),
-                template_id: None,
-            });
-            let events = decide_all(&loaded.state, [create, ProgramCommand::Activate]).expect("created and activated");
+            let events = decide_all(&loaded.state, open.clone()).expect("created and activated");
             tx.append(&loaded, events, &EventMetadata::default())?;
             Ok(())
         })

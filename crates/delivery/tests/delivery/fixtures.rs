@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use loyalty_domain::program::{CreateProgram, Program, ProgramCommand, ProgramDefinition};
-use loyalty_domain::testing::decide_all;
-use loyalty_domain::values::{BusinessId, ProgramId};
+use loyalty_domain::program::Program;
+use loyalty_domain::testing::{decide_all, open_program_commands};
 use loyalty_store::{EventMetadata, Store, StoreError, StoreSettings, StoredEvent, WriteTx};
 use serde_json::json;
 use uuid::Uuid;
@@ -25,18 +24,8 @@ pub async fn store_with_programs(dir: &tempfile::TempDir, n: usize) -> (Store, V
         store
             .write(move |tx| {
                 let loaded = tx.load::<Program>(business, program)?.expect("fresh");
-                let definition = ProgramDefinition::parse(
-                    &json!({"name": "Coffee", "ruleType": "POINTS_BASED", "ruleConfig": {"pointsPerDollar": 1}}),
-                )
-                .expect("valid");
-                let create = ProgramCommand::Create(CreateProgram {
-                    program_id: ProgramId(program),
-                    business_id: BusinessId(business),
-                    definition,
-                    template_id: None,
-                });
-                let events =
-                    decide_all(&loaded.state, [create, ProgramCommand::Activate]).expect("created and activated");
+                let open = open_program_commands(program, business, "Coffee", None);
+                let events = decide_all(&loaded.state, open).expect("created and activated");
                 tx.append(&loaded, events, &EventMetadata::default())?;
                 Ok(())
             })

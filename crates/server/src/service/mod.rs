@@ -68,12 +68,21 @@ pub fn program_rules(
     account: &loyalty_domain::account::LoyaltyAccount,
 ) -> Result<loyalty_domain::account::ProgramRules, StoreError> {
     let program_id = account.enrollment.as_ref().map(|e| e.program_id.0).unwrap_or_default();
-    match tx.load_shared::<loyalty_domain::program::Program>(business_id, program_id)? {
-        Some(program) if program.state.exists() => Ok(loyalty_domain::account::ProgramRules::of(&program.state)),
-        _ => Err(StoreError::Corrupt(format!(
-            "an account refers to missing program {program_id}"
-        ))),
-    }
+    rules_of_program(tx, business_id, program_id)?
+        .ok_or_else(|| StoreError::Corrupt(format!("an account refers to missing program {program_id}")))
+}
+
+/// The rules of `program_id`, read in the writer's transaction; `None` when `business_id` has
+/// no such program.
+pub fn rules_of_program(
+    tx: &WriteTx<'_>,
+    business_id: Uuid,
+    program_id: Uuid,
+) -> Result<Option<loyalty_domain::account::ProgramRules>, StoreError> {
+    let program = tx.load_shared::<loyalty_domain::program::Program>(business_id, program_id)?;
+    Ok(program
+        .filter(|program| program.state.exists())
+        .map(|program| loyalty_domain::account::ProgramRules::of(&program.state)))
 }
 
 /// Render a view as a success body: serialized once, here, for the answer, its idempotency
